@@ -1,0 +1,1 @@
+//! Loom models of ustd core code; see tests/.

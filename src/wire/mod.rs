@@ -1,0 +1,12 @@
+//! The LTTng-UST 2.13 wire codec: byte layouts only, no I/O.
+//!
+//! Every structure is packed and in the app's byte order (little-endian on the
+//! platforms we accept). Decoders take a byte slice and return a typed
+//! [`WireError`] on anything malformed; they never panic.
+
+mod bytes;
+pub mod error;
+pub mod reg;
+pub mod cmd;
+
+pub use error::WireError;
