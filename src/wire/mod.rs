@@ -8,5 +8,6 @@ mod bytes;
 pub mod error;
 pub mod reg;
 pub mod cmd;
+pub mod field;
 
 pub use error::WireError;
