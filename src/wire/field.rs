@@ -48,15 +48,34 @@ pub enum FieldType {
     Float(FloatType),
     String(StringEncoding),
     /// `enum_nestable` (and legacy enum): name, session enum id, container.
-    Enum { name: String, id: u64, container: IntegerType },
+    Enum {
+        name: String,
+        id: u64,
+        container: IntegerType,
+    },
     /// `array_nestable`: element count, alignment in bytes (0 = none).
-    Array { length: u32, alignment: u32, elem: Box<FieldType> },
+    Array {
+        length: u32,
+        alignment: u32,
+        elem: Box<FieldType>,
+    },
     /// `sequence_nestable`: length taken from an earlier field named `length_name`.
-    Sequence { length_name: String, alignment: u32, elem: Box<FieldType> },
+    Sequence {
+        length_name: String,
+        alignment: u32,
+        elem: Box<FieldType>,
+    },
     /// `struct_nestable`.
-    Struct { alignment: u32, fields: Vec<Field> },
+    Struct {
+        alignment: u32,
+        fields: Vec<Field>,
+    },
     /// `variant_nestable` (and legacy variant): tag field name and choices.
-    Variant { tag_name: String, alignment: u32, choices: Vec<Field> },
+    Variant {
+        tag_name: String,
+        alignment: u32,
+        choices: Vec<Field>,
+    },
 }
 
 /// One entry of a registered enum (`lttng_ust_ctl_enum_entry`, 336 bytes).

@@ -5,9 +5,9 @@
 //! [`WireError`] on anything malformed; they never panic.
 
 mod bytes;
-pub mod error;
-pub mod reg;
 pub mod cmd;
+pub mod error;
 pub mod field;
+pub mod reg;
 
 pub use error::WireError;
