@@ -47,7 +47,7 @@ pub mod ust_err {
 }
 
 /// Loglevel selection of an EVENT command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LoglevelType {
     All = 0,
