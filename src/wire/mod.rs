@@ -8,6 +8,10 @@ mod bytes;
 pub mod cmd;
 pub mod error;
 pub mod field;
+pub mod list;
+pub mod notify;
 pub mod reg;
+#[cfg(test)]
+mod captured;
 
 pub use error::WireError;
