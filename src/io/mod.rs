@@ -2,6 +2,7 @@
 //! daemon's tasks, around the synchronous `core`.
 
 pub mod app_conn;
+pub mod app_session;
 pub mod cmd_actor;
 pub mod control_server;
 pub mod daemon;
