@@ -6,6 +6,10 @@
 //! registration messages exactly as lttng-ust does (command first, then the
 //! notify connect), hands both sockets to the generator over SCM_RIGHTS and
 //! exits. The kernel keeps the credentials from the moment of connect.
+//!
+//! By default a connector then lingers (closed fds, paused, killed with the
+//! generator) instead of exiting: `lttng list -u` reads
+//! `/proc/<pid>/cmdline` of every app and fails on a pid that is gone.
 
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -36,10 +40,12 @@ pub struct Connectors {
     /// The connectors' end, inherited by every fork.
     child: OwnedFd,
     name: String,
+    /// Keep each connector process alive (paused) after the hand-off.
+    linger: bool,
 }
 
 impl Connectors {
-    pub fn new(socket_path: &std::path::Path, name: &str) -> Result<Self, Errno> {
+    pub fn new(socket_path: &std::path::Path, name: &str, linger: bool) -> Result<Self, Errno> {
         let addr = SocketAddrUnix::new(socket_path)?;
         // Seqpacket keeps each connector's report one atomic message even
         // when many connectors write concurrently.
@@ -55,6 +61,7 @@ impl Connectors {
             parent,
             child,
             name: name.to_owned(),
+            linger,
         })
     }
 
@@ -66,11 +73,12 @@ impl Connectors {
     pub fn spawn(&self, index: u32) -> Result<i32, Errno> {
         // Everything the child needs is built here: after fork it may only
         // make system calls (no allocation, no locks).
-        let template = RegMsg {
+        let parent = getpid().as_raw_nonzero().get();
+        let mut cmd_template = RegMsg {
             major: 9,
             minor: 0,
-            pid: 0,
-            ppid: rustix::process::getpid().as_raw_nonzero().get(),
+            pid: 0, // the child's own pid, set after fork
+            ppid: parent,
             uid: getuid().as_raw(),
             gid: getgid().as_raw(),
             bits_per_long: 64,
@@ -78,15 +86,16 @@ impl Connectors {
             socket_type: RegSocketType::Cmd,
             name: self.name.clone(),
         };
-        let mut notify_template = template.clone();
-        notify_template.socket_type = RegSocketType::Notify;
-        let mut cmd_template = template;
+        let mut notify_template = RegMsg {
+            socket_type: RegSocketType::Notify,
+            ..cmd_template.clone()
+        };
 
         // SAFETY: the generator is single-threaded (it never spawns threads),
         // so the child inherits no lock held by another thread; the child runs
         // only `connect_and_report`, which makes system calls on stack data
         // and memory prepared above, then `_exit`s without running
-        // destructors or atexit handlers.
+        // destructors or atexit handlers (or lingers in `linger`).
         let pid = unsafe { libc::fork() };
         match pid {
             -1 => {
@@ -100,6 +109,9 @@ impl Connectors {
                     Ok(()) => 0,
                     Err(_) => 1,
                 };
+                if self.linger && status == 0 {
+                    linger(parent);
+                }
                 // SAFETY: `_exit` ends the child immediately; nothing of the
                 // parent's state is flushed or dropped twice.
                 unsafe { libc::_exit(status) }
@@ -169,5 +181,27 @@ impl Connectors {
             }
         };
         Ok(Some(Report { index, result }))
+    }
+}
+
+/// Connector child: drop every inherited fd (copies of other apps' sockets
+/// would hide their hang-ups from the daemon), then sleep until the
+/// generator dies. Only async-signal-safe calls.
+fn linger(parent: i32) {
+    // SAFETY: plain syscalls on the calling process with constant arguments;
+    // none touches memory owned by Rust code. Closing fds 3.. is sound
+    // because the child never uses an fd again before `_exit`.
+    unsafe {
+        libc::close_range(3, libc::c_uint::MAX, 0);
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+        libc::signal(libc::SIGTERM, libc::SIG_DFL);
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        // The generator may have died before the prctl took effect.
+        if libc::getppid() != parent {
+            return;
+        }
+        loop {
+            libc::pause();
+        }
     }
 }

@@ -72,6 +72,11 @@ struct Args {
     /// Give up waiting for registrations after this many seconds.
     #[arg(long, default_value_t = 120.0)]
     register_timeout_s: f64,
+    /// Connector processes exit right after handing over their sockets
+    /// (cheaper at large N; `lttng list -u` then fails: it reads
+    /// /proc/<pid>/cmdline of every app).
+    #[arg(long)]
+    short_lived_connectors: bool,
     /// Keep the fds the daemon passes (streams, wakeups, pipe, counters) as
     /// a real app does, instead of closing them.
     #[arg(long)]
@@ -143,7 +148,7 @@ impl Generator {
         }
         let epoll =
             epoll::create(epoll::CreateFlags::CLOEXEC).map_err(|e| BenchError::Sys("epoll", e))?;
-        let connectors = Connectors::new(&args.socket, &args.name)
+        let connectors = Connectors::new(&args.socket, &args.name, !args.short_lived_connectors)
             .map_err(|e| BenchError::Sys("socket path", e))?;
         epoll::add(
             &epoll,
