@@ -51,15 +51,34 @@ pub enum FieldType {
     Float(FloatType),
     String(StringEncoding),
     /// `enum_nestable` (and legacy enum): name, session enum id, container.
-    Enum { name: String, id: u64, container: IntegerType },
+    Enum {
+        name: String,
+        id: u64,
+        container: IntegerType,
+    },
     /// `array_nestable`: element count, alignment in bytes (0 = none).
-    Array { length: u32, alignment: u32, elem: Box<FieldType> },
+    Array {
+        length: u32,
+        alignment: u32,
+        elem: Box<FieldType>,
+    },
     /// `sequence_nestable`: length taken from an earlier field named `length_name`.
-    Sequence { length_name: String, alignment: u32, elem: Box<FieldType> },
+    Sequence {
+        length_name: String,
+        alignment: u32,
+        elem: Box<FieldType>,
+    },
     /// `struct_nestable`.
-    Struct { alignment: u32, fields: Vec<Field> },
+    Struct {
+        alignment: u32,
+        fields: Vec<Field>,
+    },
     /// `variant_nestable` (and legacy variant): tag field name and choices.
-    Variant { tag_name: String, alignment: u32, choices: Vec<Field> },
+    Variant {
+        tag_name: String,
+        alignment: u32,
+        choices: Vec<Field>,
+    },
 }
 
 /// One entry of a registered enum (`lttng_ust_ctl_enum_entry`, 336 bytes).
@@ -167,9 +186,16 @@ fn read_float(r: &Reader, at: usize) -> WireResult<FloatType> {
     let (exp_dig, mant_dig) = (r.u32(at), r.u32(at + 4));
     // lttng-sessiond rejects mant_dig 0; CTF floats are at most 128 bits wide.
     if exp_dig == 0 || mant_dig == 0 || exp_dig.saturating_add(mant_dig) > 128 {
-        return Err(WireError::BadFields("float exponent/mantissa digits out of range"));
+        return Err(WireError::BadFields(
+            "float exponent/mantissa digits out of range",
+        ));
     }
-    Ok(FloatType { exp_dig, mant_dig, reverse_byte_order: r.u32(at + 8) != 0, alignment_bits: r.u16(at + 12) })
+    Ok(FloatType {
+        exp_dig,
+        mant_dig,
+        reverse_byte_order: r.u32(at + 8) != 0,
+        alignment_bits: r.u16(at + 12),
+    })
 }
 
 fn write_float(w: &mut Writer<FIELD_LEN>, at: usize, t: &FloatType) {
@@ -193,9 +219,9 @@ fn read_legacy_basic(r: &Reader, at: usize) -> WireResult<FieldType> {
             container: read_integer(r, u + off::SYM_LEN)?,
             id: r.u64(u + 304),
         }),
-        a if (0..=atype::VARIANT_NESTABLE).contains(&a) => {
-            Err(WireError::BadFields("compound type inside a legacy array or sequence"))
-        }
+        a if (0..=atype::VARIANT_NESTABLE).contains(&a) => Err(WireError::BadFields(
+            "compound type inside a legacy array or sequence",
+        )),
         a => Err(WireError::BadAtype(a)),
     }
 }
@@ -211,7 +237,9 @@ impl<'a> Entries<'a> {
     }
 
     fn next(&mut self) -> WireResult<Reader<'a>> {
-        let chunk = self.chunks.next().ok_or(WireError::BadFields("compound type needs more entries than remain"))?;
+        let chunk = self.chunks.next().ok_or(WireError::BadFields(
+            "compound type needs more entries than remain",
+        ))?;
         Reader::new(chunk, FIELD_LEN, "field entry")
     }
 
@@ -219,7 +247,9 @@ impl<'a> Entries<'a> {
     fn check_count(&self, n: u32) -> WireResult<usize> {
         let n = n as usize;
         if n > self.remaining() {
-            return Err(WireError::BadFields("child count exceeds the remaining entries"));
+            return Err(WireError::BadFields(
+                "child count exceeds the remaining entries",
+            ));
         }
         Ok(n)
     }
@@ -230,13 +260,23 @@ impl<'a> Entries<'a> {
 /// `max_fields` bounds the number of entries (not top-level fields).
 pub fn decode_fields(buf: &[u8], max_fields: usize) -> WireResult<Vec<Field>> {
     if buf.len() % FIELD_LEN != 0 {
-        return Err(WireError::Misaligned { what: "field list", len: buf.len(), unit: FIELD_LEN });
+        return Err(WireError::Misaligned {
+            what: "field list",
+            len: buf.len(),
+            unit: FIELD_LEN,
+        });
     }
     let count = buf.len() / FIELD_LEN;
     if count > max_fields {
-        return Err(WireError::TooLong { what: "field list (entries)", len: count, max: max_fields });
+        return Err(WireError::TooLong {
+            what: "field list (entries)",
+            len: count,
+            max: max_fields,
+        });
     }
-    let mut entries = Entries { chunks: buf.chunks_exact(FIELD_LEN) };
+    let mut entries = Entries {
+        chunks: buf.chunks_exact(FIELD_LEN),
+    };
     let mut fields = Vec::new();
     while entries.remaining() > 0 {
         decode_member(&mut entries, 0, &mut fields)?;
@@ -253,12 +293,26 @@ fn decode_member(e: &mut Entries, depth: usize, out: &mut Vec<Field>) -> WireRes
     if r.i32(off::ATYPE) == atype::SEQUENCE {
         let length = match read_legacy_basic(&r, off::U)? {
             FieldType::Integer(t) => t,
-            _ => return Err(WireError::BadFields("legacy sequence length is not an integer")),
+            _ => {
+                return Err(WireError::BadFields(
+                    "legacy sequence length is not an integer",
+                ))
+            }
         };
         let elem = read_legacy_basic(&r, off::LEGACY_SECOND)?;
         let length_name = format!("_{name}_length");
-        out.push(Field { name: length_name.clone(), ty: FieldType::Integer(length) });
-        out.push(Field { name, ty: FieldType::Sequence { length_name, alignment: 0, elem: Box::new(elem) } });
+        out.push(Field {
+            name: length_name.clone(),
+            ty: FieldType::Integer(length),
+        });
+        out.push(Field {
+            name,
+            ty: FieldType::Sequence {
+                length_name,
+                alignment: 0,
+                elem: Box::new(elem),
+            },
+        });
         return Ok(());
     }
     let ty = decode_type(&r, e, depth)?;
@@ -274,7 +328,10 @@ fn decode_single(e: &mut Entries, depth: usize) -> WireResult<Field> {
     if r.i32(off::ATYPE) == atype::SEQUENCE {
         return Err(WireError::BadFields("legacy sequence outside a field list"));
     }
-    Ok(Field { name, ty: decode_type(&r, e, depth)? })
+    Ok(Field {
+        name,
+        ty: decode_type(&r, e, depth)?,
+    })
 }
 
 /// Decodes the type of entry `r`, consuming its sub-entries from `e`.
@@ -298,22 +355,38 @@ fn decode_type(r: &Reader, e: &mut Entries, depth: usize) -> WireResult<FieldTyp
             let name = r.cstr(u, off::SYM_LEN, "enum name")?;
             let id = r.u64(u + off::SYM_LEN);
             match *child(e)? {
-                FieldType::Integer(container) => FieldType::Enum { name, id, container },
+                FieldType::Integer(container) => FieldType::Enum {
+                    name,
+                    id,
+                    container,
+                },
                 _ => return Err(WireError::BadFields("enum container is not an integer")),
             }
         }
         atype::ARRAY_NESTABLE => {
             let (length, alignment) = (r.u32(u), r.u32(u + 4));
-            FieldType::Array { length, alignment, elem: child(e)? }
+            FieldType::Array {
+                length,
+                alignment,
+                elem: child(e)?,
+            }
         }
         atype::SEQUENCE_NESTABLE => {
             let length_name = r.cstr(u, off::SYM_LEN, "sequence length name")?;
             let alignment = r.u32(u + off::SYM_LEN);
-            FieldType::Sequence { length_name, alignment, elem: child(e)? }
+            FieldType::Sequence {
+                length_name,
+                alignment,
+                elem: child(e)?,
+            }
         }
         atype::STRUCT | atype::STRUCT_NESTABLE => {
             let n = e.check_count(r.u32(u))?;
-            let alignment = if r.i32(off::ATYPE) == atype::STRUCT { 0 } else { r.u32(u + 4) };
+            let alignment = if r.i32(off::ATYPE) == atype::STRUCT {
+                0
+            } else {
+                r.u32(u + 4)
+            };
             let mut fields = Vec::with_capacity(n);
             for _ in 0..n {
                 decode_member(e, depth + 1, &mut fields)?;
@@ -326,12 +399,20 @@ fn decode_type(r: &Reader, e: &mut Entries, depth: usize) -> WireResult<FieldTyp
         atype::VARIANT | atype::VARIANT_NESTABLE => {
             let n = e.check_count(r.u32(u))?;
             let tag_name = r.cstr(u + 4, off::SYM_LEN, "variant tag name")?;
-            let alignment = if r.i32(off::ATYPE) == atype::VARIANT { 0 } else { r.u32(u + 4 + off::SYM_LEN) };
+            let alignment = if r.i32(off::ATYPE) == atype::VARIANT {
+                0
+            } else {
+                r.u32(u + 4 + off::SYM_LEN)
+            };
             let mut choices = Vec::with_capacity(n);
             for _ in 0..n {
                 choices.push(decode_single(e, depth + 1)?);
             }
-            FieldType::Variant { tag_name, alignment, choices }
+            FieldType::Variant {
+                tag_name,
+                alignment,
+                choices,
+            }
         }
         a => return Err(WireError::BadAtype(a)),
     })
@@ -368,29 +449,51 @@ fn encode_entry(name: &str, ty: &FieldType, out: &mut Vec<u8>) {
             w.cstr(u, off::SYM_LEN, name).u64(u + off::SYM_LEN, *id);
             atype::ENUM_NESTABLE
         }
-        FieldType::Array { length, alignment, .. } => {
+        FieldType::Array {
+            length, alignment, ..
+        } => {
             w.u32(u, *length).u32(u + 4, *alignment);
             atype::ARRAY_NESTABLE
         }
-        FieldType::Sequence { length_name, alignment, .. } => {
-            w.cstr(u, off::SYM_LEN, length_name).u32(u + off::SYM_LEN, *alignment);
+        FieldType::Sequence {
+            length_name,
+            alignment,
+            ..
+        } => {
+            w.cstr(u, off::SYM_LEN, length_name)
+                .u32(u + off::SYM_LEN, *alignment);
             atype::SEQUENCE_NESTABLE
         }
         FieldType::Struct { alignment, fields } => {
             w.u32(u, len_u32(fields.len())).u32(u + 4, *alignment);
             atype::STRUCT_NESTABLE
         }
-        FieldType::Variant { tag_name, alignment, choices } => {
-            w.u32(u, len_u32(choices.len())).cstr(u + 4, off::SYM_LEN, tag_name).u32(u + 4 + off::SYM_LEN, *alignment);
+        FieldType::Variant {
+            tag_name,
+            alignment,
+            choices,
+        } => {
+            w.u32(u, len_u32(choices.len()))
+                .cstr(u + 4, off::SYM_LEN, tag_name)
+                .u32(u + 4 + off::SYM_LEN, *alignment);
             atype::VARIANT_NESTABLE
         }
     };
     w.i32(off::ATYPE, atype);
     out.extend_from_slice(&w.buf);
     match ty {
-        FieldType::Enum { container, .. } => encode_entry("", &FieldType::Integer(container.clone()), out),
-        FieldType::Array { elem, .. } | FieldType::Sequence { elem, .. } => encode_entry("", elem, out),
-        FieldType::Struct { fields: children, .. } | FieldType::Variant { choices: children, .. } => {
+        FieldType::Enum { container, .. } => {
+            encode_entry("", &FieldType::Integer(container.clone()), out)
+        }
+        FieldType::Array { elem, .. } | FieldType::Sequence { elem, .. } => {
+            encode_entry("", elem, out)
+        }
+        FieldType::Struct {
+            fields: children, ..
+        }
+        | FieldType::Variant {
+            choices: children, ..
+        } => {
             for c in children {
                 encode_entry(&c.name, &c.ty, out);
             }
@@ -408,14 +511,24 @@ fn len_u32(n: usize) -> u32 {
 /// Decodes a concatenation of 336-byte enum entries.
 pub fn decode_enum_entries(buf: &[u8]) -> WireResult<Vec<EnumEntry>> {
     if buf.len() % ENUM_ENTRY_LEN != 0 {
-        return Err(WireError::Misaligned { what: "enum entries", len: buf.len(), unit: ENUM_ENTRY_LEN });
+        return Err(WireError::Misaligned {
+            what: "enum entries",
+            len: buf.len(),
+            unit: ENUM_ENTRY_LEN,
+        });
     }
     buf.chunks_exact(ENUM_ENTRY_LEN)
         .map(|chunk| {
             let r = Reader::new(chunk, ENUM_ENTRY_LEN, "enum entry")?;
             Ok(EnumEntry {
-                start: EnumValue { value: r.u64(0), signed: r.u8(8) != 0 },
-                end: EnumValue { value: r.u64(24), signed: r.u8(32) != 0 },
+                start: EnumValue {
+                    value: r.u64(0),
+                    signed: r.u8(8) != 0,
+                },
+                end: EnumValue {
+                    value: r.u64(24),
+                    signed: r.u8(32) != 0,
+                },
                 label: r.cstr(48, off::SYM_LEN, "enum entry label")?,
                 is_auto: r.u32(304) & 1 != 0,
             })
@@ -455,7 +568,10 @@ pub(crate) mod test_util {
     }
 
     pub(crate) fn field(name: &str, ty: FieldType) -> Field {
-        Field { name: name.into(), ty }
+        Field {
+            name: name.into(),
+            ty,
+        }
     }
 
     /// A small deterministic generator (xorshift64*) for fuzz loops.
@@ -480,21 +596,43 @@ mod tests {
     use super::*;
 
     fn double() -> FieldType {
-        FieldType::Float(FloatType { exp_dig: 11, mant_dig: 53, reverse_byte_order: false, alignment_bits: 8 })
+        FieldType::Float(FloatType {
+            exp_dig: 11,
+            mant_dig: 53,
+            reverse_byte_order: false,
+            alignment_bits: 8,
+        })
     }
 
     fn color(container: IntegerType) -> FieldType {
-        FieldType::Enum { name: "rich_color".into(), id: 7, container }
+        FieldType::Enum {
+            name: "rich_color".into(),
+            id: 7,
+            container,
+        }
     }
 
     /// Every type kind 2.13 can describe, including nested forms.
     fn every_kind() -> Vec<Field> {
-        let hex = IntegerType { base: 16, ..int(64, false) };
-        let net = IntegerType { reverse_byte_order: true, alignment_bits: 16, ..int(16, false) };
-        let text = IntegerType { encoding: StringEncoding::Utf8, ..int(8, true) };
+        let hex = IntegerType {
+            base: 16,
+            ..int(64, false)
+        };
+        let net = IntegerType {
+            reverse_byte_order: true,
+            alignment_bits: 16,
+            ..int(16, false)
+        };
+        let text = IntegerType {
+            encoding: StringEncoding::Utf8,
+            ..int(8, true)
+        };
         let point = FieldType::Struct {
             alignment: 4,
-            fields: vec![field("px", FieldType::Integer(int(32, true))), field("py", double())],
+            fields: vec![
+                field("px", FieldType::Integer(int(32, true))),
+                field("py", double()),
+            ],
         };
         vec![
             field("i", FieldType::Integer(int(32, true))),
@@ -505,9 +643,20 @@ mod tests {
             field("a", FieldType::String(StringEncoding::Ascii)),
             field(
                 "arr",
-                FieldType::Array { length: 4, alignment: 0, elem: Box::new(FieldType::Integer(int(8, false))) },
+                FieldType::Array {
+                    length: 4,
+                    alignment: 0,
+                    elem: Box::new(FieldType::Integer(int(8, false))),
+                },
             ),
-            field("txt", FieldType::Array { length: 2, alignment: 0, elem: Box::new(FieldType::Integer(text)) }),
+            field(
+                "txt",
+                FieldType::Array {
+                    length: 2,
+                    alignment: 0,
+                    elem: Box::new(FieldType::Integer(text)),
+                },
+            ),
             field("_seq_length", FieldType::Integer(int(32, false))),
             field(
                 "seq",
@@ -519,7 +668,14 @@ mod tests {
             ),
             field("scol", color(int(32, true))),
             field("ucol", color(int(8, false))),
-            field("points", FieldType::Array { length: 3, alignment: 8, elem: Box::new(point.clone()) }),
+            field(
+                "points",
+                FieldType::Array {
+                    length: 3,
+                    alignment: 8,
+                    elem: Box::new(point.clone()),
+                },
+            ),
             field(
                 "grid",
                 FieldType::Array {
@@ -553,7 +709,11 @@ mod tests {
                         field("inner", point),
                         field(
                             "tags",
-                            FieldType::Array { length: 2, alignment: 0, elem: Box::new(color(int(16, true))) },
+                            FieldType::Array {
+                                length: 2,
+                                alignment: 0,
+                                elem: Box::new(color(int(16, true))),
+                            },
                         ),
                     ],
                 },
@@ -562,7 +722,9 @@ mod tests {
     }
 
     fn atypes(buf: &[u8]) -> Vec<i32> {
-        buf.chunks(FIELD_LEN).map(|e| i32::from_le_bytes(e[256..260].try_into().unwrap())).collect()
+        buf.chunks(FIELD_LEN)
+            .map(|e| i32::from_le_bytes(e[256..260].try_into().unwrap()))
+            .collect()
     }
 
     #[test]
@@ -662,7 +824,16 @@ mod tests {
             w.u32(260, 2);
         }));
         buf.extend(raw("f", atype::FLOAT, |w| {
-            write_float(w, 260, &FloatType { exp_dig: 8, mant_dig: 24, reverse_byte_order: false, alignment_bits: 8 })
+            write_float(
+                w,
+                260,
+                &FloatType {
+                    exp_dig: 8,
+                    mant_dig: 24,
+                    reverse_byte_order: false,
+                    alignment_bits: 8,
+                },
+            )
         }));
         buf.extend(raw("var", atype::VARIANT, |w| {
             w.u32(260, 1).cstr(264, 256, "var_tag");
@@ -671,8 +842,22 @@ mod tests {
 
         let got = decode_fields(&buf, 100).unwrap();
         let want = vec![
-            field("e", FieldType::Enum { name: "prov_e".into(), id: 3, container: int(32, true) }),
-            field("a", FieldType::Array { length: 5, alignment: 0, elem: Box::new(FieldType::Integer(u8t.clone())) }),
+            field(
+                "e",
+                FieldType::Enum {
+                    name: "prov_e".into(),
+                    id: 3,
+                    container: int(32, true),
+                },
+            ),
+            field(
+                "a",
+                FieldType::Array {
+                    length: 5,
+                    alignment: 0,
+                    elem: Box::new(FieldType::Integer(u8t.clone())),
+                },
+            ),
             field("_q_length", FieldType::Integer(int(32, false))),
             field(
                 "q",
@@ -722,9 +907,15 @@ mod tests {
     #[test]
     fn rejects_malformed_lists() {
         let good = one_int("i");
-        assert!(matches!(decode_fields(&good[..919], 10), Err(WireError::Misaligned { .. })));
+        assert!(matches!(
+            decode_fields(&good[..919], 10),
+            Err(WireError::Misaligned { .. })
+        ));
         let two = [good.clone(), good.clone()].concat();
-        assert!(matches!(decode_fields(&two, 1), Err(WireError::TooLong { .. })));
+        assert!(matches!(
+            decode_fields(&two, 1),
+            Err(WireError::TooLong { .. })
+        ));
         assert_eq!(decode_fields(&[], 0).unwrap(), vec![]);
 
         for bad_atype in [-1, 13, 99] {
@@ -734,7 +925,10 @@ mod tests {
         }
         let mut b = good.clone();
         b[0..256].fill(b'n');
-        assert_eq!(decode_fields(&b, 10), Err(WireError::Unterminated("field name")));
+        assert_eq!(
+            decode_fields(&b, 10),
+            Err(WireError::Unterminated("field name"))
+        );
         let mut b = good.clone();
         b[0] = 0xc3; // lone UTF-8 lead byte
         assert_eq!(decode_fields(&b, 10), Err(WireError::NotUtf8("field name")));
@@ -743,52 +937,98 @@ mod tests {
         for (at, v) in [(260, 0), (260, 65), (272, 7), (276, 3)] {
             let mut b = good.clone();
             set_u32(&mut b, at, v);
-            assert!(matches!(decode_fields(&b, 10), Err(WireError::BadFields(_))), "offset {at} value {v}");
+            assert!(
+                matches!(decode_fields(&b, 10), Err(WireError::BadFields(_))),
+                "offset {at} value {v}"
+            );
         }
         let float = |e, m| {
             encode_fields(&[field(
                 "f",
-                FieldType::Float(FloatType { exp_dig: e, mant_dig: m, reverse_byte_order: false, alignment_bits: 8 }),
+                FieldType::Float(FloatType {
+                    exp_dig: e,
+                    mant_dig: m,
+                    reverse_byte_order: false,
+                    alignment_bits: 8,
+                }),
             )])
         };
         assert!(decode_fields(&float(11, 53), 10).is_ok());
         for (e, m) in [(0, 24), (8, 0), (100, 100)] {
-            assert!(matches!(decode_fields(&float(e, m), 10), Err(WireError::BadFields(_))));
+            assert!(matches!(
+                decode_fields(&float(e, m), 10),
+                Err(WireError::BadFields(_))
+            ));
         }
     }
 
     #[test]
     fn rejects_inconsistent_compounds() {
         let elem = Box::new(FieldType::Integer(int(8, false)));
-        let arr = encode_fields(&[field("arr", FieldType::Array { length: 1, alignment: 0, elem })]);
+        let arr = encode_fields(&[field(
+            "arr",
+            FieldType::Array {
+                length: 1,
+                alignment: 0,
+                elem,
+            },
+        )]);
         // The element entry is missing.
-        assert!(matches!(decode_fields(&arr[..FIELD_LEN], 10), Err(WireError::BadFields(_))));
+        assert!(matches!(
+            decode_fields(&arr[..FIELD_LEN], 10),
+            Err(WireError::BadFields(_))
+        ));
 
-        let st = FieldType::Struct { alignment: 0, fields: vec![field("a", FieldType::Integer(int(8, false)))] };
+        let st = FieldType::Struct {
+            alignment: 0,
+            fields: vec![field("a", FieldType::Integer(int(8, false)))],
+        };
         let mut b = encode_fields(&[field("st", st)]);
         set_u32(&mut b, 260, 2); // claims 2 fields, 1 remains
-        assert!(matches!(decode_fields(&b, 10), Err(WireError::BadFields(_))));
+        assert!(matches!(
+            decode_fields(&b, 10),
+            Err(WireError::BadFields(_))
+        ));
         set_u32(&mut b, 260, u32::MAX);
-        assert!(matches!(decode_fields(&b, 10), Err(WireError::BadFields(_))));
+        assert!(matches!(
+            decode_fields(&b, 10),
+            Err(WireError::BadFields(_))
+        ));
 
-        let var = FieldType::Variant { tag_name: "t".into(), alignment: 0, choices: vec![] };
+        let var = FieldType::Variant {
+            tag_name: "t".into(),
+            alignment: 0,
+            choices: vec![],
+        };
         let mut b = encode_fields(&[field("v", var)]);
         b[264..520].fill(b't');
-        assert_eq!(decode_fields(&b, 10), Err(WireError::Unterminated("variant tag name")));
+        assert_eq!(
+            decode_fields(&b, 10),
+            Err(WireError::Unterminated("variant tag name"))
+        );
 
         // Enum container must be an integer.
         let mut b = encode_fields(&[field("c", color(int(32, true)))]);
         b[FIELD_LEN + 256] = atype::STRING as u8;
-        assert!(matches!(decode_fields(&b, 10), Err(WireError::BadFields(_))));
+        assert!(matches!(
+            decode_fields(&b, 10),
+            Err(WireError::BadFields(_))
+        ));
         let mut b = encode_fields(&[field("c", color(int(32, true)))]);
         b[260..516].fill(b'c');
-        assert_eq!(decode_fields(&b, 10), Err(WireError::Unterminated("enum name")));
+        assert_eq!(
+            decode_fields(&b, 10),
+            Err(WireError::Unterminated("enum name"))
+        );
 
         // A legacy array may not hold a compound; a legacy sequence may not be a variant choice.
         let b = raw("a", atype::ARRAY, |w| {
             w.i32(260, atype::STRUCT_NESTABLE);
         });
-        assert!(matches!(decode_fields(&b, 10), Err(WireError::BadFields(_))));
+        assert!(matches!(
+            decode_fields(&b, 10),
+            Err(WireError::BadFields(_))
+        ));
         let b = raw("a", atype::ARRAY, |w| {
             w.i32(260, 42);
         });
@@ -796,8 +1036,13 @@ mod tests {
         let mut b = raw("v", atype::VARIANT_NESTABLE, |w| {
             w.u32(260, 1);
         });
-        b.extend(raw("q", atype::SEQUENCE, |w| legacy_int(w, 260, &int(32, false))));
-        assert!(matches!(decode_fields(&b, 10), Err(WireError::BadFields(_))));
+        b.extend(raw("q", atype::SEQUENCE, |w| {
+            legacy_int(w, 260, &int(32, false))
+        }));
+        assert!(matches!(
+            decode_fields(&b, 10),
+            Err(WireError::BadFields(_))
+        ));
     }
 
     #[test]
@@ -807,17 +1052,27 @@ mod tests {
         let chain = |levels: usize| {
             let mut ty = FieldType::Integer(int(8, false));
             for _ in 0..levels {
-                ty = FieldType::Array { length: 1, alignment: 0, elem: Box::new(ty) };
+                ty = FieldType::Array {
+                    length: 1,
+                    alignment: 0,
+                    elem: Box::new(ty),
+                };
             }
             encode_fields(&[field("deep", ty)])
         };
         assert!(decode_fields(&chain(MAX_NESTING - 1), 1000).is_ok());
-        assert!(matches!(decode_fields(&chain(MAX_NESTING), 1000), Err(WireError::BadFields(_))));
+        assert!(matches!(
+            decode_fields(&chain(MAX_NESTING), 1000),
+            Err(WireError::BadFields(_))
+        ));
         let entry = raw("", atype::ARRAY_NESTABLE, |w| {
             w.u32(260, 1);
         });
         let hostile = entry.repeat(100_000);
-        assert!(matches!(decode_fields(&hostile, 100_000), Err(WireError::BadFields(_))));
+        assert!(matches!(
+            decode_fields(&hostile, 100_000),
+            Err(WireError::BadFields(_))
+        ));
     }
 
     #[test]
@@ -830,7 +1085,11 @@ mod tests {
             let mut buf = vec![0u8; n * FIELD_LEN];
             for e in buf.chunks_mut(FIELD_LEN) {
                 for b in e.iter_mut().take(300) {
-                    *b = if rng.below(4) == 0 { rng.next() as u8 } else { 0 };
+                    *b = if rng.below(4) == 0 {
+                        rng.next() as u8
+                    } else {
+                        0
+                    };
                 }
                 e[0] = b'a' + rng.below(26) as u8;
                 e[256..260].copy_from_slice(&(rng.below(14) as i32).to_le_bytes());
@@ -851,14 +1110,26 @@ mod tests {
     fn enum_entries_round_trip_and_errors() {
         let entries = vec![
             EnumEntry {
-                start: EnumValue { value: (-3i64) as u64, signed: true },
-                end: EnumValue { value: 0, signed: true },
+                start: EnumValue {
+                    value: (-3i64) as u64,
+                    signed: true,
+                },
+                end: EnumValue {
+                    value: 0,
+                    signed: true,
+                },
                 label: "NEG".into(),
                 is_auto: false,
             },
             EnumEntry {
-                start: EnumValue { value: u64::MAX, signed: false },
-                end: EnumValue { value: u64::MAX, signed: false },
+                start: EnumValue {
+                    value: u64::MAX,
+                    signed: false,
+                },
+                end: EnumValue {
+                    value: u64::MAX,
+                    signed: false,
+                },
                 label: "AUTO".into(),
                 is_auto: true,
             },
@@ -866,9 +1137,15 @@ mod tests {
         let b = encode_enum_entries(&entries);
         assert_eq!(b.len(), 2 * ENUM_ENTRY_LEN);
         assert_eq!(decode_enum_entries(&b).unwrap(), entries);
-        assert!(matches!(decode_enum_entries(&b[..400]), Err(WireError::Misaligned { .. })));
+        assert!(matches!(
+            decode_enum_entries(&b[..400]),
+            Err(WireError::Misaligned { .. })
+        ));
         let mut bad = b.clone();
         bad[48..304].fill(b'L');
-        assert_eq!(decode_enum_entries(&bad), Err(WireError::Unterminated("enum entry label")));
+        assert_eq!(
+            decode_enum_entries(&bad),
+            Err(WireError::Unterminated("enum entry label"))
+        );
     }
 }

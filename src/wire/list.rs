@@ -65,12 +65,21 @@ mod tests {
         };
         let b = e.encode();
         assert_eq!(FieldIterEntry::decode(&b).unwrap(), e);
-        assert!(matches!(FieldIterEntry::decode(&b[..807]), Err(WireError::Truncated { .. })));
+        assert!(matches!(
+            FieldIterEntry::decode(&b[..807]),
+            Err(WireError::Truncated { .. })
+        ));
         let mut bad = b;
         bad[256..512].fill(b'a');
-        assert_eq!(FieldIterEntry::decode(&bad), Err(WireError::Unterminated("field list field name")));
+        assert_eq!(
+            FieldIterEntry::decode(&bad),
+            Err(WireError::Unterminated("field list field name"))
+        );
         let mut bad = b;
         bad[0] = 0xff;
-        assert_eq!(FieldIterEntry::decode(&bad), Err(WireError::NotUtf8("field list event name")));
+        assert_eq!(
+            FieldIterEntry::decode(&bad),
+            Err(WireError::NotUtf8("field list event name"))
+        );
     }
 }

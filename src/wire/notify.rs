@@ -8,7 +8,8 @@
 use super::bytes::{tail_cstr, Reader, Writer};
 use super::error::{WireError, WireResult};
 use super::field::{
-    decode_enum_entries, decode_fields, encode_enum_entries, encode_fields, EnumEntry, Field, ENUM_ENTRY_LEN, FIELD_LEN,
+    decode_enum_entries, decode_fields, encode_enum_entries, encode_fields, EnumEntry, Field,
+    ENUM_ENTRY_LEN, FIELD_LEN,
 };
 
 pub const HEADER_LEN: usize = 4;
@@ -141,8 +142,21 @@ fn tails(notify_cmd: u32, body: &[u8]) -> WireResult<Tails> {
             unit_bounded(r.u32(ev::FIELDS_LEN), "event fields", FIELD_LEN, MAX_FIELDS)?,
             bounded(r.u32(ev::EMF_LEN), "model EMF URI", MAX_STRING_TAIL)?,
         ],
-        notify_cmd::CHANNEL => [0, unit_bounded(r.u32(ch::CTX_LEN), "context fields", FIELD_LEN, MAX_FIELDS)?, 0],
-        _ => [0, unit_bounded(r.u32(en::ENTRIES_LEN), "enum entries", ENUM_ENTRY_LEN, MAX_ENUM_ENTRIES)?, 0],
+        notify_cmd::CHANNEL => [
+            0,
+            unit_bounded(r.u32(ch::CTX_LEN), "context fields", FIELD_LEN, MAX_FIELDS)?,
+            0,
+        ],
+        _ => [
+            0,
+            unit_bounded(
+                r.u32(en::ENTRIES_LEN),
+                "enum entries",
+                ENUM_ENTRY_LEN,
+                MAX_ENUM_ENTRIES,
+            )?,
+            0,
+        ],
     };
     Ok(Tails { lens })
 }
@@ -189,7 +203,11 @@ pub fn decode_request(notify_cmd: u32, body: &[u8], tail: &[u8]) -> WireResult<N
             loglevel: r.i32(ev::LOGLEVEL),
             signature: tail_cstr(sig, "signature")?,
             fields: decode_fields(list, MAX_FIELDS)?,
-            model_emf_uri: if emf.is_empty() { None } else { Some(tail_cstr(emf, "model EMF URI")?) },
+            model_emf_uri: if emf.is_empty() {
+                None
+            } else {
+                Some(tail_cstr(emf, "model EMF URI")?)
+            },
         }),
         notify_cmd::CHANNEL => NotifyRequest::Channel(ChannelReg {
             session_objd: r.u32(ch::SESSION),
@@ -206,10 +224,18 @@ pub fn decode_request(notify_cmd: u32, body: &[u8], tail: &[u8]) -> WireResult<N
 
 fn exact(buf: &[u8], want: usize, what: &'static str) -> WireResult<()> {
     if buf.len() < want {
-        return Err(WireError::Truncated { what, need: want, have: buf.len() });
+        return Err(WireError::Truncated {
+            what,
+            need: want,
+            have: buf.len(),
+        });
     }
     if buf.len() > want {
-        return Err(WireError::TooLong { what, len: buf.len(), max: want });
+        return Err(WireError::TooLong {
+            what,
+            len: buf.len(),
+            max: want,
+        });
     }
     Ok(())
 }
@@ -226,8 +252,11 @@ pub fn decode_message(buf: &[u8]) -> WireResult<(NotifyRequest, usize)> {
         have: buf.len(),
     })?;
     let end = body_end + tail_len(cmd, body)?;
-    let tail =
-        buf.get(body_end..end).ok_or(WireError::Truncated { what: "notify tail", need: end, have: buf.len() })?;
+    let tail = buf.get(body_end..end).ok_or(WireError::Truncated {
+        what: "notify tail",
+        need: end,
+        have: buf.len(),
+    })?;
     Ok((decode_request(cmd, body, tail)?, end))
 }
 
@@ -249,7 +278,11 @@ impl NotifyRequest {
             Self::Event(e) => {
                 let sig = nul_terminated(&e.signature);
                 let fields = encode_fields(&e.fields);
-                let emf = e.model_emf_uri.as_deref().map(nul_terminated).unwrap_or_default();
+                let emf = e
+                    .model_emf_uri
+                    .as_deref()
+                    .map(nul_terminated)
+                    .unwrap_or_default();
                 let mut w = Writer::<EVENT_BODY_LEN>::new();
                 w.u32(ev::SESSION, e.session_objd)
                     .u32(ev::CHANNEL, e.channel_objd)
@@ -265,7 +298,9 @@ impl NotifyRequest {
             Self::Channel(c) => {
                 let fields = encode_fields(&c.ctx_fields);
                 let mut w = Writer::<CHANNEL_BODY_LEN>::new();
-                w.u32(ch::SESSION, c.session_objd).u32(ch::CHANNEL, c.channel_objd).u32(ch::CTX_LEN, wire_len(&fields));
+                w.u32(ch::SESSION, c.session_objd)
+                    .u32(ch::CHANNEL, c.channel_objd)
+                    .u32(ch::CTX_LEN, wire_len(&fields));
                 out.extend_from_slice(&w.buf);
                 out.extend_from_slice(&fields);
             }
@@ -299,15 +334,24 @@ fn wire_len(b: &[u8]) -> u32 {
 /// REGISTER_EVENT reply.
 pub fn encode_event_reply(ret_code: i32, event_id: u32) -> [u8; EVENT_REPLY_LEN] {
     let mut w = Writer::<EVENT_REPLY_LEN>::new();
-    w.u32(0, notify_cmd::EVENT).i32(4, ret_code).u32(8, event_id);
+    w.u32(0, notify_cmd::EVENT)
+        .i32(4, ret_code)
+        .u32(8, event_id);
     w.buf
 }
 
 /// REGISTER_CHANNEL reply. `chan_id` must equal the id inside the channel
 /// blob; `header_type` must be [`header_type::COMPACT`] or [`header_type::LARGE`].
-pub fn encode_channel_reply(ret_code: i32, chan_id: u32, header_type: u32) -> [u8; CHANNEL_REPLY_LEN] {
+pub fn encode_channel_reply(
+    ret_code: i32,
+    chan_id: u32,
+    header_type: u32,
+) -> [u8; CHANNEL_REPLY_LEN] {
     let mut w = Writer::<CHANNEL_REPLY_LEN>::new();
-    w.u32(0, notify_cmd::CHANNEL).i32(4, ret_code).u32(8, chan_id).u32(12, header_type);
+    w.u32(0, notify_cmd::CHANNEL)
+        .i32(4, ret_code)
+        .u32(8, chan_id)
+        .u32(12, header_type);
     w.buf
 }
 
@@ -342,9 +386,19 @@ pub fn error_reply(notify_cmd: u32, ret_code: i32) -> WireResult<Vec<u8>> {
 /// A decoded notify reply (app side; for tests and the load generator).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotifyReply {
-    Event { ret_code: i32, event_id: u32 },
-    Channel { ret_code: i32, chan_id: u32, header_type: u32 },
-    Enum { ret_code: i32, enum_id: u64 },
+    Event {
+        ret_code: i32,
+        event_id: u32,
+    },
+    Channel {
+        ret_code: i32,
+        chan_id: u32,
+        header_type: u32,
+    },
+    Enum {
+        ret_code: i32,
+        enum_id: u64,
+    },
 }
 
 /// Decodes the reply to a `want_cmd` request. A header naming another
@@ -354,13 +408,28 @@ pub fn decode_reply(want_cmd: u32, buf: &[u8]) -> WireResult<NotifyReply> {
     let r = Reader::new(buf, reply_len(want_cmd)?, "notify reply")?;
     let got = r.u32(0);
     if got != want_cmd {
-        return Err(WireError::ReplyMismatch { want_handle: 0, want_cmd, got_handle: 0, got_cmd: got });
+        return Err(WireError::ReplyMismatch {
+            want_handle: 0,
+            want_cmd,
+            got_handle: 0,
+            got_cmd: got,
+        });
     }
     let ret_code = r.i32(4);
     Ok(match want_cmd {
-        notify_cmd::EVENT => NotifyReply::Event { ret_code, event_id: r.u32(8) },
-        notify_cmd::CHANNEL => NotifyReply::Channel { ret_code, chan_id: r.u32(8), header_type: r.u32(12) },
-        _ => NotifyReply::Enum { ret_code, enum_id: r.u64(8) },
+        notify_cmd::EVENT => NotifyReply::Event {
+            ret_code,
+            event_id: r.u32(8),
+        },
+        notify_cmd::CHANNEL => NotifyReply::Channel {
+            ret_code,
+            chan_id: r.u32(8),
+            header_type: r.u32(12),
+        },
+        _ => NotifyReply::Enum {
+            ret_code,
+            enum_id: r.u64(8),
+        },
     })
 }
 
@@ -380,7 +449,14 @@ mod tests {
             fields: vec![
                 field("i", FieldType::Integer(int(32, true))),
                 field("s", FieldType::String(StringEncoding::Utf8)),
-                field("col", FieldType::Enum { name: "rich_color".into(), id: u64::MAX, container: int(32, true) }),
+                field(
+                    "col",
+                    FieldType::Enum {
+                        name: "rich_color".into(),
+                        id: u64::MAX,
+                        container: int(32, true),
+                    },
+                ),
             ],
             model_emf_uri: emf.map(str::to_owned),
         })
@@ -413,8 +489,18 @@ mod tests {
             session_objd: 3,
             name: "rich_color".into(),
             entries: vec![
-                EnumEntry { start: v(0, true), end: v(0, true), label: "RED".into(), is_auto: false },
-                EnumEntry { start: v(5, true), end: v(9, true), label: "GREENISH".into(), is_auto: false },
+                EnumEntry {
+                    start: v(0, true),
+                    end: v(0, true),
+                    label: "RED".into(),
+                    is_auto: false,
+                },
+                EnumEntry {
+                    start: v(5, true),
+                    end: v(9, true),
+                    label: "GREENISH".into(),
+                    is_auto: false,
+                },
             ],
         })
     }
@@ -424,7 +510,11 @@ mod tests {
             event(Some("http://example.com/model")),
             event(None),
             channel(),
-            NotifyRequest::Channel(ChannelReg { session_objd: 1, channel_objd: 2, ctx_fields: vec![] }),
+            NotifyRequest::Channel(ChannelReg {
+                session_objd: 1,
+                channel_objd: 2,
+                ctx_fields: vec![],
+            }),
             enumeration(),
         ]
     }
@@ -452,8 +542,14 @@ mod tests {
         let e = event(Some("http://example.com/model")).encode();
         let sig = "int, i, const char *, s".len() + 1;
         assert_eq!(e.len(), 316 + sig + 4 * FIELD_LEN + 25);
-        assert_eq!(u32::from_le_bytes(e[272..276].try_into().unwrap()) as usize, sig);
-        assert_eq!(u32::from_le_bytes(e[276..280].try_into().unwrap()) as usize, 4 * FIELD_LEN);
+        assert_eq!(
+            u32::from_le_bytes(e[272..276].try_into().unwrap()) as usize,
+            sig
+        );
+        assert_eq!(
+            u32::from_le_bytes(e[276..280].try_into().unwrap()) as usize,
+            4 * FIELD_LEN
+        );
         assert_eq!(channel().encode().len(), 48 + 3 * FIELD_LEN);
         assert_eq!(enumeration().encode().len(), 300 + 2 * ENUM_ENTRY_LEN);
         assert_eq!(body_len(3), Err(WireError::BadNotifyCmd(3)));
@@ -465,7 +561,10 @@ mod tests {
             let bytes = req.encode();
             for cut in 0..bytes.len() {
                 assert!(
-                    matches!(decode_message(&bytes[..cut]), Err(WireError::Truncated { .. })),
+                    matches!(
+                        decode_message(&bytes[..cut]),
+                        Err(WireError::Truncated { .. })
+                    ),
                     "{:?} cut at {cut}",
                     req.notify_cmd()
                 );
@@ -487,75 +586,173 @@ mod tests {
             tail_len(notify_cmd::EVENT, &body(&b))
         };
         assert!(matches!(with(276, 921), Err(WireError::Misaligned { .. })));
-        assert!(matches!(with(276, ((MAX_FIELDS + 1) * FIELD_LEN) as u32), Err(WireError::TooLong { .. })));
-        assert_eq!(with(276, (MAX_FIELDS * FIELD_LEN) as u32).unwrap(), 24 + MAX_FIELDS * FIELD_LEN);
-        assert!(matches!(with(272, u32::MAX), Err(WireError::TooLong { what: "signature", .. })));
-        assert!(matches!(with(280, 65_537), Err(WireError::TooLong { what: "model EMF URI", .. })));
-        assert!(matches!(tail_len(notify_cmd::EVENT, &body(&ev)[..100]), Err(WireError::Truncated { .. })));
+        assert!(matches!(
+            with(276, ((MAX_FIELDS + 1) * FIELD_LEN) as u32),
+            Err(WireError::TooLong { .. })
+        ));
+        assert_eq!(
+            with(276, (MAX_FIELDS * FIELD_LEN) as u32).unwrap(),
+            24 + MAX_FIELDS * FIELD_LEN
+        );
+        assert!(matches!(
+            with(272, u32::MAX),
+            Err(WireError::TooLong {
+                what: "signature",
+                ..
+            })
+        ));
+        assert!(matches!(
+            with(280, 65_537),
+            Err(WireError::TooLong {
+                what: "model EMF URI",
+                ..
+            })
+        ));
+        assert!(matches!(
+            tail_len(notify_cmd::EVENT, &body(&ev)[..100]),
+            Err(WireError::Truncated { .. })
+        ));
 
         let mut ch = channel().encode();
         set_u32(&mut ch, 12, 100);
-        assert!(matches!(decode_message(&ch), Err(WireError::Misaligned { what: "context fields", .. })));
+        assert!(matches!(
+            decode_message(&ch),
+            Err(WireError::Misaligned {
+                what: "context fields",
+                ..
+            })
+        ));
         let mut en = enumeration().encode();
         set_u32(&mut en, 264, 337);
-        assert!(matches!(decode_message(&en), Err(WireError::Misaligned { what: "enum entries", .. })));
-        set_u32(&mut en, 264, ((MAX_ENUM_ENTRIES + 1) * ENUM_ENTRY_LEN) as u32);
-        assert!(matches!(decode_message(&en), Err(WireError::TooLong { what: "enum entries", .. })));
+        assert!(matches!(
+            decode_message(&en),
+            Err(WireError::Misaligned {
+                what: "enum entries",
+                ..
+            })
+        ));
+        set_u32(
+            &mut en,
+            264,
+            ((MAX_ENUM_ENTRIES + 1) * ENUM_ENTRY_LEN) as u32,
+        );
+        assert!(matches!(
+            decode_message(&en),
+            Err(WireError::TooLong {
+                what: "enum entries",
+                ..
+            })
+        ));
     }
 
     #[test]
     fn rejects_malformed_requests() {
-        assert_eq!(decode_message(&7u32.to_le_bytes()), Err(WireError::BadNotifyCmd(7)));
+        assert_eq!(
+            decode_message(&7u32.to_le_bytes()),
+            Err(WireError::BadNotifyCmd(7))
+        );
 
         let ev = event(Some("u")).encode();
         let sig_at = 316;
         let sig_len = "int, i, const char *, s".len() + 1;
         let mut b = ev.clone();
         b[sig_at + sig_len - 1] = b'x';
-        assert_eq!(decode_message(&b).map(|_| ()), Err(WireError::Unterminated("signature")));
+        assert_eq!(
+            decode_message(&b).map(|_| ()),
+            Err(WireError::Unterminated("signature"))
+        );
         let mut b = ev.clone();
         b[sig_at + 3] = 0; // NUL inside the announced length
-        assert_eq!(decode_message(&b).map(|_| ()), Err(WireError::Unterminated("signature")));
+        assert_eq!(
+            decode_message(&b).map(|_| ()),
+            Err(WireError::Unterminated("signature"))
+        );
         let mut b = ev.clone();
         *b.last_mut().unwrap() = b'!';
-        assert_eq!(decode_message(&b).map(|_| ()), Err(WireError::Unterminated("model EMF URI")));
+        assert_eq!(
+            decode_message(&b).map(|_| ()),
+            Err(WireError::Unterminated("model EMF URI"))
+        );
         let mut b = ev.clone();
         b[12..268].fill(b'n');
-        assert_eq!(decode_message(&b).map(|_| ()), Err(WireError::Unterminated("event name")));
+        assert_eq!(
+            decode_message(&b).map(|_| ()),
+            Err(WireError::Unterminated("event name"))
+        );
         let mut b = ev.clone();
         set_u32(&mut b, 272, 0); // signature_len 0: no terminator at all
         let (cmd, body) = (notify_cmd::EVENT, &b[4..316]);
         let tail = &b[316 + sig_len..];
-        assert_eq!(decode_request(cmd, body, tail).map(|_| ()), Err(WireError::Unterminated("signature")));
+        assert_eq!(
+            decode_request(cmd, body, tail).map(|_| ()),
+            Err(WireError::Unterminated("signature"))
+        );
 
         let mut b = enumeration().encode();
         b[8..264].fill(b'e');
-        assert_eq!(decode_message(&b).map(|_| ()), Err(WireError::Unterminated("enum name")));
+        assert_eq!(
+            decode_message(&b).map(|_| ()),
+            Err(WireError::Unterminated("enum name"))
+        );
 
         // Bodies and tails must have exactly the announced sizes.
         let ch = channel().encode();
         let body = &ch[4..48];
-        assert!(matches!(decode_request(1, &ch[4..47], &ch[48..]), Err(WireError::Truncated { .. })));
-        assert!(matches!(decode_request(1, &ch[4..49], &ch[49..]), Err(WireError::TooLong { .. })));
-        assert!(matches!(decode_request(1, body, &ch[48..ch.len() - 1]), Err(WireError::Truncated { .. })));
+        assert!(matches!(
+            decode_request(1, &ch[4..47], &ch[48..]),
+            Err(WireError::Truncated { .. })
+        ));
+        assert!(matches!(
+            decode_request(1, &ch[4..49], &ch[49..]),
+            Err(WireError::TooLong { .. })
+        ));
+        assert!(matches!(
+            decode_request(1, body, &ch[48..ch.len() - 1]),
+            Err(WireError::Truncated { .. })
+        ));
         let mut long_tail = ch[48..].to_vec();
         long_tail.push(0);
-        assert!(matches!(decode_request(1, body, &long_tail), Err(WireError::TooLong { .. })));
+        assert!(matches!(
+            decode_request(1, body, &long_tail),
+            Err(WireError::TooLong { .. })
+        ));
     }
 
     #[test]
     fn replies_round_trip() {
         let e = encode_event_reply(0, 17);
-        assert_eq!(decode_reply(notify_cmd::EVENT, &e), Ok(NotifyReply::Event { ret_code: 0, event_id: 17 }));
+        assert_eq!(
+            decode_reply(notify_cmd::EVENT, &e),
+            Ok(NotifyReply::Event {
+                ret_code: 0,
+                event_id: 17
+            })
+        );
         let c = encode_channel_reply(0, 5, header_type::LARGE);
         assert_eq!(
             decode_reply(notify_cmd::CHANNEL, &c),
-            Ok(NotifyReply::Channel { ret_code: 0, chan_id: 5, header_type: 2 })
+            Ok(NotifyReply::Channel {
+                ret_code: 0,
+                chan_id: 5,
+                header_type: 2
+            })
         );
         let n = encode_enum_reply(0, 1 << 40);
-        assert_eq!(decode_reply(notify_cmd::ENUM, &n), Ok(NotifyReply::Enum { ret_code: 0, enum_id: 1 << 40 }));
-        assert!(matches!(decode_reply(notify_cmd::ENUM, &c), Err(WireError::ReplyMismatch { got_cmd: 1, .. })));
-        assert!(matches!(decode_reply(notify_cmd::EVENT, &e[..43]), Err(WireError::Truncated { .. })));
+        assert_eq!(
+            decode_reply(notify_cmd::ENUM, &n),
+            Ok(NotifyReply::Enum {
+                ret_code: 0,
+                enum_id: 1 << 40
+            })
+        );
+        assert!(matches!(
+            decode_reply(notify_cmd::ENUM, &c),
+            Err(WireError::ReplyMismatch { got_cmd: 1, .. })
+        ));
+        assert!(matches!(
+            decode_reply(notify_cmd::EVENT, &e[..43]),
+            Err(WireError::Truncated { .. })
+        ));
         assert_eq!(decode_reply(9, &c), Err(WireError::BadNotifyCmd(9)));
     }
 
