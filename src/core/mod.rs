@@ -1,0 +1,9 @@
+//! The synchronous, I/O-free core. Nothing here blocks on a socket or a
+//! timer; the `io` layer drives it and loom models it.
+
+pub mod app;
+pub mod fd_budget;
+pub mod map;
+pub mod pairing;
+pub mod registry;
+pub mod session;

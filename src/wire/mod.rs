@@ -5,13 +5,13 @@
 //! [`WireError`] on anything malformed; they never panic.
 
 mod bytes;
-pub mod error;
-pub mod reg;
+#[cfg(test)]
+mod captured;
 pub mod cmd;
+pub mod error;
 pub mod field;
 pub mod list;
 pub mod notify;
-#[cfg(test)]
-mod captured;
+pub mod reg;
 
 pub use error::WireError;
