@@ -6,8 +6,10 @@
 //!   teardown protocol) that unit tests and loom drive directly;
 //! - [`io`]: sockets, fd passing, the wait shm, timers and the daemon's tasks.
 
-pub mod sync;
-pub mod wire;
+#[cfg(not(ustd_loom))]
+pub mod control;
 pub mod core;
 #[cfg(not(ustd_loom))]
 pub mod io;
+pub mod sync;
+pub mod wire;

@@ -114,7 +114,10 @@ impl<C: Send + 'static> Drop for Lease<C> {
         if let Some(conn) = self.conn.take() {
             // A closed reaper means the daemon is exiting; dropping `conn`
             // here then only closes fds, which is what the reaper would do.
-            let _ = self.reaper.send(TeardownJob { app: self.app, conn });
+            let _ = self.reaper.send(TeardownJob {
+                app: self.app,
+                conn,
+            });
         }
     }
 }
@@ -130,8 +133,17 @@ pub struct App<C: Send + 'static> {
 impl<C: Send + 'static> App<C> {
     /// A shell in state `Registering`, not yet visible to registry readers.
     pub fn new(id: AppId, info: AppInfo, conn: C, reaper: mpsc::Sender<TeardownJob<C>>) -> Self {
-        let lease = Arc::new(Lease { app: id, conn: Some(conn), reaper });
-        Self { id, info, state: AtomicU8::new(AppState::Registering as u8), conn: Mutex::new(Some(lease)) }
+        let lease = Arc::new(Lease {
+            app: id,
+            conn: Some(conn),
+            reaper,
+        });
+        Self {
+            id,
+            info,
+            state: AtomicU8::new(AppState::Registering as u8),
+            conn: Mutex::new(Some(lease)),
+        }
     }
 
     pub fn state(&self) -> AppState {

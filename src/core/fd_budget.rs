@@ -21,7 +21,10 @@ pub struct FdPermit {
 
 impl FdBudget {
     pub fn new(limit: usize) -> Arc<Self> {
-        Arc::new(Self { limit, used: AtomicUsize::new(0) })
+        Arc::new(Self {
+            limit,
+            used: AtomicUsize::new(0),
+        })
     }
 
     pub fn try_acquire(self: &Arc<Self>, n: usize) -> Option<FdPermit> {
@@ -30,8 +33,16 @@ impl FdBudget {
             if cur + n > self.limit {
                 return None;
             }
-            match self.used.compare_exchange_weak(cur, cur + n, Ordering::AcqRel, Ordering::Relaxed) {
-                Ok(_) => return Some(FdPermit { budget: self.clone(), n }),
+            match self
+                .used
+                .compare_exchange_weak(cur, cur + n, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    return Some(FdPermit {
+                        budget: self.clone(),
+                        n,
+                    })
+                }
                 Err(actual) => cur = actual,
             }
         }

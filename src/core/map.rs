@@ -62,7 +62,11 @@ where
     pub fn insert_unique(&self, key: K, value: Arc<V>) -> Result<(), Arc<V>> {
         #[cfg(not(ustd_loom))]
         {
-            self.inner.pin().try_insert(key, value).map(|_| ()).map_err(|e| e.not_inserted)
+            self.inner
+                .pin()
+                .try_insert(key, value)
+                .map(|_| ())
+                .map_err(|e| e.not_inserted)
         }
         #[cfg(ustd_loom)]
         {
@@ -93,7 +97,12 @@ where
     pub fn remove_if_same(&self, key: &K, value: &Arc<V>) -> bool {
         #[cfg(not(ustd_loom))]
         {
-            matches!(self.inner.pin().remove_if(key, |_, v| Arc::ptr_eq(v, value)), Ok(Some(_)))
+            matches!(
+                self.inner
+                    .pin()
+                    .remove_if(key, |_, v| Arc::ptr_eq(v, value)),
+                Ok(Some(_))
+            )
         }
         #[cfg(ustd_loom)]
         {
@@ -119,7 +128,9 @@ where
             // One element per critical section, so other threads interleave
             // with the walk exactly as they can with papaya's iterator.
             let keys: Vec<K> = crate::sync::lock(&self.inner).keys().cloned().collect();
-            keys.iter().filter_map(|k| crate::sync::lock(&self.inner).get(k).cloned()).collect()
+            keys.iter()
+                .filter_map(|k| crate::sync::lock(&self.inner).get(k).cloned())
+                .collect()
         }
     }
 

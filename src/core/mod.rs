@@ -6,3 +6,4 @@ pub mod fd_budget;
 pub mod map;
 pub mod pairing;
 pub mod registry;
+pub mod session;

@@ -51,7 +51,12 @@ impl<T> Default for Pairing<T> {
 
 impl<T> Pairing<T> {
     pub fn new() -> Self {
-        Self { inner: Mutex::new(PairingInner { next_ticket: 0, waiting: HashMap::new() }) }
+        Self {
+            inner: Mutex::new(PairingInner {
+                next_ticket: 0,
+                waiting: HashMap::new(),
+            }),
+        }
     }
 
     /// Offers one half of an app registered by peer pid `pid`.
@@ -59,14 +64,23 @@ impl<T> Pairing<T> {
         let mut g = lock(&self.inner);
         match g.waiting.remove(&pid) {
             Some(w) if w.kind != kind => match kind {
-                SocketType::Cmd => Offer::Paired { cmd: half, notify: w.half },
-                SocketType::Notify => Offer::Paired { cmd: w.half, notify: half },
+                SocketType::Cmd => Offer::Paired {
+                    cmd: half,
+                    notify: w.half,
+                },
+                SocketType::Notify => Offer::Paired {
+                    cmd: w.half,
+                    notify: half,
+                },
             },
             stale => {
                 g.next_ticket += 1;
                 let ticket = Ticket(g.next_ticket);
                 g.waiting.insert(pid, Waiting { ticket, kind, half });
-                Offer::Parked { ticket, replaced: stale.map(|w| w.half) }
+                Offer::Parked {
+                    ticket,
+                    replaced: stale.map(|w| w.half),
+                }
             }
         }
     }
@@ -83,7 +97,11 @@ impl<T> Pairing<T> {
 
     /// Drains every waiting half (daemon shutdown).
     pub fn drain(&self) -> Vec<T> {
-        lock(&self.inner).waiting.drain().map(|(_, w)| w.half).collect()
+        lock(&self.inner)
+            .waiting
+            .drain()
+            .map(|(_, w)| w.half)
+            .collect()
     }
 
     pub fn len(&self) -> usize {
@@ -102,21 +120,41 @@ mod tests {
     #[test]
     fn pairs_in_either_order() {
         let p = Pairing::new();
-        assert!(matches!(p.offer(10, SocketType::Cmd, "c"), Offer::Parked { replaced: None, .. }));
+        assert!(matches!(
+            p.offer(10, SocketType::Cmd, "c"),
+            Offer::Parked { replaced: None, .. }
+        ));
         match p.offer(10, SocketType::Notify, "n") {
             Offer::Paired { cmd, notify } => assert_eq!((cmd, notify), ("c", "n")),
             _ => panic!("expected a pair"),
         }
-        assert!(matches!(p.offer(11, SocketType::Notify, "n"), Offer::Parked { .. }));
-        assert!(matches!(p.offer(11, SocketType::Cmd, "c"), Offer::Paired { cmd: "c", notify: "n" }));
+        assert!(matches!(
+            p.offer(11, SocketType::Notify, "n"),
+            Offer::Parked { .. }
+        ));
+        assert!(matches!(
+            p.offer(11, SocketType::Cmd, "c"),
+            Offer::Paired {
+                cmd: "c",
+                notify: "n"
+            }
+        ));
         assert!(p.is_empty());
     }
 
     #[test]
     fn newer_half_replaces_stale_one_and_old_ticket_cannot_withdraw_it() {
         let p = Pairing::new();
-        let Offer::Parked { ticket: old, .. } = p.offer(7, SocketType::Cmd, "old") else { panic!() };
-        let Offer::Parked { ticket: new, replaced } = p.offer(7, SocketType::Cmd, "new") else { panic!() };
+        let Offer::Parked { ticket: old, .. } = p.offer(7, SocketType::Cmd, "old") else {
+            panic!()
+        };
+        let Offer::Parked {
+            ticket: new,
+            replaced,
+        } = p.offer(7, SocketType::Cmd, "new")
+        else {
+            panic!()
+        };
         assert_eq!(replaced, Some("old"));
         assert_eq!(p.withdraw(7, old), None);
         assert_eq!(p.withdraw(7, new), Some("new"));
@@ -126,7 +164,10 @@ mod tests {
     fn different_pids_never_pair() {
         let p = Pairing::new();
         p.offer(1, SocketType::Cmd, "c1");
-        assert!(matches!(p.offer(2, SocketType::Notify, "n2"), Offer::Parked { .. }));
+        assert!(matches!(
+            p.offer(2, SocketType::Notify, "n2"),
+            Offer::Parked { .. }
+        ));
         assert_eq!(p.len(), 2);
         assert_eq!(p.drain().len(), 2);
     }

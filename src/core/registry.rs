@@ -102,7 +102,9 @@ impl<C: Send + Sync + 'static> Registry<C> {
 
     fn link(&self, app: &Arc<App<C>>) -> Result<(), PublishError> {
         let info = &app.info;
-        self.by_id.insert_unique(app.id, app.clone()).map_err(|_| PublishError::KeyInUse(-1))?;
+        self.by_id
+            .insert_unique(app.id, app.clone())
+            .map_err(|_| PublishError::KeyInUse(-1))?;
         self.by_cmd_sock
             .insert_unique(info.cmd_key, app.clone())
             .map_err(|_| PublishError::KeyInUse(info.cmd_key))?;
@@ -156,8 +158,12 @@ impl<C: Send + Sync + 'static> Registry<C> {
     /// A weakly consistent snapshot of live apps, sorted by id. Each app in
     /// it is whole (published and not yet torn down when sampled).
     pub fn snapshot(&self) -> Vec<Arc<App<C>>> {
-        let mut v: Vec<_> =
-            self.by_id.values().into_iter().filter(|a| a.state() == AppState::Live).collect();
+        let mut v: Vec<_> = self
+            .by_id
+            .values()
+            .into_iter()
+            .filter(|a| a.state() == AppState::Live)
+            .collect();
         v.sort_by_key(|a| a.id);
         v
     }
@@ -183,8 +189,17 @@ mod tests {
 
     fn info(pid: i32, key: i32) -> AppInfo {
         AppInfo {
-            creds: PeerCreds { pid, uid: 1000, gid: 1000 },
-            claimed: Claimed { vpid: pid, ppid: 1, vuid: 1000, vgid: 1000 },
+            creds: PeerCreds {
+                pid,
+                uid: 1000,
+                gid: 1000,
+            },
+            claimed: Claimed {
+                vpid: pid,
+                ppid: 1,
+                vuid: 1000,
+                vgid: 1000,
+            },
             name: "t".into(),
             bits_per_long: 64,
             abi_major: 9,
@@ -259,7 +274,11 @@ mod tests {
         reg.publish(&b).unwrap();
         assert_eq!(reg.lookup_by_pid(100).unwrap().id, b.id);
         reg.unregister(&a);
-        assert_eq!(reg.lookup_by_pid(100).unwrap().id, b.id, "A's teardown must not remove B");
+        assert_eq!(
+            reg.lookup_by_pid(100).unwrap().id,
+            b.id,
+            "A's teardown must not remove B"
+        );
         // C reuses A's socket fd numbers after A is gone.
         let c = new_app(&reg, &tx, 300, 10);
         reg.publish(&c).unwrap();

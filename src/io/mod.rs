@@ -1,0 +1,14 @@
+//! The I/O layer: sockets, fd passing, the wait shm, timers and the
+//! daemon's tasks, around the synchronous `core`.
+
+pub mod app_conn;
+pub mod cmd_actor;
+pub mod control_server;
+pub mod daemon;
+pub mod notify;
+pub mod paths;
+pub mod reaper;
+pub mod registration;
+pub mod stream;
+pub mod sys;
+pub mod wait_shm;

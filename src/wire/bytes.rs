@@ -13,7 +13,11 @@ impl<'a> Reader<'a> {
     /// `need` cannot fail.
     pub(crate) fn new(buf: &'a [u8], need: usize, what: &'static str) -> WireResult<Self> {
         if buf.len() < need {
-            return Err(WireError::Truncated { what, need, have: buf.len() });
+            return Err(WireError::Truncated {
+                what,
+                need,
+                have: buf.len(),
+            });
         }
         Ok(Self { buf })
     }
@@ -43,17 +47,22 @@ impl<'a> Reader<'a> {
     /// A NUL-terminated string stored in a fixed `len`-byte area.
     pub(crate) fn cstr(&self, off: usize, len: usize, what: &'static str) -> WireResult<String> {
         let area = &self.buf[off..off + len];
-        let end = area.iter().position(|&b| b == 0).ok_or(WireError::Unterminated(what))?;
-        std::str::from_utf8(&area[..end]).map(str::to_owned).map_err(|_| WireError::NotUtf8(what))
+        let end = area
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or(WireError::Unterminated(what))?;
+        std::str::from_utf8(&area[..end])
+            .map(str::to_owned)
+            .map_err(|_| WireError::NotUtf8(what))
     }
 }
 
 /// Decodes a variable-length NUL-terminated tail (e.g. a signature) of exactly `buf.len()` bytes.
 pub(crate) fn tail_cstr(buf: &[u8], what: &'static str) -> WireResult<String> {
     match buf.split_last() {
-        Some((0, body)) if !body.contains(&0) => {
-            std::str::from_utf8(body).map(str::to_owned).map_err(|_| WireError::NotUtf8(what))
-        }
+        Some((0, body)) if !body.contains(&0) => std::str::from_utf8(body)
+            .map(str::to_owned)
+            .map_err(|_| WireError::NotUtf8(what)),
         _ => Err(WireError::Unterminated(what)),
     }
 }

@@ -47,7 +47,7 @@ pub mod ust_err {
 }
 
 /// Loglevel selection of an EVENT command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LoglevelType {
     All = 0,
@@ -77,7 +77,9 @@ impl CmdMsg {
 
     /// A command with no arguments (TRACER_VERSION, REGISTER_DONE, ENABLE, RELEASE, ...).
     pub fn simple(handle: u32, cmd: u32) -> Self {
-        Self { bytes: Self::writer(handle, cmd).buf }
+        Self {
+            bytes: Self::writer(handle, cmd).buf,
+        }
     }
 
     /// CHANNEL: `len` bytes of channel data follow, then one fd.
@@ -97,7 +99,10 @@ impl CmdMsg {
     /// EVENT: create a (disabled) enabler for `name` (may contain `*`).
     pub fn event(channel: u32, name: &str, lt: LoglevelType, loglevel: i32) -> Self {
         let mut w = Self::writer(channel, op::EVENT);
-        w.i32(U, 0).cstr(U + 4, 256, name).i32(U + 260, lt as i32).i32(U + 264, loglevel);
+        w.i32(U, 0)
+            .cstr(U + 4, 256, name)
+            .i32(U + 260, lt as i32)
+            .i32(U + 264, loglevel);
         Self { bytes: w.buf }
     }
 
@@ -111,7 +116,9 @@ impl CmdMsg {
     /// FILTER: `data_size` bytecode bytes follow.
     pub fn filter(event: u32, data_size: u32, reloc_offset: u32, seqnum: u64) -> Self {
         let mut w = Self::writer(event, op::FILTER);
-        w.u32(U, data_size).u32(U + 4, reloc_offset).u64(U + 8, seqnum);
+        w.u32(U, data_size)
+            .u32(U + 4, reloc_offset)
+            .u64(U + 8, seqnum);
         Self { bytes: w.buf }
     }
 
@@ -183,7 +190,13 @@ impl Reply {
         }
         let mut body = Box::new([0u8; REPLY_LEN - 48]);
         body.copy_from_slice(&buf[48..REPLY_LEN]);
-        Ok(Self { handle, cmd, ret_code: r.i32(8), ret_val: r.u32(12), body })
+        Ok(Self {
+            handle,
+            cmd,
+            ret_code: r.i32(8),
+            ret_val: r.u32(12),
+            body,
+        })
     }
 
     /// Tracer version (major, minor, patchlevel) of a TRACER_VERSION reply.
@@ -199,9 +212,18 @@ impl Reply {
     }
 
     /// Encodes a reply the way an app does (used by tests and the load generator).
-    pub fn encode(handle: u32, cmd: u32, ret_code: i32, ret_val: u32, body: &[u8]) -> [u8; REPLY_LEN] {
+    pub fn encode(
+        handle: u32,
+        cmd: u32,
+        ret_code: i32,
+        ret_val: u32,
+        body: &[u8],
+    ) -> [u8; REPLY_LEN] {
         let mut w = Writer::<REPLY_LEN>::new();
-        w.u32(0, handle).u32(4, cmd).i32(8, ret_code).u32(12, ret_val);
+        w.u32(0, handle)
+            .u32(4, cmd)
+            .i32(8, ret_code)
+            .u32(12, ret_val);
         let n = body.len().min(REPLY_LEN - 48);
         w.buf[48..48 + n].copy_from_slice(&body[..n]);
         w.buf
@@ -218,13 +240,19 @@ mod tests {
         assert_eq!((m.handle(), m.cmd()), (4, op::EVENT));
         assert_eq!(&m.bytes[44..55], b"rich:simple");
         assert_eq!(m.bytes[55], 0);
-        assert_eq!(i32::from_le_bytes(m.bytes[304..308].try_into().unwrap()), -1);
+        assert_eq!(
+            i32::from_le_bytes(m.bytes[304..308].try_into().unwrap()),
+            -1
+        );
     }
 
     #[test]
     fn stream_and_channel_layout() {
         let s = CmdMsg::stream(4, 2625920, 1);
-        assert_eq!(u64::from_le_bytes(s.bytes[40..48].try_into().unwrap()), 2625920);
+        assert_eq!(
+            u64::from_le_bytes(s.bytes[40..48].try_into().unwrap()),
+            2625920
+        );
         assert_eq!(u32::from_le_bytes(s.bytes[48..52].try_into().unwrap()), 1);
         let c = CmdMsg::channel(3, 920, false);
         assert_eq!(u64::from_le_bytes(c.bytes[40..48].try_into().unwrap()), 920);
@@ -241,7 +269,13 @@ mod tests {
         let r = Reply::decode_for(&bytes, &req).unwrap();
         assert_eq!(r.tracer_version(), (2, 13, 5));
         let other = CmdMsg::simple(ROOT_HANDLE, op::REGISTER_DONE);
-        assert!(matches!(Reply::decode_for(&bytes, &other), Err(WireError::ReplyMismatch { .. })));
-        assert!(matches!(Reply::decode_for(&bytes[..10], &req), Err(WireError::Truncated { .. })));
+        assert!(matches!(
+            Reply::decode_for(&bytes, &other),
+            Err(WireError::ReplyMismatch { .. })
+        ));
+        assert!(matches!(
+            Reply::decode_for(&bytes[..10], &req),
+            Err(WireError::Truncated { .. })
+        ));
     }
 }

@@ -5,7 +5,11 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum WireError {
     #[error("truncated {what}: need {need} bytes, have {have}")]
-    Truncated { what: &'static str, need: usize, have: usize },
+    Truncated {
+        what: &'static str,
+        need: usize,
+        have: usize,
+    },
     #[error("bad registration magic {0:#010x}")]
     BadMagic(u32),
     #[error("byte-swapped registration magic (cross-endian app) is not supported")]
@@ -21,11 +25,26 @@ pub enum WireError {
     #[error("string field `{0}` is not valid UTF-8")]
     NotUtf8(&'static str),
     #[error("{what} length {len} exceeds the bound {max}")]
-    TooLong { what: &'static str, len: usize, max: usize },
+    TooLong {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
     #[error("{what} length {len} is not a multiple of {unit}")]
-    Misaligned { what: &'static str, len: usize, unit: usize },
-    #[error("reply echoes handle {got_handle}/cmd {got_cmd:#x}, expected {want_handle}/{want_cmd:#x}")]
-    ReplyMismatch { want_handle: u32, want_cmd: u32, got_handle: u32, got_cmd: u32 },
+    Misaligned {
+        what: &'static str,
+        len: usize,
+        unit: usize,
+    },
+    #[error(
+        "reply echoes handle {got_handle}/cmd {got_cmd:#x}, expected {want_handle}/{want_cmd:#x}"
+    )]
+    ReplyMismatch {
+        want_handle: u32,
+        want_cmd: u32,
+        got_handle: u32,
+        got_cmd: u32,
+    },
     #[error("unknown notify command {0}")]
     BadNotifyCmd(u32),
     #[error("unknown field type atype {0}")]

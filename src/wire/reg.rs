@@ -89,7 +89,8 @@ impl RegMsg {
         for (i, a) in self.alignments.iter().enumerate() {
             w.u32(32 + 4 * i, *a);
         }
-        w.u32(52, matches!(self.socket_type, SocketType::Notify) as u32).cstr(56, 16, &self.name);
+        w.u32(52, matches!(self.socket_type, SocketType::Notify) as u32)
+            .cstr(56, 16, &self.name);
         w.buf
     }
 }
@@ -124,7 +125,10 @@ mod tests {
     #[test]
     fn rejects_bad_input() {
         let good = sample(SocketType::Cmd).encode();
-        assert!(matches!(RegMsg::decode(&good[..100]), Err(WireError::Truncated { .. })));
+        assert!(matches!(
+            RegMsg::decode(&good[..100]),
+            Err(WireError::Truncated { .. })
+        ));
         let mut b = good;
         b[0] = 0;
         assert!(matches!(RegMsg::decode(&b), Err(WireError::BadMagic(_))));
@@ -154,7 +158,10 @@ mod tests {
         }
         b[56..60].copy_from_slice(b"rapp");
         let m = RegMsg::decode(&b).unwrap();
-        assert_eq!((m.major, m.pid, m.ppid, m.bits_per_long), (9, 4242, 4200, 64));
+        assert_eq!(
+            (m.major, m.pid, m.ppid, m.bits_per_long),
+            (9, 4242, 4200, 64)
+        );
         assert_eq!(m.socket_type, SocketType::Cmd);
         assert_eq!(m.name, "rapp");
     }

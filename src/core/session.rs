@@ -1,0 +1,563 @@
+//! Tracing sessions as the user configured them: the desired state every
+//! app is brought to. Pure data plus validation; applying it to apps is the
+//! `io` layer's job (see `io::app_session`).
+//!
+//! # Concurrency
+//!
+//! The session list is a mutex-protected map; control commands are rare and
+//! the lock is never held across I/O. Each [`Session`] keeps its
+//! configuration behind its own mutex. Every change bumps the global
+//! [`Sessions::generation`] (SeqCst) *before* the fan-out takes its registry
+//! snapshot; an app's registration reads the generation *after* it is
+//! published and re-syncs if it moved. So an app registering concurrently
+//! with `start` is either in the fan-out's snapshot or notices the change
+//! itself: it is never left behind.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::{lock, Arc, Mutex};
+use crate::wire::cmd::LoglevelType;
+
+pub const DEFAULT_CHANNEL: &str = "channel0";
+/// Longest event name or pattern the ABI carries (256 bytes with the NUL).
+const MAX_NAME: usize = 255;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BufferScheme {
+    Uid,
+    Pid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelAttrs {
+    pub subbuf_size: u64,
+    pub num_subbuf: u64,
+    pub overwrite: bool,
+    pub switch_timer_us: u32,
+    pub read_timer_us: u32,
+    pub buffers: BufferScheme,
+}
+
+impl ChannelAttrs {
+    /// lttng-tools 2.13 defaults for user-space channels.
+    pub fn default_for(buffers: BufferScheme) -> Self {
+        let subbuf_size = match buffers {
+            BufferScheme::Uid => 524_288,
+            BufferScheme::Pid => 16_384,
+        };
+        Self {
+            subbuf_size,
+            num_subbuf: 4,
+            overwrite: false,
+            switch_timer_us: 0,
+            read_timer_us: 0,
+            buffers,
+        }
+    }
+
+    fn validate(&self) -> Result<(), SessionError> {
+        let page = 4096;
+        if !self.subbuf_size.is_power_of_two() || self.subbuf_size < page {
+            return Err(SessionError::Invalid(format!(
+                "sub-buffer size {} must be a power of two of at least {page}",
+                self.subbuf_size
+            )));
+        }
+        if !self.num_subbuf.is_power_of_two() || (self.overwrite && self.num_subbuf < 2) {
+            return Err(SessionError::Invalid(format!(
+                "sub-buffer count {} must be a power of two (at least 2 in overwrite mode)",
+                self.num_subbuf
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// How an event rule selects by loglevel (lttng's `--loglevel` is a range:
+/// this level and more severe; `--loglevel-only` is a single level).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LoglevelSel {
+    pub kind: LoglevelType,
+    pub level: i32,
+}
+
+impl LoglevelSel {
+    pub const ALL: Self = Self {
+        kind: LoglevelType::All,
+        level: -1,
+    };
+}
+
+/// Identity of an event rule, as lttng matches them: name, loglevel and
+/// filter together.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EventKey {
+    pub pattern: String,
+    pub loglevel: LoglevelSel,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRule {
+    pub key: EventKey,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelConfig {
+    pub name: String,
+    /// Session-level channel key: the per-UID registry key of the channel.
+    pub key: u32,
+    pub attrs: ChannelAttrs,
+    pub enabled: bool,
+    pub events: Vec<EventRule>,
+    /// Context type values (`wire::cmd::ctx`), in the order they were added.
+    pub contexts: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionConfig {
+    pub name: String,
+    pub output: PathBuf,
+    pub active: bool,
+    /// lttng-ust refuses new channels in a session that was ever started.
+    pub ever_started: bool,
+    pub channels: Vec<ChannelConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    #[error("session `{0}` not found")]
+    NotFound(String),
+    #[error("session `{0}` already exists")]
+    Exists(String),
+    #[error("no session exists")]
+    NoSession,
+    #[error("channel `{0}` not found")]
+    NoChannel(String),
+    #[error("channel `{0}` already exists")]
+    ChannelExists(String),
+    #[error("cannot add channel `{0}`: session was already started (lttng-ust refuses new channels then)")]
+    ChannelAfterStart(String),
+    #[error("cannot add a context after the session was started")]
+    ContextAfterStart,
+    #[error("context `{0}` is already enabled on channel `{1}`")]
+    ContextExists(String, String),
+    #[error("session `{0}` is already started")]
+    AlreadyActive(String),
+    #[error("session `{0}` is not started")]
+    NotActive(String),
+    #[error("invalid event pattern `{0}`: {1}")]
+    BadPattern(String, &'static str),
+    #[error("event `{0}` not found in channel `{1}`")]
+    NoEvent(String, String),
+    #[error("all channels of a session must use the same buffer scheme (session uses per-{0:?} buffers)")]
+    MixedBuffers(BufferScheme),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub struct Session {
+    pub id: u64,
+    config: Mutex<SessionConfig>,
+}
+
+impl Session {
+    pub fn config(&self) -> SessionConfig {
+        lock(&self.config).clone()
+    }
+}
+
+/// The set of sessions plus the generation counter that orders
+/// configuration changes against app registration (module docs).
+#[derive(Default)]
+pub struct Sessions {
+    by_name: Mutex<BTreeMap<String, Arc<Session>>>,
+    next_id: AtomicU64,
+    generation: AtomicU64,
+}
+
+/// Checks an event name or `*` glob the way lttng would accept it.
+pub fn validate_pattern(p: &str) -> Result<(), SessionError> {
+    let bad = |why| Err(SessionError::BadPattern(p.to_owned(), why));
+    if p.is_empty() {
+        return bad("empty");
+    }
+    if p.len() > MAX_NAME {
+        return bad("longer than 255 bytes");
+    }
+    if p.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("contains whitespace or control characters");
+    }
+    if p.contains("**") {
+        return bad("consecutive `*`");
+    }
+    Ok(())
+}
+
+/// Whether tracepoint `name` matches glob `pattern` (`*` matches any run).
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == n[ni] {
+            pi += 1;
+            ni += 1;
+        } else if let Some((sp, sn)) = star {
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+impl Sessions {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Current configuration generation (read after an app is published).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn get(&self, name: &str) -> Result<Arc<Session>, SessionError> {
+        lock(&self.by_name)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| SessionError::NotFound(name.to_owned()))
+    }
+
+    /// The named session, or the only/most recent one when `name` is None
+    /// (lttng keeps a "current session"; ustd uses the newest one).
+    pub fn resolve(&self, name: Option<&str>) -> Result<Arc<Session>, SessionError> {
+        match name {
+            Some(n) => self.get(n),
+            None => lock(&self.by_name)
+                .values()
+                .max_by_key(|s| s.id)
+                .cloned()
+                .ok_or(SessionError::NoSession),
+        }
+    }
+
+    pub fn all(&self) -> Vec<Arc<Session>> {
+        lock(&self.by_name).values().cloned().collect()
+    }
+
+    pub fn active(&self) -> Vec<Arc<Session>> {
+        self.all()
+            .into_iter()
+            .filter(|s| lock(&s.config).active)
+            .collect()
+    }
+
+    pub fn create(&self, name: &str, output: PathBuf) -> Result<Arc<Session>, SessionError> {
+        if name.is_empty() || name.contains('/') || name.len() > MAX_NAME {
+            return Err(SessionError::Invalid(format!(
+                "invalid session name `{name}`"
+            )));
+        }
+        let mut m = lock(&self.by_name);
+        if m.contains_key(name) {
+            return Err(SessionError::Exists(name.to_owned()));
+        }
+        let s = Arc::new(Session {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
+            config: Mutex::new(SessionConfig {
+                name: name.to_owned(),
+                output,
+                active: false,
+                ever_started: false,
+                channels: Vec::new(),
+            }),
+        });
+        m.insert(name.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    /// Removes the session; the caller then tears down its app state.
+    pub fn destroy(&self, name: &str) -> Result<Arc<Session>, SessionError> {
+        let s = lock(&self.by_name)
+            .remove(name)
+            .ok_or_else(|| SessionError::NotFound(name.to_owned()))?;
+        lock(&s.config).active = false;
+        self.bump();
+        Ok(s)
+    }
+
+    /// Applies `f` to a session's configuration and publishes the change.
+    pub fn update<T>(
+        &self,
+        s: &Session,
+        f: impl FnOnce(&mut SessionConfig) -> Result<T, SessionError>,
+    ) -> Result<T, SessionError> {
+        let mut cfg = lock(&s.config);
+        let mut next = cfg.clone();
+        let out = f(&mut next)?;
+        *cfg = next;
+        drop(cfg);
+        self.bump();
+        Ok(out)
+    }
+}
+
+impl SessionConfig {
+    pub fn channel(&self, name: &str) -> Option<&ChannelConfig> {
+        self.channels.iter().find(|c| c.name == name)
+    }
+
+    fn channel_mut(&mut self, name: &str) -> Result<&mut ChannelConfig, SessionError> {
+        self.channels
+            .iter_mut()
+            .find(|c| c.name == name)
+            .ok_or_else(|| SessionError::NoChannel(name.to_owned()))
+    }
+
+    /// `enable-channel`: creates the channel, or re-enables an existing one
+    /// (its attributes cannot change then, as in lttng).
+    pub fn enable_channel(
+        &mut self,
+        name: &str,
+        attrs: Option<ChannelAttrs>,
+    ) -> Result<(), SessionError> {
+        if let Some(c) = self.channels.iter_mut().find(|c| c.name == name) {
+            if attrs.is_some_and(|a| a != c.attrs) {
+                return Err(SessionError::ChannelExists(name.to_owned()));
+            }
+            c.enabled = true;
+            return Ok(());
+        }
+        if self.ever_started {
+            return Err(SessionError::ChannelAfterStart(name.to_owned()));
+        }
+        validate_pattern(name)
+            .map_err(|_| SessionError::Invalid(format!("invalid channel name `{name}`")))?;
+        if name.contains('*') || name.contains(':') {
+            return Err(SessionError::Invalid(format!(
+                "invalid channel name `{name}`"
+            )));
+        }
+        let attrs = attrs.unwrap_or_else(|| ChannelAttrs::default_for(self.buffer_scheme()));
+        attrs.validate()?;
+        if let Some(first) = self.channels.first() {
+            if first.attrs.buffers != attrs.buffers {
+                return Err(SessionError::MixedBuffers(first.attrs.buffers));
+            }
+        }
+        let key = self.channels.len() as u32;
+        self.channels.push(ChannelConfig {
+            name: name.to_owned(),
+            key,
+            attrs,
+            enabled: true,
+            events: Vec::new(),
+            contexts: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// The session's buffer scheme (fixed by its first channel; per-UID by default).
+    pub fn buffer_scheme(&self) -> BufferScheme {
+        self.channels
+            .first()
+            .map_or(BufferScheme::Uid, |c| c.attrs.buffers)
+    }
+
+    fn channel_or_default(
+        &mut self,
+        channel: Option<&str>,
+    ) -> Result<&mut ChannelConfig, SessionError> {
+        let name = channel.unwrap_or(DEFAULT_CHANNEL);
+        if self.channel(name).is_none() {
+            if channel.is_some() {
+                return Err(SessionError::NoChannel(name.to_owned()));
+            }
+            self.enable_channel(DEFAULT_CHANNEL, None)?;
+        }
+        self.channel_mut(name)
+    }
+
+    pub fn enable_event(
+        &mut self,
+        channel: Option<&str>,
+        pattern: &str,
+        loglevel: LoglevelSel,
+    ) -> Result<(), SessionError> {
+        validate_pattern(pattern)?;
+        let ch = self.channel_or_default(channel)?;
+        let key = EventKey {
+            pattern: pattern.to_owned(),
+            loglevel,
+        };
+        match ch.events.iter_mut().find(|e| e.key == key) {
+            Some(e) => e.enabled = true,
+            None => ch.events.push(EventRule { key, enabled: true }),
+        }
+        Ok(())
+    }
+
+    pub fn disable_event(
+        &mut self,
+        channel: Option<&str>,
+        pattern: &str,
+    ) -> Result<(), SessionError> {
+        let name = channel.unwrap_or(DEFAULT_CHANNEL);
+        let ch = self.channel_mut(name)?;
+        let mut found = false;
+        for e in ch.events.iter_mut().filter(|e| e.key.pattern == pattern) {
+            e.enabled = false;
+            found = true;
+        }
+        if !found {
+            return Err(SessionError::NoEvent(pattern.to_owned(), name.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// `add-context`: on one channel, or on every channel when `channel` is
+    /// None (creating the default channel if there is none).
+    pub fn add_context(
+        &mut self,
+        channel: Option<&str>,
+        ctx_name: &str,
+    ) -> Result<(), SessionError> {
+        let ctx = crate::wire::cmd::ctx::from_name(ctx_name)
+            .ok_or_else(|| SessionError::Invalid(format!("unknown context type `{ctx_name}`")))?;
+        if self.ever_started {
+            return Err(SessionError::ContextAfterStart);
+        }
+        let targets: Vec<String> = match channel {
+            Some(c) => vec![c.to_owned()],
+            None if self.channels.is_empty() => {
+                self.enable_channel(DEFAULT_CHANNEL, None)?;
+                vec![DEFAULT_CHANNEL.to_owned()]
+            }
+            None => self.channels.iter().map(|c| c.name.clone()).collect(),
+        };
+        for t in targets {
+            let ch = self.channel_mut(&t)?;
+            if ch.contexts.contains(&ctx) {
+                return Err(SessionError::ContextExists(ctx_name.to_owned(), t));
+            }
+            ch.contexts.push(ctx);
+        }
+        Ok(())
+    }
+
+    pub fn start(&mut self) -> Result<(), SessionError> {
+        if self.active {
+            return Err(SessionError::AlreadyActive(self.name.clone()));
+        }
+        if self.channels.is_empty() {
+            return Err(SessionError::Invalid(format!(
+                "session `{}` has no channel and no event; enable an event first",
+                self.name
+            )));
+        }
+        self.active = true;
+        self.ever_started = true;
+        Ok(())
+    }
+
+    pub fn stop(&mut self) -> Result<(), SessionError> {
+        if !self.active {
+            return Err(SessionError::NotActive(self.name.clone()));
+        }
+        self.active = false;
+        Ok(())
+    }
+}
+
+#[cfg(all(test, not(ustd_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob() {
+        assert!(glob_match("ustd_fixture:*", "ustd_fixture:simple"));
+        assert!(glob_match("*", "a:b"));
+        assert!(glob_match("a*c", "abbbc"));
+        assert!(glob_match("*:rich", "ustd_fixture:rich"));
+        assert!(!glob_match("a*c", "abbbd"));
+        assert!(!glob_match("exact", "exactly"));
+        assert!(glob_match("exact", "exact"));
+    }
+
+    #[test]
+    fn lifecycle_and_errors() {
+        let s = Sessions::new();
+        let a = s.create("a", "/tmp/a".into()).unwrap();
+        assert_eq!(
+            s.create("a", "/tmp/a".into()).err(),
+            Some(SessionError::Exists("a".into()))
+        );
+        let g0 = s.generation();
+        s.update(&a, |c| c.enable_event(None, "p:*", LoglevelSel::ALL))
+            .unwrap();
+        assert!(s.generation() > g0);
+        assert_eq!(a.config().channels[0].name, DEFAULT_CHANNEL);
+        assert!(matches!(
+            s.update(&a, |c| c.enable_event(None, "", LoglevelSel::ALL)),
+            Err(SessionError::BadPattern(..))
+        ));
+        s.update(&a, |c| c.add_context(None, "vpid")).unwrap();
+        assert!(s.update(&a, |c| c.add_context(None, "bogus")).is_err());
+        s.update(&a, |c| c.start()).unwrap();
+        assert!(a.config().active);
+        assert_eq!(
+            s.update(&a, |c| c.start()),
+            Err(SessionError::AlreadyActive("a".into()))
+        );
+        assert_eq!(
+            s.update(&a, |c| c.enable_channel("late", None)),
+            Err(SessionError::ChannelAfterStart("late".into()))
+        );
+        // A failed update leaves the configuration untouched.
+        assert_eq!(a.config().channels.len(), 1);
+        s.update(&a, |c| c.stop()).unwrap();
+        assert_eq!(
+            s.update(&a, |c| c.stop()),
+            Err(SessionError::NotActive("a".into()))
+        );
+        assert!(s.get("nope").is_err());
+        s.destroy("a").unwrap();
+        assert_eq!(s.resolve(None).err(), Some(SessionError::NoSession));
+    }
+
+    #[test]
+    fn buffer_schemes_do_not_mix() {
+        let s = Sessions::new();
+        let a = s.create("a", "/tmp/a".into()).unwrap();
+        let pid = ChannelAttrs::default_for(BufferScheme::Pid);
+        s.update(&a, |c| c.enable_channel("p", Some(pid))).unwrap();
+        let uid = ChannelAttrs::default_for(BufferScheme::Uid);
+        assert!(matches!(
+            s.update(&a, |c| c.enable_channel("u", Some(uid))),
+            Err(SessionError::MixedBuffers(_))
+        ));
+        let bad = ChannelAttrs {
+            subbuf_size: 1000,
+            ..ChannelAttrs::default_for(BufferScheme::Pid)
+        };
+        assert!(matches!(
+            s.update(&a, |c| c.enable_channel("x", Some(bad))),
+            Err(SessionError::Invalid(_))
+        ));
+    }
+}

@@ -1,0 +1,186 @@
+//! Accepting apps: read and check each socket's registration, pair command
+//! and notify sockets by peer pid, run the handshake, publish.
+//!
+//! Every accepted socket gets its own task, and every step has the per-app
+//! deadline, so a slow, stopped or hostile peer only ever costs its own
+//! task: it never delays another app's registration.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::net::{UnixListener, UnixStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::core::app::{App, AppInfo, Claimed, PeerCreds};
+use crate::core::fd_budget::FdPermit;
+use crate::core::pairing::Offer;
+use crate::io::app_conn::{AppConn, AppRef};
+use crate::io::daemon::Daemon;
+use crate::io::stream::{exchange, read_exact};
+use crate::io::sys;
+use crate::wire::cmd::{op, CmdMsg, ROOT_HANDLE};
+use crate::wire::reg::{RegMsg, REG_MSG_LEN};
+
+/// One registered socket waiting for its counterpart.
+pub struct Half {
+    stream: UnixStream,
+    reg: RegMsg,
+    creds: PeerCreds,
+    permit: FdPermit,
+}
+
+pub async fn accept_loop(d: Arc<Daemon>, listener: UnixListener) {
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = d.shutdown.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Some(permit) = d.budget.try_acquire(1) else {
+            tracing::warn!(
+                used = d.budget.used(),
+                limit = d.budget.limit(),
+                "fd budget exhausted: refusing a new app connection"
+            );
+            continue; // dropping `stream` closes it
+        };
+        tokio::spawn(read_registration(d.clone(), stream, permit));
+    }
+}
+
+async fn read_registration(d: Arc<Daemon>, stream: UnixStream, permit: FdPermit) {
+    let mut buf = [0u8; REG_MSG_LEN];
+    let read = d.deadline.run(read_exact(&stream, &mut buf)).await;
+    let creds = sys::peer_creds(&stream);
+    let peer = creds.as_ref().map(|c| c.pid).unwrap_or(-1);
+    if let Err(e) = read {
+        tracing::warn!(peer_pid = peer, error = %e, "closing app socket: no registration");
+        return;
+    }
+    let reg = match RegMsg::decode(&buf) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(peer_pid = peer, error = %e, "closing app socket: bad registration");
+            return;
+        }
+    };
+    let creds = match creds {
+        Ok(c) if c.pid > 0 => c,
+        Ok(_) => {
+            tracing::warn!(name = %reg.name, "closing app socket: peer is in a foreign pid namespace");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "closing app socket: no peer credentials");
+            return;
+        }
+    };
+    let kind = reg.socket_type;
+    let pid = creds.pid;
+    match d.pairing.offer(
+        pid,
+        kind,
+        Half {
+            stream,
+            reg,
+            creds,
+            permit,
+        },
+    ) {
+        Offer::Paired { cmd, notify } => complete(d, cmd, notify).await,
+        Offer::Parked { ticket, replaced } => {
+            if replaced.is_some() {
+                tracing::info!(pid, ?kind, "newer socket replaced a stale unpaired one");
+            }
+            drop(replaced);
+            match d.deadline.0 {
+                Some(t) => tokio::time::sleep(t).await,
+                None => d.shutdown.cancelled().await,
+            }
+            if d.pairing.withdraw(pid, ticket).is_some() {
+                tracing::warn!(pid, ?kind, "closing app socket: its counterpart never came");
+            }
+        }
+    }
+}
+
+fn app_info(cmd: &Half, notify: &Half, tracer_version: (u32, u32, u32)) -> AppInfo {
+    use std::os::fd::AsRawFd;
+    let r = &cmd.reg;
+    AppInfo {
+        creds: cmd.creds,
+        claimed: Claimed {
+            vpid: r.pid,
+            ppid: if r.pid == cmd.creds.pid { r.ppid } else { 0 },
+            vuid: r.uid,
+            vgid: r.gid,
+        },
+        name: r.name.clone(),
+        bits_per_long: r.bits_per_long,
+        abi_major: r.major,
+        abi_minor: r.minor,
+        tracer_version,
+        cmd_key: cmd.stream.as_raw_fd(),
+        notify_key: notify.stream.as_raw_fd(),
+        registered_at: SystemTime::now(),
+    }
+}
+
+/// The handshake of a complete pair: TRACER_VERSION, then REGISTER_DONE,
+/// then publication. The notify socket is served from the start, since the
+/// app may send notify requests while a command waits for its reply.
+async fn complete(d: Arc<Daemon>, cmd: Half, notify: Half) {
+    let version_msg = CmdMsg::simple(ROOT_HANDLE, op::TRACER_VERSION);
+    // The version goes into the immutable AppInfo, so ask for it before the
+    // shell exists; the notify socket is quiet until the app has a session.
+    let version = match exchange(&cmd.stream, d.deadline, &version_msg).await {
+        Ok(reply) => reply.tracer_version(),
+        Err(e) => {
+            tracing::warn!(pid = cmd.creds.pid, error = %e, "handshake failed at TRACER_VERSION");
+            return;
+        }
+    };
+    let info = app_info(&cmd, &notify, version);
+    let conn = AppConn {
+        cmd: cmd.stream,
+        notify: notify.stream,
+        cancel: CancellationToken::new(),
+        _permits: (cmd.permit, notify.permit),
+    };
+    let app: AppRef = Arc::new(App::new(
+        d.registry.allocate_id(),
+        info,
+        conn,
+        d.reaper.clone(),
+    ));
+    let Some(lease) = app.lease() else { return };
+    tokio::spawn(crate::io::notify::serve(
+        d.clone(),
+        app.clone(),
+        lease.clone(),
+    ));
+
+    let done = CmdMsg::simple(ROOT_HANDLE, op::REGISTER_DONE);
+    if let Err(e) = lease.exchange(d.deadline, &done).await {
+        d.hang_up(&app, &lease, "REGISTER_DONE", &e);
+        return;
+    }
+    if let Err(e) = d.registry.publish(&app) {
+        tracing::info!(app = app.id.0, pid = app.info.creds.pid, error = %e, "app not published");
+        lease.cancel.cancel();
+        return;
+    }
+    let i = &app.info;
+    tracing::info!(
+        app = app.id.0, pid = i.creds.pid, uid = i.creds.uid, vpid = i.claimed.vpid,
+        name = %i.name, bits = i.bits_per_long, "app registered"
+    );
+    crate::io::cmd_actor::run(d, app, lease).await;
+}

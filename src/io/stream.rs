@@ -1,0 +1,128 @@
+//! Exact-length reads and writes on a shared `&UnixStream`, each bounded by
+//! the per-app deadline. Both the command actor and the notify task use a
+//! stream through a shared lease, so everything here takes `&UnixStream`.
+
+use std::io;
+use std::time::Duration;
+
+use tokio::net::UnixStream;
+
+use crate::wire::cmd::{CmdMsg, Reply, REPLY_LEN};
+use crate::wire::WireError;
+
+/// Why an exchange with an app failed. Every variant means the stream can no
+/// longer be trusted: the app is torn down, never resynchronised.
+#[derive(Debug, thiserror::Error)]
+pub enum AppIoError {
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("peer closed the socket")]
+    Eof,
+    #[error("socket error: {0}")]
+    Io(#[from] io::Error),
+    #[error("protocol violation: {0}")]
+    Protocol(#[from] WireError),
+    #[error("unsolicited bytes on a socket the app must keep quiet")]
+    Unsolicited,
+    #[error("app answered command {cmd:#x} with error {code}")]
+    Refused { cmd: u32, code: i32 },
+}
+
+/// The per-app deadline applied to every step of an exchange:
+/// `LTTNG_APP_SOCKET_TIMEOUT` seconds (default 5; negative means none).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline(pub Option<Duration>);
+
+impl Deadline {
+    pub fn from_env() -> Self {
+        let secs = std::env::var("LTTNG_APP_SOCKET_TIMEOUT")
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .unwrap_or(5);
+        Self((secs >= 0).then(|| Duration::from_secs(secs as u64)))
+    }
+
+    pub async fn run<T>(
+        self,
+        fut: impl std::future::Future<Output = Result<T, AppIoError>>,
+    ) -> Result<T, AppIoError> {
+        match self.0 {
+            Some(d) => tokio::time::timeout(d, fut)
+                .await
+                .map_err(|_| AppIoError::Timeout(d))?,
+            None => fut.await,
+        }
+    }
+}
+
+pub async fn read_exact(s: &UnixStream, buf: &mut [u8]) -> Result<(), AppIoError> {
+    let mut got = 0;
+    while got < buf.len() {
+        s.readable().await?;
+        match s.try_read(&mut buf[got..]) {
+            Ok(0) => return Err(AppIoError::Eof),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(map_hangup(e)),
+        }
+    }
+    Ok(())
+}
+
+pub async fn write_all(s: &UnixStream, buf: &[u8]) -> Result<(), AppIoError> {
+    let mut sent = 0;
+    while sent < buf.len() {
+        s.writable().await?;
+        match s.try_write(&buf[sent..]) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(map_hangup(e)),
+        }
+    }
+    Ok(())
+}
+
+/// EPIPE and ECONNRESET are the app going away, like EOF.
+fn map_hangup(e: io::Error) -> AppIoError {
+    match e.kind() {
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => AppIoError::Eof,
+        _ => AppIoError::Io(e),
+    }
+}
+
+/// Waits until an idle socket (one the app never writes to unprompted)
+/// becomes readable, and reports why: a hang-up, or unsolicited bytes.
+pub async fn idle_watch(s: &UnixStream) -> AppIoError {
+    let mut b = [0u8; 1];
+    loop {
+        if let Err(e) = s.readable().await {
+            return AppIoError::Io(e);
+        }
+        match s.try_read(&mut b) {
+            Ok(0) => return AppIoError::Eof,
+            Ok(_) => return AppIoError::Unsolicited,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return map_hangup(e),
+        }
+    }
+}
+
+/// One command round trip: the 612-byte message, then the 324-byte reply,
+/// each step under `deadline`. A reply with an error code is an error.
+pub async fn exchange(
+    s: &UnixStream,
+    deadline: Deadline,
+    msg: &CmdMsg,
+) -> Result<Reply, AppIoError> {
+    deadline.run(write_all(s, &msg.bytes)).await?;
+    let mut buf = [0u8; REPLY_LEN];
+    deadline.run(read_exact(s, &mut buf)).await?;
+    let reply = Reply::decode_for(&buf, msg)?;
+    if reply.ret_code != 0 {
+        return Err(AppIoError::Refused {
+            cmd: msg.cmd(),
+            code: reply.ret_code,
+        });
+    }
+    Ok(reply)
+}
