@@ -389,3 +389,43 @@ fn second_daemon_on_same_rundir_refuses() {
     let app = w.spawn_app(&["-w"]);
     w.wait_registered(app.pid(), GENEROUS);
 }
+
+#[test]
+fn app_started_before_daemon_registers_when_it_starts() {
+    let mut w = World::builder().without_daemon();
+    let app = w.spawn_app(&["-w"]);
+    // No daemon: lttng-ust does not hold main() back.
+    let ms = app.main_reached_ms();
+    assert!(
+        ms < MAIN_REACHED_BOUND_MS,
+        "main() reached after {ms} ms without a daemon"
+    );
+    w.start_daemon();
+    // The app waits on the wait shm the daemon sets and wakes.
+    w.wait_registered(app.pid(), GENEROUS);
+}
+
+#[test]
+fn forked_child_registers_as_its_own_app() {
+    let w = World::start();
+    let fork_lib = common::ust_fork_lib();
+    // Parent and child both linger 60 s after emitting; dropping the world
+    // kills them.
+    let app = w.spawn_app_env(
+        &["-f", "-n", "1", "-d", "60000"],
+        &[("LD_PRELOAD", &fork_lib)],
+    );
+    let child: i32 = app
+        .wait_line("child ", GENEROUS)
+        .parse()
+        .expect("child pid");
+    let entries = w.wait_all_registered(&[app.pid(), child], GENEROUS);
+    let (p, c) = (&entries[0], &entries[1]);
+    assert_eq!((c.pid, c.vpid, c.ppid), (child, child, app.pid()), "{c:?}");
+    assert_ne!(p.app_id, c.app_id);
+
+    // The child leaving does not take its parent along.
+    common::signal(child, libc::SIGKILL);
+    w.wait_gone(&[child], GENEROUS);
+    w.wait_registered(app.pid(), Duration::ZERO);
+}

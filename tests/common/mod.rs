@@ -10,6 +10,9 @@
 //! cannot register our apps). The rundir itself lives under the real /tmp, so
 //! the test process reaches the daemon's sockets directly.
 //!
+//! Env: `USTD_BIN` (daemon binary), `USTD_TEST_LOG` (the daemon's RUST_LOG,
+//! default debug), `USTD_TEST_SHOW_LOG` (print daemon logs even on success).
+//!
 //! Needs root (mount namespaces), gcc, liblttng-ust-dev, unshare and nsenter.
 //! A missing tool fails the test with a message naming it.
 #![allow(dead_code)]
@@ -85,6 +88,20 @@ pub fn fixture_app() -> &'static Path {
         fs::rename(&tmp, &out).expect("install fixture app");
         out
     })
+}
+
+/// Path of lttng-ust's fork wrapper (to `LD_PRELOAD` into forking apps).
+pub fn ust_fork_lib() -> PathBuf {
+    let out = Command::new("gcc")
+        .arg("-print-file-name=liblttng-ust-fork.so")
+        .output()
+        .expect("run gcc -print-file-name");
+    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert!(
+        p.is_absolute() && p.exists(),
+        "liblttng-ust-fork.so not found (install liblttng-ust-dev)"
+    );
+    p
 }
 
 fn require_tool(name: &str) {
@@ -553,8 +570,20 @@ impl World {
 
     /// Starts the fixture app inside the world (stdout captured).
     pub fn spawn_app(&self, args: &[&str]) -> App {
-        let mut c = self.command_in(fixture_app());
-        c.args(args).env("LTTNG_HOME", &self.dir);
+        self.spawn_app_env(args, &[])
+    }
+
+    /// Starts the fixture app with extra environment variables. They are set
+    /// by `env` inside the namespace so that e.g. `LD_PRELOAD` reaches the
+    /// app only, not nsenter.
+    pub fn spawn_app_env(&self, args: &[&str], env: &[(&str, &Path)]) -> App {
+        let mut c = self.command_in(Path::new("env"));
+        for (k, v) in env {
+            let mut kv = std::ffi::OsString::from(format!("{k}="));
+            kv.push(v);
+            c.arg(kv);
+        }
+        c.arg(fixture_app()).args(args).env("LTTNG_HOME", &self.dir);
         App::spawn(c)
     }
 
@@ -587,7 +616,7 @@ impl World {
 
 impl Drop for World {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("USTD_TEST_SHOW_LOG").is_some() {
             eprintln!("{}", self.daemon_log());
         }
         // Kill everything in the namespace (daemon, apps, their children),
