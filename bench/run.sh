@@ -21,6 +21,7 @@
 #
 # Environment (all optional):
 #   DAEMONS="lttng ustd"   daemons to measure (ustd is skipped if not built)
+#   SCENARIOS="storm fanout stuck"  scenarios to run
 #   STORM_SIZES="100 500 2000"  FANOUT_SIZES="100 500"  DELAYS_MS="0 1"
 #   STUCK_APPS=100 STUCK_K=3    EVENTS=4 (tracepoints per fake app)
 #   QUICK=1                 small sizes for a smoke run (CI)
@@ -54,6 +55,7 @@ else
     STUCK_K=${STUCK_K:-3}
 fi
 DELAYS_MS=${DELAYS_MS:-"0 1"}
+SCENARIOS=${SCENARIOS:-"storm fanout stuck"}
 EVENTS=${EVENTS:-4}
 BENCH_BIN=${BENCH_BIN:-$repo/target/release/ustd-bench}
 USTD_BIN=${USTD_BIN:-$repo/target/release/ustd}
@@ -223,9 +225,7 @@ for D in $DAEMONS; do
         log "skipping ustd: $USTD_BIN not built"
         continue
     fi
-    scenario_storm
-    scenario_fanout
-    scenario_stuck
+    for s in $SCENARIOS; do "scenario_$s"; done
 done
 
 # ------------------------------------------------------------------ report ---

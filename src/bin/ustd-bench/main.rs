@@ -205,7 +205,7 @@ impl Generator {
                 && self.inflight < self.args.max_inflight
                 && now >= next_spawn
             {
-                self.spawn(spawned, now);
+                self.spawn(spawned);
                 spawned += 1;
                 if let Some(iv) = interval {
                     next_spawn += iv;
@@ -246,12 +246,12 @@ impl Generator {
                 let (flags, data) = (ev.flags, ev.data);
                 let token = data.u64();
                 if token == REPORT_TOKEN {
-                    self.receive_reports(now);
+                    self.receive_reports();
                 } else {
                     let hangup = flags.intersects(
                         epoll::EventFlags::HUP | epoll::EventFlags::ERR | epoll::EventFlags::RDHUP,
                     );
-                    self.pump((token / 2) as u32, now, hangup);
+                    self.pump((token / 2) as u32, hangup);
                 }
             }
             while let Some(Reverse((t, index))) = self.timers.peek().copied() {
@@ -259,7 +259,7 @@ impl Generator {
                     break;
                 }
                 self.timers.pop();
-                self.pump(index, now, false);
+                self.pump(index, false);
             }
         }
         if !settled {
@@ -268,7 +268,9 @@ impl Generator {
         Ok(())
     }
 
-    fn spawn(&mut self, index: u32, now: Instant) {
+    fn spawn(&mut self, index: u32) {
+        // Per spawn: forks are serial and take a while each.
+        let now = Instant::now();
         self.stats.spawned(now);
         match self.connectors.spawn(index) {
             Ok(_pid) => {
@@ -285,7 +287,7 @@ impl Generator {
         }
     }
 
-    fn receive_reports(&mut self, now: Instant) {
+    fn receive_reports(&mut self) {
         loop {
             let report = match self.connectors.receive() {
                 Ok(Some(r)) => r,
@@ -342,11 +344,14 @@ impl Generator {
             if let Some(Some(slot)) = self.slots.get_mut(index as usize) {
                 slot.app = Some(app);
             }
-            self.pump(index, now, false);
+            self.pump(index, false);
         }
     }
 
-    fn pump(&mut self, index: u32, now: Instant, hangup: bool) {
+    /// Timestamps are taken per call, not per epoll batch: they feed the
+    /// per-app latencies.
+    fn pump(&mut self, index: u32, hangup: bool) {
+        let now = Instant::now();
         let Some(Some(slot)) = self.slots.get_mut(index as usize) else {
             return;
         };
