@@ -51,6 +51,7 @@ fn fixture_reaches_main_well_under_constructor_wait() {
     for _ in 0..3 {
         let app = w.spawn_app(&["-w"]);
         let ms = app.main_reached_ms();
+        eprintln!("main() reached after {ms} ms");
         // A daemon that never completed the handshake would also free main()
         // (after 3 s): check that the app did register.
         let e = w.wait_registered(app.pid(), GENEROUS);
@@ -127,6 +128,11 @@ fn fifty_apps_register_and_leave_within_a_second() {
     while exited.len() < N {
         exited.push(rx.recv_timeout(GENEROUS).expect("every app exits"));
     }
+    let worst = exited
+        .iter()
+        .map(|(p, t)| gone_at[p].saturating_duration_since(*t))
+        .max();
+    eprintln!("worst exit-to-removal lag: {worst:?}");
     for (pid, exit) in exited {
         let lag = gone_at[&pid].saturating_duration_since(exit);
         assert!(
@@ -200,6 +206,68 @@ fn hostile_wrong_magic_is_closed() {
     s.write_all(&bytes).expect("send");
     let honest = w.spawn_app(&["-w"]);
     raw::wait_closed(&s, HOSTILE_CLOSE_WITHIN).expect("daemon closes a wrong-magic socket");
+    assert_survived(&mut w, &honest);
+}
+
+#[test]
+fn hostile_bad_headers_are_closed() {
+    let mut w = hostile_world();
+    let good = raw::honest_reg(SocketType::Cmd).encode();
+    let patch = |off: usize, v: u32| {
+        let mut b = good;
+        b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+        b
+    };
+    let cases = [
+        (
+            "byte-swapped magic",
+            patch(0, ustd::wire::reg::REG_MAGIC.swap_bytes()),
+        ),
+        ("major 7", patch(4, 7)),
+        ("major 10", patch(4, 10)),
+        ("bits_per_long 16", patch(28, 16)),
+        ("socket type 5", patch(52, 5)),
+    ];
+    let socks: Vec<(&str, UnixStream)> = cases
+        .iter()
+        .map(|(what, bytes)| {
+            let mut s = raw::connect(&w.app_socket());
+            s.write_all(bytes).expect("send");
+            (*what, s)
+        })
+        .collect();
+    let honest = w.spawn_app(&["-w"]);
+    for (what, s) in &socks {
+        raw::wait_closed(s, HOSTILE_CLOSE_WITHIN)
+            .unwrap_or_else(|e| panic!("registration with {what}: {e}"));
+    }
+    assert_survived(&mut w, &honest);
+}
+
+#[test]
+fn hostile_mute_or_lying_app_after_pairing_is_dropped() {
+    let mut w = hostile_world();
+    let honest = w.spawn_app(&["-w"]);
+    for answer in [raw::Answer::Mute, raw::Answer::WrongHandle] {
+        let fake = FakeApp::register_answering(
+            &w.app_socket(),
+            &raw::honest_reg(SocketType::Cmd),
+            &raw::honest_reg(SocketType::Notify),
+            answer,
+        );
+        // The responder thread is the cmd socket's only reader.
+        common::wait_until(
+            &format!("the daemon to close a {answer:?} app's cmd socket"),
+            HOSTILE_CLOSE_WITHIN,
+            || fake.cmd_closed().then_some(()),
+        );
+        raw::wait_closed(&fake.notify, HOSTILE_CLOSE_WITHIN)
+            .unwrap_or_else(|e| panic!("{answer:?} app: notify socket: {e}"));
+        assert!(
+            !fake.commands.lock().unwrap().is_empty(),
+            "daemon sent no command"
+        );
+    }
     assert_survived(&mut w, &honest);
 }
 
@@ -352,16 +420,25 @@ fn running_apps_reregister_after_daemon_restart() {
 }
 
 #[test]
-fn silent_control_client_does_not_block_others() {
-    let w = World::start();
+fn silent_or_garbage_control_clients_do_not_block_others() {
+    let mut w = World::start();
     let silent: Vec<UnixStream> = (0..5).map(|_| raw::connect(&w.ctl_socket())).collect();
+    let mut garbage = raw::connect(&w.ctl_socket());
+    garbage
+        .write_all(b"\x00\xffnot a request{{{\n")
+        .expect("send garbage");
+    let mut partial = raw::connect(&w.ctl_socket());
+    partial
+        .write_all(b"{\"cmd\":")
+        .expect("send partial request");
     let app = w.spawn_app(&["-w"]);
-    // wait_registered runs `ustd list` (10 s timeout each) while the silent
+    // wait_registered runs `ustd list` (10 s timeout each) while the other
     // clients hold their connections.
     w.wait_registered(app.pid(), GENEROUS);
     w.try_list()
-        .expect("`ustd list` answers despite silent control clients");
-    drop(silent);
+        .expect("`ustd list` answers despite stuck control clients");
+    w.assert_daemon_alive();
+    drop((silent, garbage, partial));
 }
 
 #[test]

@@ -133,6 +133,24 @@ pub fn egid() -> u32 {
     unsafe { libc::getegid() }
 }
 
+/// Removes terminal colour sequences (`ESC [ ... m`) from daemon logs.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Runs a command, killing it after `timeout`.
 pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<Output, String> {
     let desc = format!("{cmd:?}");
@@ -452,7 +470,7 @@ impl World {
     pub fn daemon_log(&self) -> String {
         let mut s = String::new();
         for n in 1..=self.daemon_starts {
-            let text = fs::read_to_string(self.log_path(n)).unwrap_or_default();
+            let text = strip_ansi(&fs::read_to_string(self.log_path(n)).unwrap_or_default());
             // Keep failure messages readable: the tail is what matters.
             let tail: String = if text.len() > 20_000 {
                 let mut cut = text.len() - 20_000;
