@@ -440,8 +440,13 @@ impl World {
 
     /// SIGTERMs the daemon and waits for it to exit.
     pub fn stop_daemon(&mut self) -> ExitStatus {
+        self.stop_daemon_with(libc::SIGTERM)
+    }
+
+    /// Sends `sig` (SIGTERM or SIGINT) to the daemon and waits for it to exit.
+    pub fn stop_daemon_with(&mut self, sig: i32) -> ExitStatus {
         let pid = self.daemon_pid();
-        signal(pid, libc::SIGTERM);
+        signal(pid, sig);
         let deadline = Instant::now() + GENEROUS;
         loop {
             if let Some(st) = self.daemon_mut().try_wait().expect("try_wait daemon") {
