@@ -3,15 +3,70 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use crate::core::session::{BufferScheme, ChannelAttrs, LoglevelSel};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]
 pub enum Request {
     ListApps,
+    ListSessions,
+    ShowSession { name: String },
+    CreateSession { name: String, output: Option<PathBuf> },
+    DestroySession { name: Option<String> },
+    EnableChannel { session: Option<String>, name: String, attrs: ChannelOptions },
+    EnableEvent { session: Option<String>, channel: Option<String>, patterns: Vec<String>, loglevel: LoglevelSel },
+    DisableEvent { session: Option<String>, channel: Option<String>, patterns: Vec<String> },
+    AddContext { session: Option<String>, channel: Option<String>, types: Vec<String> },
+    Start { session: Option<String> },
+    Stop { session: Option<String> },
+    ListTracepoints { fields: bool },
+}
+
+/// `enable-channel` options; unset ones take lttng's defaults for the
+/// buffer scheme.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ChannelOptions {
+    pub subbuf_size: Option<u64>,
+    pub num_subbuf: Option<u64>,
+    pub overwrite: bool,
+    pub switch_timer_us: Option<u32>,
+    pub read_timer_us: Option<u32>,
+    pub buffers: Option<BufferScheme>,
+}
+
+impl ChannelOptions {
+    pub fn resolve(&self) -> ChannelAttrs {
+        let d = ChannelAttrs::default_for(self.buffers.unwrap_or(BufferScheme::Uid));
+        ChannelAttrs {
+            subbuf_size: self.subbuf_size.unwrap_or(d.subbuf_size),
+            num_subbuf: self.num_subbuf.unwrap_or(d.num_subbuf),
+            overwrite: self.overwrite,
+            switch_timer_us: self.switch_timer_us.unwrap_or(0),
+            read_timer_us: self.read_timer_us.unwrap_or(0),
+            buffers: d.buffers,
+        }
+    }
+}
+
+/// Outcome of applying a change to every registered app: never a silent
+/// success, each failing app is named with its reason.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FanOutReport {
+    pub applied: usize,
+    pub failed: Vec<AppFailure>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppFailure {
+    pub app_id: u64,
+    pub pid: i32,
+    pub name: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod fd_budget;
 pub mod map;
+pub mod metadata;
 pub mod pairing;
 pub mod registry;
 pub mod session;

@@ -6,6 +6,7 @@ use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::app::App;
+use crate::io::app_session::{ObjTable, TracepointInfo};
 use crate::core::fd_budget::FdPermit;
 use crate::io::stream::{exchange, AppIoError, Deadline};
 use crate::wire::cmd::{CmdMsg, Reply};
@@ -18,7 +19,24 @@ pub struct AppConn {
     /// Fired by teardown; every task serving the app exits on it and drops
     /// its lease.
     pub cancel: CancellationToken,
+    /// Work for the app's command actor (configuration syncs, listings).
+    pub jobs: tokio::sync::mpsc::Sender<AppJob>,
+    /// The app's session/channel handles, for the notify task.
+    pub objects: crate::sync::Mutex<ObjTable>,
     pub _permits: (FdPermit, FdPermit),
+}
+
+/// A request for the app's command actor, answered on `done`.
+pub enum AppJob {
+    /// Bring the app in line with every session's current configuration.
+    Sync { done: tokio::sync::oneshot::Sender<Result<(), String>> },
+    /// Release a destroyed session's objects in the app.
+    Forget { session_id: u64, done: tokio::sync::oneshot::Sender<Result<(), String>> },
+    /// List the app's tracepoints (and their fields).
+    ListTracepoints {
+        fields: bool,
+        done: tokio::sync::oneshot::Sender<Result<Vec<TracepointInfo>, String>>,
+    },
 }
 
 pub type AppRef = Arc<App<AppConn>>;

@@ -11,6 +11,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use crate::control::{AppView, Request, Response};
 use crate::io::app_conn::AppRef;
+use crate::io::commands;
 use crate::io::daemon::Daemon;
 
 /// How long a control client may take to send its request line.
@@ -41,7 +42,7 @@ async fn client(d: Arc<Daemon>, s: UnixStream) {
         Err(_) => return tracing::debug!("control client sent nothing; dropped"),
         Ok(Err(e)) => return tracing::debug!(error = %e, "control client read failed"),
         Ok(Ok(_)) => match serde_json::from_str::<Request>(&line) {
-            Ok(req) => handle(&d, req),
+            Ok(req) => handle(&d, req).await,
             Err(e) => Response::Error {
                 message: format!("bad request: {e}"),
             },
@@ -52,14 +53,31 @@ async fn client(d: Arc<Daemon>, s: UnixStream) {
     let _ = tokio::time::timeout(CLIENT_DEADLINE, wr.write_all(&out)).await;
 }
 
-fn handle(d: &Daemon, req: Request) -> Response {
-    match req {
+async fn handle(d: &Daemon, req: Request) -> Response {
+    let r = match req {
         Request::ListApps => {
             let apps: Vec<AppView> = d.registry.snapshot().iter().map(view).collect();
-            Response::Ok {
-                body: serde_json::json!({ "apps": apps }),
-            }
+            Ok(serde_json::json!({ "apps": apps }))
         }
+        Request::ListSessions => commands::list_sessions(d),
+        Request::ShowSession { name } => commands::show_session(d, &name),
+        Request::CreateSession { name, output } => commands::create(d, name, output).await,
+        Request::DestroySession { name } => commands::destroy(d, name).await,
+        Request::EnableChannel { session, name, attrs } => commands::enable_channel(d, session, name, attrs).await,
+        Request::EnableEvent { session, channel, patterns, loglevel } => {
+            commands::enable_event(d, session, channel, patterns, loglevel).await
+        }
+        Request::DisableEvent { session, channel, patterns } => {
+            commands::disable_event(d, session, channel, patterns).await
+        }
+        Request::AddContext { session, channel, types } => commands::add_context(d, session, channel, types).await,
+        Request::Start { session } => commands::start(d, session).await,
+        Request::Stop { session } => commands::stop(d, session).await,
+        Request::ListTracepoints { fields } => commands::list_tracepoints(d, fields).await,
+    };
+    match r {
+        Ok(body) => Response::Ok { body },
+        Err(e) => Response::Error { message: e.to_string() },
     }
 }
 

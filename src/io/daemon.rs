@@ -14,6 +14,9 @@ use crate::core::app::{Lease, TeardownJob};
 use crate::core::fd_budget::FdBudget;
 use crate::core::pairing::Pairing;
 use crate::core::registry::Registry;
+use crate::core::session::Sessions;
+use crate::io::trace::SessionTrace;
+use std::collections::HashMap;
 use crate::io::app_conn::{AppConn, AppRef};
 use crate::io::paths::Paths;
 use crate::io::registration::Half;
@@ -57,9 +60,16 @@ pub struct Daemon {
     pub reaper: std::sync::mpsc::Sender<TeardownJob<AppConn>>,
     pub shutdown: CancellationToken,
     pub paths: Paths,
+    pub sessions: Sessions,
+    /// Buffers, registries and consumer of each session that was started.
+    pub traces: crate::sync::Mutex<HashMap<u64, Arc<SessionTrace>>>,
 }
 
 impl Daemon {
+    pub fn trace(&self, session_id: u64) -> Option<Arc<SessionTrace>> {
+        crate::sync::lock(&self.traces).get(&session_id).cloned()
+    }
+
     /// Tears an app down after a failure on either of its sockets: unlink it
     /// from every index, then stop its tasks so their leases drop and the
     /// reaper closes the sockets. Safe to call from several tasks at once.
@@ -164,6 +174,8 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
         reaper: reaper.tx.clone(),
         shutdown: CancellationToken::new(),
         paths: paths.clone(),
+        sessions: Sessions::new(),
+        traces: Default::default(),
     });
 
     let result = rt.block_on(serve(daemon.clone()));

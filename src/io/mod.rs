@@ -2,13 +2,17 @@
 //! daemon's tasks, around the synchronous `core`.
 
 pub mod app_conn;
+pub mod app_session;
 pub mod cmd_actor;
+pub mod commands;
 pub mod control_server;
 pub mod daemon;
+pub mod fdpass;
 pub mod notify;
 pub mod paths;
 pub mod reaper;
 pub mod registration;
 pub mod stream;
+pub mod trace;
 pub mod sys;
 pub mod wait_shm;

@@ -550,3 +550,602 @@ pub fn encode_enum_entries(entries: &[EnumEntry]) -> Vec<u8> {
     }
     out
 }
+
+/// Builders shared by the codec's tests.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::*;
+
+    pub(crate) fn int(size_bits: u32, signed: bool) -> IntegerType {
+        IntegerType {
+            size_bits,
+            signed,
+            reverse_byte_order: false,
+            base: 10,
+            encoding: StringEncoding::None,
+            alignment_bits: 8,
+        }
+    }
+
+    pub(crate) fn field(name: &str, ty: FieldType) -> Field {
+        Field {
+            name: name.into(),
+            ty,
+        }
+    }
+
+    /// A small deterministic generator (xorshift64*) for fuzz loops.
+    pub(crate) struct Rng(pub(crate) u64);
+
+    impl Rng {
+        pub(crate) fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        pub(crate) fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_util::{field, int, Rng};
+    use super::*;
+
+    fn double() -> FieldType {
+        FieldType::Float(FloatType {
+            exp_dig: 11,
+            mant_dig: 53,
+            reverse_byte_order: false,
+            alignment_bits: 8,
+        })
+    }
+
+    fn color(container: IntegerType) -> FieldType {
+        FieldType::Enum {
+            name: "rich_color".into(),
+            id: 7,
+            container,
+        }
+    }
+
+    /// Every type kind 2.13 can describe, including nested forms.
+    fn every_kind() -> Vec<Field> {
+        let hex = IntegerType {
+            base: 16,
+            ..int(64, false)
+        };
+        let net = IntegerType {
+            reverse_byte_order: true,
+            alignment_bits: 16,
+            ..int(16, false)
+        };
+        let text = IntegerType {
+            encoding: StringEncoding::Utf8,
+            ..int(8, true)
+        };
+        let point = FieldType::Struct {
+            alignment: 4,
+            fields: vec![
+                field("px", FieldType::Integer(int(32, true))),
+                field("py", double()),
+            ],
+        };
+        vec![
+            field("i", FieldType::Integer(int(32, true))),
+            field("x", FieldType::Integer(hex)),
+            field("net", FieldType::Integer(net)),
+            field("d", double()),
+            field("s", FieldType::String(StringEncoding::Utf8)),
+            field("a", FieldType::String(StringEncoding::Ascii)),
+            field(
+                "arr",
+                FieldType::Array {
+                    length: 4,
+                    alignment: 0,
+                    elem: Box::new(FieldType::Integer(int(8, false))),
+                },
+            ),
+            field(
+                "txt",
+                FieldType::Array {
+                    length: 2,
+                    alignment: 0,
+                    elem: Box::new(FieldType::Integer(text)),
+                },
+            ),
+            field("_seq_length", FieldType::Integer(int(32, false))),
+            field(
+                "seq",
+                FieldType::Sequence {
+                    length_name: "_seq_length".into(),
+                    alignment: 8,
+                    elem: Box::new(FieldType::Integer(int(8, false))),
+                },
+            ),
+            field("scol", color(int(32, true))),
+            field("ucol", color(int(8, false))),
+            field(
+                "points",
+                FieldType::Array {
+                    length: 3,
+                    alignment: 8,
+                    elem: Box::new(point.clone()),
+                },
+            ),
+            field(
+                "grid",
+                FieldType::Array {
+                    length: 2,
+                    alignment: 0,
+                    elem: Box::new(FieldType::Array {
+                        length: 3,
+                        alignment: 0,
+                        elem: Box::new(FieldType::Integer(int(16, true))),
+                    }),
+                },
+            ),
+            field("v_tag", color(int(8, false))),
+            field(
+                "v",
+                FieldType::Variant {
+                    tag_name: "v_tag".into(),
+                    alignment: 8,
+                    choices: vec![
+                        field("RED", FieldType::Integer(int(32, true))),
+                        field("GREENISH", FieldType::String(StringEncoding::Utf8)),
+                        field("AUTO", point.clone()),
+                    ],
+                },
+            ),
+            field(
+                "outer",
+                FieldType::Struct {
+                    alignment: 0,
+                    fields: vec![
+                        field("inner", point),
+                        field(
+                            "tags",
+                            FieldType::Array {
+                                length: 2,
+                                alignment: 0,
+                                elem: Box::new(color(int(16, true))),
+                            },
+                        ),
+                    ],
+                },
+            ),
+        ]
+    }
+
+    fn atypes(buf: &[u8]) -> Vec<i32> {
+        buf.chunks(FIELD_LEN)
+            .map(|e| i32::from_le_bytes(e[256..260].try_into().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn round_trip_every_kind() {
+        let fields = every_kind();
+        let bytes = encode_fields(&fields);
+        assert_eq!(decode_fields(&bytes, 1000).unwrap(), fields);
+        // Re-encoding the decoded tree is byte-identical.
+        assert_eq!(encode_fields(&decode_fields(&bytes, 1000).unwrap()), bytes);
+    }
+
+    #[test]
+    fn flattening_is_pre_order() {
+        use atype::*;
+        let bytes = encode_fields(&every_kind());
+        let want = [
+            INTEGER,
+            INTEGER,
+            INTEGER,
+            FLOAT,
+            STRING,
+            STRING, // scalars
+            ARRAY_NESTABLE,
+            INTEGER, // arr
+            ARRAY_NESTABLE,
+            INTEGER, // txt
+            INTEGER,
+            SEQUENCE_NESTABLE,
+            INTEGER, // _seq_length, seq
+            ENUM_NESTABLE,
+            INTEGER,
+            ENUM_NESTABLE,
+            INTEGER, // scol, ucol
+            ARRAY_NESTABLE,
+            STRUCT_NESTABLE,
+            INTEGER,
+            FLOAT, // points
+            ARRAY_NESTABLE,
+            ARRAY_NESTABLE,
+            INTEGER, // grid
+            ENUM_NESTABLE,
+            INTEGER, // v_tag
+            VARIANT_NESTABLE,
+            INTEGER,
+            STRING,
+            STRUCT_NESTABLE,
+            INTEGER,
+            FLOAT, // v
+            STRUCT_NESTABLE,
+            STRUCT_NESTABLE,
+            INTEGER,
+            FLOAT,
+            ARRAY_NESTABLE,
+            ENUM_NESTABLE,
+            INTEGER, // outer
+        ];
+        assert_eq!(atypes(&bytes), want);
+        // Element and container entries are unnamed.
+        assert_eq!(bytes[7 * FIELD_LEN], 0);
+        assert_eq!(&bytes[6 * FIELD_LEN..6 * FIELD_LEN + 4], b"arr\0");
+    }
+
+    /// Writes one raw 920-byte entry for the legacy-form tests.
+    fn raw(name: &str, atype: i32, fill: impl FnOnce(&mut Writer<FIELD_LEN>)) -> Vec<u8> {
+        let mut w = Writer::<FIELD_LEN>::new();
+        w.cstr(0, 256, name).i32(256, atype);
+        fill(&mut w);
+        w.buf.to_vec()
+    }
+
+    fn legacy_int(w: &mut Writer<FIELD_LEN>, at: usize, t: &IntegerType) {
+        w.i32(at, atype::INTEGER);
+        write_integer(w, at + 4, t);
+    }
+
+    #[test]
+    fn legacy_forms_map_onto_the_nestable_tree() {
+        let u8t = int(8, false);
+        let mut buf = Vec::new();
+        // atype 1: name 260, container 516, id 564.
+        buf.extend(raw("e", atype::ENUM, |w| {
+            w.cstr(260, 256, "prov_e").u64(564, 3);
+            write_integer(w, 516, &int(32, true));
+        }));
+        // atype 2: element basic type at 260, length at 576.
+        buf.extend(raw("a", atype::ARRAY, |w| {
+            legacy_int(w, 260, &u8t);
+            w.u32(576, 5);
+        }));
+        // atype 3: length basic type at 260, element basic type at 576.
+        buf.extend(raw("q", atype::SEQUENCE, |w| {
+            legacy_int(w, 260, &int(32, false));
+            w.i32(576, atype::STRING).i32(580, 1);
+        }));
+        // atype 7 with 2 fields, one of them an atype 6 variant with 1 choice.
+        buf.extend(raw("st", atype::STRUCT, |w| {
+            w.u32(260, 2);
+        }));
+        buf.extend(raw("f", atype::FLOAT, |w| {
+            write_float(
+                w,
+                260,
+                &FloatType {
+                    exp_dig: 8,
+                    mant_dig: 24,
+                    reverse_byte_order: false,
+                    alignment_bits: 8,
+                },
+            )
+        }));
+        buf.extend(raw("var", atype::VARIANT, |w| {
+            w.u32(260, 1).cstr(264, 256, "var_tag");
+        }));
+        buf.extend(raw("none", atype::INTEGER, |w| write_integer(w, 260, &u8t)));
+
+        let got = decode_fields(&buf, 100).unwrap();
+        let want = vec![
+            field(
+                "e",
+                FieldType::Enum {
+                    name: "prov_e".into(),
+                    id: 3,
+                    container: int(32, true),
+                },
+            ),
+            field(
+                "a",
+                FieldType::Array {
+                    length: 5,
+                    alignment: 0,
+                    elem: Box::new(FieldType::Integer(u8t.clone())),
+                },
+            ),
+            field("_q_length", FieldType::Integer(int(32, false))),
+            field(
+                "q",
+                FieldType::Sequence {
+                    length_name: "_q_length".into(),
+                    alignment: 0,
+                    elem: Box::new(FieldType::String(StringEncoding::Utf8)),
+                },
+            ),
+            field(
+                "st",
+                FieldType::Struct {
+                    alignment: 0,
+                    fields: vec![
+                        field(
+                            "f",
+                            FieldType::Float(FloatType {
+                                exp_dig: 8,
+                                mant_dig: 24,
+                                reverse_byte_order: false,
+                                alignment_bits: 8,
+                            }),
+                        ),
+                        field(
+                            "var",
+                            FieldType::Variant {
+                                tag_name: "var_tag".into(),
+                                alignment: 0,
+                                choices: vec![field("none", FieldType::Integer(u8t))],
+                            },
+                        ),
+                    ],
+                },
+            ),
+        ];
+        assert_eq!(got, want);
+    }
+
+    fn one_int(name: &str) -> Vec<u8> {
+        encode_fields(&[field(name, FieldType::Integer(int(32, true)))])
+    }
+
+    fn set_u32(buf: &mut [u8], at: usize, v: u32) {
+        buf[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    #[test]
+    fn rejects_malformed_lists() {
+        let good = one_int("i");
+        assert!(matches!(
+            decode_fields(&good[..919], 10),
+            Err(WireError::Misaligned { .. })
+        ));
+        let two = [good.clone(), good.clone()].concat();
+        assert!(matches!(
+            decode_fields(&two, 1),
+            Err(WireError::TooLong { .. })
+        ));
+        assert_eq!(decode_fields(&[], 0).unwrap(), vec![]);
+
+        for bad_atype in [-1, 13, 99] {
+            let mut b = good.clone();
+            set_u32(&mut b, 256, bad_atype as u32);
+            assert_eq!(decode_fields(&b, 10), Err(WireError::BadAtype(bad_atype)));
+        }
+        let mut b = good.clone();
+        b[0..256].fill(b'n');
+        assert_eq!(
+            decode_fields(&b, 10),
+            Err(WireError::Unterminated("field name"))
+        );
+        let mut b = good.clone();
+        b[0] = 0xc3; // lone UTF-8 lead byte
+        assert_eq!(decode_fields(&b, 10), Err(WireError::NotUtf8("field name")));
+
+        // Bad scalar parameters.
+        for (at, v) in [(260, 0), (260, 65), (272, 7), (276, 3)] {
+            let mut b = good.clone();
+            set_u32(&mut b, at, v);
+            assert!(
+                matches!(decode_fields(&b, 10), Err(WireError::BadFields(_))),
+                "offset {at} value {v}"
+            );
+        }
+        let float = |e, m| {
+            encode_fields(&[field(
+                "f",
+                FieldType::Float(FloatType {
+                    exp_dig: e,
+                    mant_dig: m,
+                    reverse_byte_order: false,
+                    alignment_bits: 8,
+                }),
+            )])
+        };
+        assert!(decode_fields(&float(11, 53), 10).is_ok());
+        for (e, m) in [(0, 24), (8, 0), (100, 100)] {
+            assert!(matches!(
+                decode_fields(&float(e, m), 10),
+                Err(WireError::BadFields(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn rejects_inconsistent_compounds() {
+        let elem = Box::new(FieldType::Integer(int(8, false)));
+        let arr = encode_fields(&[field(
+            "arr",
+            FieldType::Array {
+                length: 1,
+                alignment: 0,
+                elem,
+            },
+        )]);
+        // The element entry is missing.
+        assert!(matches!(
+            decode_fields(&arr[..FIELD_LEN], 10),
+            Err(WireError::BadFields(_))
+        ));
+
+        let st = FieldType::Struct {
+            alignment: 0,
+            fields: vec![field("a", FieldType::Integer(int(8, false)))],
+        };
+        let mut b = encode_fields(&[field("st", st)]);
+        set_u32(&mut b, 260, 2); // claims 2 fields, 1 remains
+        assert!(matches!(
+            decode_fields(&b, 10),
+            Err(WireError::BadFields(_))
+        ));
+        set_u32(&mut b, 260, u32::MAX);
+        assert!(matches!(
+            decode_fields(&b, 10),
+            Err(WireError::BadFields(_))
+        ));
+
+        let var = FieldType::Variant {
+            tag_name: "t".into(),
+            alignment: 0,
+            choices: vec![],
+        };
+        let mut b = encode_fields(&[field("v", var)]);
+        b[264..520].fill(b't');
+        assert_eq!(
+            decode_fields(&b, 10),
+            Err(WireError::Unterminated("variant tag name"))
+        );
+
+        // Enum container must be an integer.
+        let mut b = encode_fields(&[field("c", color(int(32, true)))]);
+        b[FIELD_LEN + 256] = atype::STRING as u8;
+        assert!(matches!(
+            decode_fields(&b, 10),
+            Err(WireError::BadFields(_))
+        ));
+        let mut b = encode_fields(&[field("c", color(int(32, true)))]);
+        b[260..516].fill(b'c');
+        assert_eq!(
+            decode_fields(&b, 10),
+            Err(WireError::Unterminated("enum name"))
+        );
+
+        // A legacy array may not hold a compound; a legacy sequence may not be a variant choice.
+        let b = raw("a", atype::ARRAY, |w| {
+            w.i32(260, atype::STRUCT_NESTABLE);
+        });
+        assert!(matches!(
+            decode_fields(&b, 10),
+            Err(WireError::BadFields(_))
+        ));
+        let b = raw("a", atype::ARRAY, |w| {
+            w.i32(260, 42);
+        });
+        assert_eq!(decode_fields(&b, 10), Err(WireError::BadAtype(42)));
+        let mut b = raw("v", atype::VARIANT_NESTABLE, |w| {
+            w.u32(260, 1);
+        });
+        b.extend(raw("q", atype::SEQUENCE, |w| {
+            legacy_int(w, 260, &int(32, false))
+        }));
+        assert!(matches!(
+            decode_fields(&b, 10),
+            Err(WireError::BadFields(_))
+        ));
+    }
+
+    #[test]
+    fn nesting_depth_is_bounded() {
+        // MAX_NESTING levels of arrays decode; one more is refused, and a
+        // hostile chain of 100k arrays fails without overflowing the stack.
+        let chain = |levels: usize| {
+            let mut ty = FieldType::Integer(int(8, false));
+            for _ in 0..levels {
+                ty = FieldType::Array {
+                    length: 1,
+                    alignment: 0,
+                    elem: Box::new(ty),
+                };
+            }
+            encode_fields(&[field("deep", ty)])
+        };
+        assert!(decode_fields(&chain(MAX_NESTING - 1), 1000).is_ok());
+        assert!(matches!(
+            decode_fields(&chain(MAX_NESTING), 1000),
+            Err(WireError::BadFields(_))
+        ));
+        let entry = raw("", atype::ARRAY_NESTABLE, |w| {
+            w.u32(260, 1);
+        });
+        let hostile = entry.repeat(100_000);
+        assert!(matches!(
+            decode_fields(&hostile, 100_000),
+            Err(WireError::BadFields(_))
+        ));
+    }
+
+    #[test]
+    fn random_entries_never_panic() {
+        // Random bytes with plausible atypes and small counts reach every branch.
+        let mut rng = Rng(0x5eed_f1e1d);
+        let mut ok = 0;
+        for _ in 0..3000 {
+            let n = 1 + rng.below(8);
+            let mut buf = vec![0u8; n * FIELD_LEN];
+            for e in buf.chunks_mut(FIELD_LEN) {
+                for b in e.iter_mut().take(300) {
+                    *b = if rng.below(4) == 0 {
+                        rng.next() as u8
+                    } else {
+                        0
+                    };
+                }
+                e[0] = b'a' + rng.below(26) as u8;
+                e[256..260].copy_from_slice(&(rng.below(14) as i32).to_le_bytes());
+                let params: [u32; 4] = [rng.below(4) as u32, 8, 0, [2, 10, 16][rng.below(3)]];
+                for (k, p) in params.iter().enumerate() {
+                    if rng.below(2) == 0 {
+                        e[260 + 4 * k..264 + 4 * k].copy_from_slice(&p.to_le_bytes());
+                    }
+                }
+            }
+            ok += decode_fields(&buf, 100).is_ok() as usize;
+        }
+        // The generator must reach the success paths too, not only errors.
+        assert!(ok > 0);
+    }
+
+    #[test]
+    fn enum_entries_round_trip_and_errors() {
+        let entries = vec![
+            EnumEntry {
+                start: EnumValue {
+                    value: (-3i64) as u64,
+                    signed: true,
+                },
+                end: EnumValue {
+                    value: 0,
+                    signed: true,
+                },
+                label: "NEG".into(),
+                is_auto: false,
+            },
+            EnumEntry {
+                start: EnumValue {
+                    value: u64::MAX,
+                    signed: false,
+                },
+                end: EnumValue {
+                    value: u64::MAX,
+                    signed: false,
+                },
+                label: "AUTO".into(),
+                is_auto: true,
+            },
+        ];
+        let b = encode_enum_entries(&entries);
+        assert_eq!(b.len(), 2 * ENUM_ENTRY_LEN);
+        assert_eq!(decode_enum_entries(&b).unwrap(), entries);
+        assert!(matches!(
+            decode_enum_entries(&b[..400]),
+            Err(WireError::Misaligned { .. })
+        ));
+        let mut bad = b.clone();
+        bad[48..304].fill(b'L');
+        assert_eq!(
+            decode_enum_entries(&bad),
+            Err(WireError::Unterminated("enum entry label"))
+        );
+    }
+}

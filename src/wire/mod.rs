@@ -5,13 +5,13 @@
 //! [`WireError`] on anything malformed; they never panic.
 
 mod bytes;
+#[cfg(test)]
+mod captured;
 pub mod cmd;
 pub mod error;
 pub mod field;
 pub mod list;
 pub mod notify;
 pub mod reg;
-#[cfg(test)]
-mod captured;
 
 pub use error::WireError;

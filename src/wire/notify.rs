@@ -432,3 +432,343 @@ pub fn decode_reply(want_cmd: u32, buf: &[u8]) -> WireResult<NotifyReply> {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::field::test_util::{field, int};
+    use crate::wire::field::{EnumValue, FieldType, StringEncoding};
+
+    fn event(emf: Option<&str>) -> NotifyRequest {
+        NotifyRequest::Event(EventReg {
+            session_objd: 3,
+            channel_objd: 4,
+            name: "rich:all".into(),
+            loglevel: 6,
+            signature: "int, i, const char *, s".into(),
+            fields: vec![
+                field("i", FieldType::Integer(int(32, true))),
+                field("s", FieldType::String(StringEncoding::Utf8)),
+                field(
+                    "col",
+                    FieldType::Enum {
+                        name: "rich_color".into(),
+                        id: u64::MAX,
+                        container: int(32, true),
+                    },
+                ),
+            ],
+            model_emf_uri: emf.map(str::to_owned),
+        })
+    }
+
+    fn channel() -> NotifyRequest {
+        NotifyRequest::Channel(ChannelReg {
+            session_objd: 3,
+            channel_objd: 4,
+            ctx_fields: vec![
+                field("vpid", FieldType::Integer(int(32, true))),
+                field(
+                    "procname",
+                    FieldType::Array {
+                        length: 17,
+                        alignment: 0,
+                        elem: Box::new(FieldType::Integer(crate::wire::field::IntegerType {
+                            encoding: StringEncoding::Utf8,
+                            ..int(8, true)
+                        })),
+                    },
+                ),
+            ],
+        })
+    }
+
+    fn enumeration() -> NotifyRequest {
+        let v = |value, signed| EnumValue { value, signed };
+        NotifyRequest::Enum(EnumReg {
+            session_objd: 3,
+            name: "rich_color".into(),
+            entries: vec![
+                EnumEntry {
+                    start: v(0, true),
+                    end: v(0, true),
+                    label: "RED".into(),
+                    is_auto: false,
+                },
+                EnumEntry {
+                    start: v(5, true),
+                    end: v(9, true),
+                    label: "GREENISH".into(),
+                    is_auto: false,
+                },
+            ],
+        })
+    }
+
+    fn all_requests() -> Vec<NotifyRequest> {
+        vec![
+            event(Some("http://example.com/model")),
+            event(None),
+            channel(),
+            NotifyRequest::Channel(ChannelReg {
+                session_objd: 1,
+                channel_objd: 2,
+                ctx_fields: vec![],
+            }),
+            enumeration(),
+        ]
+    }
+
+    /// Drives the three-step API the way the socket layer does.
+    fn read_incrementally(bytes: &[u8]) -> WireResult<NotifyRequest> {
+        let cmd = decode_header(&bytes[..HEADER_LEN])?;
+        let body_end = HEADER_LEN + body_len(cmd)?;
+        let body = &bytes[HEADER_LEN..body_end];
+        let tail = &bytes[body_end..body_end + tail_len(cmd, body)?];
+        decode_request(cmd, body, tail)
+    }
+
+    #[test]
+    fn requests_round_trip() {
+        for req in all_requests() {
+            let bytes = req.encode();
+            assert_eq!(decode_message(&bytes).unwrap(), (req.clone(), bytes.len()));
+            assert_eq!(read_incrementally(&bytes).unwrap(), req);
+        }
+    }
+
+    #[test]
+    fn request_sizes_match_the_protocol() {
+        let e = event(Some("http://example.com/model")).encode();
+        let sig = "int, i, const char *, s".len() + 1;
+        assert_eq!(e.len(), 316 + sig + 4 * FIELD_LEN + 25);
+        assert_eq!(
+            u32::from_le_bytes(e[272..276].try_into().unwrap()) as usize,
+            sig
+        );
+        assert_eq!(
+            u32::from_le_bytes(e[276..280].try_into().unwrap()) as usize,
+            4 * FIELD_LEN
+        );
+        assert_eq!(channel().encode().len(), 48 + 3 * FIELD_LEN);
+        assert_eq!(enumeration().encode().len(), 300 + 2 * ENUM_ENTRY_LEN);
+        assert_eq!(body_len(3), Err(WireError::BadNotifyCmd(3)));
+    }
+
+    #[test]
+    fn every_prefix_is_truncated() {
+        for req in all_requests() {
+            let bytes = req.encode();
+            for cut in 0..bytes.len() {
+                assert!(
+                    matches!(
+                        decode_message(&bytes[..cut]),
+                        Err(WireError::Truncated { .. })
+                    ),
+                    "{:?} cut at {cut}",
+                    req.notify_cmd()
+                );
+            }
+        }
+    }
+
+    fn set_u32(buf: &mut [u8], at: usize, v: u32) {
+        buf[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    #[test]
+    fn tail_lengths_are_bounded() {
+        let ev = event(None).encode();
+        let body = |b: &[u8]| b[HEADER_LEN..HEADER_LEN + EVENT_BODY_LEN].to_vec();
+        let with = |at: usize, v: u32| {
+            let mut b = ev.clone();
+            set_u32(&mut b, at, v);
+            tail_len(notify_cmd::EVENT, &body(&b))
+        };
+        assert!(matches!(with(276, 921), Err(WireError::Misaligned { .. })));
+        assert!(matches!(
+            with(276, ((MAX_FIELDS + 1) * FIELD_LEN) as u32),
+            Err(WireError::TooLong { .. })
+        ));
+        assert_eq!(
+            with(276, (MAX_FIELDS * FIELD_LEN) as u32).unwrap(),
+            24 + MAX_FIELDS * FIELD_LEN
+        );
+        assert!(matches!(
+            with(272, u32::MAX),
+            Err(WireError::TooLong {
+                what: "signature",
+                ..
+            })
+        ));
+        assert!(matches!(
+            with(280, 65_537),
+            Err(WireError::TooLong {
+                what: "model EMF URI",
+                ..
+            })
+        ));
+        assert!(matches!(
+            tail_len(notify_cmd::EVENT, &body(&ev)[..100]),
+            Err(WireError::Truncated { .. })
+        ));
+
+        let mut ch = channel().encode();
+        set_u32(&mut ch, 12, 100);
+        assert!(matches!(
+            decode_message(&ch),
+            Err(WireError::Misaligned {
+                what: "context fields",
+                ..
+            })
+        ));
+        let mut en = enumeration().encode();
+        set_u32(&mut en, 264, 337);
+        assert!(matches!(
+            decode_message(&en),
+            Err(WireError::Misaligned {
+                what: "enum entries",
+                ..
+            })
+        ));
+        set_u32(
+            &mut en,
+            264,
+            ((MAX_ENUM_ENTRIES + 1) * ENUM_ENTRY_LEN) as u32,
+        );
+        assert!(matches!(
+            decode_message(&en),
+            Err(WireError::TooLong {
+                what: "enum entries",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn rejects_malformed_requests() {
+        assert_eq!(
+            decode_message(&7u32.to_le_bytes()),
+            Err(WireError::BadNotifyCmd(7))
+        );
+
+        let ev = event(Some("u")).encode();
+        let sig_at = 316;
+        let sig_len = "int, i, const char *, s".len() + 1;
+        let mut b = ev.clone();
+        b[sig_at + sig_len - 1] = b'x';
+        assert_eq!(
+            decode_message(&b).map(|_| ()),
+            Err(WireError::Unterminated("signature"))
+        );
+        let mut b = ev.clone();
+        b[sig_at + 3] = 0; // NUL inside the announced length
+        assert_eq!(
+            decode_message(&b).map(|_| ()),
+            Err(WireError::Unterminated("signature"))
+        );
+        let mut b = ev.clone();
+        *b.last_mut().unwrap() = b'!';
+        assert_eq!(
+            decode_message(&b).map(|_| ()),
+            Err(WireError::Unterminated("model EMF URI"))
+        );
+        let mut b = ev.clone();
+        b[12..268].fill(b'n');
+        assert_eq!(
+            decode_message(&b).map(|_| ()),
+            Err(WireError::Unterminated("event name"))
+        );
+        let mut b = ev.clone();
+        set_u32(&mut b, 272, 0); // signature_len 0: no terminator at all
+        let (cmd, body) = (notify_cmd::EVENT, &b[4..316]);
+        let tail = &b[316 + sig_len..];
+        assert_eq!(
+            decode_request(cmd, body, tail).map(|_| ()),
+            Err(WireError::Unterminated("signature"))
+        );
+
+        let mut b = enumeration().encode();
+        b[8..264].fill(b'e');
+        assert_eq!(
+            decode_message(&b).map(|_| ()),
+            Err(WireError::Unterminated("enum name"))
+        );
+
+        // Bodies and tails must have exactly the announced sizes.
+        let ch = channel().encode();
+        let body = &ch[4..48];
+        assert!(matches!(
+            decode_request(1, &ch[4..47], &ch[48..]),
+            Err(WireError::Truncated { .. })
+        ));
+        assert!(matches!(
+            decode_request(1, &ch[4..49], &ch[49..]),
+            Err(WireError::TooLong { .. })
+        ));
+        assert!(matches!(
+            decode_request(1, body, &ch[48..ch.len() - 1]),
+            Err(WireError::Truncated { .. })
+        ));
+        let mut long_tail = ch[48..].to_vec();
+        long_tail.push(0);
+        assert!(matches!(
+            decode_request(1, body, &long_tail),
+            Err(WireError::TooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn replies_round_trip() {
+        let e = encode_event_reply(0, 17);
+        assert_eq!(
+            decode_reply(notify_cmd::EVENT, &e),
+            Ok(NotifyReply::Event {
+                ret_code: 0,
+                event_id: 17
+            })
+        );
+        let c = encode_channel_reply(0, 5, header_type::LARGE);
+        assert_eq!(
+            decode_reply(notify_cmd::CHANNEL, &c),
+            Ok(NotifyReply::Channel {
+                ret_code: 0,
+                chan_id: 5,
+                header_type: 2
+            })
+        );
+        let n = encode_enum_reply(0, 1 << 40);
+        assert_eq!(
+            decode_reply(notify_cmd::ENUM, &n),
+            Ok(NotifyReply::Enum {
+                ret_code: 0,
+                enum_id: 1 << 40
+            })
+        );
+        assert!(matches!(
+            decode_reply(notify_cmd::ENUM, &c),
+            Err(WireError::ReplyMismatch { got_cmd: 1, .. })
+        ));
+        assert!(matches!(
+            decode_reply(notify_cmd::EVENT, &e[..43]),
+            Err(WireError::Truncated { .. })
+        ));
+        assert_eq!(decode_reply(9, &c), Err(WireError::BadNotifyCmd(9)));
+    }
+
+    #[test]
+    fn error_replies_are_well_formed() {
+        for cmd in [notify_cmd::EVENT, notify_cmd::CHANNEL, notify_cmd::ENUM] {
+            let r = error_reply(cmd, -1027).unwrap();
+            assert_eq!(r.len(), reply_len(cmd).unwrap());
+            let ret_code = match decode_reply(cmd, &r).unwrap() {
+                NotifyReply::Event { ret_code, .. }
+                | NotifyReply::Channel { ret_code, .. }
+                | NotifyReply::Enum { ret_code, .. } => ret_code,
+            };
+            assert_eq!(ret_code, -1027);
+            assert!(r[8..].iter().all(|&b| b == 0));
+        }
+        assert_eq!(error_reply(3, -1027), Err(WireError::BadNotifyCmd(3)));
+    }
+}

@@ -1,0 +1,1 @@
+pub enum HeaderType { Compact, Large }

@@ -1,0 +1,363 @@
+//! Per-app shadow copies of the sessions, and bringing an app in line with
+//! the configuration (the seed's `ust_app_session` / `shadow_copy_*`).
+//!
+//! # Who touches what
+//!
+//! * [`AppShadow`] (handles of the app's session, channel and event objects)
+//!   is owned by the app's command actor; nobody else reads or writes it.
+//! * [`ObjTable`] maps the app's session/channel handles back to ustd's
+//!   session and channel. The actor inserts entries *before* the command that
+//!   can make the app send notify requests about them (ENABLE of a session);
+//!   the notify task only reads it. Guarded by a per-app mutex held for a map
+//!   access, never across I/O.
+//!
+//! Syncing is idempotent: it compares the configuration with the shadow and
+//! sends only what is missing, so a resync after a race is harmless.
+
+use std::collections::HashMap;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+use crate::core::session::{ChannelConfig, EventKey, SessionConfig};
+use crate::io::app_conn::{AppConn, AppRef};
+use crate::io::daemon::Daemon;
+use crate::io::stream::{exchange, exchange_any, send_fds, write_all, AppIoError, Deadline};
+use crate::io::trace::SessionTrace;
+use crate::wire::cmd::{op, ust_err, CmdMsg, ROOT_HANDLE};
+use crate::wire::list::{FieldIterEntry, FIELD_ITER_LEN};
+use crate::wire::notify::{self, header_type, NotifyRequest};
+
+/// ustd's identity of an app-side object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjRef {
+    Session { session_id: u64 },
+    Channel { session_id: u64, chan_key: u32 },
+}
+
+#[derive(Default)]
+pub struct ObjTable {
+    by_handle: HashMap<u32, ObjRef>,
+}
+
+impl ObjTable {
+    pub fn get(&self, handle: u32) -> Option<ObjRef> {
+        self.by_handle.get(&handle).copied()
+    }
+}
+
+struct ChannelShadow {
+    handle: u32,
+    enabled: bool,
+    events: HashMap<EventKey, (u32, bool)>,
+}
+
+struct SessionShadow {
+    handle: u32,
+    started: bool,
+    channels: HashMap<u32, ChannelShadow>,
+}
+
+/// The actor's private copy of what the app has been told.
+#[derive(Default)]
+pub struct AppShadow {
+    sessions: HashMap<u64, SessionShadow>,
+}
+
+/// Everything a sync needs to talk to one app.
+pub struct AppLink<'a> {
+    pub app: &'a AppRef,
+    pub conn: &'a AppConn,
+    pub deadline: Deadline,
+}
+
+impl AppLink<'_> {
+    async fn call(&self, msg: &CmdMsg) -> Result<u32, AppIoError> {
+        Ok(exchange(&self.conn.cmd, self.deadline, msg).await?.ret_val)
+    }
+
+    fn map_obj(&self, handle: u32, obj: ObjRef) {
+        crate::sync::lock(&self.conn.objects).by_handle.insert(handle, obj);
+    }
+
+    fn unmap_session(&self, session_id: u64) {
+        crate::sync::lock(&self.conn.objects).by_handle.retain(|_, o| match o {
+            ObjRef::Session { session_id: s } | ObjRef::Channel { session_id: s, .. } => *s != session_id,
+        });
+    }
+
+    /// CHANNEL (blob + wakeup fd), then one STREAM (shm + wakeup fds) per CPU.
+    async fn create_channel(
+        &self,
+        trace: &SessionTrace,
+        session_handle: u32,
+        ch: &ChannelConfig,
+    ) -> Result<u32, SyncError> {
+        let objs = trace.channel_for_app(&self.app.info, ch).map_err(SyncError::Trace)?;
+        let s = &self.conn.cmd;
+        let msg = CmdMsg::channel(session_handle, objs.blob.len() as u64, false);
+        self.deadline.run(write_all(s, &msg.bytes)).await?;
+        self.deadline.run(write_all(s, &objs.blob)).await?;
+        self.deadline.run(send_fds(s, &[objs.wakeup.as_fd()])).await?;
+        let handle = read_reply(self, &msg).await?;
+        for st in &objs.streams {
+            let smsg = CmdMsg::stream(handle, st.shm_len, st.cpu);
+            self.deadline.run(write_all(s, &smsg.bytes)).await?;
+            self.deadline.run(send_fds(s, &[st.shm.as_fd(), st.wakeup.as_fd()])).await?;
+            read_reply(self, &smsg).await?;
+        }
+        // Our duplicates of the fds close here; the app keeps its own.
+        Ok(handle)
+    }
+}
+
+async fn read_reply(link: &AppLink<'_>, msg: &CmdMsg) -> Result<u32, AppIoError> {
+    use crate::io::stream::read_exact;
+    use crate::wire::cmd::{Reply, REPLY_LEN};
+    let mut buf = [0u8; REPLY_LEN];
+    link.deadline.run(read_exact(&link.conn.cmd, &mut buf)).await?;
+    let r = Reply::decode_for(&buf, msg)?;
+    if r.ret_code != 0 {
+        return Err(AppIoError::Refused { cmd: msg.cmd(), code: r.ret_code });
+    }
+    Ok(r.ret_val)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    App(#[from] AppIoError),
+    #[error("buffers: {0}")]
+    Trace(crate::io::trace::TraceError),
+}
+
+impl SyncError {
+    /// Whether the app's connection is unusable afterwards.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, SyncError::App(e) if !matches!(e, AppIoError::Refused { .. }))
+    }
+}
+
+impl AppShadow {
+    /// Brings the app in line with one session's configuration. Sessions
+    /// never started are not pushed (apps get them at `start`, like lttng).
+    pub async fn sync(
+        &mut self,
+        link: &AppLink<'_>,
+        session_id: u64,
+        cfg: &SessionConfig,
+        trace: &SessionTrace,
+    ) -> Result<(), SyncError> {
+        if !cfg.ever_started && !self.sessions.contains_key(&session_id) {
+            return Ok(());
+        }
+        if !self.sessions.contains_key(&session_id) {
+            let handle = link.call(&CmdMsg::simple(ROOT_HANDLE, op::SESSION)).await?;
+            link.map_obj(handle, ObjRef::Session { session_id });
+            self.sessions.insert(session_id, SessionShadow { handle, started: false, channels: HashMap::new() });
+        }
+        let ss = self.sessions.get_mut(&session_id).expect("inserted above");
+        for ch in &cfg.channels {
+            if !ss.channels.contains_key(&ch.key) {
+                if ss.started {
+                    // lttng-ust refuses channels in a session that ran
+                    // (the configuration layer forbids it too).
+                    continue;
+                }
+                let handle = link.create_channel(trace, ss.handle, ch).await?;
+                link.map_obj(handle, ObjRef::Channel { session_id, chan_key: ch.key });
+                for &ctx in &ch.contexts {
+                    link.call(&CmdMsg::context(handle, ctx)).await?;
+                }
+                ss.channels.insert(ch.key, ChannelShadow { handle, enabled: true, events: HashMap::new() });
+            }
+            let cs = ss.channels.get_mut(&ch.key).expect("inserted above");
+            for rule in &ch.events {
+                match cs.events.get_mut(&rule.key) {
+                    None if rule.enabled => {
+                        let k = &rule.key;
+                        let msg = CmdMsg::event(cs.handle, &k.pattern, k.loglevel.kind, k.loglevel.level);
+                        let ev = link.call(&msg).await?;
+                        link.call(&CmdMsg::simple(ev, op::ENABLE)).await?;
+                        cs.events.insert(rule.key.clone(), (ev, true));
+                    }
+                    Some((ev, on)) if *on != rule.enabled => {
+                        let cmd = if rule.enabled { op::ENABLE } else { op::DISABLE };
+                        link.call(&CmdMsg::simple(*ev, cmd)).await?;
+                        *on = rule.enabled;
+                    }
+                    _ => {}
+                }
+            }
+            if cs.enabled != ch.enabled {
+                let cmd = if ch.enabled { op::ENABLE } else { op::DISABLE };
+                link.call(&CmdMsg::simple(cs.handle, cmd)).await?;
+                cs.enabled = ch.enabled;
+            }
+        }
+        if cfg.active != ss.started {
+            let cmd = if cfg.active { op::ENABLE } else { op::DISABLE };
+            link.call(&CmdMsg::simple(ss.handle, cmd)).await?;
+            ss.started = cfg.active;
+            link.call(&CmdMsg::simple(ROOT_HANDLE, op::WAIT_QUIESCENT)).await?;
+        }
+        Ok(())
+    }
+
+    /// Drops a destroyed session from the app: RELEASE of the session handle
+    /// releases everything under it.
+    pub async fn forget(&mut self, link: &AppLink<'_>, session_id: u64) -> Result<(), AppIoError> {
+        let Some(ss) = self.sessions.remove(&session_id) else { return Ok(()) };
+        link.unmap_session(session_id);
+        if ss.started {
+            link.call(&CmdMsg::simple(ss.handle, op::DISABLE)).await?;
+        }
+        link.call(&CmdMsg::simple(ss.handle, op::RELEASE)).await?;
+        link.call(&CmdMsg::simple(ROOT_HANDLE, op::WAIT_QUIESCENT)).await?;
+        Ok(())
+    }
+}
+
+/// One tracepoint of an app, with its fields when asked.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TracepointInfo {
+    pub name: String,
+    pub loglevel: i32,
+    pub fields: Vec<TracepointField>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TracepointField {
+    pub name: String,
+    pub kind: String,
+    pub nowrite: bool,
+}
+
+/// TRACEPOINT_LIST (and TRACEPOINT_FIELD_LIST) iteration, ended by -1025.
+pub async fn list_tracepoints(link: &AppLink<'_>, with_fields: bool) -> Result<Vec<TracepointInfo>, AppIoError> {
+    let s = &link.conn.cmd;
+    let list = link.call(&CmdMsg::simple(ROOT_HANDLE, op::TRACEPOINT_LIST)).await?;
+    let mut out = Vec::new();
+    loop {
+        let r = exchange_any(s, link.deadline, &CmdMsg::simple(list, op::TRACEPOINT_LIST_GET)).await?;
+        if r.ret_code == -ust_err::NOENT {
+            break;
+        }
+        if r.ret_code != 0 {
+            return Err(AppIoError::Refused { cmd: op::TRACEPOINT_LIST_GET, code: r.ret_code });
+        }
+        let (name, loglevel) = r.tracepoint_entry()?;
+        out.push(TracepointInfo { name, loglevel, fields: Vec::new() });
+    }
+    link.call(&CmdMsg::simple(list, op::RELEASE)).await?;
+    if !with_fields {
+        return Ok(out);
+    }
+    let fl = link.call(&CmdMsg::simple(ROOT_HANDLE, op::TRACEPOINT_FIELD_LIST)).await?;
+    loop {
+        let msg = CmdMsg::simple(fl, op::TRACEPOINT_FIELD_LIST_GET);
+        let r = exchange_any(s, link.deadline, &msg).await?;
+        if r.ret_code == -ust_err::NOENT {
+            break;
+        }
+        if r.ret_code != 0 {
+            return Err(AppIoError::Refused { cmd: op::TRACEPOINT_FIELD_LIST_GET, code: r.ret_code });
+        }
+        let mut buf = [0u8; FIELD_ITER_LEN];
+        link.deadline.run(crate::io::stream::read_exact(s, &mut buf)).await?;
+        let e = FieldIterEntry::decode(&buf)?;
+        if let Some(tp) = out.iter_mut().find(|t| t.name == e.event_name) {
+            tp.fields.push(TracepointField { name: e.field_name, kind: field_kind_name(e.ty), nowrite: e.nowrite });
+        }
+    }
+    link.call(&CmdMsg::simple(fl, op::RELEASE)).await?;
+    Ok(out)
+}
+
+fn field_kind_name(ty: i32) -> String {
+    use crate::wire::list::field_kind as k;
+    match ty {
+        k::INTEGER => "integer",
+        k::ENUM => "enum",
+        k::FLOAT => "float",
+        k::STRING => "string",
+        _ => "other",
+    }
+    .to_owned()
+}
+
+/// Answers one notify request from the registry of the session the named
+/// objects belong to. Anything unknown — including a session or channel
+/// being torn down — gets an error reply, never silence.
+pub fn handle_notify(d: &Daemon, app: &AppRef, req: NotifyRequest) -> Vec<u8> {
+    let cmd = req.notify_cmd();
+    let result = dispatch(d, app, &req);
+    let reply = match result {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!(app = app.id.0, pid = app.info.creds.pid, "refusing {}: {e}", crate::io::notify::describe(&req));
+            notify::error_reply(cmd, e.ret_code())
+        }
+    };
+    reply.unwrap_or_default()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("no such session or channel object")]
+    UnknownObject,
+    #[error("session is being torn down")]
+    Gone,
+    #[error("{0}")]
+    Registry(String),
+}
+
+impl NotifyError {
+    fn ret_code(&self) -> i32 {
+        match self {
+            NotifyError::UnknownObject | NotifyError::Gone => -ust_err::NOENT,
+            NotifyError::Registry(_) => -ust_err::INVAL,
+        }
+    }
+}
+
+fn lookup(d: &Daemon, app: &AppRef, handle: u32) -> Result<(ObjRef, Arc<SessionTrace>), NotifyError> {
+    let lease = app.lease().ok_or(NotifyError::Gone)?;
+    let obj = crate::sync::lock(&lease.objects).get(handle).ok_or(NotifyError::UnknownObject)?;
+    let session_id = match obj {
+        ObjRef::Session { session_id } | ObjRef::Channel { session_id, .. } => session_id,
+    };
+    let trace = d.trace(session_id).ok_or(NotifyError::Gone)?;
+    Ok((obj, trace))
+}
+
+fn dispatch(d: &Daemon, app: &AppRef, req: &NotifyRequest) -> Result<crate::wire::error::WireResult<Vec<u8>>, NotifyError> {
+    match req {
+        NotifyRequest::Channel(c) => {
+            let (ObjRef::Channel { chan_key, .. }, trace) = lookup(d, app, c.channel_objd)? else {
+                return Err(NotifyError::UnknownObject);
+            };
+            let (id, header) = trace
+                .register_channel(&app.info, chan_key, &c.ctx_fields)
+                .map_err(|e| NotifyError::Registry(e.to_string()))?;
+            let header = match header {
+                crate::core::metadata::HeaderType::Compact => header_type::COMPACT,
+                crate::core::metadata::HeaderType::Large => header_type::LARGE,
+            };
+            Ok(Ok(notify::encode_channel_reply(0, id, header).to_vec()))
+        }
+        NotifyRequest::Event(e) => {
+            let (ObjRef::Channel { chan_key, .. }, trace) = lookup(d, app, e.channel_objd)? else {
+                return Err(NotifyError::UnknownObject);
+            };
+            let id = trace.register_event(&app.info, chan_key, e).map_err(|e| NotifyError::Registry(e.to_string()))?;
+            Ok(Ok(notify::encode_event_reply(0, id).to_vec()))
+        }
+        NotifyRequest::Enum(e) => {
+            let (_, trace) = lookup(d, app, e.session_objd)?;
+            let id = trace
+                .register_enum(&app.info, &e.name, &e.entries)
+                .map_err(|e| NotifyError::Registry(e.to_string()))?;
+            Ok(Ok(notify::encode_enum_reply(0, id).to_vec()))
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! `ustd record -- CMD`: one-shot tracing of a command, with the running
+//! daemon or with one started just for this run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ustd::control::{ChannelOptions, Request};
+use ustd::core::session::{BufferScheme, LoglevelSel};
+use ustd::io::paths::Paths;
+
+use crate::Client;
+
+/// A daemon started by `record` itself; stopped (SIGTERM) when dropped.
+struct OwnDaemon(Child);
+
+impl Drop for OwnDaemon {
+    fn drop(&mut self) {
+        let pid = rustix::process::Pid::from_child(&self.0);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        let _ = self.0.wait();
+    }
+}
+
+fn ensure_daemon(client: &Client, rundir: &Path) -> Result<Option<OwnDaemon>, String> {
+    if client.call(&Request::ListSessions).is_ok() {
+        return Ok(None);
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let child = Command::new(exe)
+        .arg("daemon")
+        .arg("--rundir")
+        .arg(rundir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start ustd daemon: {e}"))?;
+    let own = OwnDaemon(child);
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        if client.call(&Request::ListSessions).is_ok() {
+            return Ok(Some(own));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err("the ustd daemon started for this recording did not become ready in 10 s".into())
+}
+
+/// The environment an app needs to find a daemon in `rundir`.
+fn app_env(paths: &Paths) -> Result<Option<PathBuf>, String> {
+    if paths.global {
+        return Ok(None);
+    }
+    match (paths.rundir.file_name(), paths.rundir.parent()) {
+        (Some(n), Some(parent)) if n == ".lttng" => Ok(Some(parent.to_path_buf())),
+        _ => Err(format!(
+            "apps only find a per-user daemon in $LTTNG_HOME/.lttng; {} is not named .lttng",
+            paths.rundir.display()
+        )),
+    }
+}
+
+pub fn run(
+    client: &Client,
+    output: Option<PathBuf>,
+    buffers_pid: bool,
+    types: Vec<String>,
+    json: bool,
+    command: Vec<String>,
+) -> Result<(), String> {
+    let paths = Paths::resolve(client.rundir.as_deref())?;
+    let lttng_home = app_env(&paths)?;
+    let _own = ensure_daemon(client, &paths.rundir)?;
+    let name = format!("record-{}-{}", std::process::id(), ustd::io::commands::local_datetime(std::time::SystemTime::now()));
+    let created = client.call(&Request::CreateSession { name: name.clone(), output })?;
+    let session = Some(name.clone());
+    let run = || -> Result<std::process::ExitStatus, String> {
+        if buffers_pid {
+            let attrs = ChannelOptions { buffers: Some(BufferScheme::Pid), ..Default::default() };
+            client.call(&Request::EnableChannel { session: session.clone(), name: "channel0".into(), attrs })?;
+        }
+        client.call(&Request::EnableEvent {
+            session: session.clone(),
+            channel: None,
+            patterns: vec!["*".into()],
+            loglevel: LoglevelSel::ALL,
+        })?;
+        if !types.is_empty() {
+            client.call(&Request::AddContext { session: session.clone(), channel: None, types: types.clone() })?;
+        }
+        client.call(&Request::Start { session: session.clone() })?;
+        let mut cmd = Command::new(&command[0]);
+        cmd.args(&command[1..]);
+        if let Some(home) = &lttng_home {
+            cmd.env("LTTNG_HOME", home);
+        }
+        cmd.status().map_err(|e| format!("cannot run {}: {e}", command[0]))
+    };
+    let status = run();
+    let stopped = client.call(&Request::Stop { session: session.clone() });
+    let destroyed = client.call(&Request::DestroySession { name: session })?;
+    let trace = destroyed["trace"].as_str().or(created["output"].as_str()).unwrap_or("?").to_owned();
+    let status = status?;
+    if let Err(e) = stopped {
+        eprintln!("ustd: warning: stop: {e}");
+    }
+    if json {
+        println!("{}", serde_json::json!({ "session": name, "trace": trace, "exit_status": status.code() }));
+    } else {
+        println!("{trace}");
+    }
+    if !status.success() {
+        return Err(format!("{} exited with {status}", command[0]));
+    }
+    Ok(())
+}
