@@ -25,16 +25,20 @@ fn test_pid() -> i32 {
     std::process::id() as i32
 }
 
-fn hostile_world() -> World {
-    World::builder()
+/// A daemon with a 1 s handshake deadline, and its fd count with no client.
+fn hostile_world() -> (World, usize) {
+    let w = World::builder()
         .daemon_env("LTTNG_APP_SOCKET_TIMEOUT", "1")
-        .start()
+        .start();
+    let baseline = w.settled_fd_count();
+    (w, baseline)
 }
 
 /// Checks what every hostile-input test must hold afterwards: the daemon is
-/// up and answering, an honest app registered, and nothing is listed under
-/// the test process's pid.
-fn assert_survived(w: &mut World, honest: &App) {
+/// up and answering, an honest app registered, nothing is listed under the
+/// test process's pid, and once the honest app is gone the daemon holds no
+/// more fds than before the test.
+fn assert_survived(w: &mut World, honest: App, fd_baseline: usize) {
     w.assert_daemon_alive();
     let e = w.wait_registered(honest.pid(), GENEROUS);
     assert_eq!(e.vpid, honest.pid());
@@ -43,6 +47,10 @@ fn assert_survived(w: &mut World, honest: &App) {
         apps.iter().all(|e| e.pid != test_pid()),
         "a rejected raw client is listed: {apps:?}"
     );
+    let pid = honest.pid();
+    drop(honest);
+    w.wait_gone(&[pid], GENEROUS);
+    w.wait_fd_count(fd_baseline, GENEROUS);
 }
 
 #[test]
@@ -150,17 +158,7 @@ fn kill_9_leaves_no_entry_and_no_fd() {
     w.wait_registered(warm.pid(), GENEROUS);
     warm.kill9();
     w.wait_gone(&[warm.pid()], GENEROUS);
-    let baseline = common::wait_until("daemon fd count to settle", GENEROUS, {
-        let mut last = usize::MAX;
-        let w = &w;
-        move || {
-            let n = w.daemon_fd_count();
-            let stable = n == last;
-            last = n;
-            std::thread::sleep(Duration::from_millis(200));
-            stable.then_some(n)
-        }
-    });
+    let baseline = w.settled_fd_count();
 
     // During registration: killed at staggered points of the handshake.
     let mut pids = Vec::new();
@@ -182,36 +180,24 @@ fn kill_9_leaves_no_entry_and_no_fd() {
     w.wait_gone(&pids, GENEROUS);
     assert!(w.list().is_empty(), "entries left: {:?}", w.list());
     w.assert_daemon_alive();
-    let deadline = Instant::now() + GENEROUS;
-    loop {
-        let n = w.daemon_fd_count();
-        if n == baseline {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "daemon holds {n} fds, baseline {baseline}\n{}",
-            w.daemon_log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    w.wait_fd_count(baseline, GENEROUS);
 }
 
 #[test]
 fn hostile_wrong_magic_is_closed() {
-    let mut w = hostile_world();
+    let (mut w, fds) = hostile_world();
     let mut bytes = raw::honest_reg(SocketType::Cmd).encode();
     bytes[0..4].copy_from_slice(&0xDEAD_BEEFu32.to_le_bytes());
     let mut s = raw::connect(&w.app_socket());
     s.write_all(&bytes).expect("send");
     let honest = w.spawn_app(&["-w"]);
     raw::wait_closed(&s, HOSTILE_CLOSE_WITHIN).expect("daemon closes a wrong-magic socket");
-    assert_survived(&mut w, &honest);
+    assert_survived(&mut w, honest, fds);
 }
 
 #[test]
 fn hostile_bad_headers_are_closed() {
-    let mut w = hostile_world();
+    let (mut w, fds) = hostile_world();
     let good = raw::honest_reg(SocketType::Cmd).encode();
     let patch = |off: usize, v: u32| {
         let mut b = good;
@@ -241,12 +227,12 @@ fn hostile_bad_headers_are_closed() {
         raw::wait_closed(s, HOSTILE_CLOSE_WITHIN)
             .unwrap_or_else(|e| panic!("registration with {what}: {e}"));
     }
-    assert_survived(&mut w, &honest);
+    assert_survived(&mut w, honest, fds);
 }
 
 #[test]
 fn hostile_mute_or_lying_app_after_pairing_is_dropped() {
-    let mut w = hostile_world();
+    let (mut w, fds) = hostile_world();
     let honest = w.spawn_app(&["-w"]);
     for answer in [raw::Answer::Mute, raw::Answer::WrongHandle] {
         let fake = FakeApp::register_answering(
@@ -268,12 +254,12 @@ fn hostile_mute_or_lying_app_after_pairing_is_dropped() {
             "daemon sent no command"
         );
     }
-    assert_survived(&mut w, &honest);
+    assert_survived(&mut w, honest, fds);
 }
 
 #[test]
 fn hostile_truncated_registration_is_closed() {
-    let mut w = hostile_world();
+    let (mut w, fds) = hostile_world();
     let bytes = raw::honest_reg(SocketType::Cmd).encode();
     // Half a message, then silence: only the timeout can end it.
     let mut stalled = raw::connect(&w.app_socket());
@@ -286,48 +272,49 @@ fn hostile_truncated_registration_is_closed() {
     raw::wait_closed(&short, HOSTILE_CLOSE_WITHIN)
         .expect("daemon closes a truncated message at EOF");
     raw::wait_closed(&stalled, HOSTILE_CLOSE_WITHIN).expect("daemon times out a stalled message");
-    assert_survived(&mut w, &honest);
+    assert_survived(&mut w, honest, fds);
 }
 
 #[test]
 fn hostile_notify_without_cmd_is_closed() {
-    let mut w = hostile_world();
+    let (mut w, fds) = hostile_world();
     let mut s = raw::connect(&w.app_socket());
     s.write_all(&raw::honest_reg(SocketType::Notify).encode())
         .expect("send");
     let honest = w.spawn_app(&["-w"]);
     raw::wait_closed(&s, HOSTILE_CLOSE_WITHIN).expect("daemon closes an unpaired notify socket");
-    assert_survived(&mut w, &honest);
+    assert_survived(&mut w, honest, fds);
 }
 
 #[test]
 fn hostile_cmd_without_notify_is_closed() {
-    let mut w = hostile_world();
+    let (mut w, fds) = hostile_world();
     let mut s = raw::connect(&w.app_socket());
     s.write_all(&raw::honest_reg(SocketType::Cmd).encode())
         .expect("send");
     let honest = w.spawn_app(&["-w"]);
     raw::wait_closed(&s, HOSTILE_CLOSE_WITHIN).expect("daemon times out a cmd socket never paired");
-    assert_survived(&mut w, &honest);
+    assert_survived(&mut w, honest, fds);
 }
 
 #[test]
 fn hostile_silent_clients_are_closed() {
-    let mut w = hostile_world();
+    let (mut w, fds) = hostile_world();
     let silent: Vec<UnixStream> = (0..20).map(|_| raw::connect(&w.app_socket())).collect();
     let honest = w.spawn_app(&["-w"]);
     for s in &silent {
         raw::wait_closed(s, HOSTILE_CLOSE_WITHIN).expect("daemon times out a silent client");
     }
-    assert_survived(&mut w, &honest);
     // Idle registered apps are not subject to the handshake timeout.
+    w.wait_registered(honest.pid(), GENEROUS);
     std::thread::sleep(Duration::from_secs(3));
     w.wait_registered(honest.pid(), Duration::ZERO);
+    assert_survived(&mut w, honest, fds);
 }
 
 #[test]
 fn hostile_garbage_on_notify_after_pairing() {
-    let mut w = hostile_world();
+    let (mut w, fds) = hostile_world();
     let fake = FakeApp::register(
         &w.app_socket(),
         &raw::honest_reg(SocketType::Cmd),
@@ -346,12 +333,12 @@ fn hostile_garbage_on_notify_after_pairing() {
         .expect("daemon closes a notify socket sending garbage");
     // An app whose notify channel is gone cannot be traced: it must go.
     w.wait_gone(&[test_pid()], GENEROUS);
-    assert_survived(&mut w, &honest);
+    assert_survived(&mut w, honest, fds);
 }
 
 #[test]
 fn hostile_claimed_identity_is_not_trusted() {
-    let mut w = hostile_world();
+    let (mut w, fds) = hostile_world();
     let victim = w.spawn_app(&["-w"]);
     let before = w.wait_registered(victim.pid(), GENEROUS);
 
@@ -387,8 +374,11 @@ fn hostile_claimed_identity_is_not_trusted() {
     w.wait_gone(&[test_pid()], GENEROUS);
     let apps = w.list();
     assert!(apps.contains(&before), "victim lost: {apps:?}");
+    let victim_pid = victim.pid();
+    drop(victim);
+    w.wait_gone(&[victim_pid], GENEROUS);
     let honest = w.spawn_app(&["-w"]);
-    assert_survived(&mut w, &honest);
+    assert_survived(&mut w, honest, fds);
 }
 
 #[test]
@@ -517,4 +507,37 @@ fn forked_child_registers_as_its_own_app() {
     common::signal(child, libc::SIGKILL);
     w.wait_gone(&[child], GENEROUS);
     w.wait_registered(app.pid(), Duration::ZERO);
+}
+
+#[test]
+fn exec_replaces_the_entry_of_the_same_pid() {
+    let w = World::start();
+    let app = w.spawn_app(&["-x", "-w"]);
+    let before = w.wait_registered(app.pid(), GENEROUS);
+    // exec closes the old image's sockets (CLOEXEC) and the new image
+    // registers again under the same pid.
+    app.signal(libc::SIGUSR1);
+    let after = common::wait_until("the exec'd image to replace the entry", GENEROUS, || {
+        let mine: Vec<_> = w
+            .list()
+            .into_iter()
+            .filter(|e| e.pid == app.pid())
+            .collect();
+        match mine.as_slice() {
+            [e] if e.app_id != before.app_id => Some(e.clone()),
+            _ => None,
+        }
+    });
+    assert_eq!(
+        (after.vpid, after.name.as_str()),
+        (app.pid(), "ustd-fixture")
+    );
+    // It stays: the old image's teardown must not remove the new one.
+    std::thread::sleep(Duration::from_secs(1));
+    let mine: Vec<_> = w
+        .list()
+        .into_iter()
+        .filter(|e| e.pid == app.pid())
+        .collect();
+    assert_eq!(mine, vec![after]);
 }

@@ -498,6 +498,39 @@ impl World {
             .count()
     }
 
+    /// The daemon's fd count once two readings 200 ms apart agree (the last
+    /// `ustd list` connection may still be closing).
+    pub fn settled_fd_count(&self) -> usize {
+        let mut last = usize::MAX;
+        wait_until("the daemon's fd count to settle", GENEROUS, || {
+            let n = self.daemon_fd_count();
+            let stable = n == last;
+            last = n;
+            if !stable {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            stable.then_some(n)
+        })
+    }
+
+    /// Waits until the daemon holds exactly `expected` fds (e.g. a baseline
+    /// taken while no app was connected).
+    pub fn wait_fd_count(&self, expected: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let n = self.daemon_fd_count();
+            if n == expected {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon holds {n} fds after {timeout:?}, expected {expected}\n{}",
+                self.daemon_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// `ustd list --json`.
     pub fn try_list(&self) -> Result<Vec<AppEntry>, String> {
         let mut c = Command::new(ustd_bin());
