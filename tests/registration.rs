@@ -25,16 +25,20 @@ fn test_pid() -> i32 {
     std::process::id() as i32
 }
 
-fn hostile_world() -> World {
-    World::builder()
+/// A daemon with a 1 s handshake deadline, and its fd count with no client.
+fn hostile_world() -> (World, usize) {
+    let w = World::builder()
         .daemon_env("LTTNG_APP_SOCKET_TIMEOUT", "1")
-        .start()
+        .start();
+    let baseline = w.settled_fd_count();
+    (w, baseline)
 }
 
 /// Checks what every hostile-input test must hold afterwards: the daemon is
-/// up and answering, an honest app registered, and nothing is listed under
-/// the test process's pid.
-fn assert_survived(w: &mut World, honest: &App) {
+/// up and answering, an honest app registered, nothing is listed under the
+/// test process's pid, and once the honest app is gone the daemon holds no
+/// more fds than before the test.
+fn assert_survived(w: &mut World, honest: App, fd_baseline: usize) {
     w.assert_daemon_alive();
     let e = w.wait_registered(honest.pid(), GENEROUS);
     assert_eq!(e.vpid, honest.pid());
@@ -43,6 +47,10 @@ fn assert_survived(w: &mut World, honest: &App) {
         apps.iter().all(|e| e.pid != test_pid()),
         "a rejected raw client is listed: {apps:?}"
     );
+    let pid = honest.pid();
+    drop(honest);
+    w.wait_gone(&[pid], GENEROUS);
+    w.wait_fd_count(fd_baseline, GENEROUS);
 }
 
 #[test]
@@ -51,6 +59,7 @@ fn fixture_reaches_main_well_under_constructor_wait() {
     for _ in 0..3 {
         let app = w.spawn_app(&["-w"]);
         let ms = app.main_reached_ms();
+        eprintln!("main() reached after {ms} ms");
         // A daemon that never completed the handshake would also free main()
         // (after 3 s): check that the app did register.
         let e = w.wait_registered(app.pid(), GENEROUS);
@@ -127,6 +136,11 @@ fn fifty_apps_register_and_leave_within_a_second() {
     while exited.len() < N {
         exited.push(rx.recv_timeout(GENEROUS).expect("every app exits"));
     }
+    let worst = exited
+        .iter()
+        .map(|(p, t)| gone_at[p].saturating_duration_since(*t))
+        .max();
+    eprintln!("worst exit-to-removal lag: {worst:?}");
     for (pid, exit) in exited {
         let lag = gone_at[&pid].saturating_duration_since(exit);
         assert!(
@@ -144,17 +158,7 @@ fn kill_9_leaves_no_entry_and_no_fd() {
     w.wait_registered(warm.pid(), GENEROUS);
     warm.kill9();
     w.wait_gone(&[warm.pid()], GENEROUS);
-    let baseline = common::wait_until("daemon fd count to settle", GENEROUS, {
-        let mut last = usize::MAX;
-        let w = &w;
-        move || {
-            let n = w.daemon_fd_count();
-            let stable = n == last;
-            last = n;
-            std::thread::sleep(Duration::from_millis(200));
-            stable.then_some(n)
-        }
-    });
+    let baseline = w.settled_fd_count();
 
     // During registration: killed at staggered points of the handshake.
     let mut pids = Vec::new();
@@ -176,36 +180,86 @@ fn kill_9_leaves_no_entry_and_no_fd() {
     w.wait_gone(&pids, GENEROUS);
     assert!(w.list().is_empty(), "entries left: {:?}", w.list());
     w.assert_daemon_alive();
-    let deadline = Instant::now() + GENEROUS;
-    loop {
-        let n = w.daemon_fd_count();
-        if n == baseline {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "daemon holds {n} fds, baseline {baseline}\n{}",
-            w.daemon_log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    w.wait_fd_count(baseline, GENEROUS);
 }
 
 #[test]
 fn hostile_wrong_magic_is_closed() {
-    let mut w = hostile_world();
+    let (mut w, fds) = hostile_world();
     let mut bytes = raw::honest_reg(SocketType::Cmd).encode();
     bytes[0..4].copy_from_slice(&0xDEAD_BEEFu32.to_le_bytes());
     let mut s = raw::connect(&w.app_socket());
     s.write_all(&bytes).expect("send");
     let honest = w.spawn_app(&["-w"]);
     raw::wait_closed(&s, HOSTILE_CLOSE_WITHIN).expect("daemon closes a wrong-magic socket");
-    assert_survived(&mut w, &honest);
+    assert_survived(&mut w, honest, fds);
+}
+
+#[test]
+fn hostile_bad_headers_are_closed() {
+    let (mut w, fds) = hostile_world();
+    let good = raw::honest_reg(SocketType::Cmd).encode();
+    let patch = |off: usize, v: u32| {
+        let mut b = good;
+        b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+        b
+    };
+    let cases = [
+        (
+            "byte-swapped magic",
+            patch(0, ustd::wire::reg::REG_MAGIC.swap_bytes()),
+        ),
+        ("major 7", patch(4, 7)),
+        ("major 10", patch(4, 10)),
+        ("bits_per_long 16", patch(28, 16)),
+        ("socket type 5", patch(52, 5)),
+    ];
+    let socks: Vec<(&str, UnixStream)> = cases
+        .iter()
+        .map(|(what, bytes)| {
+            let mut s = raw::connect(&w.app_socket());
+            s.write_all(bytes).expect("send");
+            (*what, s)
+        })
+        .collect();
+    let honest = w.spawn_app(&["-w"]);
+    for (what, s) in &socks {
+        raw::wait_closed(s, HOSTILE_CLOSE_WITHIN)
+            .unwrap_or_else(|e| panic!("registration with {what}: {e}"));
+    }
+    assert_survived(&mut w, honest, fds);
+}
+
+#[test]
+fn hostile_mute_or_lying_app_after_pairing_is_dropped() {
+    let (mut w, fds) = hostile_world();
+    let honest = w.spawn_app(&["-w"]);
+    for answer in [raw::Answer::Mute, raw::Answer::WrongHandle] {
+        let fake = FakeApp::register_answering(
+            &w.app_socket(),
+            &raw::honest_reg(SocketType::Cmd),
+            &raw::honest_reg(SocketType::Notify),
+            answer,
+        );
+        // The responder thread is the cmd socket's only reader.
+        common::wait_until(
+            &format!("the daemon to close a {answer:?} app's cmd socket"),
+            HOSTILE_CLOSE_WITHIN,
+            || fake.cmd_closed().then_some(()),
+        );
+        raw::wait_closed(&fake.notify, HOSTILE_CLOSE_WITHIN)
+            .unwrap_or_else(|e| panic!("{answer:?} app: notify socket: {e}"));
+        assert!(
+            !fake.commands.lock().unwrap().is_empty(),
+            "daemon sent no command"
+        );
+    }
+    assert_survived(&mut w, honest, fds);
 }
 
 #[test]
 fn hostile_truncated_registration_is_closed() {
-    let mut w = hostile_world();
+    let (mut w, fds) = hostile_world();
     let bytes = raw::honest_reg(SocketType::Cmd).encode();
     // Half a message, then silence: only the timeout can end it.
     let mut stalled = raw::connect(&w.app_socket());
@@ -218,48 +272,49 @@ fn hostile_truncated_registration_is_closed() {
     raw::wait_closed(&short, HOSTILE_CLOSE_WITHIN)
         .expect("daemon closes a truncated message at EOF");
     raw::wait_closed(&stalled, HOSTILE_CLOSE_WITHIN).expect("daemon times out a stalled message");
-    assert_survived(&mut w, &honest);
+    assert_survived(&mut w, honest, fds);
 }
 
 #[test]
 fn hostile_notify_without_cmd_is_closed() {
-    let mut w = hostile_world();
+    let (mut w, fds) = hostile_world();
     let mut s = raw::connect(&w.app_socket());
     s.write_all(&raw::honest_reg(SocketType::Notify).encode())
         .expect("send");
     let honest = w.spawn_app(&["-w"]);
     raw::wait_closed(&s, HOSTILE_CLOSE_WITHIN).expect("daemon closes an unpaired notify socket");
-    assert_survived(&mut w, &honest);
+    assert_survived(&mut w, honest, fds);
 }
 
 #[test]
 fn hostile_cmd_without_notify_is_closed() {
-    let mut w = hostile_world();
+    let (mut w, fds) = hostile_world();
     let mut s = raw::connect(&w.app_socket());
     s.write_all(&raw::honest_reg(SocketType::Cmd).encode())
         .expect("send");
     let honest = w.spawn_app(&["-w"]);
     raw::wait_closed(&s, HOSTILE_CLOSE_WITHIN).expect("daemon times out a cmd socket never paired");
-    assert_survived(&mut w, &honest);
+    assert_survived(&mut w, honest, fds);
 }
 
 #[test]
 fn hostile_silent_clients_are_closed() {
-    let mut w = hostile_world();
+    let (mut w, fds) = hostile_world();
     let silent: Vec<UnixStream> = (0..20).map(|_| raw::connect(&w.app_socket())).collect();
     let honest = w.spawn_app(&["-w"]);
     for s in &silent {
         raw::wait_closed(s, HOSTILE_CLOSE_WITHIN).expect("daemon times out a silent client");
     }
-    assert_survived(&mut w, &honest);
     // Idle registered apps are not subject to the handshake timeout.
+    w.wait_registered(honest.pid(), GENEROUS);
     std::thread::sleep(Duration::from_secs(3));
     w.wait_registered(honest.pid(), Duration::ZERO);
+    assert_survived(&mut w, honest, fds);
 }
 
 #[test]
 fn hostile_garbage_on_notify_after_pairing() {
-    let mut w = hostile_world();
+    let (mut w, fds) = hostile_world();
     let fake = FakeApp::register(
         &w.app_socket(),
         &raw::honest_reg(SocketType::Cmd),
@@ -278,12 +333,12 @@ fn hostile_garbage_on_notify_after_pairing() {
         .expect("daemon closes a notify socket sending garbage");
     // An app whose notify channel is gone cannot be traced: it must go.
     w.wait_gone(&[test_pid()], GENEROUS);
-    assert_survived(&mut w, &honest);
+    assert_survived(&mut w, honest, fds);
 }
 
 #[test]
 fn hostile_claimed_identity_is_not_trusted() {
-    let mut w = hostile_world();
+    let (mut w, fds) = hostile_world();
     let victim = w.spawn_app(&["-w"]);
     let before = w.wait_registered(victim.pid(), GENEROUS);
 
@@ -319,49 +374,73 @@ fn hostile_claimed_identity_is_not_trusted() {
     w.wait_gone(&[test_pid()], GENEROUS);
     let apps = w.list();
     assert!(apps.contains(&before), "victim lost: {apps:?}");
+    let victim_pid = victim.pid();
+    drop(victim);
+    w.wait_gone(&[victim_pid], GENEROUS);
     let honest = w.spawn_app(&["-w"]);
-    assert_survived(&mut w, &honest);
+    assert_survived(&mut w, honest, fds);
 }
 
 #[test]
 fn running_apps_reregister_after_daemon_restart() {
-    let mut w = World::start();
-    let apps: Vec<App> = (0..3).map(|_| w.spawn_app(&["-w"])).collect();
+    let mut w = World::builder().without_daemon();
+    // One app predates every daemon: lttng-ust has then already counted a
+    // failed connection, so its next reconnect takes the 5 s retry sleep.
+    let mut apps = vec![w.spawn_app(&["-w"])];
+    w.start_daemon();
+    apps.extend((0..2).map(|_| w.spawn_app(&["-w"])));
     let pids: Vec<i32> = apps.iter().map(App::pid).collect();
     w.wait_all_registered(&pids, GENEROUS);
-    assert_eq!(
-        w.wait_shm_value(),
-        Some(1),
-        "wait shm while the daemon runs"
-    );
 
-    let st = w.stop_daemon();
-    assert!(
-        st.success(),
-        "daemon exit on SIGTERM: {st}\n{}",
-        w.daemon_log()
-    );
-    assert!(!w.app_socket().exists(), "app socket left behind");
-    assert!(!w.ctl_socket().exists(), "control socket left behind");
-    assert_eq!(w.wait_shm_value(), Some(0), "wait shm after shutdown");
+    for (sig, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT")] {
+        assert_eq!(
+            w.wait_shm_value(),
+            Some(1),
+            "wait shm while the daemon runs"
+        );
+        let st = w.stop_daemon_with(sig);
+        assert!(
+            st.success(),
+            "daemon exit on {name}: {st}\n{}",
+            w.daemon_log()
+        );
+        assert!(
+            !w.app_socket().exists(),
+            "app socket left behind after {name}"
+        );
+        assert!(
+            !w.ctl_socket().exists(),
+            "control socket left behind after {name}"
+        );
+        assert_eq!(w.wait_shm_value(), Some(0), "wait shm after {name}");
 
-    w.start_daemon();
-    // lttng-ust may sleep 5 s between reconnect attempts.
-    w.wait_all_registered(&pids, Duration::from_secs(20));
-    assert_eq!(w.list().len(), pids.len());
+        w.start_daemon();
+        // lttng-ust may sleep 5 s between reconnect attempts.
+        w.wait_all_registered(&pids, Duration::from_secs(20));
+        assert_eq!(w.list().len(), pids.len(), "{:?}", w.list());
+    }
 }
 
 #[test]
-fn silent_control_client_does_not_block_others() {
-    let w = World::start();
+fn silent_or_garbage_control_clients_do_not_block_others() {
+    let mut w = World::start();
     let silent: Vec<UnixStream> = (0..5).map(|_| raw::connect(&w.ctl_socket())).collect();
+    let mut garbage = raw::connect(&w.ctl_socket());
+    garbage
+        .write_all(b"\x00\xffnot a request{{{\n")
+        .expect("send garbage");
+    let mut partial = raw::connect(&w.ctl_socket());
+    partial
+        .write_all(b"{\"cmd\":")
+        .expect("send partial request");
     let app = w.spawn_app(&["-w"]);
-    // wait_registered runs `ustd list` (10 s timeout each) while the silent
+    // wait_registered runs `ustd list` (10 s timeout each) while the other
     // clients hold their connections.
     w.wait_registered(app.pid(), GENEROUS);
     w.try_list()
-        .expect("`ustd list` answers despite silent control clients");
-    drop(silent);
+        .expect("`ustd list` answers despite stuck control clients");
+    w.assert_daemon_alive();
+    drop((silent, garbage, partial));
 }
 
 #[test]
@@ -428,4 +507,37 @@ fn forked_child_registers_as_its_own_app() {
     common::signal(child, libc::SIGKILL);
     w.wait_gone(&[child], GENEROUS);
     w.wait_registered(app.pid(), Duration::ZERO);
+}
+
+#[test]
+fn exec_replaces_the_entry_of_the_same_pid() {
+    let w = World::start();
+    let app = w.spawn_app(&["-x", "-w"]);
+    let before = w.wait_registered(app.pid(), GENEROUS);
+    // exec closes the old image's sockets (CLOEXEC) and the new image
+    // registers again under the same pid.
+    app.signal(libc::SIGUSR1);
+    let after = common::wait_until("the exec'd image to replace the entry", GENEROUS, || {
+        let mine: Vec<_> = w
+            .list()
+            .into_iter()
+            .filter(|e| e.pid == app.pid())
+            .collect();
+        match mine.as_slice() {
+            [e] if e.app_id != before.app_id => Some(e.clone()),
+            _ => None,
+        }
+    });
+    assert_eq!(
+        (after.vpid, after.name.as_str()),
+        (app.pid(), "ustd-fixture")
+    );
+    // It stays: the old image's teardown must not remove the new one.
+    std::thread::sleep(Duration::from_secs(1));
+    let mine: Vec<_> = w
+        .list()
+        .into_iter()
+        .filter(|e| e.pid == app.pid())
+        .collect();
+    assert_eq!(mine, vec![after]);
 }

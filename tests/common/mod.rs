@@ -133,6 +133,41 @@ pub fn egid() -> u32 {
     unsafe { libc::getegid() }
 }
 
+/// Removes terminal colour sequences (`ESC [ ... m`) from daemon logs.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Makes the spawned process die with the test thread that spawned it, so
+/// an aborted test run leaves no holder, daemon or app behind. Survives the
+/// exec of nsenter/env into the final program.
+fn die_with_parent(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec and only calls prctl(2),
+    // which is async-signal-safe and touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Runs a command, killing it after `timeout`.
 pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<Output, String> {
     let desc = format!("{cmd:?}");
@@ -256,7 +291,12 @@ pub struct World {
     /// `<dir>/.lttng`, the daemon's `--rundir`.
     pub rundir: PathBuf,
     holder: Child,
+    /// The namespace's identity (nsfs inode "mnt:[N]"), and an open handle
+    /// on it: while the handle is open the namespace lives on, so its inode
+    /// cannot be recycled for another world's namespace while Drop still
+    /// sweeps by it.
     holder_mnt_ns: String,
+    _mnt_ns_handle: File,
     daemon: Option<Child>,
     daemon_env: Vec<(String, String)>,
     daemon_starts: usize,
@@ -305,7 +345,7 @@ impl World {
         // Apps look for the system daemon at the compiled-in /var/run/lttng;
         // hide whatever is there behind a fresh tmpfs.
         fs::create_dir_all("/var/run/lttng").expect("create /var/run/lttng");
-        let mut holder = Command::new("unshare")
+        let mut holder = die_with_parent(&mut Command::new("unshare"))
             .args(["-m", "--propagation", "private", "sh", "-c"])
             .arg(
                 "mount -t tmpfs tmpfs /var/run/lttng && mount -t tmpfs tmpfs /dev/shm \
@@ -327,7 +367,9 @@ impl World {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let holder_mnt_ns = fs::read_link(format!("/proc/{}/ns/mnt", holder.id()))
+        let ns_path = format!("/proc/{}/ns/mnt", holder.id());
+        let mnt_ns_handle = File::open(&ns_path).expect("open holder mount namespace");
+        let holder_mnt_ns = fs::read_link(&ns_path)
             .expect("read holder mount namespace")
             .to_string_lossy()
             .into_owned();
@@ -336,6 +378,7 @@ impl World {
             rundir,
             holder,
             holder_mnt_ns,
+            _mnt_ns_handle: mnt_ns_handle,
             daemon: None,
             daemon_env: b.env,
             daemon_starts: 0,
@@ -354,6 +397,7 @@ impl World {
     /// A command that runs `program` inside the world's mount namespace.
     pub fn command_in(&self, program: &Path) -> Command {
         let mut c = Command::new("nsenter");
+        die_with_parent(&mut c);
         c.arg("-t")
             .arg(self.holder.id().to_string())
             .args(["-m", "--"])
@@ -422,8 +466,13 @@ impl World {
 
     /// SIGTERMs the daemon and waits for it to exit.
     pub fn stop_daemon(&mut self) -> ExitStatus {
+        self.stop_daemon_with(libc::SIGTERM)
+    }
+
+    /// Sends `sig` (SIGTERM or SIGINT) to the daemon and waits for it to exit.
+    pub fn stop_daemon_with(&mut self, sig: i32) -> ExitStatus {
         let pid = self.daemon_pid();
-        signal(pid, libc::SIGTERM);
+        signal(pid, sig);
         let deadline = Instant::now() + GENEROUS;
         loop {
             if let Some(st) = self.daemon_mut().try_wait().expect("try_wait daemon") {
@@ -452,7 +501,7 @@ impl World {
     pub fn daemon_log(&self) -> String {
         let mut s = String::new();
         for n in 1..=self.daemon_starts {
-            let text = fs::read_to_string(self.log_path(n)).unwrap_or_default();
+            let text = strip_ansi(&fs::read_to_string(self.log_path(n)).unwrap_or_default());
             // Keep failure messages readable: the tail is what matters.
             let tail: String = if text.len() > 20_000 {
                 let mut cut = text.len() - 20_000;
@@ -473,6 +522,39 @@ impl World {
         fs::read_dir(format!("/proc/{}/fd", self.daemon_pid()))
             .expect("read daemon fd dir")
             .count()
+    }
+
+    /// The daemon's fd count once two readings 200 ms apart agree (the last
+    /// `ustd list` connection may still be closing).
+    pub fn settled_fd_count(&self) -> usize {
+        let mut last = usize::MAX;
+        wait_until("the daemon's fd count to settle", GENEROUS, || {
+            let n = self.daemon_fd_count();
+            let stable = n == last;
+            last = n;
+            if !stable {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            stable.then_some(n)
+        })
+    }
+
+    /// Waits until the daemon holds exactly `expected` fds (e.g. a baseline
+    /// taken while no app was connected).
+    pub fn wait_fd_count(&self, expected: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let n = self.daemon_fd_count();
+            if n == expected {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon holds {n} fds after {timeout:?}, expected {expected}\n{}",
+                self.daemon_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// `ustd list --json`.
@@ -620,8 +702,9 @@ impl Drop for World {
             eprintln!("{}", self.daemon_log());
         }
         // Kill everything in the namespace (daemon, apps, their children),
-        // then reap our own children.
-        for _ in 0..3 {
+        // then reap our own children. Sweep until empty: a dying process may
+        // still fork.
+        for _ in 0..50 {
             let pids = self.namespace_pids();
             if pids.is_empty() {
                 break;

@@ -72,8 +72,19 @@ pub fn wait_closed(s: &UnixStream, timeout: Duration) -> Result<(), String> {
     }
 }
 
-/// A test-process "app" that registers both sockets and answers every
-/// command with success (TRACER_VERSION with 2.13.5).
+/// How a [`FakeApp`] answers the daemon's commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Success for everything (TRACER_VERSION: 2.13.5).
+    Honest,
+    /// Reads commands, never replies.
+    Mute,
+    /// Replies with a handle the command did not carry.
+    WrongHandle,
+}
+
+/// A test-process "app" that registers both sockets and answers commands
+/// as told.
 pub struct FakeApp {
     pub cmd: UnixStream,
     pub notify: UnixStream,
@@ -84,8 +95,18 @@ pub struct FakeApp {
 }
 
 impl FakeApp {
-    /// Connects and registers both sockets like lttng-ust does (cmd first).
+    /// Connects and registers both sockets like lttng-ust does (cmd first),
+    /// answering honestly.
     pub fn register(app_socket: &Path, cmd_reg: &RegMsg, notify_reg: &RegMsg) -> FakeApp {
+        Self::register_answering(app_socket, cmd_reg, notify_reg, Answer::Honest)
+    }
+
+    pub fn register_answering(
+        app_socket: &Path,
+        cmd_reg: &RegMsg,
+        notify_reg: &RegMsg,
+        answer: Answer,
+    ) -> FakeApp {
         let mut cmd = connect(app_socket);
         cmd.write_all(&cmd_reg.encode())
             .expect("send cmd registration");
@@ -101,10 +122,18 @@ impl FakeApp {
         let responder = std::thread::spawn(move || {
             let mut msg = [0u8; CMD_MSG_LEN];
             while rd.read_exact(&mut msg).is_ok() {
-                let reply = reply_for(&msg);
                 seen.lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push(u32_at(&msg, 4));
+                let mut reply = reply_for(&msg);
+                match answer {
+                    Answer::Honest => {}
+                    Answer::Mute => continue,
+                    Answer::WrongHandle => {
+                        let bad = u32_at(&msg, 0).wrapping_add(77);
+                        reply[0..4].copy_from_slice(&bad.to_le_bytes());
+                    }
+                }
                 if rd.write_all(&reply).is_err() {
                     break;
                 }
