@@ -516,3 +516,451 @@ fn append(text: &mut String, block: &str) -> Result<(), MetadataError> {
     text.push_str(block);
     Ok(())
 }
+
+#[cfg(all(test, not(ustd_loom)))]
+mod tests {
+    use super::*;
+    use crate::core::metadata::params::{Abi, BufferingScheme, ClockParams, TracerVersion};
+    use crate::core::metadata::TsdlError;
+    use crate::wire::field::{EnumValue, FieldType, IntegerType, StringEncoding};
+
+    fn registry() -> Registry {
+        Registry::new(&SessionParams {
+            uuid: [7; 16],
+            abi: Abi {
+                bits_per_long: 64,
+                uint8_align: 8,
+                uint16_align: 8,
+                uint32_align: 8,
+                uint64_align: 8,
+                long_align: 8,
+                byte_order: ByteOrder::Little,
+            },
+            tracer: TracerVersion {
+                major: 2,
+                minor: 13,
+                patchlevel: 5,
+            },
+            scheme: BufferingScheme::PerUid { uid: 1000 },
+            trace_name: "t".into(),
+            creation_datetime: "20260101T000000+0000".into(),
+            hostname: "h".into(),
+            clock: ClockParams::monotonic(None, 0),
+        })
+    }
+
+    fn int_field(name: &str, size_bits: u32) -> Field {
+        Field {
+            name: name.into(),
+            ty: FieldType::Integer(IntegerType {
+                size_bits,
+                signed: true,
+                reverse_byte_order: false,
+                base: 10,
+                encoding: StringEncoding::None,
+                alignment_bits: 8,
+            }),
+        }
+    }
+
+    fn event(name: &str, fields: Vec<Field>) -> EventReg {
+        EventReg {
+            session_objd: 1,
+            channel_objd: 2,
+            name: name.into(),
+            loglevel: 13,
+            signature: "int, i".into(),
+            fields,
+            model_emf_uri: None,
+        }
+    }
+
+    fn appended(r: &Registry, f: impl FnOnce()) -> String {
+        let before = r.text();
+        f();
+        let after = r.text();
+        assert!(after.starts_with(&before), "text only grows");
+        after[before.len()..].to_owned()
+    }
+
+    #[test]
+    fn channel_ids_and_context_fields() {
+        let r = registry();
+        assert_eq!(r.add_channel(10).unwrap(), 0);
+        assert_eq!(r.add_channel(20).unwrap(), 1);
+        assert_eq!(r.add_channel(10).unwrap(), 0, "idempotent per key");
+        assert_eq!(
+            r.register_channel(30, &[]),
+            Err(MetadataError::UnknownChannel(30))
+        );
+
+        let ctx = vec![int_field("vpid", 32)];
+        let text = appended(&r, || {
+            assert_eq!(
+                r.register_channel(20, &ctx).unwrap(),
+                (1, HeaderType::Large)
+            );
+        });
+        assert!(
+            text.starts_with("stream {\n\tid = 1;\n") && text.contains("_vpid;"),
+            "{text}"
+        );
+
+        let text = appended(&r, || {
+            assert_eq!(
+                r.register_channel(20, &ctx).unwrap(),
+                (1, HeaderType::Large)
+            );
+            let other = vec![int_field("vtid", 32)];
+            assert_eq!(
+                r.register_channel(20, &other),
+                Err(MetadataError::ContextMismatch)
+            );
+        });
+        assert_eq!(text, "", "later registrations append nothing");
+    }
+
+    #[test]
+    fn event_ids_identity_and_order() {
+        let r = registry();
+        r.add_channel(1).unwrap();
+        r.add_channel(2).unwrap();
+        // An event registered before its channel gets its block first.
+        let text = appended(&r, || {
+            assert_eq!(
+                r.register_event(1, &event("p:a", vec![int_field("i", 32)]))
+                    .unwrap(),
+                0
+            );
+            r.register_channel(1, &[]).unwrap();
+        });
+        assert!(
+            text.find("event {").unwrap() < text.find("stream {").unwrap(),
+            "{text}"
+        );
+
+        let text = appended(&r, || {
+            // Same identity, different signature: same id, no text.
+            let mut again = event("p:a", vec![int_field("i", 32)]);
+            again.signature = "long, i".into();
+            assert_eq!(r.register_event(1, &again).unwrap(), 0);
+        });
+        assert_eq!(text, "");
+
+        // Same name, other layout / loglevel / URI: new ids, new blocks.
+        let text = appended(&r, || {
+            assert_eq!(
+                r.register_event(1, &event("p:a", vec![int_field("i", 64)]))
+                    .unwrap(),
+                1
+            );
+            let mut ll = event("p:a", vec![int_field("i", 32)]);
+            ll.loglevel = 4;
+            assert_eq!(r.register_event(1, &ll).unwrap(), 2);
+            let mut uri = ll.clone();
+            uri.model_emf_uri = Some("u".into());
+            assert_eq!(r.register_event(1, &uri).unwrap(), 3);
+        });
+        assert_eq!(text.matches("name = \"p:a\";").count(), 3);
+
+        // Ids are per channel.
+        assert_eq!(r.register_event(2, &event("p:a", vec![])).unwrap(), 0);
+        assert_eq!(
+            r.register_event(9, &event("p:a", vec![])),
+            Err(MetadataError::UnknownChannel(9))
+        );
+    }
+
+    #[test]
+    fn refused_event_consumes_nothing() {
+        let r = registry();
+        r.add_channel(1).unwrap();
+        let bad = Field {
+            name: "s".into(),
+            ty: FieldType::Struct {
+                alignment: 0,
+                fields: vec![int_field("x", 8)],
+            },
+        };
+        let text = appended(&r, || {
+            let err = r.register_event(1, &event("p:bad", vec![bad])).unwrap_err();
+            assert_eq!(
+                err,
+                MetadataError::Tsdl(TsdlError::NonEmptyStruct("s".into()))
+            );
+            assert_eq!(err.ret_code(), -libc::EINVAL);
+        });
+        assert_eq!(text, "");
+        assert_eq!(r.register_event(1, &event("p:good", vec![])).unwrap(), 0);
+    }
+
+    #[test]
+    fn enum_ids_and_use() {
+        let r = registry();
+        r.add_channel(1).unwrap();
+        let entry = |label: &str, v| EnumEntry {
+            start: EnumValue {
+                value: v,
+                signed: false,
+            },
+            end: EnumValue {
+                value: v,
+                signed: false,
+            },
+            label: label.into(),
+            is_auto: false,
+        };
+        let a = vec![entry("A", 0), entry("B", 1)];
+        let b = vec![entry("A", 0)];
+        assert_eq!(r.register_enum("p_e", &a).unwrap(), 0);
+        assert_eq!(r.register_enum("p_e", &a).unwrap(), 0);
+        assert_eq!(
+            r.register_enum("p_e", &b).unwrap(),
+            1,
+            "same name, other entries"
+        );
+        assert_eq!(r.register_enum("p_f", &a).unwrap(), 2);
+        let container = IntegerType {
+            size_bits: 8,
+            signed: false,
+            reverse_byte_order: false,
+            base: 10,
+            encoding: StringEncoding::None,
+            alignment_bits: 8,
+        };
+        let use_enum = |name: &str, id| Field {
+            name: "c".into(),
+            ty: FieldType::Enum {
+                name: name.into(),
+                id,
+                container: container.clone(),
+            },
+        };
+        let text = appended(&r, || {
+            assert_eq!(
+                r.register_event(1, &event("p:e", vec![use_enum("p_e", 1)]))
+                    .unwrap(),
+                0
+            );
+        });
+        assert!(text.contains("\"A\" = 0,\n\t\t} _c;"), "{text}");
+        // The id must belong to that name.
+        let err = r
+            .register_event(1, &event("p:x", vec![use_enum("p_f", 1)]))
+            .unwrap_err();
+        assert!(
+            matches!(err, MetadataError::Tsdl(TsdlError::UnknownEnum { .. })),
+            "{err:?}"
+        );
+        assert_eq!(err.ret_code(), -libc::ENOENT);
+    }
+
+    fn send(step: PushStep) -> Fragment {
+        match step {
+            PushStep::Send(f) => f,
+            other => panic!("expected a fragment, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_push_in_flight_and_no_lost_bytes() {
+        let r = registry();
+        r.add_channel(1).unwrap();
+        let first = send(r.begin_push().unwrap());
+        assert_eq!(first.offset, 0);
+        assert_eq!(first.bytes, r.text().as_bytes());
+        // Appended while in flight: another pusher idles, the holder gets it.
+        r.register_event(1, &event("p:a", vec![])).unwrap();
+        assert_eq!(r.begin_push().unwrap(), PushStep::Idle);
+        let second = send(r.commit_push(&first).unwrap());
+        assert_eq!(second.offset, first.bytes.len() as u64);
+        assert!(String::from_utf8(second.bytes.clone())
+            .unwrap()
+            .starts_with("event {"));
+        // A stale or foreign fragment is refused.
+        assert!(matches!(
+            r.commit_push(&first),
+            Err(MetadataError::PushProtocol(_))
+        ));
+        assert_eq!(r.commit_push(&second).unwrap(), PushStep::Idle);
+        assert_eq!(r.lengths().0, r.lengths().1);
+        assert_eq!(r.begin_push().unwrap(), PushStep::Idle);
+    }
+
+    #[test]
+    fn failed_pushes() {
+        let r = registry();
+        r.add_channel(1).unwrap();
+        let f = send(r.begin_push().unwrap());
+        assert_eq!(
+            r.abort_push(&f, PushFailure::Retry).unwrap(),
+            PushStep::Idle
+        );
+        assert_eq!(r.lengths().1, 0, "nothing acknowledged");
+        let again = send(r.begin_push().unwrap());
+        assert_eq!(again, f, "the same bytes are offered again");
+        assert_eq!(
+            r.abort_push(&again, PushFailure::Fatal).unwrap(),
+            PushStep::Close
+        );
+        assert!(r.is_closed());
+        assert_eq!(r.begin_push(), Err(MetadataError::Closed));
+        assert_eq!(r.request_close(), PushStep::Idle);
+        assert_eq!(r.add_channel(2), Err(MetadataError::Closed));
+    }
+
+    #[test]
+    fn close_after_final_push_exactly_once() {
+        let r = registry();
+        r.add_channel(1).unwrap();
+        // A push in flight when the close is requested: its holder closes.
+        let f = send(r.begin_push().unwrap());
+        assert_eq!(r.request_close(), PushStep::Idle);
+        assert_eq!(r.lifecycle(), Lifecycle::Closing);
+        let err = r.register_event(1, &event("p:late", vec![])).unwrap_err();
+        assert_eq!(
+            (err.clone(), err.ret_code()),
+            (MetadataError::Closed, -libc::EPIPE)
+        );
+        assert_eq!(r.commit_push(&f).unwrap(), PushStep::Close);
+        assert_eq!(r.lifecycle(), Lifecycle::Closed);
+        assert_eq!(r.request_close(), PushStep::Idle);
+
+        // Pending bytes when the close is requested: the closer pushes them first.
+        let r = registry();
+        let f = send(r.request_close());
+        assert_eq!(f.bytes.len(), r.text().len());
+        assert_eq!(
+            r.request_close(),
+            PushStep::Idle,
+            "second closer while the first pushes"
+        );
+        // Retry while closing cannot be retried later: it closes.
+        assert_eq!(
+            r.abort_push(&f, PushFailure::Retry).unwrap(),
+            PushStep::Close
+        );
+    }
+
+    /// Records what a consumer would receive.
+    #[derive(Default)]
+    struct Consumer {
+        received: Vec<u8>,
+        fragments: usize,
+        closes: usize,
+        fail: bool,
+    }
+
+    impl MetadataSink for Consumer {
+        type Error = &'static str;
+        fn push(&mut self, f: &Fragment) -> Result<(), &'static str> {
+            if self.fail {
+                return Err("link down");
+            }
+            assert_eq!(f.offset, self.received.len() as u64, "contiguous, in order");
+            self.received.extend_from_slice(&f.bytes);
+            self.fragments += 1;
+            Ok(())
+        }
+        fn close(&mut self) -> Result<(), &'static str> {
+            self.closes += 1;
+            Ok(())
+        }
+    }
+
+    /// A consumer shared by pushers on several threads.
+    struct Shared<'a>(&'a std::sync::Mutex<Consumer>);
+
+    impl MetadataSink for Shared<'_> {
+        type Error = &'static str;
+        fn push(&mut self, f: &Fragment) -> Result<(), &'static str> {
+            self.0.lock().unwrap().push(f)
+        }
+        fn close(&mut self) -> Result<(), &'static str> {
+            self.0.lock().unwrap().close()
+        }
+    }
+
+    #[test]
+    fn sink_driver() {
+        let r = registry();
+        let mut c = Consumer::default();
+        assert!(!r.push_all(&mut c).unwrap());
+        r.add_channel(1).unwrap();
+        r.register_event(1, &event("p:a", vec![])).unwrap();
+        assert!(!r.push_all(&mut c).unwrap());
+        assert!(r.final_push_and_close(&mut c).unwrap());
+        assert!(!r.final_push_and_close(&mut c).unwrap());
+        assert_eq!(c.received, r.text().as_bytes());
+        assert_eq!((c.fragments, c.closes), (2, 1));
+
+        let r = registry();
+        let mut broken = Consumer {
+            fail: true,
+            ..Consumer::default()
+        };
+        assert!(matches!(
+            r.push_all(&mut broken),
+            Err(PushError::Sink("link down"))
+        ));
+        assert_eq!(broken.closes, 1);
+        assert!(r.is_closed());
+    }
+
+    /// Many apps registering and pushing at once, then several closers:
+    /// the consumer gets the whole text exactly once, in order, one close.
+    #[test]
+    fn concurrent_registrations_and_pushes() {
+        let r = registry();
+        let consumer = std::sync::Mutex::new(Consumer::default());
+        for key in 0..4 {
+            r.add_channel(key).unwrap();
+        }
+        std::thread::scope(|s| {
+            for t in 0..8u64 {
+                let (r, consumer) = (&r, &consumer);
+                s.spawn(move || {
+                    for i in 0..50u64 {
+                        let name = format!("p:e{}", (t * 7 + i) % 60);
+                        let id = r
+                            .register_event(t % 4, &event(&name, vec![int_field("i", 32)]))
+                            .unwrap();
+                        assert!(id < 60);
+                        if i % 5 == 0 {
+                            r.register_channel(t % 4, &[]).unwrap();
+                        }
+                        r.push_all(&mut Shared(consumer)).unwrap();
+                    }
+                });
+            }
+        });
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                let (r, consumer) = (&r, &consumer);
+                s.spawn(move || r.final_push_and_close(&mut Shared(consumer)).unwrap());
+            }
+        });
+        let c = consumer.into_inner().unwrap();
+        assert_eq!(c.received, r.text().as_bytes());
+        assert_eq!(c.closes, 1);
+        assert_eq!(
+            r.text().matches("event {").count(),
+            4 * 60 - count_unreached()
+        );
+        assert_eq!(r.text().matches("stream {").count(), 4);
+    }
+
+    /// Events names thread `t` reaches on channel `t % 4`: threads t and t+4
+    /// share a channel and between them cover every name but a few.
+    fn count_unreached() -> usize {
+        (0..4u64)
+            .map(|ch| {
+                let reached: std::collections::HashSet<u64> = [ch, ch + 4]
+                    .iter()
+                    .flat_map(|t| (0..50u64).map(move |i| (t * 7 + i) % 60))
+                    .collect();
+                60 - reached.len()
+            })
+            .sum()
+    }
+}

@@ -1,7 +1,10 @@
 #!/bin/sh
-# Regenerates lttng-sessiond.metadata.txt and the notify-socket capture
-# (notify.strace) with the real lttng-sessiond, in a private mount namespace
-# so that no other session daemon on the machine is seen or disturbed.
+# Regenerates, with the real lttng-sessiond, the reference TSDL texts
+# (lttng-sessiond.metadata.txt: per-UID, two instances of the fixture app;
+# lttng-sessiond.pid.metadata.txt: per-PID, app registered before start) and
+# notify.capture.hex (every byte lttng-sessiond read on the apps' notify
+# sockets), which tests/tsdl_vs_lttng.rs replays. Runs in a private mount
+# namespace so that no other session daemon on the machine is seen or disturbed.
 # Usage (root): unshare -m --propagation private sh regen.sh
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
