@@ -15,14 +15,14 @@ use crate::core::fd_budget::FdBudget;
 use crate::core::pairing::Pairing;
 use crate::core::registry::Registry;
 use crate::core::session::Sessions;
-use crate::io::trace::SessionTrace;
-use std::collections::HashMap;
 use crate::io::app_conn::{AppConn, AppRef};
 use crate::io::paths::Paths;
 use crate::io::registration::Half;
 use crate::io::stream::{AppIoError, Deadline};
+use crate::io::trace::SessionTrace;
 use crate::io::wait_shm::WaitShm;
 use crate::io::{control_server, reaper::Reaper, registration, sys};
+use std::collections::HashMap;
 
 /// fds kept back from the budget for the daemon's own files and sockets.
 const FD_RESERVE: usize = 64;
@@ -178,6 +178,15 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
         traces: Default::default(),
     });
 
+    let weak = Arc::downgrade(&daemon);
+    reaper.on_app_gone(move |app| {
+        if let Some(d) = weak.upgrade() {
+            let traces: Vec<_> = crate::sync::lock(&d.traces).values().cloned().collect();
+            for t in traces {
+                t.app_left(app);
+            }
+        }
+    });
     let result = rt.block_on(serve(daemon.clone()));
 
     // Stop every task (their leases drop), then let the reaper finish.
