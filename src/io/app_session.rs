@@ -43,6 +43,20 @@ impl ObjTable {
     pub fn get(&self, handle: u32) -> Option<ObjRef> {
         self.by_handle.get(&handle).copied()
     }
+
+    /// Sessions the app currently has objects in.
+    pub fn sessions(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .by_handle
+            .values()
+            .filter_map(|o| match o {
+                ObjRef::Session { session_id } => Some(*session_id),
+                ObjRef::Channel { .. } => None,
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
 }
 
 struct ChannelShadow {
