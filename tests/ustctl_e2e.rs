@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ustctl_common::*;
 use ustd::ustctl::{
-    pid_trace_dir, uid_trace_dir, BufferChannel, Consumer, MetadataChannel, UstCtl,
+    pid_trace_dir, uid_trace_dir, BufferChannel, ChannelSpec, Consumer, MetadataChannel, UstCtl,
 };
 
 /// Per-UID layout; the app fills several sub-buffers (so the consumer
@@ -117,4 +117,58 @@ fn per_pid_trace_flushed_at_stop() {
         N,
         "removing the trace keeps its files"
     );
+}
+
+/// Snapshot mode: an overwrite channel nobody drains; `snapshot` copies
+/// the latest events (older ones were overwritten) without consuming.
+#[test]
+fn snapshot_of_an_overwrite_channel_holds_the_latest_events() {
+    const N: usize = 5000;
+    let root = scratch("snap");
+    let listener = UnixListener::bind(root.join("home/.lttng/lttng-ust-sock-8")).unwrap();
+    let mut app = App::spawn(&root.join("home"), N, true);
+
+    let ctl = UstCtl::load().unwrap();
+    let uuid = *b"ustd-e2e-snapsht";
+    let consumer = Consumer::start(ctl.clone(), "snap").unwrap();
+    let mut rig = Rig::register(listener);
+    let trace = consumer.add_snapshot_trace().unwrap();
+    let text = tsdl_statedump(&uuid, "uid", rig.reg.uid) + &tsdl_stream_and_event();
+    consumer.push_metadata(trace, 0, text.as_bytes()).unwrap();
+    let channel = BufferChannel::create(
+        &ctl,
+        &ChannelSpec {
+            overwrite: true,
+            num_subbuf: 4,
+            ..spec(uuid)
+        },
+    )
+    .unwrap();
+    let hand_out = consumer
+        .add_snapshot_channel(trace, "channel0", channel)
+        .unwrap();
+    rig.configure(&hand_out);
+    app.wait_emitted(N);
+    rig.stop();
+
+    let snap = |seq: u32| {
+        let dest = uid_trace_dir(&root.join(format!("out/snapshot-1-{seq}")), rig.reg.uid, 64);
+        consumer.snapshot(trace, &dest).unwrap();
+        assert_eq!(std::fs::read_dir(dest.join("index")).unwrap().count(), 0);
+        babeltrace_values(&dest)
+    };
+    let values = snap(0);
+    assert_eq!(values.last(), Some(&(N as i64 - 1)), "latest event present");
+    assert!(values.windows(2).all(|w| w[0] < w[1]), "trace order");
+    assert!(
+        values.len() >= 500 && values.len() < N,
+        "kept {} of {N}",
+        values.len()
+    );
+    // Not consumed: a second snapshot sees the same events.
+    assert_eq!(snap(1), values);
+
+    app.finish();
+    rig.join_notify();
+    consumer.close().unwrap();
 }

@@ -120,7 +120,9 @@ impl Cmd {
 
     pub fn reply(&mut self, msg: &CmdMsg) -> Reply {
         let mut b = [0u8; REPLY_LEN];
-        self.sock.read_exact(&mut b).unwrap();
+        if let Err(e) = self.sock.read_exact(&mut b) {
+            panic!("reading the reply to {msg:?}: {e}");
+        }
         let r = Reply::decode_for(&b, msg).unwrap();
         assert_eq!(r.ret_code, 0, "app refused {msg:?}");
         r
@@ -392,7 +394,15 @@ impl Rig {
         self.cmd.call(CmdMsg::simple(ev, op::ENABLE));
         self.cmd.call(CmdMsg::simple(self.session, op::ENABLE));
         self.cmd.call(CmdMsg::simple(0, op::WAIT_QUIESCENT));
-        self.cmd.call(CmdMsg::simple(0, op::REGISTER_DONE));
+        // The app releases its constructor before replying: a short-lived
+        // app may run main() and exit before the reply is written, so EOF
+        // here means "registered, then gone".
+        let done = CmdMsg::simple(0, op::REGISTER_DONE);
+        self.cmd.send(&done);
+        let mut b = [0u8; REPLY_LEN];
+        if self.cmd.sock.read_exact(&mut b).is_ok() {
+            assert_eq!(Reply::decode_for(&b, &done).unwrap().ret_code, 0);
+        }
     }
 
     /// lttng's stop: DISABLE(session) + WAIT_QUIESCENT.
@@ -443,9 +453,7 @@ pub fn babeltrace_values(dir: &Path) -> Vec<i64> {
                 "unexpected event line: {l}"
             );
             let v = l.rsplit_once("v = ").expect("field v").1;
-            v.trim_end_matches(|c| c == ' ' || c == '}')
-                .parse::<i64>()
-                .unwrap()
+            v.trim_end_matches([' ', '}']).parse::<i64>().unwrap()
         })
         .collect()
 }
