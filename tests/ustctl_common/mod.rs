@@ -327,7 +327,6 @@ event {{
 
 /// One test trace: mini daemon + buffers + consumer.
 pub struct Rig {
-    _listener: UnixListener,
     pub cmd: Cmd,
     pub reg: RegMsg,
     notify: Option<JoinHandle<()>>,
@@ -354,15 +353,14 @@ pub fn accept_app(listener: &UnixListener) -> (Cmd, RegMsg, UnixStream) {
 
 impl Rig {
     /// Registers the app and creates its session (TRACER_VERSION, SESSION).
-    pub fn register(listener: UnixListener) -> Rig {
-        let (mut cmd, reg, notify_sock) = accept_app(&listener);
+    pub fn register(listener: &UnixListener) -> Rig {
+        let (mut cmd, reg, notify_sock) = accept_app(listener);
         let log = Arc::new(Mutex::new(NotifyLog::default()));
         let notify = Some(serve_notify(notify_sock, log.clone()));
         let v = cmd.call(CmdMsg::simple(0, op::TRACER_VERSION));
         assert_eq!(v.tracer_version().0, 2);
         let session = cmd.call(CmdMsg::simple(0, op::SESSION)).ret_val;
         Rig {
-            _listener: listener,
             cmd,
             reg,
             notify,
@@ -479,6 +477,7 @@ pub fn check_indexes(dir: &Path) -> usize {
                 (0, u64::from(cpu), seq as u64)
             );
             assert!(e.timestamp_begin <= e.timestamp_end);
+            assert_eq!(e.events_discarded, 0, "no event may be lost");
             // The packet header in the file agrees with the index.
             let p = &data[e.offset as usize..];
             assert_eq!(&p[..4], &0xC1FC1FC1u32.to_le_bytes());
