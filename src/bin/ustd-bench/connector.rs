@@ -7,6 +7,14 @@
 //! notify connect), hands both sockets to the generator over SCM_RIGHTS and
 //! exits. The kernel keeps the credentials from the moment of connect.
 //!
+//! With a start gate, connectors are forked ahead and each waits for one
+//! byte on a shared pipe before connecting, so a storm is not paced by the
+//! generator's serial forks: [`Connectors::open_gate`] releases them all.
+//!
+//! Each connector stamps CLOCK_MONOTONIC just before its first `connect`
+//! and reports it, so per-app latencies exclude fork and scheduling delays
+//! on the generator side.
+//!
 //! By default a connector then lingers (closed fds, paused, killed with the
 //! generator) instead of exiting: `lttng list -u` reads
 //! `/proc/<pid>/cmdline` of every app and fails on a pid that is gone.
@@ -24,13 +32,28 @@ use crate::sock::{self, FdMsgError, Read};
 
 /// Alignments (in bits) an x86_64 lttng-ust 2.13 app reports.
 const X86_64_ALIGNMENTS: [u32; 5] = [8; 5];
-/// Size of a connector's report: app index (u32) then errno (u32, 0 = ok).
-const REPORT_LEN: usize = 8;
+/// Size of a connector's report: app index (u32), errno (u32, 0 = ok),
+/// then the CLOCK_MONOTONIC nanoseconds of its first connect (u64).
+const REPORT_LEN: usize = 16;
 
 /// What a connector reports back.
 pub struct Report {
     pub index: u32,
+    /// CLOCK_MONOTONIC ns just before the connector's first connect.
+    pub connect_ns: u64,
     pub result: Result<(OwnedFd, OwnedFd), Errno>,
+}
+
+/// CLOCK_MONOTONIC in nanoseconds (async-signal-safe: usable after fork).
+pub fn mono_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    (t.tv_sec as u64) * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// The pipe gated connectors wait on: one byte releases one connector.
+struct Gate {
+    read: OwnedFd,
+    write: OwnedFd,
 }
 
 pub struct Connectors {
@@ -42,10 +65,17 @@ pub struct Connectors {
     name: String,
     /// Keep each connector process alive (paused) after the hand-off.
     linger: bool,
+    gate: Option<Gate>,
 }
 
 impl Connectors {
-    pub fn new(socket_path: &std::path::Path, name: &str, linger: bool) -> Result<Self, Errno> {
+    /// `gated`: connectors wait for [`Connectors::open_gate`] before connecting.
+    pub fn new(
+        socket_path: &std::path::Path,
+        name: &str,
+        linger: bool,
+        gated: bool,
+    ) -> Result<Self, Errno> {
         let addr = SocketAddrUnix::new(socket_path)?;
         // Seqpacket keeps each connector's report one atomic message even
         // when many connectors write concurrently.
@@ -56,13 +86,32 @@ impl Connectors {
             None,
         )?;
         rustix::io::ioctl_fionbio(&parent, true)?;
+        // Blocking on both ends: connectors sleep in read() until released.
+        let gate = if gated {
+            let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+            Some(Gate { read, write })
+        } else {
+            None
+        };
         Ok(Self {
             addr,
             parent,
             child,
             name: name.to_owned(),
             linger,
+            gate,
         })
+    }
+
+    /// Releases `n` gated connectors at once (one byte each).
+    pub fn open_gate(&self, n: usize) -> Result<(), Errno> {
+        let Some(gate) = &self.gate else {
+            return Ok(());
+        };
+        // Pipes hold 64 KiB by default; larger counts go out in a few writes
+        // as connectors drain the pipe.
+        let bytes = vec![0u8; n];
+        sock::write_all_blocking(&gate.write, &bytes)
     }
 
     pub fn report_fd(&self) -> std::os::fd::BorrowedFd<'_> {
@@ -138,8 +187,20 @@ impl Connectors {
             sock::send_all_blocking(&s, &reg.encode())?;
             Ok(s)
         };
+        if let Some(gate) = &self.gate {
+            let mut byte = [0u8; 1];
+            loop {
+                match rustix::io::read(&gate.read, &mut byte) {
+                    Ok(1) => break,
+                    Err(Errno::INTR) => {}
+                    Ok(_) => return Err(Errno::PIPE),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         let mut report = [0u8; REPORT_LEN];
         report[0..4].copy_from_slice(&index.to_le_bytes());
+        report[8..16].copy_from_slice(&mono_ns().to_le_bytes());
         // lttng-ust order: cmd connect + registration, then notify.
         let result = connect_one(cmd_reg).and_then(|cmd| Ok((cmd, connect_one(notify_reg)?)));
         match result {
@@ -171,6 +232,9 @@ impl Connectors {
         let index = u32::from_le_bytes(word);
         word.copy_from_slice(&buf[4..8]);
         let errno = u32::from_le_bytes(word);
+        let mut stamp = [0u8; 8];
+        stamp.copy_from_slice(&buf[8..16]);
+        let connect_ns = u64::from_le_bytes(stamp);
         let result = if errno != 0 {
             Err(Errno::from_raw_os_error(errno as i32))
         } else {
@@ -180,7 +244,11 @@ impl Connectors {
                 _ => return Err(FdMsgError::WrongCount { want: 2, got: 0 }),
             }
         };
-        Ok(Some(Report { index, result }))
+        Ok(Some(Report {
+            index,
+            connect_ns,
+            result,
+        }))
     }
 }
 

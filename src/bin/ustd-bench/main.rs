@@ -31,7 +31,7 @@ use rustix::event::epoll;
 use rustix::io::Errno;
 
 use crate::app::{Behaviour, FakeApp, Gone};
-use crate::connector::Connectors;
+use crate::connector::{mono_ns, Connectors};
 use crate::stats::Stats;
 use crate::tracer::{Provider, Tracer};
 
@@ -50,6 +50,11 @@ struct Args {
     /// Connectors in flight at once (forked but not yet reported).
     #[arg(long, default_value_t = 64)]
     max_inflight: usize,
+    /// Fork every connector first, then release them all at once: a storm
+    /// not paced by the generator's serial forks ("all registered" then
+    /// counts from the release; --connect-rate and --max-inflight are ignored).
+    #[arg(long)]
+    gate: bool,
     /// Delay before every command reply (a slow app), in milliseconds.
     #[arg(long, default_value_t = 0.0)]
     reply_delay_ms: f64,
@@ -126,7 +131,8 @@ enum BenchError {
 const REPORT_TOKEN: u64 = u64::MAX;
 
 struct Slot {
-    spawned: Instant,
+    /// CLOCK_MONOTONIC ns of the connector's first connect, once reported.
+    connect_ns: u64,
     app: Option<FakeApp>,
 }
 
@@ -148,8 +154,13 @@ impl Generator {
         }
         let epoll =
             epoll::create(epoll::CreateFlags::CLOEXEC).map_err(|e| BenchError::Sys("epoll", e))?;
-        let connectors = Connectors::new(&args.socket, &args.name, !args.short_lived_connectors)
-            .map_err(|e| BenchError::Sys("socket path", e))?;
+        let connectors = Connectors::new(
+            &args.socket,
+            &args.name,
+            !args.short_lived_connectors,
+            args.gate,
+        )
+        .map_err(|e| BenchError::Sys("socket path", e))?;
         epoll::add(
             &epoll,
             connectors.report_fd(),
@@ -197,6 +208,9 @@ impl Generator {
         let deadline = started + Duration::from_secs_f64(self.args.register_timeout_s);
         let mut next_spawn = started;
         let mut spawned: u32 = 0;
+        if self.args.gate {
+            spawned = self.spawn_gated()?;
+        }
         let mut settled = false;
         let mut events = Vec::with_capacity(1024);
         while !STOP.load(Ordering::Relaxed) {
@@ -268,15 +282,30 @@ impl Generator {
         Ok(())
     }
 
+    /// Forks every connector (each waits at the gate), lets them reach it,
+    /// then opens it. Returns the number spawned.
+    fn spawn_gated(&mut self) -> Result<u32, BenchError> {
+        for index in 0..self.args.apps {
+            self.spawn(index);
+        }
+        // Let the last forks get scheduled up to their gate read, so the
+        // release is not mixed with fork work.
+        std::thread::sleep(Duration::from_millis(300));
+        let open = mono_ns();
+        self.connectors
+            .open_gate(self.inflight)
+            .map_err(|e| BenchError::Sys("open gate", e))?;
+        self.stats.restart_clock(open);
+        Ok(self.args.apps)
+    }
+
     fn spawn(&mut self, index: u32) {
-        // Per spawn: forks are serial and take a while each.
-        let now = Instant::now();
-        self.stats.spawned(now);
+        self.stats.start_clock(mono_ns());
         match self.connectors.spawn(index) {
             Ok(_pid) => {
                 self.inflight += 1;
                 self.slots[index as usize] = Some(Slot {
-                    spawned: now,
+                    connect_ns: 0,
                     app: None,
                 });
             }
@@ -342,6 +371,7 @@ impl Generator {
                 continue;
             }
             if let Some(Some(slot)) = self.slots.get_mut(index as usize) {
+                slot.connect_ns = report.connect_ns;
                 slot.app = Some(app);
             }
             self.pump(index, false);
@@ -352,6 +382,7 @@ impl Generator {
     /// per-app latencies.
     fn pump(&mut self, index: u32, hangup: bool) {
         let now = Instant::now();
+        let now_ns = mono_ns();
         let Some(Some(slot)) = self.slots.get_mut(index as usize) else {
             return;
         };
@@ -365,8 +396,8 @@ impl Generator {
         if hangup && result.is_ok() && app.is_stuck() {
             result = Err(Gone::DaemonClosed);
         }
-        if let (false, Some(done)) = (was_registered, app.registered_at) {
-            self.stats.registered(slot.spawned, done);
+        if !was_registered && app.registered_at.is_some() {
+            self.stats.registered(slot.connect_ns, now_ns);
         }
         match result {
             Ok(Some(wake)) => self.timers.push(Reverse((wake, index))),

@@ -147,6 +147,18 @@ pub fn send_all_blocking(sock: impl AsFd, mut data: &[u8]) -> Result<(), Errno> 
     Ok(())
 }
 
+/// Writes all of `data` to a blocking pipe.
+pub fn write_all_blocking(fd: impl AsFd, mut data: &[u8]) -> Result<(), Errno> {
+    while !data.is_empty() {
+        match rustix::io::write(&fd, data) {
+            Ok(n) => data = &data[n..],
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Bytes waiting to be written on a non-blocking socket, in order.
 #[derive(Default)]
 pub struct Outbox {

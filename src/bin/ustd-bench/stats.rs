@@ -1,7 +1,7 @@
 //! Counters and registration latencies, printed as one JSON object.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use ustd::wire::notify::notify_cmd;
@@ -17,10 +17,12 @@ pub struct Stats {
     pub spawn_failures: u64,
     /// Why connections ended, by reason.
     pub gone: BTreeMap<String, u64>,
-    /// Spawn-to-REGISTER_DONE latency of every registered app.
+    /// Connect-to-REGISTER_DONE latency of every registered app.
     latencies: Vec<Duration>,
-    first_spawn: Option<Instant>,
-    last_registered: Option<Instant>,
+    /// Start of the "all registered" clock (CLOCK_MONOTONIC ns): the first
+    /// fork, or the gate opening for gated connectors.
+    clock_start: Option<u64>,
+    last_registered: Option<u64>,
 }
 
 fn notify_name(cmd: u32) -> &'static str {
@@ -47,13 +49,20 @@ impl Stats {
         }
     }
 
-    pub fn spawned(&mut self, at: Instant) {
-        self.first_spawn.get_or_insert(at);
+    /// Starts the "all registered" clock unless it already runs.
+    pub fn start_clock(&mut self, at_ns: u64) {
+        self.clock_start.get_or_insert(at_ns);
     }
 
-    pub fn registered(&mut self, spawned: Instant, done: Instant) {
-        self.latencies.push(done.saturating_duration_since(spawned));
-        self.last_registered = Some(self.last_registered.map_or(done, |l| l.max(done)));
+    /// Restarts the "all registered" clock (the gate opened).
+    pub fn restart_clock(&mut self, at_ns: u64) {
+        self.clock_start = Some(at_ns);
+    }
+
+    pub fn registered(&mut self, connect_ns: u64, done_ns: u64) {
+        self.latencies
+            .push(Duration::from_nanos(done_ns.saturating_sub(connect_ns)));
+        self.last_registered = Some(self.last_registered.map_or(done_ns, |l| l.max(done_ns)));
     }
 
     pub fn registered_count(&self) -> usize {
@@ -83,9 +92,9 @@ impl Stats {
             live,
             connect_failures: self.connect_failures,
             spawn_failures: self.spawn_failures,
-            all_registered_ms: match (self.first_spawn, self.last_registered) {
+            all_registered_ms: match (self.clock_start, self.last_registered) {
                 (Some(a), Some(b)) if sorted.len() == apps => {
-                    Some(ms(b.saturating_duration_since(a)))
+                    Some(ms(Duration::from_nanos(b.saturating_sub(a))))
                 }
                 _ => None,
             },
@@ -122,9 +131,10 @@ pub struct Report {
     pub live: usize,
     pub connect_failures: u64,
     pub spawn_failures: u64,
-    /// First spawn to last REGISTER_DONE, when every app registered.
+    /// First fork (or gate opening) to last REGISTER_DONE, when every app
+    /// registered.
     pub all_registered_ms: Option<f64>,
-    /// Per app: connector fork to REGISTER_DONE received.
+    /// Per app: its first connect to REGISTER_DONE received.
     pub latency_ms: Latency,
     pub commands: BTreeMap<&'static str, u64>,
     pub notify_sent: BTreeMap<&'static str, u64>,
