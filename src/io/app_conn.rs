@@ -20,7 +20,9 @@ pub struct AppConn {
     /// its lease.
     pub cancel: CancellationToken,
     /// Work for the app's command actor (configuration syncs, listings).
-    pub jobs: tokio::sync::mpsc::Sender<AppJob>,
+    /// Boxed jobs: the channel allocates its first block of slots up front,
+    /// per app, and pointer-sized slots keep that block small.
+    pub jobs: tokio::sync::mpsc::Sender<Box<AppJob>>,
     /// The app's session/channel handles, for the notify task.
     pub objects: crate::sync::Mutex<ObjTable>,
     pub _permits: (FdPermit, FdPermit),

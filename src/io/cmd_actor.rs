@@ -2,6 +2,10 @@
 //! socket once the app is published. It runs jobs one at a time (lttng-ust
 //! serves one command at a time per socket) and, between jobs, watches the
 //! socket for a hang-up (lttng-ust never writes to it unprompted).
+//!
+//! Each job's future is boxed: an actor lives as long as its app and spends
+//! nearly all of it idle, so its task should not carry the deepest job's
+//! state (several KiB per app) while it waits.
 
 use std::sync::Arc;
 
@@ -17,7 +21,7 @@ pub async fn run(
     d: Arc<Daemon>,
     app: AppRef,
     lease: Arc<Lease<AppConn>>,
-    mut jobs: mpsc::Receiver<AppJob>,
+    mut jobs: mpsc::Receiver<Box<AppJob>>,
     mut shadow: AppShadow,
 ) {
     let link = AppLink {
@@ -32,9 +36,9 @@ pub async fn run(
             why = idle_watch(&lease.cmd) => return d.hang_up(&app, &lease, "command socket", &why),
             job = jobs.recv() => match job { Some(j) => j, None => return },
         };
-        match job {
+        match *job {
             AppJob::Sync { done } => {
-                let r = sync_all(&d, &link, &mut shadow).await;
+                let r = Box::pin(sync_all(&d, &link, &mut shadow)).await;
                 if let Err(SyncError::App(e)) = &r {
                     if !matches!(e, crate::io::stream::AppIoError::Refused { .. }) {
                         d.hang_up(&app, &lease, "configuration", e);
@@ -43,14 +47,14 @@ pub async fn run(
                 let _ = done.send(r.map_err(|e| e.to_string()));
             }
             AppJob::Forget { session_id, done } => {
-                let r = shadow.forget(&link, session_id).await;
+                let r = Box::pin(shadow.forget(&link, session_id)).await;
                 if let Err(e) = &r {
                     d.hang_up(&app, &lease, "session release", e);
                 }
                 let _ = done.send(r.map_err(|e| e.to_string()));
             }
             AppJob::ListTracepoints { fields, done } => {
-                let r = list_tracepoints(&link, fields).await;
+                let r = Box::pin(list_tracepoints(&link, fields)).await;
                 if let Err(e) = &r {
                     d.hang_up(&app, &lease, "tracepoint listing", e);
                 }

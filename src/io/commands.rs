@@ -44,7 +44,7 @@ async fn fan_out<T: Send + 'static>(
     for app in d.registry.snapshot() {
         let Some(lease) = app.lease() else { continue };
         let (tx, rx) = oneshot::channel();
-        let job = make(tx);
+        let job = Box::new(make(tx));
         set.spawn(async move {
             let r = match tokio::time::timeout(APP_JOB_BOUND, async {
                 lease

@@ -38,6 +38,19 @@ async fn serve_one(d: &Daemon, app: &AppRef, conn: &AppConn) -> Result<(), AppIo
     let mut hdr = [0u8; HEADER_LEN];
     read_exact(s, &mut hdr).await?;
     let cmd = notify::decode_header(&hdr)?;
+    // Boxed: the idle wait above is this task's usual state, so only it
+    // should size the task (one notify task per app).
+    Box::pin(serve_request(d, app, conn, cmd)).await
+}
+
+/// The rest of one request, once its header is in.
+async fn serve_request(
+    d: &Daemon,
+    app: &AppRef,
+    conn: &AppConn,
+    cmd: u32,
+) -> Result<(), AppIoError> {
+    let s = &conn.notify;
     // Once a request has started, the rest must arrive within the deadline.
     let mut body = vec![0u8; notify::body_len(cmd)?];
     d.deadline.run(read_exact(s, &mut body)).await?;

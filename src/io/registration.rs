@@ -32,6 +32,9 @@ pub struct Half {
     reg: RegMsg,
     creds: PeerCreds,
     permit: FdPermit,
+    /// Dropped once the half leaves the pairing table (paired or replaced):
+    /// that ends its parked task's wait early instead of at the deadline.
+    parked_wake: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 pub async fn accept_loop(d: Arc<Daemon>, listener: UnixListener) {
@@ -89,6 +92,7 @@ async fn read_registration(d: Arc<Daemon>, stream: UnixStream, permit: FdPermit)
     };
     let kind = reg.socket_type;
     let pid = creds.pid;
+    let (parked_wake, left_table) = tokio::sync::oneshot::channel();
     match d.pairing.offer(
         pid,
         kind,
@@ -97,17 +101,28 @@ async fn read_registration(d: Arc<Daemon>, stream: UnixStream, permit: FdPermit)
             reg,
             creds,
             permit,
+            parked_wake: Some(parked_wake),
         },
     ) {
-        Offer::Paired { cmd, notify } => complete(d, cmd, notify).await,
+        // Boxed: the handshake and the app's whole life run in this future,
+        // and inline it would size every accepted socket's task (the parked
+        // halves too) for it: about 6 KiB each instead of a few hundred bytes.
+        Offer::Paired { cmd, notify } => Box::pin(complete(d, cmd, notify)).await,
         Offer::Parked { ticket, replaced } => {
             if replaced.is_some() {
                 tracing::info!(pid, ?kind, "newer socket replaced a stale unpaired one");
             }
             drop(replaced);
-            match d.deadline.0 {
-                Some(t) => tokio::time::sleep(t).await,
-                None => d.shutdown.cancelled().await,
+            let expiry = async {
+                match d.deadline.0 {
+                    Some(t) => tokio::time::sleep(t).await,
+                    None => d.shutdown.cancelled().await,
+                }
+            };
+            tokio::select! {
+                // Our half left the table: paired or replaced, nothing to withdraw.
+                _ = left_table => return,
+                () = expiry => {}
             }
             if d.pairing.withdraw(pid, ticket).is_some() {
                 tracing::warn!(pid, ?kind, "closing app socket: its counterpart never came");
@@ -142,7 +157,9 @@ fn app_info(cmd: &Half, notify: &Half, tracer_version: (u32, u32, u32)) -> AppIn
 /// The handshake of a complete pair: TRACER_VERSION, then REGISTER_DONE,
 /// then publication. The notify socket is served from the start, since the
 /// app may send notify requests while a command waits for its reply.
-async fn complete(d: Arc<Daemon>, cmd: Half, notify: Half) {
+async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
+    // Release the parked counterpart's task now.
+    drop((cmd.parked_wake.take(), notify.parked_wake.take()));
     let version_msg = CmdMsg::simple(ROOT_HANDLE, op::TRACER_VERSION);
     // The version goes into the immutable AppInfo, so ask for it before the
     // shell exists; the notify socket is quiet until the app has a session.
@@ -185,7 +202,8 @@ async fn complete(d: Arc<Daemon>, cmd: Half, notify: Half) {
         deadline: d.deadline,
     };
     let generation = d.sessions.generation();
-    if let Err(e) = sync_all(&d, &link, &mut shadow).await {
+    // Boxed (see cmd_actor::run): the update's state is only needed now.
+    if let Err(e) = Box::pin(sync_all(&d, &link, &mut shadow)).await {
         match e {
             SyncError::App(e) if !matches!(e, AppIoError::Refused { .. }) => {
                 return d.hang_up(&app, &lease, "global update", &e);
@@ -216,7 +234,9 @@ async fn complete(d: Arc<Daemon>, cmd: Half, notify: Half) {
         let (tx, _rx) = tokio::sync::oneshot::channel();
         let _ = lease
             .jobs
-            .try_send(crate::io::app_conn::AppJob::Sync { done: tx });
+            .try_send(Box::new(crate::io::app_conn::AppJob::Sync { done: tx }));
     }
-    crate::io::cmd_actor::run(d.clone(), app.clone(), lease, jobs_rx, shadow).await;
+    // The actor gets a task of its own, sized for its idle loop; this
+    // handshake's state is freed now rather than kept for the app's life.
+    tokio::spawn(crate::io::cmd_actor::run(d, app, lease, jobs_rx, shadow));
 }
