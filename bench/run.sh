@@ -18,6 +18,9 @@
 #           its REGISTER_DONE) p50/p99/max, failures. Also the daemon's RSS and
 #           fd count at N = 0 and N registered apps (lttng: lttng-sessiond plus
 #           its lttng-consumerd children; ustd: its one process).
+#   memory  the daemon's RSS and fds at N = 0 and N = MEM_APPS apps registered
+#           at the generator's pace (serial forks, at most 64 connecting at
+#           once): the steady cost per app, without a storm's transient peak.
 #   fanout  N registered apps (reply delay 0 and 1 ms); wall time of the
 #           control commands create / enable-event -u -a / start / stop /
 #           destroy, through each daemon's own CLI.
@@ -31,7 +34,8 @@
 #
 # Environment (all optional):
 #   DAEMONS="lttng ustd"   daemons to measure (ustd is skipped if not built)
-#   SCENARIOS="storm fanout stuck"  scenarios to run
+#   SCENARIOS="storm memory fanout stuck"  scenarios to run
+#   MEM_APPS (default: the largest storm size)
 #   STORM_SIZES="100 500 2000"  FANOUT_SIZES="100 500"  DELAYS_MS="0 1"
 #   STUCK_APPS=100 STUCK_K="1 3" LATE_APPS=20 LATE_RATE=8
 #   EVENTS=4 (tracepoints per fake app)
@@ -71,7 +75,8 @@ DELAYS_MS=${DELAYS_MS:-"0 1"}
 LATE_RATE=${LATE_RATE:-8}
 # lttng-ust's and both daemons' per-app socket timeout (seconds).
 APP_DEADLINE_S=${LTTNG_APP_SOCKET_TIMEOUT:-5}
-SCENARIOS=${SCENARIOS:-"storm fanout stuck"}
+SCENARIOS=${SCENARIOS:-"storm memory fanout stuck"}
+MEM_APPS=${MEM_APPS:-${STORM_SIZES##* }}
 EVENTS=${EVENTS:-4}
 BENCH_BIN=${BENCH_BIN:-$repo/target/release/ustd-bench}
 USTD_BIN=${USTD_BIN:-$repo/target/release/ustd}
@@ -203,7 +208,7 @@ rec() { # rec SECTION PARAMS METRIC VALUE (for daemon $D)
     VAL["$k|$D"]=$4
 }
 declare -A SEEN
-storm_rows=() fanout_rows=() stuck_rows=()
+storm_rows=() fanout_rows=() stuck_rows=() memory_rows=()
 
 # -------------------------------------------------------------- scenarios ---
 scenario_storm() {
@@ -230,15 +235,37 @@ scenario_storm() {
         rec "storm" "N=$n" "per-app latency p99 (ms)" "$p99"
         rec "storm" "N=$n" "per-app latency max (ms)" "$max"
         rec "storm" "N=$n" "failed registrations" "$failed"
-        rec "memory" "N=0" "RSS (KiB)" "$rss0"
-        rec "memory" "N=0" "open fds" "$fds0"
-        rec "memory" "N=$n" "RSS (KiB)" "$rss1"
-        rec "memory" "N=$n" "open fds" "$fds1"
-        rec "memory" "N=$n" "RSS per registered app (KiB)" "$rss_app"
-        rec "memory" "N=$n" "fds per registered app" "$fds_app"
+        rec "memory" "N=$n, after the storm" "RSS (KiB)" "$rss1"
+        rec "memory" "N=$n, after the storm" "open fds" "$fds1"
+        rec "memory" "N=$n, after the storm" "RSS per registered app (KiB)" "$rss_app"
+        rec "memory" "N=$n, after the storm" "fds per registered app" "$fds_app"
         storm_rows+=("| $D | $n | $all | $p50 | $p99 | $max | $failed | $rss0 | $rss1 | $rss_app | $fds0 | $fds1 | $fds_app | $procs | $(load1) |")
         log "storm $D n=$n: all registered $all ms, p99 $p99 ms"
     done
+}
+
+# Steady-state cost per app: MEM_APPS apps registered at the generator's own
+# pace (serial forks, at most 64 connecting at once), so the daemon's memory
+# is not inflated by thousands of registrations in flight at once.
+scenario_memory() {
+    local name=$D-memory-$MEM_APPS ready rss0 fds0 rss1 fds1 procs
+    "${D}_start"
+    sleep 0.5
+    rss0=$(daemon_rss_kib) fds0=$(daemon_fds)
+    gen_start "$name" --apps "$MEM_APPS" --register-timeout-s 300
+    ready=$(cat "$OUT/$name.ready")
+    sleep 0.5
+    rss1=$(daemon_rss_kib) fds1=$(daemon_fds) procs=$("${D}_pids" | wc -w)
+    gen_stop
+    "${D}_stop"
+    rec "memory" "N=0" "RSS (KiB)" "$rss0"
+    rec "memory" "N=0" "open fds" "$fds0"
+    rec "memory" "N=$MEM_APPS, paced" "RSS (KiB)" "$rss1"
+    rec "memory" "N=$MEM_APPS, paced" "open fds" "$fds1"
+    rec "memory" "N=$MEM_APPS, paced" "RSS per registered app (KiB)" "$(awk -v a="$rss0" -v b="$rss1" -v n="$MEM_APPS" 'BEGIN{printf "%.1f", (b-a)/n}')"
+    rec "memory" "N=$MEM_APPS, paced" "fds per registered app" "$(awk -v a="$fds0" -v b="$fds1" -v n="$MEM_APPS" 'BEGIN{printf "%.2f", (b-a)/n}')"
+    memory_rows+=("| $D | $MEM_APPS | $(jget .registered "$ready") | $rss0 | $rss1 | $fds0 | $fds1 | $procs | $(load1) |")
+    log "memory $D n=$MEM_APPS: RSS $rss0 -> $rss1 KiB"
 }
 
 scenario_fanout() {
@@ -376,8 +403,10 @@ x=$(v "stuck|N=$STUCK_APPS K=$bigk|start (ms)" ustd)
 target "stuck K=$bigk: ustd start within one app deadline (${APP_DEADLINE_S} s, +20% slack), not K×" "$(verdict "$x" $((APP_DEADLINE_S * 1200)) '<=')" "$x ms"
 x=$(v "stuck|N=$STUCK_APPS K=$bigk|new app registration p99 (ms)" ustd)
 target "stuck K=$bigk: new app p99 < 50 ms during start (ustd)" "$(verdict "$x" 50 '<')" "$x ms"
-r=$(ratio "$(v "memory|N=$big|RSS per registered app (KiB)" lttng)" "$(v "memory|N=$big|RSS per registered app (KiB)" ustd)")
-target "RSS per registered app ≤ ½ of lttng's (N=$big)" "$(verdict "$r" 2 '>=')" "${r}×"
+r=$(ratio "$(v "memory|N=$MEM_APPS, paced|RSS per registered app (KiB)" lttng)" "$(v "memory|N=$MEM_APPS, paced|RSS per registered app (KiB)" ustd)")
+target "RSS per registered app ≤ ½ of lttng's (N=$MEM_APPS, paced)" "$(verdict "$r" 2 '>=')" "${r}×"
+r=$(ratio "$(v "memory|N=$big, after the storm|RSS per registered app (KiB)" lttng)" "$(v "memory|N=$big, after the storm|RSS per registered app (KiB)" ustd)")
+target "RSS per registered app ≤ ½ of lttng's (N=$big, right after the storm)" "$(verdict "$r" 2 '>=')" "${r}×"
 echo
 
 echo "### Registration storm (detail)"
@@ -385,6 +414,12 @@ echo
 echo "| daemon | apps | all registered (ms) | p50 (ms) | p99 (ms) | max (ms) | failed | RSS N=0 (KiB) | RSS N (KiB) | RSS / app (KiB) | fds N=0 | fds N | fds / app | processes | load |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${storm_rows[@]}"
+echo
+echo "### Memory, apps registered at the generator's pace (detail)"
+echo
+echo "| daemon | apps | registered | RSS N=0 (KiB) | RSS N (KiB) | fds N=0 | fds N | processes | load |"
+echo "|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${memory_rows[@]}"
 echo
 echo "### Session fan-out (control command wall time, ms)"
 echo
