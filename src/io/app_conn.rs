@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use crate::core::app::App;
 use crate::core::fd_budget::FdPermit;
 use crate::io::app_session::{ObjTable, TracepointInfo};
+use crate::io::job_queue::JobQueue;
 use crate::io::stream::{exchange, AppIoError, Deadline};
 use crate::wire::cmd::{CmdMsg, Reply};
 
@@ -16,13 +17,11 @@ use crate::wire::cmd::{CmdMsg, Reply};
 pub struct AppConn {
     pub cmd: UnixStream,
     pub notify: UnixStream,
-    /// Fired by teardown; every task serving the app exits on it and drops
-    /// its lease.
+    /// Fired by teardown, and by the daemon's shutdown (a child token);
+    /// every task serving the app exits on it and drops its lease.
     pub cancel: CancellationToken,
     /// Work for the app's command actor (configuration syncs, listings).
-    /// Boxed jobs: the channel allocates its first block of slots up front,
-    /// per app, and pointer-sized slots keep that block small.
-    pub jobs: tokio::sync::mpsc::Sender<Box<AppJob>>,
+    pub jobs: JobQueue,
     /// The app's session/channel handles, for the notify task.
     pub objects: crate::sync::Mutex<ObjTable>,
     pub _permits: (FdPermit, FdPermit),

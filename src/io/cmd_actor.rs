@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use crate::io::job_queue::JobReceiver;
 
 use crate::core::app::Lease;
 use crate::io::app_conn::{AppConn, AppJob, AppRef};
@@ -21,7 +21,7 @@ pub async fn run(
     d: Arc<Daemon>,
     app: AppRef,
     lease: Arc<Lease<AppConn>>,
-    mut jobs: mpsc::Receiver<Box<AppJob>>,
+    jobs: JobReceiver,
     mut shadow: AppShadow,
 ) {
     let link = AppLink {
@@ -32,9 +32,8 @@ pub async fn run(
     loop {
         let job = tokio::select! {
             _ = lease.cancel.cancelled() => return,
-            _ = d.shutdown.cancelled() => return,
             why = idle_watch(&lease.cmd) => return d.hang_up(&app, &lease, "command socket", &why),
-            job = jobs.recv() => match job { Some(j) => j, None => return },
+            job = jobs.recv() => job,
         };
         match *job {
             AppJob::Sync { done } => {

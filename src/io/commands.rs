@@ -47,11 +47,7 @@ async fn fan_out<T: Send + 'static>(
         let job = Box::new(make(tx));
         set.spawn(async move {
             let r = match tokio::time::timeout(APP_JOB_BOUND, async {
-                lease
-                    .jobs
-                    .send(job)
-                    .await
-                    .map_err(|_| "app disconnected".to_owned())?;
+                lease.jobs.send(job).await.map_err(|e| e.to_string())?;
                 rx.await.map_err(|_| "app disconnected".to_owned())?
             })
             .await

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod control_server;
 pub mod daemon;
 pub mod fdpass;
+pub mod job_queue;
 pub mod notify;
 pub mod paths;
 pub mod reaper;

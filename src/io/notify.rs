@@ -17,7 +17,6 @@ use crate::wire::notify::{self, NotifyRequest, HEADER_LEN};
 pub async fn serve(d: Arc<Daemon>, app: AppRef, lease: Arc<Lease<AppConn>>) {
     tokio::select! {
         _ = lease.cancel.cancelled() => {}
-        _ = d.shutdown.cancelled() => {}
         why = serve_requests(&d, &app, &lease) => d.hang_up(&app, &lease, "notify socket", &why),
     }
 }

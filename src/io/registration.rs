@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use tokio::net::{UnixListener, UnixStream};
-use tokio_util::sync::CancellationToken;
 
 use crate::core::app::{App, AppInfo, Claimed, PeerCreds};
 use crate::core::fd_budget::FdPermit;
@@ -18,10 +17,9 @@ use crate::io::app_conn::{AppConn, AppRef};
 use crate::io::app_session::{AppLink, AppShadow, SyncError};
 use crate::io::cmd_actor::sync_all;
 use crate::io::daemon::Daemon;
+use crate::io::job_queue::{JobQueue, JobReceiver};
 use crate::io::stream::{exchange, read_exact, AppIoError};
 
-/// Jobs queued per app; a fan-out waits when an app's queue is full.
-const JOB_QUEUE: usize = 16;
 use crate::io::sys;
 use crate::wire::cmd::{op, CmdMsg, ROOT_HANDLE};
 use crate::wire::reg::{RegMsg, REG_MSG_LEN};
@@ -171,12 +169,12 @@ async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
         }
     };
     let info = app_info(&cmd, &notify, version);
-    let (jobs_tx, jobs_rx) = tokio::sync::mpsc::channel(JOB_QUEUE);
     let conn = AppConn {
         cmd: cmd.stream,
         notify: notify.stream,
-        cancel: CancellationToken::new(),
-        jobs: jobs_tx,
+        // A child of the daemon's shutdown: one token for app tasks to watch.
+        cancel: d.shutdown.child_token(),
+        jobs: JobQueue::default(),
         objects: Default::default(),
         _permits: (cmd.permit, notify.permit),
     };
@@ -187,6 +185,7 @@ async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
         d.reaper.clone(),
     ));
     let Some(lease) = app.lease() else { return };
+    let jobs = JobReceiver::new(lease.clone());
     tokio::spawn(crate::io::notify::serve(
         d.clone(),
         app.clone(),
@@ -238,5 +237,5 @@ async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
     }
     // The actor gets a task of its own, sized for its idle loop; this
     // handshake's state is freed now rather than kept for the app's life.
-    tokio::spawn(crate::io::cmd_actor::run(d, app, lease, jobs_rx, shadow));
+    tokio::spawn(crate::io::cmd_actor::run(d, app, lease, jobs, shadow));
 }

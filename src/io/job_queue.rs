@@ -1,0 +1,221 @@
+//! The bounded job queue in front of each app's command actor.
+//!
+//! A locked deque with two wake-ups rather than a tokio channel: there is one
+//! queue per registered app and it is nearly always empty, and an empty deque
+//! allocates nothing, while a bounded tokio channel allocates its shared state
+//! and a first block of 32 slots up front (about 750 bytes per app, measured
+//! with heaptrack at 2,000 apps).
+//!
+//! Semantics are those of the channel it replaces: senders wait while the
+//! queue is full; once the actor is gone ([`JobReceiver`] dropped) every
+//! queued job is dropped (its requester sees the app as disconnected) and
+//! every later send fails.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::core::app::Lease;
+use crate::io::app_conn::{AppConn, AppJob};
+use crate::sync::{lock, Mutex};
+
+/// Most jobs queued per app; a fan-out waits while an app's queue is full.
+pub const JOB_QUEUE: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("app disconnected")]
+    Closed,
+    #[error("job queue full")]
+    Full,
+}
+
+#[derive(Default)]
+struct State {
+    jobs: VecDeque<Box<AppJob>>,
+    closed: bool,
+}
+
+#[derive(Default)]
+pub struct JobQueue {
+    state: Mutex<State>,
+    /// Wakes the actor: a job arrived or the queue closed.
+    arrived: Notify,
+    /// Wakes senders waiting for room (or for the close).
+    room: Notify,
+}
+
+impl JobQueue {
+    fn try_push(&self, job: Box<AppJob>) -> Result<(), (SendError, Box<AppJob>)> {
+        {
+            let mut s = lock(&self.state);
+            if s.closed {
+                return Err((SendError::Closed, job));
+            }
+            if s.jobs.len() >= JOB_QUEUE {
+                return Err((SendError::Full, job));
+            }
+            s.jobs.push_back(job);
+        }
+        self.arrived.notify_one();
+        Ok(())
+    }
+
+    /// Queues a job without waiting.
+    pub fn try_send(&self, job: Box<AppJob>) -> Result<(), SendError> {
+        self.try_push(job).map_err(|(e, _)| e)
+    }
+
+    /// Queues a job, waiting while the queue is full.
+    pub async fn send(&self, mut job: Box<AppJob>) -> Result<(), SendError> {
+        loop {
+            // Registered before the check, so room made in between is not missed.
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            match self.try_push(job) {
+                Ok(()) => return Ok(()),
+                Err((SendError::Full, back)) => job = back,
+                Err((e, _)) => return Err(e),
+            }
+            room.await;
+        }
+    }
+
+    /// The next job, in order (for the queue's one consumer).
+    pub async fn recv(&self) -> Box<AppJob> {
+        loop {
+            // A notify_one before this wait leaves a permit: no lost wake-up.
+            let next = lock(&self.state).jobs.pop_front();
+            if let Some(job) = next {
+                self.room.notify_one();
+                return job;
+            }
+            self.arrived.notified().await;
+        }
+    }
+
+    /// Refuses further jobs and drops the queued ones.
+    pub fn close(&self) {
+        let dropped = {
+            let mut s = lock(&self.state);
+            s.closed = true;
+            std::mem::take(&mut s.jobs)
+        };
+        // Outside the lock: dropping a job answers its requester.
+        drop(dropped);
+        self.room.notify_waiters();
+    }
+}
+
+/// The actor's end of its app's queue; closes the queue when dropped, even
+/// if the actor never ran.
+pub struct JobReceiver {
+    lease: Arc<Lease<AppConn>>,
+}
+
+impl JobReceiver {
+    pub fn new(lease: Arc<Lease<AppConn>>) -> Self {
+        Self { lease }
+    }
+
+    pub async fn recv(&self) -> Box<AppJob> {
+        self.lease.jobs.recv().await
+    }
+}
+
+impl Drop for JobReceiver {
+    fn drop(&mut self) {
+        self.lease.jobs.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+    use tokio::sync::oneshot;
+
+    fn job() -> (Box<AppJob>, oneshot::Receiver<Result<(), String>>) {
+        let (done, rx) = oneshot::channel();
+        (Box::new(AppJob::Sync { done }), rx)
+    }
+
+    struct NoWake;
+    impl std::task::Wake for NoWake {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+
+    fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+        let waker = Waker::from(std::sync::Arc::new(NoWake));
+        f.poll(&mut Context::from_waker(&waker))
+    }
+
+    #[tokio::test]
+    async fn jobs_come_out_in_order_and_a_full_queue_makes_senders_wait() {
+        let q = JobQueue::default();
+        let mut answers = Vec::new();
+        for _ in 0..JOB_QUEUE {
+            let (j, rx) = job();
+            q.send(j).await.expect("room");
+            answers.push(rx);
+        }
+        let (extra, extra_rx) = job();
+        assert!(matches!(q.try_send(extra), Err(SendError::Full)));
+        let (waiting, _waiting_rx) = job();
+        let mut send = pin!(q.send(waiting));
+        assert!(
+            poll_once(send.as_mut()).is_pending(),
+            "a full queue must not accept"
+        );
+        drop(extra_rx);
+
+        // Jobs leave in order: answering the first reaches the first requester.
+        let AppJob::Sync { done } = *q.recv().await else {
+            panic!("queued a Sync job")
+        };
+        done.send(Ok(())).expect("requester waits");
+        assert_eq!(answers.remove(0).await, Ok(Ok(())));
+        assert!(matches!(poll_once(send.as_mut()), Poll::Ready(Ok(()))));
+    }
+
+    #[tokio::test]
+    async fn closing_drops_queued_jobs_and_refuses_waiting_and_later_senders() {
+        let q = JobQueue::default();
+        let mut answers = Vec::new();
+        for _ in 0..JOB_QUEUE {
+            let (j, rx) = job();
+            q.try_send(j).expect("room");
+            answers.push(rx);
+        }
+        let (waiting, _rx) = job();
+        let mut send = pin!(q.send(waiting));
+        assert!(poll_once(send.as_mut()).is_pending());
+        q.close();
+        for rx in answers {
+            assert!(rx.await.is_err(), "a dropped job tells its requester");
+        }
+        assert!(matches!(
+            poll_once(send.as_mut()),
+            Poll::Ready(Err(SendError::Closed))
+        ));
+        let (later, _rx) = job();
+        assert!(matches!(q.send(later).await, Err(SendError::Closed)));
+    }
+
+    #[tokio::test]
+    async fn the_consumer_wakes_for_a_job_sent_while_it_waits() {
+        let q = std::sync::Arc::new(JobQueue::default());
+        let consumer = tokio::spawn({
+            let q = q.clone();
+            async move { matches!(*q.recv().await, AppJob::Sync { .. }) }
+        });
+        tokio::task::yield_now().await;
+        let (j, _rx) = job();
+        q.send(j).await.expect("room");
+        assert!(consumer.await.expect("consumer ran"));
+    }
+}
