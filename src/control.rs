@@ -15,16 +15,46 @@ use crate::core::session::{BufferScheme, ChannelAttrs, LoglevelSel};
 pub enum Request {
     ListApps,
     ListSessions,
-    ShowSession { name: String },
-    CreateSession { name: String, output: Option<PathBuf> },
-    DestroySession { name: Option<String> },
-    EnableChannel { session: Option<String>, name: String, attrs: ChannelOptions },
-    EnableEvent { session: Option<String>, channel: Option<String>, patterns: Vec<String>, loglevel: LoglevelSel },
-    DisableEvent { session: Option<String>, channel: Option<String>, patterns: Vec<String> },
-    AddContext { session: Option<String>, channel: Option<String>, types: Vec<String> },
-    Start { session: Option<String> },
-    Stop { session: Option<String> },
-    ListTracepoints { fields: bool },
+    ShowSession {
+        name: String,
+    },
+    CreateSession {
+        name: String,
+        output: Option<PathBuf>,
+    },
+    DestroySession {
+        name: Option<String>,
+    },
+    EnableChannel {
+        session: Option<String>,
+        name: String,
+        attrs: ChannelOptions,
+    },
+    EnableEvent {
+        session: Option<String>,
+        channel: Option<String>,
+        patterns: Vec<String>,
+        loglevel: LoglevelSel,
+    },
+    DisableEvent {
+        session: Option<String>,
+        channel: Option<String>,
+        patterns: Vec<String>,
+    },
+    AddContext {
+        session: Option<String>,
+        channel: Option<String>,
+        types: Vec<String>,
+    },
+    Start {
+        session: Option<String>,
+    },
+    Stop {
+        session: Option<String>,
+    },
+    ListTracepoints {
+        fields: bool,
+    },
 }
 
 /// `enable-channel` options; unset ones take lttng's defaults for the

@@ -186,7 +186,11 @@ fn init_logging(default: &str) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(if matches!(cli.cmd, Cmd::Daemon) { "info" } else { "warn" });
+    init_logging(if matches!(cli.cmd, Cmd::Daemon) {
+        "info"
+    } else {
+        "warn"
+    });
     let result = match cli.cmd {
         Cmd::Daemon => daemon::run(DaemonOptions { rundir: cli.rundir }).map_err(|e| e.to_string()),
         cmd => Client { rundir: cli.rundir }.run(cmd),
@@ -216,15 +220,36 @@ fn patterns(list: Option<String>, all: bool) -> Result<Vec<String>, String> {
 /// lttng's loglevel names (TRACE_EMERG .. TRACE_DEBUG) or a number.
 fn loglevel(name: &str) -> Result<i32, String> {
     const NAMES: [&str; 15] = [
-        "EMERG", "ALERT", "CRIT", "ERR", "WARNING", "NOTICE", "INFO", "DEBUG_SYSTEM", "DEBUG_PROGRAM",
-        "DEBUG_PROCESS", "DEBUG_MODULE", "DEBUG_UNIT", "DEBUG_FUNCTION", "DEBUG_LINE", "DEBUG",
+        "EMERG",
+        "ALERT",
+        "CRIT",
+        "ERR",
+        "WARNING",
+        "NOTICE",
+        "INFO",
+        "DEBUG_SYSTEM",
+        "DEBUG_PROGRAM",
+        "DEBUG_PROCESS",
+        "DEBUG_MODULE",
+        "DEBUG_UNIT",
+        "DEBUG_FUNCTION",
+        "DEBUG_LINE",
+        "DEBUG",
     ];
     if let Ok(n) = name.parse::<i32>() {
-        return if (0..15).contains(&n) { Ok(n) } else { Err(format!("loglevel {n} is out of range 0..=14")) };
+        return if (0..15).contains(&n) {
+            Ok(n)
+        } else {
+            Err(format!("loglevel {n} is out of range 0..=14"))
+        };
     }
     let up = name.to_ascii_uppercase();
     let bare = up.strip_prefix("TRACE_").unwrap_or(&up);
-    NAMES.iter().position(|n| *n == bare).map(|i| i as i32).ok_or_else(|| format!("unknown loglevel `{name}`"))
+    NAMES
+        .iter()
+        .position(|n| *n == bare)
+        .map(|i| i as i32)
+        .ok_or_else(|| format!("unknown loglevel `{name}`"))
 }
 
 fn size(s: &str) -> Result<u64, String> {
@@ -234,7 +259,9 @@ fn size(s: &str) -> Result<u64, String> {
         Some('G') => (&s[..s.len() - 1], 1024 * 1024 * 1024),
         _ => (s, 1),
     };
-    num.parse::<u64>().map(|n| n * mult).map_err(|_| format!("bad size `{s}`"))
+    num.parse::<u64>()
+        .map(|n| n * mult)
+        .map_err(|_| format!("bad size `{s}`"))
 }
 
 fn absolute(p: PathBuf) -> Result<PathBuf, String> {
@@ -247,7 +274,10 @@ fn absolute(p: PathBuf) -> Result<PathBuf, String> {
 /// Prints a command's result; names every app a change failed on.
 fn report(body: &Value, json: bool, what: &str) -> Result<(), String> {
     if json {
-        println!("{}", serde_json::to_string_pretty(body).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(body).map_err(|e| e.to_string())?
+        );
     } else {
         println!("{what}");
     }
@@ -255,7 +285,10 @@ fn report(body: &Value, json: bool, what: &str) -> Result<(), String> {
         for f in failed {
             eprintln!(
                 "ustd: warning: app {} (pid {}, {}) failed: {}",
-                f["app_id"], f["pid"], f["name"].as_str().unwrap_or("?"), f["reason"].as_str().unwrap_or("?")
+                f["app_id"],
+                f["pid"],
+                f["name"].as_str().unwrap_or("?"),
+                f["reason"].as_str().unwrap_or("?")
             );
         }
     }
@@ -271,27 +304,65 @@ impl Client {
     fn run(&self, cmd: Cmd) -> Result<(), String> {
         match cmd {
             Cmd::Daemon => unreachable!("handled in main"),
-            Cmd::List { name: Some(name), json, .. } => {
+            Cmd::List {
+                name: Some(name),
+                json,
+                ..
+            } => {
                 let b = self.call(&Request::ShowSession { name })?;
                 report(&b, json, &describe_session(&b))
             }
-            Cmd::List { userspace: true, fields, json, .. } => {
+            Cmd::List {
+                userspace: true,
+                fields,
+                json,
+                ..
+            } => {
                 let b = self.call(&Request::ListTracepoints { fields })?;
                 report(&b, json, &describe_tracepoints(&b))
             }
             Cmd::List { json, .. } => self.list(json),
             Cmd::Create { name, output, json } => {
                 let output = output.map(absolute).transpose()?;
-                let b = self.call(&Request::CreateSession { name: name.clone(), output })?;
-                report(&b, json, &format!("Session {name} created.\nTraces will be written in {}", b["output"].as_str().unwrap_or("?")))
+                let b = self.call(&Request::CreateSession {
+                    name: name.clone(),
+                    output,
+                })?;
+                report(
+                    &b,
+                    json,
+                    &format!(
+                        "Session {name} created.\nTraces will be written in {}",
+                        b["output"].as_str().unwrap_or("?")
+                    ),
+                )
             }
             Cmd::Destroy { name, json } => {
                 let b = self.call(&Request::DestroySession { name })?;
-                let trace = b["trace"].as_str().map(|t| format!("\nTrace written in {t}")).unwrap_or_default();
-                report(&b, json, &format!("Session {} destroyed.{trace}", b["session"].as_str().unwrap_or("?")))
+                let trace = b["trace"]
+                    .as_str()
+                    .map(|t| format!("\nTrace written in {t}"))
+                    .unwrap_or_default();
+                report(
+                    &b,
+                    json,
+                    &format!(
+                        "Session {} destroyed.{trace}",
+                        b["session"].as_str().unwrap_or("?")
+                    ),
+                )
             }
             Cmd::EnableChannel {
-                name, session, subbuf_size, num_subbuf, overwrite, switch_timer, read_timer, buffers_pid, json, ..
+                name,
+                session,
+                subbuf_size,
+                num_subbuf,
+                overwrite,
+                switch_timer,
+                read_timer,
+                buffers_pid,
+                json,
+                ..
             } => {
                 let attrs = ChannelOptions {
                     subbuf_size: subbuf_size.as_deref().map(size).transpose()?,
@@ -299,55 +370,132 @@ impl Client {
                     overwrite,
                     switch_timer_us: switch_timer,
                     read_timer_us: read_timer,
-                    buffers: Some(if buffers_pid { BufferScheme::Pid } else { BufferScheme::Uid }),
+                    buffers: Some(if buffers_pid {
+                        BufferScheme::Pid
+                    } else {
+                        BufferScheme::Uid
+                    }),
                 };
-                let b = self.call(&Request::EnableChannel { session, name: name.clone(), attrs })?;
+                let b = self.call(&Request::EnableChannel {
+                    session,
+                    name: name.clone(),
+                    attrs,
+                })?;
                 report(&b, json, &format!("UST channel {name} enabled"))
             }
-            Cmd::EnableEvent { patterns: p, all, channel, session, loglevel: ll, loglevel_only, json, .. } => {
+            Cmd::EnableEvent {
+                patterns: p,
+                all,
+                channel,
+                session,
+                loglevel: ll,
+                loglevel_only,
+                json,
+                ..
+            } => {
                 let patterns = patterns(p, all)?;
                 let loglevel = match (ll, loglevel_only) {
-                    (Some(l), _) => LoglevelSel { kind: LoglevelType::Range, level: loglevel(&l)? },
-                    (None, Some(l)) => LoglevelSel { kind: LoglevelType::Single, level: loglevel(&l)? },
+                    (Some(l), _) => LoglevelSel {
+                        kind: LoglevelType::Range,
+                        level: loglevel(&l)?,
+                    },
+                    (None, Some(l)) => LoglevelSel {
+                        kind: LoglevelType::Single,
+                        level: loglevel(&l)?,
+                    },
                     (None, None) => LoglevelSel::ALL,
                 };
                 let what = format!("UST event {} enabled", patterns.join(","));
-                let b = self.call(&Request::EnableEvent { session, channel, patterns, loglevel })?;
+                let b = self.call(&Request::EnableEvent {
+                    session,
+                    channel,
+                    patterns,
+                    loglevel,
+                })?;
                 report(&b, json, &what)
             }
-            Cmd::DisableEvent { patterns: p, all, channel, session, json, .. } => {
+            Cmd::DisableEvent {
+                patterns: p,
+                all,
+                channel,
+                session,
+                json,
+                ..
+            } => {
                 let patterns = patterns(p, all)?;
                 let what = format!("UST event {} disabled", patterns.join(","));
-                let b = self.call(&Request::DisableEvent { session, channel, patterns })?;
+                let b = self.call(&Request::DisableEvent {
+                    session,
+                    channel,
+                    patterns,
+                })?;
                 report(&b, json, &what)
             }
-            Cmd::AddContext { types, channel, session, json, .. } => {
+            Cmd::AddContext {
+                types,
+                channel,
+                session,
+                json,
+                ..
+            } => {
                 let what = format!("UST context {} added", types.join(","));
-                let b = self.call(&Request::AddContext { session, channel, types })?;
+                let b = self.call(&Request::AddContext {
+                    session,
+                    channel,
+                    types,
+                })?;
                 report(&b, json, &what)
             }
             Cmd::Start { name, json } => {
                 let b = self.call(&Request::Start { session: name })?;
-                report(&b, json, &format!("Tracing started for session {}", b["session"].as_str().unwrap_or("?")))
+                report(
+                    &b,
+                    json,
+                    &format!(
+                        "Tracing started for session {}",
+                        b["session"].as_str().unwrap_or("?")
+                    ),
+                )
             }
             Cmd::Stop { name, json } => {
                 let b = self.call(&Request::Stop { session: name })?;
-                report(&b, json, &format!("Tracing stopped for session {}", b["session"].as_str().unwrap_or("?")))
+                report(
+                    &b,
+                    json,
+                    &format!(
+                        "Tracing stopped for session {}",
+                        b["session"].as_str().unwrap_or("?")
+                    ),
+                )
             }
-            Cmd::Record { output, buffers_pid, types, json, command } => {
-                record::run(self, output.map(absolute).transpose()?, buffers_pid, types, json, command)
-            }
+            Cmd::Record {
+                output,
+                buffers_pid,
+                types,
+                json,
+                command,
+            } => record::run(
+                self,
+                output.map(absolute).transpose()?,
+                buffers_pid,
+                types,
+                json,
+                command,
+            ),
         }
     }
 
     fn list(&self, json: bool) -> Result<(), String> {
         let body = self.call(&Request::ListApps)?;
         if json {
-            println!("{}", serde_json::to_string_pretty(&body).map_err(|e| e.to_string())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&body).map_err(|e| e.to_string())?
+            );
             return Ok(());
         }
-        let apps: Vec<AppView> =
-            serde_json::from_value(body["apps"].clone()).map_err(|e| format!("bad app list: {e}"))?;
+        let apps: Vec<AppView> = serde_json::from_value(body["apps"].clone())
+            .map_err(|e| format!("bad app list: {e}"))?;
         println!(
             "{:>6} {:>8} {:>8} {:>6} {:>6} {:<16} {:>4} {:>5} {:>8} {:<6} REGISTERED",
             "ID", "PID", "PPID", "UID", "GID", "NAME", "BITS", "ABI", "TRACER", "STATE"
@@ -374,7 +522,11 @@ impl Client {
             println!(
                 "session {} [{}] -> {}",
                 s["name"].as_str().unwrap_or("?"),
-                if s["active"].as_bool() == Some(true) { "active" } else { "inactive" },
+                if s["active"].as_bool() == Some(true) {
+                    "active"
+                } else {
+                    "inactive"
+                },
                 s["output"].as_str().unwrap_or("?")
             );
         }
@@ -386,7 +538,11 @@ fn describe_session(b: &Value) -> String {
     let mut out = format!(
         "Session {} [{}]\nTrace output: {}\n",
         b["name"].as_str().unwrap_or("?"),
-        if b["active"].as_bool() == Some(true) { "active" } else { "inactive" },
+        if b["active"].as_bool() == Some(true) {
+            "active"
+        } else {
+            "inactive"
+        },
         b["output"].as_str().unwrap_or("?")
     );
     for c in b["channels"].as_array().into_iter().flatten() {
@@ -394,10 +550,18 @@ fn describe_session(b: &Value) -> String {
         out += &format!(
             "- {} [{}] subbuf {} x {}, {}, buffers per {}\n",
             c["name"].as_str().unwrap_or("?"),
-            if c["enabled"].as_bool() == Some(true) { "enabled" } else { "disabled" },
+            if c["enabled"].as_bool() == Some(true) {
+                "enabled"
+            } else {
+                "disabled"
+            },
             a["subbuf_size"],
             a["num_subbuf"],
-            if a["overwrite"].as_bool() == Some(true) { "overwrite" } else { "discard" },
+            if a["overwrite"].as_bool() == Some(true) {
+                "overwrite"
+            } else {
+                "discard"
+            },
             a["buffers"].as_str().unwrap_or("?")
         );
         for e in c["events"].as_array().into_iter().flatten() {
@@ -406,7 +570,11 @@ fn describe_session(b: &Value) -> String {
                 e["key"]["pattern"].as_str().unwrap_or("?"),
                 e["key"]["loglevel"]["kind"].as_str().unwrap_or("?"),
                 e["key"]["loglevel"]["level"],
-                if e["enabled"].as_bool() == Some(true) { "enabled" } else { "disabled" }
+                if e["enabled"].as_bool() == Some(true) {
+                    "enabled"
+                } else {
+                    "disabled"
+                }
             );
         }
         if let Some(ctx) = c["contexts"].as_array().filter(|v| !v.is_empty()) {
@@ -419,15 +587,27 @@ fn describe_session(b: &Value) -> String {
 fn describe_tracepoints(b: &Value) -> String {
     let mut out = String::from("UST events:\n");
     for a in b["apps"].as_array().into_iter().flatten() {
-        out += &format!("\nPID: {} - Name: {}\n", a["pid"], a["name"].as_str().unwrap_or("?"));
+        out += &format!(
+            "\nPID: {} - Name: {}\n",
+            a["pid"],
+            a["name"].as_str().unwrap_or("?")
+        );
         for t in a["tracepoints"].as_array().into_iter().flatten() {
-            out += &format!("      {} (loglevel: {})\n", t["name"].as_str().unwrap_or("?"), t["loglevel"]);
+            out += &format!(
+                "      {} (loglevel: {})\n",
+                t["name"].as_str().unwrap_or("?"),
+                t["loglevel"]
+            );
             for f in t["fields"].as_array().into_iter().flatten() {
                 out += &format!(
                     "        field: {} ({}){}\n",
                     f["name"].as_str().unwrap_or("?"),
                     f["kind"].as_str().unwrap_or("?"),
-                    if f["nowrite"].as_bool() == Some(true) { " [no write]" } else { "" }
+                    if f["nowrite"].as_bool() == Some(true) {
+                        " [no write]"
+                    } else {
+                        ""
+                    }
                 );
             }
         }

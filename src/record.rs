@@ -71,13 +71,27 @@ pub fn run(
     let paths = Paths::resolve(client.rundir.as_deref())?;
     let lttng_home = app_env(&paths)?;
     let _own = ensure_daemon(client, &paths.rundir)?;
-    let name = format!("record-{}-{}", std::process::id(), ustd::io::commands::local_datetime(std::time::SystemTime::now()));
-    let created = client.call(&Request::CreateSession { name: name.clone(), output })?;
+    let name = format!(
+        "record-{}-{}",
+        std::process::id(),
+        ustd::io::commands::local_datetime(std::time::SystemTime::now())
+    );
+    let created = client.call(&Request::CreateSession {
+        name: name.clone(),
+        output,
+    })?;
     let session = Some(name.clone());
     let run = || -> Result<std::process::ExitStatus, String> {
         if buffers_pid {
-            let attrs = ChannelOptions { buffers: Some(BufferScheme::Pid), ..Default::default() };
-            client.call(&Request::EnableChannel { session: session.clone(), name: "channel0".into(), attrs })?;
+            let attrs = ChannelOptions {
+                buffers: Some(BufferScheme::Pid),
+                ..Default::default()
+            };
+            client.call(&Request::EnableChannel {
+                session: session.clone(),
+                name: "channel0".into(),
+                attrs,
+            })?;
         }
         client.call(&Request::EnableEvent {
             session: session.clone(),
@@ -86,26 +100,42 @@ pub fn run(
             loglevel: LoglevelSel::ALL,
         })?;
         if !types.is_empty() {
-            client.call(&Request::AddContext { session: session.clone(), channel: None, types: types.clone() })?;
+            client.call(&Request::AddContext {
+                session: session.clone(),
+                channel: None,
+                types: types.clone(),
+            })?;
         }
-        client.call(&Request::Start { session: session.clone() })?;
+        client.call(&Request::Start {
+            session: session.clone(),
+        })?;
         let mut cmd = Command::new(&command[0]);
         cmd.args(&command[1..]);
         if let Some(home) = &lttng_home {
             cmd.env("LTTNG_HOME", home);
         }
-        cmd.status().map_err(|e| format!("cannot run {}: {e}", command[0]))
+        cmd.status()
+            .map_err(|e| format!("cannot run {}: {e}", command[0]))
     };
     let status = run();
-    let stopped = client.call(&Request::Stop { session: session.clone() });
+    let stopped = client.call(&Request::Stop {
+        session: session.clone(),
+    });
     let destroyed = client.call(&Request::DestroySession { name: session })?;
-    let trace = destroyed["trace"].as_str().or(created["output"].as_str()).unwrap_or("?").to_owned();
+    let trace = destroyed["trace"]
+        .as_str()
+        .or(created["output"].as_str())
+        .unwrap_or("?")
+        .to_owned();
     let status = status?;
     if let Err(e) = stopped {
         eprintln!("ustd: warning: stop: {e}");
     }
     if json {
-        println!("{}", serde_json::json!({ "session": name, "trace": trace, "exit_status": status.code() }));
+        println!(
+            "{}",
+            serde_json::json!({ "session": name, "trace": trace, "exit_status": status.code() })
+        );
     } else {
         println!("{trace}");
     }

@@ -6,8 +6,8 @@ use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::app::App;
-use crate::io::app_session::{ObjTable, TracepointInfo};
 use crate::core::fd_budget::FdPermit;
+use crate::io::app_session::{ObjTable, TracepointInfo};
 use crate::io::stream::{exchange, AppIoError, Deadline};
 use crate::wire::cmd::{CmdMsg, Reply};
 
@@ -29,9 +29,14 @@ pub struct AppConn {
 /// A request for the app's command actor, answered on `done`.
 pub enum AppJob {
     /// Bring the app in line with every session's current configuration.
-    Sync { done: tokio::sync::oneshot::Sender<Result<(), String>> },
+    Sync {
+        done: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
     /// Release a destroyed session's objects in the app.
-    Forget { session_id: u64, done: tokio::sync::oneshot::Sender<Result<(), String>> },
+    Forget {
+        session_id: u64,
+        done: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
     /// List the app's tracepoints (and their fields).
     ListTracepoints {
         fields: bool,

@@ -76,13 +76,19 @@ impl AppLink<'_> {
     }
 
     fn map_obj(&self, handle: u32, obj: ObjRef) {
-        crate::sync::lock(&self.conn.objects).by_handle.insert(handle, obj);
+        crate::sync::lock(&self.conn.objects)
+            .by_handle
+            .insert(handle, obj);
     }
 
     fn unmap_session(&self, session_id: u64) {
-        crate::sync::lock(&self.conn.objects).by_handle.retain(|_, o| match o {
-            ObjRef::Session { session_id: s } | ObjRef::Channel { session_id: s, .. } => *s != session_id,
-        });
+        crate::sync::lock(&self.conn.objects)
+            .by_handle
+            .retain(|_, o| match o {
+                ObjRef::Session { session_id: s } | ObjRef::Channel { session_id: s, .. } => {
+                    *s != session_id
+                }
+            });
     }
 
     /// CHANNEL (blob + wakeup fd), then one STREAM (shm + wakeup fds) per CPU.
@@ -92,17 +98,23 @@ impl AppLink<'_> {
         session_handle: u32,
         ch: &ChannelConfig,
     ) -> Result<u32, SyncError> {
-        let objs = trace.channel_for_app(&self.app.info, ch).map_err(SyncError::Trace)?;
+        let objs = trace
+            .channel_for_app(&self.app.info, ch)
+            .map_err(SyncError::Trace)?;
         let s = &self.conn.cmd;
         let msg = CmdMsg::channel(session_handle, objs.blob.len() as u64, false);
         self.deadline.run(write_all(s, &msg.bytes)).await?;
         self.deadline.run(write_all(s, &objs.blob)).await?;
-        self.deadline.run(send_fds(s, &[objs.wakeup.as_fd()])).await?;
+        self.deadline
+            .run(send_fds(s, &[objs.wakeup.as_fd()]))
+            .await?;
         let handle = read_reply(self, &msg).await?;
         for st in &objs.streams {
             let smsg = CmdMsg::stream(handle, st.shm_len, st.cpu);
             self.deadline.run(write_all(s, &smsg.bytes)).await?;
-            self.deadline.run(send_fds(s, &[st.shm.as_fd(), st.wakeup.as_fd()])).await?;
+            self.deadline
+                .run(send_fds(s, &[st.shm.as_fd(), st.wakeup.as_fd()]))
+                .await?;
             read_reply(self, &smsg).await?;
         }
         // Our duplicates of the fds close here; the app keeps its own.
@@ -114,10 +126,15 @@ async fn read_reply(link: &AppLink<'_>, msg: &CmdMsg) -> Result<u32, AppIoError>
     use crate::io::stream::read_exact;
     use crate::wire::cmd::{Reply, REPLY_LEN};
     let mut buf = [0u8; REPLY_LEN];
-    link.deadline.run(read_exact(&link.conn.cmd, &mut buf)).await?;
+    link.deadline
+        .run(read_exact(&link.conn.cmd, &mut buf))
+        .await?;
     let r = Reply::decode_for(&buf, msg)?;
     if r.ret_code != 0 {
-        return Err(AppIoError::Refused { cmd: msg.cmd(), code: r.ret_code });
+        return Err(AppIoError::Refused {
+            cmd: msg.cmd(),
+            code: r.ret_code,
+        });
     }
     Ok(r.ret_val)
 }
@@ -153,7 +170,14 @@ impl AppShadow {
         if !self.sessions.contains_key(&session_id) {
             let handle = link.call(&CmdMsg::simple(ROOT_HANDLE, op::SESSION)).await?;
             link.map_obj(handle, ObjRef::Session { session_id });
-            self.sessions.insert(session_id, SessionShadow { handle, started: false, channels: HashMap::new() });
+            self.sessions.insert(
+                session_id,
+                SessionShadow {
+                    handle,
+                    started: false,
+                    channels: HashMap::new(),
+                },
+            );
         }
         let ss = self.sessions.get_mut(&session_id).expect("inserted above");
         for ch in &cfg.channels {
@@ -164,24 +188,42 @@ impl AppShadow {
                     continue;
                 }
                 let handle = link.create_channel(trace, ss.handle, ch).await?;
-                link.map_obj(handle, ObjRef::Channel { session_id, chan_key: ch.key });
+                link.map_obj(
+                    handle,
+                    ObjRef::Channel {
+                        session_id,
+                        chan_key: ch.key,
+                    },
+                );
                 for &ctx in &ch.contexts {
                     link.call(&CmdMsg::context(handle, ctx)).await?;
                 }
-                ss.channels.insert(ch.key, ChannelShadow { handle, enabled: true, events: HashMap::new() });
+                ss.channels.insert(
+                    ch.key,
+                    ChannelShadow {
+                        handle,
+                        enabled: true,
+                        events: HashMap::new(),
+                    },
+                );
             }
             let cs = ss.channels.get_mut(&ch.key).expect("inserted above");
             for rule in &ch.events {
                 match cs.events.get_mut(&rule.key) {
                     None if rule.enabled => {
                         let k = &rule.key;
-                        let msg = CmdMsg::event(cs.handle, &k.pattern, k.loglevel.kind, k.loglevel.level);
+                        let msg =
+                            CmdMsg::event(cs.handle, &k.pattern, k.loglevel.kind, k.loglevel.level);
                         let ev = link.call(&msg).await?;
                         link.call(&CmdMsg::simple(ev, op::ENABLE)).await?;
                         cs.events.insert(rule.key.clone(), (ev, true));
                     }
                     Some((ev, on)) if *on != rule.enabled => {
-                        let cmd = if rule.enabled { op::ENABLE } else { op::DISABLE };
+                        let cmd = if rule.enabled {
+                            op::ENABLE
+                        } else {
+                            op::DISABLE
+                        };
                         link.call(&CmdMsg::simple(*ev, cmd)).await?;
                         *on = rule.enabled;
                     }
@@ -198,7 +240,8 @@ impl AppShadow {
             let cmd = if cfg.active { op::ENABLE } else { op::DISABLE };
             link.call(&CmdMsg::simple(ss.handle, cmd)).await?;
             ss.started = cfg.active;
-            link.call(&CmdMsg::simple(ROOT_HANDLE, op::WAIT_QUIESCENT)).await?;
+            link.call(&CmdMsg::simple(ROOT_HANDLE, op::WAIT_QUIESCENT))
+                .await?;
         }
         Ok(())
     }
@@ -206,13 +249,16 @@ impl AppShadow {
     /// Drops a destroyed session from the app: RELEASE of the session handle
     /// releases everything under it.
     pub async fn forget(&mut self, link: &AppLink<'_>, session_id: u64) -> Result<(), AppIoError> {
-        let Some(ss) = self.sessions.remove(&session_id) else { return Ok(()) };
+        let Some(ss) = self.sessions.remove(&session_id) else {
+            return Ok(());
+        };
         link.unmap_session(session_id);
         if ss.started {
             link.call(&CmdMsg::simple(ss.handle, op::DISABLE)).await?;
         }
         link.call(&CmdMsg::simple(ss.handle, op::RELEASE)).await?;
-        link.call(&CmdMsg::simple(ROOT_HANDLE, op::WAIT_QUIESCENT)).await?;
+        link.call(&CmdMsg::simple(ROOT_HANDLE, op::WAIT_QUIESCENT))
+            .await?;
         Ok(())
     }
 }
@@ -233,26 +279,45 @@ pub struct TracepointField {
 }
 
 /// TRACEPOINT_LIST (and TRACEPOINT_FIELD_LIST) iteration, ended by -1025.
-pub async fn list_tracepoints(link: &AppLink<'_>, with_fields: bool) -> Result<Vec<TracepointInfo>, AppIoError> {
+pub async fn list_tracepoints(
+    link: &AppLink<'_>,
+    with_fields: bool,
+) -> Result<Vec<TracepointInfo>, AppIoError> {
     let s = &link.conn.cmd;
-    let list = link.call(&CmdMsg::simple(ROOT_HANDLE, op::TRACEPOINT_LIST)).await?;
+    let list = link
+        .call(&CmdMsg::simple(ROOT_HANDLE, op::TRACEPOINT_LIST))
+        .await?;
     let mut out = Vec::new();
     loop {
-        let r = exchange_any(s, link.deadline, &CmdMsg::simple(list, op::TRACEPOINT_LIST_GET)).await?;
+        let r = exchange_any(
+            s,
+            link.deadline,
+            &CmdMsg::simple(list, op::TRACEPOINT_LIST_GET),
+        )
+        .await?;
         if r.ret_code == -ust_err::NOENT {
             break;
         }
         if r.ret_code != 0 {
-            return Err(AppIoError::Refused { cmd: op::TRACEPOINT_LIST_GET, code: r.ret_code });
+            return Err(AppIoError::Refused {
+                cmd: op::TRACEPOINT_LIST_GET,
+                code: r.ret_code,
+            });
         }
         let (name, loglevel) = r.tracepoint_entry()?;
-        out.push(TracepointInfo { name, loglevel, fields: Vec::new() });
+        out.push(TracepointInfo {
+            name,
+            loglevel,
+            fields: Vec::new(),
+        });
     }
     link.call(&CmdMsg::simple(list, op::RELEASE)).await?;
     if !with_fields {
         return Ok(out);
     }
-    let fl = link.call(&CmdMsg::simple(ROOT_HANDLE, op::TRACEPOINT_FIELD_LIST)).await?;
+    let fl = link
+        .call(&CmdMsg::simple(ROOT_HANDLE, op::TRACEPOINT_FIELD_LIST))
+        .await?;
     loop {
         let msg = CmdMsg::simple(fl, op::TRACEPOINT_FIELD_LIST_GET);
         let r = exchange_any(s, link.deadline, &msg).await?;
@@ -260,13 +325,22 @@ pub async fn list_tracepoints(link: &AppLink<'_>, with_fields: bool) -> Result<V
             break;
         }
         if r.ret_code != 0 {
-            return Err(AppIoError::Refused { cmd: op::TRACEPOINT_FIELD_LIST_GET, code: r.ret_code });
+            return Err(AppIoError::Refused {
+                cmd: op::TRACEPOINT_FIELD_LIST_GET,
+                code: r.ret_code,
+            });
         }
         let mut buf = [0u8; FIELD_ITER_LEN];
-        link.deadline.run(crate::io::stream::read_exact(s, &mut buf)).await?;
+        link.deadline
+            .run(crate::io::stream::read_exact(s, &mut buf))
+            .await?;
         let e = FieldIterEntry::decode(&buf)?;
         if let Some(tp) = out.iter_mut().find(|t| t.name == e.event_name) {
-            tp.fields.push(TracepointField { name: e.field_name, kind: field_kind_name(e.ty), nowrite: e.nowrite });
+            tp.fields.push(TracepointField {
+                name: e.field_name,
+                kind: field_kind_name(e.ty),
+                nowrite: e.nowrite,
+            });
         }
     }
     link.call(&CmdMsg::simple(fl, op::RELEASE)).await?;
@@ -294,7 +368,12 @@ pub fn handle_notify(d: &Daemon, app: &AppRef, req: NotifyRequest) -> Vec<u8> {
     let reply = match result {
         Ok(r) => r,
         Err(e) => {
-            tracing::debug!(app = app.id.0, pid = app.info.creds.pid, "refusing {}: {e}", crate::io::notify::describe(&req));
+            tracing::debug!(
+                app = app.id.0,
+                pid = app.info.creds.pid,
+                "refusing {}: {e}",
+                crate::io::notify::describe(&req)
+            );
             notify::error_reply(cmd, e.ret_code())
         }
     };
@@ -320,9 +399,15 @@ impl NotifyError {
     }
 }
 
-fn lookup(d: &Daemon, app: &AppRef, handle: u32) -> Result<(ObjRef, Arc<SessionTrace>), NotifyError> {
+fn lookup(
+    d: &Daemon,
+    app: &AppRef,
+    handle: u32,
+) -> Result<(ObjRef, Arc<SessionTrace>), NotifyError> {
     let lease = app.lease().ok_or(NotifyError::Gone)?;
-    let obj = crate::sync::lock(&lease.objects).get(handle).ok_or(NotifyError::UnknownObject)?;
+    let obj = crate::sync::lock(&lease.objects)
+        .get(handle)
+        .ok_or(NotifyError::UnknownObject)?;
     let session_id = match obj {
         ObjRef::Session { session_id } | ObjRef::Channel { session_id, .. } => session_id,
     };
@@ -330,7 +415,11 @@ fn lookup(d: &Daemon, app: &AppRef, handle: u32) -> Result<(ObjRef, Arc<SessionT
     Ok((obj, trace))
 }
 
-fn dispatch(d: &Daemon, app: &AppRef, req: &NotifyRequest) -> Result<crate::wire::error::WireResult<Vec<u8>>, NotifyError> {
+fn dispatch(
+    d: &Daemon,
+    app: &AppRef,
+    req: &NotifyRequest,
+) -> Result<crate::wire::error::WireResult<Vec<u8>>, NotifyError> {
     match req {
         NotifyRequest::Channel(c) => {
             let (ObjRef::Channel { chan_key, .. }, trace) = lookup(d, app, c.channel_objd)? else {
@@ -349,7 +438,9 @@ fn dispatch(d: &Daemon, app: &AppRef, req: &NotifyRequest) -> Result<crate::wire
             let (ObjRef::Channel { chan_key, .. }, trace) = lookup(d, app, e.channel_objd)? else {
                 return Err(NotifyError::UnknownObject);
             };
-            let id = trace.register_event(&app.info, chan_key, e).map_err(|e| NotifyError::Registry(e.to_string()))?;
+            let id = trace
+                .register_event(&app.info, chan_key, e)
+                .map_err(|e| NotifyError::Registry(e.to_string()))?;
             Ok(Ok(notify::encode_event_reply(0, id).to_vec()))
         }
         NotifyRequest::Enum(e) => {

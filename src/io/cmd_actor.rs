@@ -20,7 +20,11 @@ pub async fn run(
     mut jobs: mpsc::Receiver<AppJob>,
     mut shadow: AppShadow,
 ) {
-    let link = AppLink { app: &app, conn: &lease, deadline: d.deadline };
+    let link = AppLink {
+        app: &app,
+        conn: &lease,
+        deadline: d.deadline,
+    };
     loop {
         let job = tokio::select! {
             _ = lease.cancel.cancelled() => return,
@@ -57,7 +61,11 @@ pub async fn run(
 }
 
 /// Brings the app in line with every session (the global update).
-pub async fn sync_all(d: &Daemon, link: &AppLink<'_>, shadow: &mut AppShadow) -> Result<(), SyncError> {
+pub async fn sync_all(
+    d: &Daemon,
+    link: &AppLink<'_>,
+    shadow: &mut AppShadow,
+) -> Result<(), SyncError> {
     for s in d.sessions.all() {
         let Some(trace) = d.trace(s.id) else { continue };
         shadow.sync(link, s.id, &s.config(), &trace).await?;

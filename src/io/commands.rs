@@ -47,7 +47,11 @@ async fn fan_out<T: Send + 'static>(
         let job = make(tx);
         set.spawn(async move {
             let r = match tokio::time::timeout(APP_JOB_BOUND, async {
-                lease.jobs.send(job).await.map_err(|_| "app disconnected".to_owned())?;
+                lease
+                    .jobs
+                    .send(job)
+                    .await
+                    .map_err(|_| "app disconnected".to_owned())?;
                 rx.await.map_err(|_| "app disconnected".to_owned())?
             })
             .await
@@ -85,12 +89,16 @@ async fn sync_apps(d: &Daemon) -> FanOutReport {
 
 fn default_output(name: &str) -> PathBuf {
     let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
-    PathBuf::from(home).join("lttng-traces").join(format!("{name}-{}", local_datetime(SystemTime::now())))
+    PathBuf::from(home)
+        .join("lttng-traces")
+        .join(format!("{name}-{}", local_datetime(SystemTime::now())))
 }
 
 /// `YYYYmmdd-HHMMSS` in local time, as lttng names trace directories.
 pub fn local_datetime(t: SystemTime) -> String {
-    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as libc::time_t;
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as libc::time_t;
     // SAFETY: `tm` is plain data filled by localtime_r; both pointers are
     // valid for the call.
     let tm = unsafe {
@@ -130,11 +138,20 @@ async fn change(
     let s = d.sessions.resolve(session.as_deref())?;
     d.sessions.update(&s, f)?;
     let cfg = s.config();
-    let report = if cfg.ever_started { sync_apps(d).await } else { FanOutReport::default() };
+    let report = if cfg.ever_started {
+        sync_apps(d).await
+    } else {
+        FanOutReport::default()
+    };
     Ok(json!({ "session": cfg.name, "report": report }))
 }
 
-pub async fn enable_channel(d: &Daemon, session: Option<String>, name: String, o: ChannelOptions) -> Outcome {
+pub async fn enable_channel(
+    d: &Daemon,
+    session: Option<String>,
+    name: String,
+    o: ChannelOptions,
+) -> Outcome {
     let attrs = o.resolve();
     change(d, session, |c| c.enable_channel(&name, Some(attrs))).await
 }
@@ -146,7 +163,12 @@ pub async fn enable_event(
     patterns: Vec<String>,
     loglevel: LoglevelSel,
 ) -> Outcome {
-    change(d, session, |c| patterns.iter().try_for_each(|p| c.enable_event(channel.as_deref(), p, loglevel))).await
+    change(d, session, |c| {
+        patterns
+            .iter()
+            .try_for_each(|p| c.enable_event(channel.as_deref(), p, loglevel))
+    })
+    .await
 }
 
 pub async fn disable_event(
@@ -155,7 +177,12 @@ pub async fn disable_event(
     channel: Option<String>,
     patterns: Vec<String>,
 ) -> Outcome {
-    change(d, session, |c| patterns.iter().try_for_each(|p| c.disable_event(channel.as_deref(), p))).await
+    change(d, session, |c| {
+        patterns
+            .iter()
+            .try_for_each(|p| c.disable_event(channel.as_deref(), p))
+    })
+    .await
 }
 
 pub async fn add_context(
@@ -164,7 +191,12 @@ pub async fn add_context(
     channel: Option<String>,
     types: Vec<String>,
 ) -> Outcome {
-    change(d, session, |c| types.iter().try_for_each(|t| c.add_context(channel.as_deref(), t))).await
+    change(d, session, |c| {
+        types
+            .iter()
+            .try_for_each(|t| c.add_context(channel.as_deref(), t))
+    })
+    .await
 }
 
 pub async fn start(d: &Daemon, session: Option<String>) -> Outcome {
@@ -176,7 +208,8 @@ pub async fn start(d: &Daemon, session: Option<String>) -> Outcome {
     // The trace must exist before the change is visible, so an app
     // registering meanwhile finds buffers for it in its global update.
     if d.trace(s.id).is_none() {
-        let trace = SessionTrace::new(s.id, &cfg).map_err(|e| CommandError::Trace(e.to_string()))?;
+        let trace =
+            SessionTrace::new(s.id, &cfg).map_err(|e| CommandError::Trace(e.to_string()))?;
         crate::sync::lock(&d.traces).insert(s.id, Arc::new(trace));
     }
     d.sessions.update(&s, |c| c.start())?;
@@ -210,21 +243,32 @@ pub async fn destroy(d: &Daemon, session: Option<String>) -> Outcome {
     let name = s.config().name;
     d.sessions.destroy(&name)?;
     let id = s.id;
-    let (report, _) = fan_out(d, |done| AppJob::Forget { session_id: id, done }).await;
+    let (report, _) = fan_out(d, |done| AppJob::Forget {
+        session_id: id,
+        done,
+    })
+    .await;
     let trace = crate::sync::lock(&d.traces).remove(&id);
     let mut path = Value::Null;
     if let Some(trace) = trace {
         path = json!(trace.output_dir());
         let r = tokio::task::spawn_blocking(move || trace.destroy()).await;
         if let Ok(Err(e)) = r {
-            return Err(CommandError::Trace(format!("session destroyed, but closing its trace failed: {e}")));
+            return Err(CommandError::Trace(format!(
+                "session destroyed, but closing its trace failed: {e}"
+            )));
         }
     }
     Ok(json!({ "session": name, "report": report, "trace": path }))
 }
 
 pub fn list_sessions(d: &Daemon) -> Outcome {
-    let v: Vec<Value> = d.sessions.all().iter().map(|s| session_json(s, &s.config())).collect();
+    let v: Vec<Value> = d
+        .sessions
+        .all()
+        .iter()
+        .map(|s| session_json(s, &s.config()))
+        .collect();
     Ok(json!({ "sessions": v }))
 }
 

@@ -63,21 +63,36 @@ async fn handle(d: &Daemon, req: Request) -> Response {
         Request::ShowSession { name } => commands::show_session(d, &name),
         Request::CreateSession { name, output } => commands::create(d, name, output).await,
         Request::DestroySession { name } => commands::destroy(d, name).await,
-        Request::EnableChannel { session, name, attrs } => commands::enable_channel(d, session, name, attrs).await,
-        Request::EnableEvent { session, channel, patterns, loglevel } => {
-            commands::enable_event(d, session, channel, patterns, loglevel).await
-        }
-        Request::DisableEvent { session, channel, patterns } => {
-            commands::disable_event(d, session, channel, patterns).await
-        }
-        Request::AddContext { session, channel, types } => commands::add_context(d, session, channel, types).await,
+        Request::EnableChannel {
+            session,
+            name,
+            attrs,
+        } => commands::enable_channel(d, session, name, attrs).await,
+        Request::EnableEvent {
+            session,
+            channel,
+            patterns,
+            loglevel,
+        } => commands::enable_event(d, session, channel, patterns, loglevel).await,
+        Request::DisableEvent {
+            session,
+            channel,
+            patterns,
+        } => commands::disable_event(d, session, channel, patterns).await,
+        Request::AddContext {
+            session,
+            channel,
+            types,
+        } => commands::add_context(d, session, channel, types).await,
         Request::Start { session } => commands::start(d, session).await,
         Request::Stop { session } => commands::stop(d, session).await,
         Request::ListTracepoints { fields } => commands::list_tracepoints(d, fields).await,
     };
     match r {
         Ok(body) => Response::Ok { body },
-        Err(e) => Response::Error { message: e.to_string() },
+        Err(e) => Response::Error {
+            message: e.to_string(),
+        },
     }
 }
 

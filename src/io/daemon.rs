@@ -15,14 +15,14 @@ use crate::core::fd_budget::FdBudget;
 use crate::core::pairing::Pairing;
 use crate::core::registry::Registry;
 use crate::core::session::Sessions;
-use crate::io::trace::SessionTrace;
-use std::collections::HashMap;
 use crate::io::app_conn::{AppConn, AppRef};
 use crate::io::paths::Paths;
 use crate::io::registration::Half;
 use crate::io::stream::{AppIoError, Deadline};
+use crate::io::trace::SessionTrace;
 use crate::io::wait_shm::WaitShm;
 use crate::io::{control_server, reaper::Reaper, registration, sys};
+use std::collections::HashMap;
 
 /// fds kept back from the budget for the daemon's own files and sockets.
 const FD_RESERVE: usize = 64;

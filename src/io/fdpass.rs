@@ -18,16 +18,30 @@ pub const MAX_FDS: usize = 4;
 /// `WouldBlock`; callers retry when writable.
 pub fn send_fds(sock: BorrowedFd<'_>, fds: &[BorrowedFd<'_>]) -> io::Result<()> {
     if fds.is_empty() || fds.len() > MAX_FDS {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "1 to 4 fds per message"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "1 to 4 fds per message",
+        ));
     }
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
     let mut anc = SendAncillaryBuffer::new(&mut space);
     if !anc.push(SendAncillaryMessage::ScmRights(fds)) {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "ancillary buffer too small"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "ancillary buffer too small",
+        ));
     }
-    let n = sendmsg(sock, &[io::IoSlice::new(&[0u8])], &mut anc, SendFlags::NOSIGNAL)?;
+    let n = sendmsg(
+        sock,
+        &[io::IoSlice::new(&[0u8])],
+        &mut anc,
+        SendFlags::NOSIGNAL,
+    )?;
     if n != 1 {
-        return Err(io::Error::new(io::ErrorKind::WriteZero, "fd message not sent"));
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            "fd message not sent",
+        ));
     }
     Ok(())
 }
@@ -37,7 +51,12 @@ pub fn recv_fds(sock: BorrowedFd<'_>, n: usize) -> io::Result<Vec<OwnedFd>> {
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
     let mut anc = RecvAncillaryBuffer::new(&mut space);
     let mut byte = [0u8; 1];
-    let msg = recvmsg(sock, &mut [io::IoSliceMut::new(&mut byte)], &mut anc, RecvFlags::CMSG_CLOEXEC)?;
+    let msg = recvmsg(
+        sock,
+        &mut [io::IoSliceMut::new(&mut byte)],
+        &mut anc,
+        RecvFlags::CMSG_CLOEXEC,
+    )?;
     if msg.bytes == 0 {
         return Err(io::ErrorKind::UnexpectedEof.into());
     }
@@ -50,7 +69,11 @@ pub fn recv_fds(sock: BorrowedFd<'_>, n: usize) -> io::Result<Vec<OwnedFd>> {
     if msg.bytes != 1 || msg.flags.contains(rustix::net::ReturnFlags::CTRUNC) || fds.len() != n {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("expected 1 byte with {n} fds, got {} bytes with {} fds", msg.bytes, fds.len()),
+            format!(
+                "expected 1 byte with {n} fds, got {} bytes with {} fds",
+                msg.bytes,
+                fds.len()
+            ),
         ));
     }
     Ok(fds)

@@ -13,6 +13,6 @@ pub mod paths;
 pub mod reaper;
 pub mod registration;
 pub mod stream;
-pub mod trace;
 pub mod sys;
+pub mod trace;
 pub mod wait_shm;

@@ -15,9 +15,9 @@ use crate::core::app::{App, AppInfo, Claimed, PeerCreds};
 use crate::core::fd_budget::FdPermit;
 use crate::core::pairing::Offer;
 use crate::io::app_conn::{AppConn, AppRef};
-use crate::io::daemon::Daemon;
 use crate::io::app_session::{AppLink, AppShadow, SyncError};
 use crate::io::cmd_actor::sync_all;
+use crate::io::daemon::Daemon;
 use crate::io::stream::{exchange, read_exact, AppIoError};
 
 /// Jobs queued per app; a fan-out waits when an app's queue is full.
@@ -162,21 +162,36 @@ async fn complete(d: Arc<Daemon>, cmd: Half, notify: Half) {
         objects: Default::default(),
         _permits: (cmd.permit, notify.permit),
     };
-    let app: AppRef = Arc::new(App::new(d.registry.allocate_id(), info, conn, d.reaper.clone()));
+    let app: AppRef = Arc::new(App::new(
+        d.registry.allocate_id(),
+        info,
+        conn,
+        d.reaper.clone(),
+    ));
     let Some(lease) = app.lease() else { return };
-    tokio::spawn(crate::io::notify::serve(d.clone(), app.clone(), lease.clone()));
+    tokio::spawn(crate::io::notify::serve(
+        d.clone(),
+        app.clone(),
+        lease.clone(),
+    ));
 
     // Global update: every started session is applied (and started) before
     // REGISTER_DONE, so the app's first event after main() is recorded.
     let mut shadow = AppShadow::default();
-    let link = AppLink { app: &app, conn: &lease, deadline: d.deadline };
+    let link = AppLink {
+        app: &app,
+        conn: &lease,
+        deadline: d.deadline,
+    };
     let generation = d.sessions.generation();
     if let Err(e) = sync_all(&d, &link, &mut shadow).await {
         match e {
             SyncError::App(e) if !matches!(e, AppIoError::Refused { .. }) => {
                 return d.hang_up(&app, &lease, "global update", &e);
             }
-            e => tracing::warn!(app = app.id.0, pid = app.info.creds.pid, error = %e, "global update incomplete"),
+            e => {
+                tracing::warn!(app = app.id.0, pid = app.info.creds.pid, error = %e, "global update incomplete")
+            }
         }
     }
     let done = CmdMsg::simple(ROOT_HANDLE, op::REGISTER_DONE);
@@ -198,7 +213,9 @@ async fn complete(d: Arc<Daemon>, cmd: Half, notify: Half) {
     // missed us in its fan-out snapshot: catch up (see core::session).
     if d.sessions.generation() != generation {
         let (tx, _rx) = tokio::sync::oneshot::channel();
-        let _ = lease.jobs.try_send(crate::io::app_conn::AppJob::Sync { done: tx });
+        let _ = lease
+            .jobs
+            .try_send(crate::io::app_conn::AppJob::Sync { done: tx });
     }
     crate::io::cmd_actor::run(d.clone(), app.clone(), lease, jobs_rx, shadow).await;
 }

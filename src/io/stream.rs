@@ -109,17 +109,28 @@ pub async fn idle_watch(s: &UnixStream) -> AppIoError {
 
 /// One command round trip: the 612-byte message, then the 324-byte reply,
 /// each step under `deadline`. A reply with an error code is an error.
-pub async fn exchange(s: &UnixStream, deadline: Deadline, msg: &CmdMsg) -> Result<Reply, AppIoError> {
+pub async fn exchange(
+    s: &UnixStream,
+    deadline: Deadline,
+    msg: &CmdMsg,
+) -> Result<Reply, AppIoError> {
     let reply = exchange_any(s, deadline, msg).await?;
     if reply.ret_code != 0 {
-        return Err(AppIoError::Refused { cmd: msg.cmd(), code: reply.ret_code });
+        return Err(AppIoError::Refused {
+            cmd: msg.cmd(),
+            code: reply.ret_code,
+        });
     }
     Ok(reply)
 }
 
 /// Like [`exchange`] but hands back replies carrying an error code too
 /// (list iterations end on one).
-pub async fn exchange_any(s: &UnixStream, deadline: Deadline, msg: &CmdMsg) -> Result<Reply, AppIoError> {
+pub async fn exchange_any(
+    s: &UnixStream,
+    deadline: Deadline,
+    msg: &CmdMsg,
+) -> Result<Reply, AppIoError> {
     deadline.run(write_all(s, &msg.bytes)).await?;
     let mut buf = [0u8; REPLY_LEN];
     deadline.run(read_exact(s, &mut buf)).await?;
@@ -128,11 +139,16 @@ pub async fn exchange_any(s: &UnixStream, deadline: Deadline, msg: &CmdMsg) -> R
 
 /// Sends fds in their own 1-byte message (see `fdpass`), waiting for
 /// writability on the non-blocking socket.
-pub async fn send_fds(s: &UnixStream, fds: &[std::os::fd::BorrowedFd<'_>]) -> Result<(), AppIoError> {
+pub async fn send_fds(
+    s: &UnixStream,
+    fds: &[std::os::fd::BorrowedFd<'_>],
+) -> Result<(), AppIoError> {
     use std::os::fd::AsFd;
     loop {
         s.writable().await?;
-        match s.try_io(tokio::io::Interest::WRITABLE, || crate::io::fdpass::send_fds(s.as_fd(), fds)) {
+        match s.try_io(tokio::io::Interest::WRITABLE, || {
+            crate::io::fdpass::send_fds(s.as_fd(), fds)
+        }) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => return Err(map_hangup(e)),

@@ -1,1 +1,4 @@
-pub enum HeaderType { Compact, Large }
+pub enum HeaderType {
+    Compact,
+    Large,
+}
