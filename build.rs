@@ -1,25 +1,19 @@
-// Lets a mutant build of the loom models (`loom-tests/run.sh`) set
-// `--cfg ustd_mutant="..."` through the `USTD_MUTANT` environment variable.
-// Switching mutants that way rebuilds only the crates that read the cfg,
-// where a RUSTFLAGS change would rebuild every dependency. Passing the cfg
-// in RUSTFLAGS works too.
+//! Link flags every ustd executable needs to load liblttng-ust-ctl.so.5 at
+//! run time: the library references the initial-exec TLS variable
+//! `lttng_ust_sigbus_state`, which must be defined by the executable and
+//! visible in its dynamic symbol table (see `src/ustctl/tls.rs`).
 
-/// The historical bugs the loom models must catch (see `loom-tests/`).
-const MUTANTS: [&str; 4] = [
-    "teardown_early",
-    "push_advance_early",
-    "pid_only",
-    "publish_early",
-];
+include!("loom-tests/mutant_cfg.rs");
 
 fn main() {
-    println!("cargo::rerun-if-env-changed=USTD_MUTANT");
-    let Some(mutant) = std::env::var("USTD_MUTANT").ok().filter(|m| !m.is_empty()) else {
-        return;
-    };
-    assert!(
-        MUTANTS.contains(&mutant.as_str()),
-        "USTD_MUTANT={mutant} is not one of {MUTANTS:?}"
-    );
-    println!("cargo::rustc-cfg=ustd_mutant=\"{mutant}\"");
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=loom-tests/mutant_cfg.rs");
+    emit_mutant_cfg();
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if os == "linux" {
+        // Pull the rlib member defining the symbol in, keep it through
+        // --gc-sections, and export it to dlopen'ed libraries.
+        println!("cargo:rustc-link-arg=-Wl,-u,lttng_ust_sigbus_state");
+        println!("cargo:rustc-link-arg=-Wl,--export-dynamic-symbol=lttng_ust_sigbus_state");
+    }
 }

@@ -1,3 +1,7 @@
-// The same `USTD_MUTANT` handling as ustd's, so a model and the code it
-// checks always agree on which mutant is built.
-include!("../build.rs");
+include!("mutant_cfg.rs");
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=mutant_cfg.rs");
+    emit_mutant_cfg();
+}

@@ -12,4 +12,6 @@ pub mod core;
 #[cfg(not(ustd_loom))]
 pub mod io;
 pub mod sync;
+#[cfg(not(ustd_loom))]
+pub mod ustctl;
 pub mod wire;

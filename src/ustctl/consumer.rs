@@ -1,0 +1,658 @@
+//! The consumer: one thread that drains ring buffers into trace directories.
+//!
+//! It sleeps in `epoll_wait` on the data streams' wait fds (apps write one
+//! byte there each time they deliver a sub-buffer) plus an eventfd for
+//! requests, with no timeout. All library calls on streams happen on this
+//! thread, so no stream is ever read concurrently.
+//!
+//! A *trace* is one output directory with its metadata stream (per-UID:
+//! `ust/uid/<uid>/64-bit`; per-PID: one per app). Its channels' streams go
+//! to `<dir>/<channel>_<cpu>` with `<dir>/index/<channel>_<cpu>.idx`.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use rustix::event::epoll;
+use rustix::io::Errno;
+
+use super::channel::{BufferChannel, Buffers, ChannelHandOut, MetadataChannel};
+use super::error::{UstCtlError, UstCtlResult};
+use super::output::{create_dir, PacketIndex, StreamFile};
+use super::sys::RawStream;
+use super::{block_rt_signals, check, UstCtl};
+
+/// Identifies a trace (output directory) inside one consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TraceKey(u64);
+
+type Reply<T> = Sender<UstCtlResult<T>>;
+
+enum Request {
+    AddTrace {
+        key: u64,
+        dir: PathBuf,
+        metadata: MetadataChannel,
+        reply: Reply<()>,
+    },
+    AddChannel {
+        trace: u64,
+        name: String,
+        buffers: Buffers,
+        reply: Reply<()>,
+    },
+    PushMetadata {
+        trace: u64,
+        offset: u64,
+        bytes: Vec<u8>,
+        reply: Reply<()>,
+    },
+    /// Flush and drain one trace, or all of them.
+    Flush {
+        trace: Option<u64>,
+        reply: Reply<()>,
+    },
+    RemoveTrace {
+        trace: u64,
+        reply: Reply<()>,
+    },
+    /// Stop the thread, flushing first unless `close` already did.
+    Shutdown {
+        flush: bool,
+    },
+}
+
+/// Handle to a consumer thread. Dropping it flushes every trace and stops
+/// the thread.
+pub struct Consumer {
+    tx: Sender<Request>,
+    wake: Arc<OwnedFd>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    next_trace: AtomicU64,
+}
+
+const WAKE_TOKEN: u64 = u64::MAX;
+
+impl Consumer {
+    /// Starts the consumer thread (named `ustd-consumer-<label>`).
+    pub fn start(ctl: Arc<UstCtl>, label: &str) -> UstCtlResult<Consumer> {
+        let wake = rustix::event::eventfd(
+            0,
+            rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+        )
+        .map_err(|e| UstCtlError::io("eventfd")(e.into()))?;
+        let wake = Arc::new(wake);
+        let ep = epoll::create(epoll::CreateFlags::CLOEXEC)
+            .map_err(|e| UstCtlError::io("epoll_create")(e.into()))?;
+        epoll::add(
+            &ep,
+            wake.as_fd(),
+            epoll::EventData::new_u64(WAKE_TOKEN),
+            epoll::EventFlags::IN,
+        )
+        .map_err(|e| UstCtlError::io("epoll_ctl")(e.into()))?;
+        let (tx, rx) = unbounded();
+        let worker = Worker {
+            ctl,
+            epoll: ep,
+            wake: wake.clone(),
+            rx,
+            traces: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("ustd-consumer-{label}"))
+            .spawn(move || worker.run())
+            .map_err(UstCtlError::io("spawn consumer thread"))?;
+        Ok(Consumer {
+            tx,
+            wake,
+            thread: Mutex::new(Some(thread)),
+            next_trace: AtomicU64::new(1),
+        })
+    }
+
+    fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> UstCtlResult<T> {
+        let (reply, answer) = bounded(1);
+        self.tx
+            .send(make(reply))
+            .map_err(|_| UstCtlError::ConsumerGone)?;
+        self.poke();
+        answer.recv().map_err(|_| UstCtlError::ConsumerGone)?
+    }
+
+    fn poke(&self) {
+        // A full counter (impossible in practice) still leaves it readable,
+        // which is all the wake-up needs.
+        let _ = rustix::io::write(self.wake.as_fd(), &1u64.to_ne_bytes());
+    }
+
+    /// Adds a trace directory; its metadata stream goes to `<dir>/metadata`.
+    pub fn add_trace(&self, dir: &Path, metadata: MetadataChannel) -> UstCtlResult<TraceKey> {
+        let key = self.next_trace.fetch_add(1, Ordering::Relaxed);
+        self.call(|reply| Request::AddTrace {
+            key,
+            dir: dir.to_owned(),
+            metadata,
+            reply,
+        })?;
+        Ok(TraceKey(key))
+    }
+
+    /// Starts draining `channel` into `<trace dir>/<name>_<cpu>`. Returns the
+    /// app hand-out, to keep for every app that maps this channel.
+    pub fn add_channel(
+        &self,
+        trace: TraceKey,
+        name: &str,
+        channel: BufferChannel,
+    ) -> UstCtlResult<Arc<ChannelHandOut>> {
+        let hand_out = channel.hand_out();
+        let buffers = channel.buffers;
+        self.call(|reply| Request::AddChannel {
+            trace: trace.0,
+            name: name.to_owned(),
+            buffers,
+            reply,
+        })?;
+        Ok(hand_out)
+    }
+
+    /// Stores TSDL text at byte `offset` of the trace's metadata and writes
+    /// it to `<dir>/metadata` before returning. Fragments may overlap what
+    /// was already pushed but must not leave a gap.
+    pub fn push_metadata(&self, trace: TraceKey, offset: u64, bytes: &[u8]) -> UstCtlResult<()> {
+        let bytes = bytes.to_vec();
+        self.call(|reply| Request::PushMetadata {
+            trace: trace.0,
+            offset,
+            bytes,
+            reply,
+        })
+    }
+
+    /// Stop-time flush: every stream of every trace delivers its current
+    /// sub-buffer (even empty), then everything is written out.
+    pub fn flush_and_drain(&self) -> UstCtlResult<()> {
+        self.call(|reply| Request::Flush { trace: None, reply })
+    }
+
+    /// Same as [`Consumer::flush_and_drain`] for one trace.
+    pub fn flush_trace(&self, trace: TraceKey) -> UstCtlResult<()> {
+        self.call(|reply| Request::Flush {
+            trace: Some(trace.0),
+            reply,
+        })
+    }
+
+    /// Flushes, drains, then destroys a trace's buffers (files are kept):
+    /// per-PID buffers of an app that exited, or session destroy.
+    pub fn remove_trace(&self, trace: TraceKey) -> UstCtlResult<()> {
+        self.call(|reply| Request::RemoveTrace {
+            trace: trace.0,
+            reply,
+        })
+    }
+
+    /// Flushes everything and stops the thread.
+    pub fn close(self) -> UstCtlResult<()> {
+        let r = self.flush_and_drain();
+        self.stop(false);
+        r
+    }
+
+    fn stop(&self, flush: bool) {
+        let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return;
+        };
+        if self.tx.send(Request::Shutdown { flush }).is_ok() {
+            self.poke();
+        }
+        if t.join().is_err() {
+            tracing::error!("consumer thread panicked");
+        }
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        self.stop(true);
+    }
+}
+
+struct DataStream {
+    trace: u64,
+    stream: NonNull<RawStream>,
+    /// Owned by the library (closed by destroy_stream).
+    wait_fd: RawFd,
+    out: StreamFile,
+    polled: bool,
+}
+
+struct Trace {
+    dir: PathBuf,
+    meta: Metadata,
+    /// Buffers of the trace's channels; their streams are in `slots`.
+    channels: Vec<(Buffers, Vec<usize>)>,
+}
+
+struct Metadata {
+    buffers: MetadataChannel,
+    cache: Vec<u8>,
+    /// Bytes of `cache` already written into the ring buffer.
+    written: usize,
+    out: StreamFile,
+}
+
+struct Worker {
+    ctl: Arc<UstCtl>,
+    epoll: OwnedFd,
+    wake: Arc<OwnedFd>,
+    rx: Receiver<Request>,
+    traces: HashMap<u64, Trace>,
+    /// Data streams by epoll token.
+    slots: Vec<Option<DataStream>>,
+    free: Vec<usize>,
+}
+
+// SAFETY: the stream pointers inside `DataStream` belong to `Buffers` held
+// by the same worker, which is moved once into its thread and used only
+// there.
+unsafe impl Send for Worker {}
+
+impl Worker {
+    fn run(mut self) {
+        block_rt_signals();
+        let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
+        loop {
+            events.clear();
+            match epoll::wait(
+                &self.epoll,
+                rustix::buffer::spare_capacity(&mut events),
+                None,
+            ) {
+                Ok(_) => {}
+                Err(Errno::INTR) => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, "consumer epoll_wait failed; stopping");
+                    break;
+                }
+            }
+            for ev in &events {
+                let token = ev.data.u64();
+                if token == WAKE_TOKEN {
+                    let mut b = [0u8; 8];
+                    let _ = rustix::io::read(self.wake.as_fd(), &mut b);
+                } else {
+                    self.on_stream_ready(token as usize, ev.flags);
+                }
+            }
+            loop {
+                match self.rx.try_recv() {
+                    Ok(Request::Shutdown { flush }) => return self.shutdown(flush),
+                    Ok(req) => self.handle(req),
+                    Err(crossbeam_channel::TryRecvError::Empty) => break,
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                        return self.shutdown(true)
+                    }
+                }
+            }
+        }
+        self.shutdown(true);
+    }
+
+    fn shutdown(mut self, flush: bool) {
+        if flush {
+            if let Err(e) = self.flush(None) {
+                tracing::warn!(error = %e, "final flush failed");
+            }
+        }
+        let keys: Vec<u64> = self.traces.keys().copied().collect();
+        for k in keys {
+            self.drop_trace(k);
+        }
+    }
+
+    fn handle(&mut self, req: Request) {
+        match req {
+            Request::AddTrace {
+                key,
+                dir,
+                metadata,
+                reply,
+            } => {
+                let _ = reply.send(self.add_trace(key, dir, metadata));
+            }
+            Request::AddChannel {
+                trace,
+                name,
+                buffers,
+                reply,
+            } => {
+                let _ = reply.send(self.add_channel(trace, &name, buffers));
+            }
+            Request::PushMetadata {
+                trace,
+                offset,
+                bytes,
+                reply,
+            } => {
+                let _ = reply.send(self.push_metadata(trace, offset, &bytes));
+            }
+            Request::Flush { trace, reply } => {
+                let _ = reply.send(self.flush(trace));
+            }
+            Request::RemoveTrace { trace, reply } => {
+                let r = self.flush(Some(trace));
+                self.drop_trace(trace);
+                let _ = reply.send(r);
+            }
+            Request::Shutdown { .. } => unreachable!("handled by the loop"),
+        }
+    }
+
+    fn add_trace(&mut self, key: u64, dir: PathBuf, buffers: MetadataChannel) -> UstCtlResult<()> {
+        create_dir(&dir)?;
+        let out = StreamFile::metadata(&dir)?;
+        let meta = Metadata {
+            buffers,
+            cache: Vec::new(),
+            written: 0,
+            out,
+        };
+        self.traces.insert(
+            key,
+            Trace {
+                dir,
+                meta,
+                channels: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    fn add_channel(&mut self, trace: u64, name: &str, buffers: Buffers) -> UstCtlResult<()> {
+        let dir = self
+            .traces
+            .get(&trace)
+            .ok_or(UstCtlError::UnknownTrace(trace))?
+            .dir
+            .clone();
+        let mut tokens = Vec::with_capacity(buffers.streams.len());
+        let mut result = Ok(());
+        for (cpu, s) in buffers.streams.iter().enumerate() {
+            match self.add_stream(trace, &dir, &format!("{name}_{cpu}"), *s) {
+                Ok(t) => tokens.push(t),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if let Some(t) = self.traces.get_mut(&trace) {
+            t.channels.push((buffers, tokens));
+        }
+        result
+    }
+
+    fn add_stream(
+        &mut self,
+        trace: u64,
+        dir: &Path,
+        file: &str,
+        stream: NonNull<RawStream>,
+    ) -> UstCtlResult<usize> {
+        // SAFETY: `stream` is live (owned by Buffers kept with the trace).
+        let wait_fd = check("stream_get_wait_fd", unsafe {
+            (self.ctl.api.stream_get_wait_fd)(stream.as_ptr())
+        })?;
+        // SAFETY: the wait fd stays open until destroy_stream, which only
+        // happens after this slot is removed.
+        let fd = unsafe { BorrowedFd::borrow_raw(wait_fd) };
+        // Wake-ups are drained with non-blocking reads.
+        let flags =
+            rustix::fs::fcntl_getfl(fd).map_err(|e| UstCtlError::io("fcntl(F_GETFL)")(e.into()))?;
+        rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)
+            .map_err(|e| UstCtlError::io("fcntl(F_SETFL)")(e.into()))?;
+        let out = StreamFile::data(dir, file)?;
+        let token = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        });
+        epoll::add(
+            &self.epoll,
+            fd,
+            epoll::EventData::new_u64(token as u64),
+            epoll::EventFlags::IN,
+        )
+        .map_err(|e| UstCtlError::io("epoll_ctl")(e.into()))?;
+        self.slots[token] = Some(DataStream {
+            trace,
+            stream,
+            wait_fd,
+            out,
+            polled: true,
+        });
+        Ok(token)
+    }
+
+    fn on_stream_ready(&mut self, token: usize, flags: epoll::EventFlags) {
+        let Some(Some(ds)) = self.slots.get_mut(token) else {
+            return;
+        };
+        // SAFETY: see add_stream.
+        let fd = unsafe { BorrowedFd::borrow_raw(ds.wait_fd) };
+        let mut buf = [0u8; 64];
+        while let Ok(n) = rustix::io::read(fd, &mut buf) {
+            if n < buf.len() {
+                break;
+            }
+        }
+        if let Err(e) = drain(&self.ctl, ds.stream, &mut ds.out) {
+            tracing::warn!(file = %ds.out.path().display(), error = %e, "draining stream failed");
+        }
+        if flags.intersects(epoll::EventFlags::HUP | epoll::EventFlags::ERR) && ds.polled {
+            // Every writer is gone: nothing will wake us again. The stream
+            // stays for the final flush.
+            let _ = epoll::delete(&self.epoll, fd);
+            ds.polled = false;
+        }
+    }
+
+    fn push_metadata(&mut self, trace: u64, offset: u64, bytes: &[u8]) -> UstCtlResult<()> {
+        let t = self
+            .traces
+            .get_mut(&trace)
+            .ok_or(UstCtlError::UnknownTrace(trace))?;
+        let m = &mut t.meta;
+        let have = m.cache.len() as u64;
+        if offset > have {
+            return Err(UstCtlError::MetadataGap { offset, have });
+        }
+        // Overlapping bytes are the same text (pushes may race); only what
+        // lies beyond the cache is new.
+        let skip = (have - offset) as usize;
+        if skip < bytes.len() {
+            m.cache.extend_from_slice(&bytes[skip..]);
+        }
+        pump_metadata(&self.ctl, m)
+    }
+
+    fn flush(&mut self, trace: Option<u64>) -> UstCtlResult<()> {
+        if let Some(k) = trace {
+            if !self.traces.contains_key(&k) {
+                return Err(UstCtlError::UnknownTrace(k));
+            }
+        }
+        let mut first_err = None;
+        for ds in self
+            .slots
+            .iter_mut()
+            .flatten()
+            .filter(|d| trace.map_or(true, |k| d.trace == k))
+        {
+            // SAFETY: the stream is live; producer_active = 0 delivers the
+            // current sub-buffer even when empty (apps are stopped).
+            let r = check("flush_buffer", unsafe {
+                (self.ctl.api.flush_buffer)(ds.stream.as_ptr(), 0)
+            })
+            .and_then(|_| drain(&self.ctl, ds.stream, &mut ds.out).map(|_| ()));
+            if let Err(e) = r {
+                tracing::warn!(file = %ds.out.path().display(), error = %e, "flush failed");
+                first_err.get_or_insert(e);
+            }
+        }
+        for (_, t) in self
+            .traces
+            .iter_mut()
+            .filter(|(k, _)| trace.map_or(true, |x| **k == x))
+        {
+            if let Err(e) = pump_metadata(&self.ctl, &mut t.meta) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Forgets a trace: its streams leave epoll, then its buffers are
+    /// destroyed (streams before channels, by `Buffers::drop`).
+    fn drop_trace(&mut self, trace: u64) {
+        let Some(t) = self.traces.remove(&trace) else {
+            return;
+        };
+        for (_, tokens) in &t.channels {
+            for &tok in tokens {
+                if let Some(ds) = self.slots[tok].take() {
+                    if ds.polled {
+                        // SAFETY: see add_stream; the fd is still open.
+                        let _ = epoll::delete(&self.epoll, unsafe {
+                            BorrowedFd::borrow_raw(ds.wait_fd)
+                        });
+                    }
+                    self.free.push(tok);
+                }
+            }
+        }
+        drop(t);
+    }
+}
+
+/// Writes the not-yet-written part of the metadata cache into the metadata
+/// ring buffer one packet at a time, closing and draining each packet so
+/// the (2-sub-buffer) ring never fills.
+fn pump_metadata(ctl: &UstCtl, m: &mut Metadata) -> UstCtlResult<()> {
+    let stream = m.meta_stream()?;
+    while m.written < m.cache.len() {
+        let rest = &m.cache[m.written..];
+        // SAFETY: the channel is live; `rest` is valid for `rest.len()` bytes
+        // and is copied by the call.
+        let n = unsafe {
+            (ctl.api.write_one_packet_to_channel)(
+                m.buffers.buffers.chan(),
+                rest.as_ptr().cast(),
+                rest.len(),
+            )
+        };
+        if n <= 0 {
+            return Err(UstCtlError::Call {
+                op: "write_one_packet_to_channel",
+                code: n as i64,
+            });
+        }
+        m.written += n as usize;
+        // SAFETY: live stream; producer_active = 1 closes the packet just
+        // written without adding an empty one.
+        check("flush_buffer", unsafe {
+            (ctl.api.flush_buffer)(stream.as_ptr(), 1)
+        })?;
+        drain(ctl, stream, &mut m.out)?;
+    }
+    Ok(())
+}
+
+impl Metadata {
+    fn meta_stream(&self) -> UstCtlResult<NonNull<RawStream>> {
+        self.buffers
+            .buffers
+            .streams
+            .first()
+            .copied()
+            .ok_or(UstCtlError::Call {
+                op: "create_stream",
+                code: 0,
+            })
+    }
+}
+
+/// Reads every available sub-buffer of `stream` into `out`.
+fn drain(ctl: &UstCtl, stream: NonNull<RawStream>, out: &mut StreamFile) -> UstCtlResult<usize> {
+    let s = stream.as_ptr();
+    let mut packets = 0;
+    loop {
+        // SAFETY: `s` is a live stream used only by this thread.
+        let rc = unsafe { (ctl.api.get_next_subbuf)(s) };
+        if rc == -libc::EAGAIN || rc == -libc::ENODATA {
+            return Ok(packets);
+        }
+        check("get_next_subbuf", rc)?;
+        let written = copy_subbuf(ctl, s, out);
+        // SAFETY: a sub-buffer is held (get_next_subbuf succeeded).
+        let put = check("put_next_subbuf", unsafe { (ctl.api.put_next_subbuf)(s) });
+        written?;
+        put?;
+        packets += 1;
+    }
+}
+
+/// Copies the held sub-buffer (padded to the page size, as lttng writes
+/// local traces) and its index entry.
+fn copy_subbuf(ctl: &UstCtl, s: *mut RawStream, out: &mut StreamFile) -> UstCtlResult<()> {
+    let api = &ctl.api;
+    let u64_of = |op: &'static str, f: unsafe extern "C" fn(*mut RawStream, *mut u64) -> i32| {
+        let mut v = 0u64;
+        // SAFETY: live stream with a held sub-buffer; `v` is a valid out-pointer.
+        check(op, unsafe { f(s, &mut v) }).map(|_| v)
+    };
+    let ulong_of =
+        |op: &'static str, f: unsafe extern "C" fn(*mut RawStream, *mut libc::c_ulong) -> i32| {
+            let mut v: libc::c_ulong = 0;
+            // SAFETY: as above.
+            check(op, unsafe { f(s, &mut v) }).map(|_| v as usize)
+        };
+    let index = if out.has_index() {
+        PacketIndex {
+            offset: 0,
+            packet_size: u64_of("get_packet_size", api.get_packet_size)?,
+            content_size: u64_of("get_content_size", api.get_content_size)?,
+            timestamp_begin: u64_of("get_timestamp_begin", api.get_timestamp_begin)?,
+            timestamp_end: u64_of("get_timestamp_end", api.get_timestamp_end)?,
+            events_discarded: u64_of("get_events_discarded", api.get_events_discarded)?,
+            stream_id: u64_of("get_stream_id", api.get_stream_id)?,
+            stream_instance_id: u64_of("get_instance_id", api.get_instance_id)?,
+            packet_seq_num: u64_of("get_sequence_number", api.get_sequence_number)?,
+        }
+    } else {
+        PacketIndex::default()
+    };
+    let padded = ulong_of("get_padded_subbuf_size", api.get_padded_subbuf_size)?;
+    let offset = ulong_of("get_mmap_read_offset", api.get_mmap_read_offset)?;
+    // SAFETY: live stream.
+    let base = unsafe { (api.get_mmap_base)(s) };
+    if base.is_null() {
+        return Err(UstCtlError::Call {
+            op: "get_mmap_base",
+            code: 0,
+        });
+    }
+    // SAFETY: while the sub-buffer is held, [base + offset, + padded) lies
+    // inside the stream's mapping and the writer does not touch it; the
+    // backing memfd is sealed against shrinking, so reading cannot fault.
+    let bytes = unsafe { std::slice::from_raw_parts(base.cast::<u8>().add(offset), padded) };
+    out.write_packet(bytes, index)
+}

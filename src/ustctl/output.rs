@@ -1,0 +1,227 @@
+//! Trace directory layout, stream files and CTF index files.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use super::error::{UstCtlError, UstCtlResult};
+
+/// `<output>/ust/uid/<uid>/<bits>-bit` (per-UID buffers).
+pub fn uid_trace_dir(output: &Path, uid: u32, bits_per_long: u32) -> PathBuf {
+    output
+        .join("ust")
+        .join("uid")
+        .join(uid.to_string())
+        .join(format!("{bits_per_long}-bit"))
+}
+
+/// `<output>/ust/pid/<procname>-<pid>-<datetime>` (per-PID buffers);
+/// `datetime` is the app's registration time as `YYYYmmdd-HHMMSS`, local.
+pub fn pid_trace_dir(output: &Path, procname: &str, pid: i32, datetime: &str) -> PathBuf {
+    // A process name is not a trusted path component.
+    let safe: String = procname
+        .chars()
+        .map(|c| if c == '/' || c == '\0' { '_' } else { c })
+        .collect();
+    output
+        .join("ust")
+        .join("pid")
+        .join(format!("{safe}-{pid}-{datetime}"))
+}
+
+pub const INDEX_HEADER_LEN: usize = 16;
+pub const INDEX_ENTRY_LEN: usize = 72;
+const INDEX_MAGIC: u32 = 0xC1F1_DCC1;
+const INDEX_MAJOR: u32 = 1;
+const INDEX_MINOR: u32 = 1;
+
+/// One packet's entry in `index/<stream>.idx` (all big-endian u64; sizes in
+/// bits, offset in bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PacketIndex {
+    pub offset: u64,
+    pub packet_size: u64,
+    pub content_size: u64,
+    pub timestamp_begin: u64,
+    pub timestamp_end: u64,
+    pub events_discarded: u64,
+    pub stream_id: u64,
+    pub stream_instance_id: u64,
+    pub packet_seq_num: u64,
+}
+
+impl PacketIndex {
+    pub fn encode(&self) -> [u8; INDEX_ENTRY_LEN] {
+        let mut b = [0u8; INDEX_ENTRY_LEN];
+        let fields = [
+            self.offset,
+            self.packet_size,
+            self.content_size,
+            self.timestamp_begin,
+            self.timestamp_end,
+            self.events_discarded,
+            self.stream_id,
+            self.stream_instance_id,
+            self.packet_seq_num,
+        ];
+        for (chunk, v) in b.chunks_exact_mut(8).zip(fields) {
+            chunk.copy_from_slice(&v.to_be_bytes());
+        }
+        b
+    }
+
+    pub fn decode(b: &[u8; INDEX_ENTRY_LEN]) -> Self {
+        let mut v = [0u64; 9];
+        for (slot, chunk) in v.iter_mut().zip(b.chunks_exact(8)) {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(chunk);
+            *slot = u64::from_be_bytes(a);
+        }
+        Self {
+            offset: v[0],
+            packet_size: v[1],
+            content_size: v[2],
+            timestamp_begin: v[3],
+            timestamp_end: v[4],
+            events_discarded: v[5],
+            stream_id: v[6],
+            stream_instance_id: v[7],
+            packet_seq_num: v[8],
+        }
+    }
+}
+
+fn index_header() -> [u8; INDEX_HEADER_LEN] {
+    let mut b = [0u8; INDEX_HEADER_LEN];
+    for (chunk, v) in b.chunks_exact_mut(4).zip([
+        INDEX_MAGIC,
+        INDEX_MAJOR,
+        INDEX_MINOR,
+        INDEX_ENTRY_LEN as u32,
+    ]) {
+        chunk.copy_from_slice(&v.to_be_bytes());
+    }
+    b
+}
+
+pub(crate) fn create_dir(dir: &Path) -> UstCtlResult<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o770)
+        .create(dir)
+        .map_err(UstCtlError::file(dir))
+}
+
+fn create_file(path: &Path) -> UstCtlResult<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o660)
+        .open(path)
+        .map_err(UstCtlError::file(path))
+}
+
+/// A stream file (`<channel>_<cpu>` or `metadata`) and, for data streams,
+/// its index file.
+pub(crate) struct StreamFile {
+    path: PathBuf,
+    file: File,
+    offset: u64,
+    index: Option<(PathBuf, File)>,
+}
+
+impl StreamFile {
+    /// Data stream `<dir>/<name>` with `<dir>/index/<name>.idx`.
+    pub fn data(dir: &Path, name: &str) -> UstCtlResult<Self> {
+        let index_dir = dir.join("index");
+        create_dir(&index_dir)?;
+        let idx_path = index_dir.join(format!("{name}.idx"));
+        let mut idx = create_file(&idx_path)?;
+        idx.write_all(&index_header())
+            .map_err(UstCtlError::file(&idx_path))?;
+        let path = dir.join(name);
+        Ok(Self {
+            file: create_file(&path)?,
+            path,
+            offset: 0,
+            index: Some((idx_path, idx)),
+        })
+    }
+
+    /// `<dir>/metadata` (no index).
+    pub fn metadata(dir: &Path) -> UstCtlResult<Self> {
+        create_dir(dir)?;
+        // lttng creates index/ for every trace, even when nothing uses it.
+        create_dir(&dir.join("index"))?;
+        let path = dir.join("metadata");
+        Ok(Self {
+            file: create_file(&path)?,
+            path,
+            offset: 0,
+            index: None,
+        })
+    }
+
+    /// Appends one packet; the index entry gets the packet's file offset.
+    pub fn write_packet(&mut self, bytes: &[u8], mut index: PacketIndex) -> UstCtlResult<()> {
+        self.file
+            .write_all(bytes)
+            .map_err(UstCtlError::file(&self.path))?;
+        index.offset = self.offset;
+        self.offset += bytes.len() as u64;
+        if let Some((path, idx)) = self.index.as_mut() {
+            idx.write_all(&index.encode())
+                .map_err(UstCtlError::file(path))?;
+        }
+        Ok(())
+    }
+
+    pub fn has_index(&self) -> bool {
+        self.index.is_some()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout() {
+        let out = Path::new("/t");
+        assert_eq!(
+            uid_trace_dir(out, 1000, 64),
+            Path::new("/t/ust/uid/1000/64-bit")
+        );
+        assert_eq!(
+            pid_trace_dir(out, "a/b", 42, "20261124-101010"),
+            Path::new("/t/ust/pid/a_b-42-20261124-101010")
+        );
+    }
+
+    #[test]
+    fn index_entry_is_big_endian_and_round_trips() {
+        let e = PacketIndex {
+            offset: 0,
+            packet_size: 32768,
+            content_size: 4096,
+            timestamp_begin: 7,
+            timestamp_end: 9,
+            events_discarded: 0,
+            stream_id: 0,
+            stream_instance_id: 1,
+            packet_seq_num: 0,
+        };
+        let b = e.encode();
+        assert_eq!(&b[8..16], &32768u64.to_be_bytes());
+        assert_eq!(&b[56..64], &1u64.to_be_bytes());
+        assert_eq!(PacketIndex::decode(&b), e);
+        assert_eq!(&index_header()[..4], &[0xC1, 0xF1, 0xDC, 0xC1]);
+        assert_eq!(&index_header()[12..16], &72u32.to_be_bytes());
+    }
+}
