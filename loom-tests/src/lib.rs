@@ -15,6 +15,8 @@
 #[cfg(ustd_loom)]
 mod harness;
 #[cfg(ustd_loom)]
+pub mod metadata;
+#[cfg(ustd_loom)]
 mod world;
 
 #[cfg(ustd_loom)]

@@ -1,11 +1,21 @@
 //! Model 1: app teardown against a notify request and a command fan-out.
 #![cfg(ustd_loom)]
 
+use std::sync::atomic::AtomicUsize;
+
 use loom::thread;
 use ustd::core::app::{App, AppState, Lease};
+use ustd::core::metadata::Registry;
 use ustd::sync::atomic::{AtomicBool, Ordering};
 use ustd::sync::Arc;
+use ustd_loom_tests::metadata::{event, per_uid_registry, CHANNEL_KEY};
 use ustd_loom_tests::{without_mutants, ModelConn, World};
+
+/// Coverage, across executions: the notify reply was a success / an error;
+/// the fan-out used A's connection.
+static REPLIED_OK: AtomicUsize = AtomicUsize::new(0);
+static REPLIED_ERROR: AtomicUsize = AtomicUsize::new(0);
+static FANOUT_USED_A: AtomicUsize = AtomicUsize::new(0);
 
 #[derive(Debug, PartialEq, Eq)]
 enum Reply {
@@ -13,16 +23,20 @@ enum Reply {
     Error,
 }
 
-/// The notify task's handling of one request, as `io::app_session` does it:
-/// find the app's objects through a fresh lease (refused once teardown has
-/// begun), register, then reply on the notify socket the task holds.
-fn handle_notify(app: &App<ModelConn>, task: &Lease<ModelConn>) -> Reply {
+/// The notify task's handling of one REGISTER_EVENT, as `io::app_session`
+/// does it: find the app's objects through a fresh lease (refused once
+/// teardown has begun), register the event in the session's metadata
+/// registry, then reply on the notify socket the task holds.
+fn handle_notify(app: &App<ModelConn>, task: &Lease<ModelConn>, metadata: &Registry) -> Reply {
     let reply = match app.lease() {
         None => Reply::Error,
         Some(conn) => {
             // Reading the app's object table to find the channel.
             conn.notify.read();
-            Reply::Ok
+            match metadata.register_event(CHANNEL_KEY, &event("model:event")) {
+                Ok(_) => Reply::Ok,
+                Err(_) => Reply::Error,
+            }
         }
     };
     task.notify.write();
@@ -34,8 +48,8 @@ fn handle_notify(app: &App<ModelConn>, task: &Lease<ModelConn>) -> Reply {
 ///
 /// - *hang-up*: A's command socket hung up; the actor unregisters A and ends,
 ///   dropping its lease;
-/// - *notify*: A's notify task handles one request (register, then reply)
-///   and ends;
+/// - *notify*: A's notify task handles one REGISTER_EVENT (register in the
+///   session's per-UID metadata registry, then reply) and ends;
 /// - *fan-out*: a command iterates the registry and uses each app's
 ///   connection;
 ///
@@ -61,6 +75,7 @@ fn teardown_vs_notify_vs_fanout() {
     let cmd_task = a.lease().expect("a live app hands out leases");
     let notify_task = a.lease().expect("a live app hands out leases");
     let torn_down = Arc::new(AtomicBool::new(false));
+    let metadata = Arc::new(per_uid_registry());
 
     let hangup = {
         let (registry, a, torn_down) = (world.registry.clone(), a.clone(), torn_down.clone());
@@ -71,10 +86,10 @@ fn teardown_vs_notify_vs_fanout() {
         })
     };
     let notify = {
-        let (a, torn_down) = (a.clone(), torn_down.clone());
+        let (a, torn_down, metadata) = (a.clone(), torn_down.clone(), metadata.clone());
         thread::spawn(move || {
             let after_teardown = torn_down.load(Ordering::SeqCst);
-            let reply = handle_notify(&a, &notify_task);
+            let reply = handle_notify(&a, &notify_task, &metadata);
             if after_teardown {
                 assert_eq!(
                     reply,
@@ -82,6 +97,12 @@ fn teardown_vs_notify_vs_fanout() {
                     "a reply after teardown must be an error"
                 );
             }
+            let seen = if reply == Reply::Ok {
+                &REPLIED_OK
+            } else {
+                &REPLIED_ERROR
+            };
+            seen.fetch_add(1, Ordering::Relaxed);
             drop(notify_task);
         })
     };
@@ -97,6 +118,7 @@ fn teardown_vs_notify_vs_fanout() {
                 if let Some(conn) = app.lease() {
                     assert_eq!(conn.owner, app.id, "an app's lease is its own connection");
                     conn.cmd.read();
+                    FANOUT_USED_A.fetch_add(1, Ordering::Relaxed);
                 }
             }
         })
@@ -118,6 +140,10 @@ without_mutants! {
     #[test]
     fn model_teardown_vs_notify_vs_fanout() {
         ustd_loom_tests::explore("teardown vs notify vs fan-out", teardown_vs_notify_vs_fanout);
+        // The model must reach the cases it is about.
+        for (what, n) in [("ok reply", &REPLIED_OK), ("error reply", &REPLIED_ERROR), ("fan-out use", &FANOUT_USED_A)] {
+            assert!(n.load(Ordering::Relaxed) > 0, "no execution produced a {what}");
+        }
     }
 }
 
