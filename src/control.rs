@@ -124,6 +124,10 @@ pub struct AppView {
     pub tracer_version: String,
     pub state: String,
     pub registered_at: String,
+    /// Ids of the sessions this app has objects in (from the daemon's own
+    /// per-app state, no round trip).
+    #[serde(default)]
+    pub sessions: Vec<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]

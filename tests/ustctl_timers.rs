@@ -45,7 +45,7 @@ fn timers_deliver_without_flush() {
     let ctl = UstCtl::load().unwrap();
     let uuid = *b"ustd-e2e-timers!";
     let consumer = Consumer::start(ctl.clone(), "timers").unwrap();
-    let mut rig = Rig::register(listener);
+    let mut rig = Rig::register(&listener);
     let dir = uid_trace_dir(&root.join("out"), rig.reg.uid, rig.reg.bits_per_long);
     let trace = consumer
         .add_trace(&dir, MetadataChannel::create(&ctl, uuid).unwrap())

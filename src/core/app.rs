@@ -64,6 +64,8 @@ pub struct AppInfo {
     pub claimed: Claimed,
     pub name: String,
     pub bits_per_long: u32,
+    /// Ring-buffer alignments in bits: u8, u16, u32, u64, long.
+    pub alignments: [u32; 5],
     pub abi_major: u32,
     pub abi_minor: u32,
     pub tracer_version: (u32, u32, u32),

@@ -222,6 +222,7 @@ mod tests {
             },
             name: "t".into(),
             bits_per_long: 64,
+            alignments: [8; 5],
             abi_major: 9,
             abi_minor: 0,
             tracer_version: (2, 13, 5),

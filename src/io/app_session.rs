@@ -25,7 +25,7 @@ use crate::io::stream::{exchange, exchange_any, send_fds, write_all, AppIoError,
 use crate::io::trace::SessionTrace;
 use crate::wire::cmd::{op, ust_err, CmdMsg, ROOT_HANDLE};
 use crate::wire::list::{FieldIterEntry, FIELD_ITER_LEN};
-use crate::wire::notify::{self, header_type, NotifyRequest};
+use crate::wire::notify::{self, NotifyRequest};
 
 /// ustd's identity of an app-side object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,20 @@ pub struct ObjTable {
 impl ObjTable {
     pub fn get(&self, handle: u32) -> Option<ObjRef> {
         self.by_handle.get(&handle).copied()
+    }
+
+    /// Sessions the app currently has objects in.
+    pub fn sessions(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .by_handle
+            .values()
+            .filter_map(|o| match o {
+                ObjRef::Session { session_id } => Some(*session_id),
+                ObjRef::Channel { .. } => None,
+            })
+            .collect();
+        v.sort_unstable();
+        v
     }
 }
 
@@ -99,7 +113,7 @@ impl AppLink<'_> {
         ch: &ChannelConfig,
     ) -> Result<u32, SyncError> {
         let objs = trace
-            .channel_for_app(&self.app.info, ch)
+            .channel_for_app(&self.app.info, self.app.id, ch)
             .map_err(SyncError::Trace)?;
         let s = &self.conn.cmd;
         let msg = CmdMsg::channel(session_handle, objs.blob.len() as u64, false);
@@ -364,9 +378,8 @@ fn field_kind_name(ty: i32) -> String {
 /// being torn down — gets an error reply, never silence.
 pub fn handle_notify(d: &Daemon, app: &AppRef, req: NotifyRequest) -> Vec<u8> {
     let cmd = req.notify_cmd();
-    let result = dispatch(d, app, &req);
-    let reply = match result {
-        Ok(r) => r,
+    match dispatch(d, app, &req) {
+        Ok(reply) => reply,
         Err(e) => {
             tracing::debug!(
                 app = app.id.0,
@@ -374,10 +387,9 @@ pub fn handle_notify(d: &Daemon, app: &AppRef, req: NotifyRequest) -> Vec<u8> {
                 "refusing {}: {e}",
                 crate::io::notify::describe(&req)
             );
-            notify::error_reply(cmd, e.ret_code())
+            notify::error_reply(cmd, e.ret_code()).unwrap_or_default()
         }
-    };
-    reply.unwrap_or_default()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -386,15 +398,15 @@ pub enum NotifyError {
     UnknownObject,
     #[error("session is being torn down")]
     Gone,
-    #[error("{0}")]
-    Registry(String),
+    #[error(transparent)]
+    Registry(#[from] crate::io::trace::TraceError),
 }
 
 impl NotifyError {
     fn ret_code(&self) -> i32 {
         match self {
             NotifyError::UnknownObject | NotifyError::Gone => -ust_err::NOENT,
-            NotifyError::Registry(_) => -ust_err::INVAL,
+            NotifyError::Registry(e) => e.ret_code(),
         }
     }
 }
@@ -415,40 +427,47 @@ fn lookup(
     Ok((obj, trace))
 }
 
-fn dispatch(
+fn channel_of(
     d: &Daemon,
     app: &AppRef,
-    req: &NotifyRequest,
-) -> Result<crate::wire::error::WireResult<Vec<u8>>, NotifyError> {
+    handle: u32,
+) -> Result<(u32, Arc<SessionTrace>), NotifyError> {
+    match lookup(d, app, handle)? {
+        (ObjRef::Channel { chan_key, .. }, trace) => Ok((chan_key, trace)),
+        _ => Err(NotifyError::UnknownObject),
+    }
+}
+
+/// Writes what a registration appended to the metadata, off the notify path
+/// (the reply does not wait for the consumer).
+fn schedule_push(app: &AppRef, trace: Arc<SessionTrace>) {
+    let (info, id) = (app.info.clone(), app.id);
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = trace.push_for(&info, id) {
+            tracing::warn!(app = id.0, error = %e, "metadata push failed");
+        }
+    });
+}
+
+fn dispatch(d: &Daemon, app: &AppRef, req: &NotifyRequest) -> Result<Vec<u8>, NotifyError> {
+    let (info, id) = (&app.info, app.id);
     match req {
         NotifyRequest::Channel(c) => {
-            let (ObjRef::Channel { chan_key, .. }, trace) = lookup(d, app, c.channel_objd)? else {
-                return Err(NotifyError::UnknownObject);
-            };
-            let (id, header) = trace
-                .register_channel(&app.info, chan_key, &c.ctx_fields)
-                .map_err(|e| NotifyError::Registry(e.to_string()))?;
-            let header = match header {
-                crate::core::metadata::HeaderType::Compact => header_type::COMPACT,
-                crate::core::metadata::HeaderType::Large => header_type::LARGE,
-            };
-            Ok(Ok(notify::encode_channel_reply(0, id, header).to_vec()))
+            let (chan_key, trace) = channel_of(d, app, c.channel_objd)?;
+            let (chan_id, header) = trace.register_channel(info, id, chan_key, &c.ctx_fields)?;
+            schedule_push(app, trace);
+            Ok(notify::encode_channel_reply(0, chan_id, header.wire_value()).to_vec())
         }
         NotifyRequest::Event(e) => {
-            let (ObjRef::Channel { chan_key, .. }, trace) = lookup(d, app, e.channel_objd)? else {
-                return Err(NotifyError::UnknownObject);
-            };
-            let id = trace
-                .register_event(&app.info, chan_key, e)
-                .map_err(|e| NotifyError::Registry(e.to_string()))?;
-            Ok(Ok(notify::encode_event_reply(0, id).to_vec()))
+            let (chan_key, trace) = channel_of(d, app, e.channel_objd)?;
+            let event_id = trace.register_event(info, id, chan_key, e)?;
+            schedule_push(app, trace);
+            Ok(notify::encode_event_reply(0, event_id).to_vec())
         }
         NotifyRequest::Enum(e) => {
             let (_, trace) = lookup(d, app, e.session_objd)?;
-            let id = trace
-                .register_enum(&app.info, &e.name, &e.entries)
-                .map_err(|e| NotifyError::Registry(e.to_string()))?;
-            Ok(Ok(notify::encode_enum_reply(0, id).to_vec()))
+            let enum_id = trace.register_enum(info, id, &e.name, &e.entries)?;
+            Ok(notify::encode_enum_reply(0, enum_id).to_vec())
         }
     }
 }

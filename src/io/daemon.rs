@@ -178,11 +178,28 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
         traces: Default::default(),
     });
 
+    let weak = Arc::downgrade(&daemon);
+    reaper.on_app_gone(move |app| {
+        if let Some(d) = weak.upgrade() {
+            let traces: Vec<_> = crate::sync::lock(&d.traces).values().cloned().collect();
+            for t in traces {
+                t.app_left(app);
+            }
+        }
+    });
     let result = rt.block_on(serve(daemon.clone()));
 
     // Stop every task (their leases drop), then let the reaper finish.
     rt.shutdown_timeout(Duration::from_secs(2));
     drop(daemon.pairing.drain());
+    // Sessions still open at shutdown keep their data: flush, final
+    // metadata push, close.
+    let traces: Vec<_> = crate::sync::lock(&daemon.traces).drain().map(|(_, t)| t).collect();
+    for t in traces {
+        if let Err(e) = t.destroy() {
+            tracing::warn!(dir = %t.output_dir().display(), error = %e, "trace not closed cleanly at shutdown");
+        }
+    }
     drop(daemon);
     reaper.join();
     result

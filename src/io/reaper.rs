@@ -2,23 +2,30 @@
 //!
 //! It is ustd's `call_rcu` worker. A [`Lease`](crate::core::app::Lease)
 //! whose count reaches zero posts its resources here; the reaper closes the
-//! sockets (dropping them), returns their fds to the budget and logs. It
-//! never runs inside a map's reclaimer and never on the registration path.
+//! sockets (dropping them), returns their fds to the budget, then runs the
+//! app-gone hook: final metadata pushes and, for per-PID buffers, the flush
+//! and release of the app's buffers. It never runs inside a map's
+//! reclaimer and never on the registration path.
 
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, OnceLock};
 use std::thread::JoinHandle;
 
-use crate::core::app::TeardownJob;
+use crate::core::app::{AppId, TeardownJob};
 use crate::io::app_conn::AppConn;
+
+type Hook = Box<dyn Fn(AppId) + Send + Sync>;
 
 pub struct Reaper {
     pub tx: mpsc::Sender<TeardownJob<AppConn>>,
+    hook: Arc<OnceLock<Hook>>,
     handle: JoinHandle<()>,
 }
 
 impl Reaper {
     pub fn spawn(rt: tokio::runtime::Handle) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel::<TeardownJob<AppConn>>();
+        let hook: Arc<OnceLock<Hook>> = Arc::default();
+        let h = hook.clone();
         let handle = std::thread::Builder::new()
             .name("ustd-reaper".into())
             .spawn(move || {
@@ -28,10 +35,19 @@ impl Reaper {
                 for job in rx {
                     let TeardownJob { app, conn } = job;
                     drop(conn);
-                    tracing::debug!(app = app.0, "app resources released");
+                    tracing::debug!(app = app.0, "app sockets closed");
+                    if let Some(f) = h.get() {
+                        f(app);
+                    }
                 }
             })?;
-        Ok(Self { tx, handle })
+        Ok(Self { tx, hook, handle })
+    }
+
+    /// Installs what runs after an app's sockets are closed (set once, when
+    /// the daemon state it needs exists).
+    pub fn on_app_gone(&self, f: impl Fn(AppId) + Send + Sync + 'static) {
+        let _ = self.hook.set(Box::new(f));
     }
 
     /// Waits until every queued teardown ran. All senders (including those

@@ -129,6 +129,7 @@ fn app_info(cmd: &Half, notify: &Half, tracer_version: (u32, u32, u32)) -> AppIn
         },
         name: r.name.clone(),
         bits_per_long: r.bits_per_long,
+        alignments: r.alignments,
         abi_major: r.major,
         abi_minor: r.minor,
         tracer_version,

@@ -1,68 +1,465 @@
-//! TEMPORARY interface sketch (not committed).
-use crate::core::app::AppInfo;
-use crate::core::session::{ChannelConfig, SessionConfig};
+//! A started session's trace: its buffer sets (one per UID and bitness, or
+//! one per app in per-PID mode), each with its metadata registry and its
+//! output directory, all drained by the session's consumer thread.
+//!
+//! # Who touches what
+//!
+//! * `sets` (the map of buffer sets) is guarded by a mutex held while a set
+//!   or a channel's buffers are created: local work (memfd, mmap, a message
+//!   to the consumer thread), never app I/O.
+//! * Each set's [`Registry`] has its own lock (see `core::metadata`), taken
+//!   by notify tasks registering channels/events/enums.
+//! * Metadata pushes follow the registry's push protocol: at most one push is
+//!   in flight per registry; the consumer receives contiguous fragments. They
+//!   run on blocking threads (after the notify reply), at stop, and on the
+//!   reaper when a per-PID app leaves.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::core::app::{AppId, AppInfo};
+use crate::core::metadata::{
+    format_ctf_datetime, Abi, BufferingScheme, ByteOrder, ClockParams, ClockSample, Fragment,
+    HeaderType, MetadataError, MetadataSink, PushError, Registry, SessionParams, TracerVersion,
+};
+use crate::core::session::{BufferScheme, ChannelConfig, SessionConfig};
+use crate::sync::{lock, Mutex};
+use crate::ustctl::{
+    pid_trace_dir, uid_trace_dir, AppChannelObjects, BufferChannel, ChannelHandOut, ChannelSpec,
+    Consumer, MetadataChannel, TraceKey, UstCtl, UstCtlError,
+};
 use crate::wire::field::{EnumEntry, Field};
 use crate::wire::notify::EventReg;
-use std::os::fd::OwnedFd;
-use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    #[error("x")]
-    X,
+    #[error(transparent)]
+    UstCtl(#[from] UstCtlError),
+    #[error("metadata: {0}")]
+    Metadata(#[from] MetadataError),
+    #[error("metadata push failed: {0}")]
+    Push(String),
+    #[error("this app has no buffers in the session")]
+    NoBuffers,
 }
-pub struct StreamObj {
-    pub cpu: u32,
-    pub shm_len: u64,
-    pub shm: OwnedFd,
-    pub wakeup: OwnedFd,
+
+impl TraceError {
+    /// The notify reply code for a registration refused because of this.
+    pub fn ret_code(&self) -> i32 {
+        match self {
+            TraceError::Metadata(e) => e.ret_code(),
+            _ => -libc::ENOENT,
+        }
+    }
 }
-pub struct AppChannelObjects {
-    pub blob: Vec<u8>,
-    pub wakeup: OwnedFd,
-    pub streams: Vec<StreamObj>,
+
+/// Who shares a buffer set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum SetKey {
+    Uid { uid: u32, bits: u32 },
+    Pid { app: AppId },
 }
-pub struct SessionTrace;
+
+/// One output directory: its metadata registry and channel buffers.
+struct TraceSet {
+    key: TraceKey,
+    dir: PathBuf,
+    registry: Registry,
+    /// Channel hand-outs by session channel key, created on first use.
+    channels: Mutex<HashMap<u32, Arc<ChannelHandOut>>>,
+    /// Apps currently using the set (per-UID: the last one leaving pushes).
+    users: Mutex<Vec<AppId>>,
+}
+
+pub struct SessionTrace {
+    name: String,
+    output: PathBuf,
+    scheme: BufferScheme,
+    created: SystemTime,
+    ctl: Arc<UstCtl>,
+    consumer: Consumer,
+    sets: Mutex<HashMap<SetKey, Arc<TraceSet>>>,
+}
+
+/// The consumer as the registry's push target.
+struct ConsumerSink<'a> {
+    consumer: &'a Consumer,
+    key: TraceKey,
+}
+
+impl MetadataSink for ConsumerSink<'_> {
+    type Error = UstCtlError;
+    fn push(&mut self, f: &Fragment) -> Result<(), UstCtlError> {
+        self.consumer.push_metadata(self.key, f.offset, &f.bytes)
+    }
+    fn close(&mut self) -> Result<(), UstCtlError> {
+        // The metadata file is complete once the last fragment is written;
+        // the stream itself goes with the set's buffers.
+        Ok(())
+    }
+}
+
+fn push_err<E: std::fmt::Display>(e: PushError<E>) -> TraceError {
+    TraceError::Push(e.to_string())
+}
+
 impl SessionTrace {
+    /// Fails with a message naming the package when liblttng-ust-ctl cannot
+    /// be loaded; registration and listing do not need it.
     pub fn check_library() -> Result<(), TraceError> {
-        todo!()
+        UstCtl::load()?;
+        Ok(())
     }
-    pub fn new(_id: u64, _cfg: &SessionConfig) -> Result<Self, TraceError> {
-        todo!()
+
+    pub fn new(session_id: u64, cfg: &SessionConfig) -> Result<Self, TraceError> {
+        let ctl = UstCtl::load()?;
+        let consumer = Consumer::start(ctl.clone(), &format!("s{session_id}"))?;
+        Ok(Self {
+            name: cfg.name.clone(),
+            output: cfg.output.clone(),
+            scheme: cfg.buffer_scheme(),
+            created: SystemTime::now(),
+            ctl,
+            consumer,
+            sets: Mutex::new(HashMap::new()),
+        })
     }
+
+    pub fn output_dir(&self) -> &Path {
+        &self.output
+    }
+
+    fn set_key(&self, app: &AppInfo, id: AppId) -> SetKey {
+        match self.scheme {
+            BufferScheme::Uid => SetKey::Uid {
+                uid: app.creds.uid,
+                bits: app.bits_per_long,
+            },
+            BufferScheme::Pid => SetKey::Pid { app: id },
+        }
+    }
+
+    fn existing_set(&self, app: &AppInfo, id: AppId) -> Result<Arc<TraceSet>, TraceError> {
+        lock(&self.sets)
+            .get(&self.set_key(app, id))
+            .cloned()
+            .ok_or(TraceError::NoBuffers)
+    }
+
+    /// The app's buffer set, created (with its registry, metadata stream
+    /// and output directory) for the first app that needs it.
+    fn set_for(&self, app: &AppInfo, id: AppId) -> Result<Arc<TraceSet>, TraceError> {
+        let key = self.set_key(app, id);
+        let mut sets = lock(&self.sets);
+        if let Some(s) = sets.get(&key) {
+            let s = s.clone();
+            {
+                let mut users = lock(&s.users);
+                if !users.contains(&id) {
+                    users.push(id);
+                }
+            }
+            return Ok(s);
+        }
+        let params = self.params(app, key);
+        let (dir, scheme_dir) = match key {
+            SetKey::Uid { uid, bits } => (uid_trace_dir(&self.output, uid, bits), "uid"),
+            SetKey::Pid { .. } => (
+                pid_trace_dir(
+                    &self.output,
+                    &app.name,
+                    app.creds.pid,
+                    &crate::io::commands::local_datetime(app.registered_at),
+                ),
+                "pid",
+            ),
+        };
+        let registry = Registry::new(&params);
+        let metadata = MetadataChannel::create(&self.ctl, registry.uuid())?;
+        let trace_key = self.consumer.add_trace(&dir, metadata)?;
+        tracing::info!(session = %self.name, dir = %dir.display(), scheme = scheme_dir, "buffer set created");
+        let set = Arc::new(TraceSet {
+            key: trace_key,
+            dir,
+            registry,
+            channels: Mutex::new(HashMap::new()),
+            users: Mutex::new(vec![id]),
+        });
+        sets.insert(key, set.clone());
+        Ok(set)
+    }
+
+    fn params(&self, app: &AppInfo, key: SetKey) -> SessionParams {
+        let [u8a, u16a, u32a, u64a, longa] = app.alignments;
+        let (created_secs, created_off) = unix_and_offset(self.created);
+        let scheme = match key {
+            SetKey::Uid { uid, .. } => BufferingScheme::PerUid { uid },
+            SetKey::Pid { .. } => {
+                let (secs, off) = unix_and_offset(app.registered_at);
+                BufferingScheme::PerPid {
+                    pid: app.claimed.vpid,
+                    procname: app.name.clone(),
+                    registration_datetime: format_ctf_datetime(secs, off),
+                }
+            }
+        };
+        SessionParams {
+            uuid: random_uuid(),
+            abi: Abi {
+                bits_per_long: app.bits_per_long,
+                uint8_align: u8a,
+                uint16_align: u16a,
+                uint32_align: u32a,
+                uint64_align: u64a,
+                long_align: longa,
+                byte_order: ByteOrder::native(),
+            },
+            tracer: TracerVersion {
+                major: app.tracer_version.0,
+                minor: app.tracer_version.1,
+                patchlevel: app.tracer_version.2,
+            },
+            scheme,
+            trace_name: self.name.clone(),
+            creation_datetime: format_ctf_datetime(created_secs, created_off),
+            hostname: hostname(),
+            clock: ClockParams::monotonic(boot_id(), measure_clock_offset()),
+        }
+    }
+
+    /// The channel and stream objects one app maps for `ch`; the buffers
+    /// are created (and handed to the consumer) for the first app.
     pub fn channel_for_app(
         &self,
-        _a: &AppInfo,
-        _c: &ChannelConfig,
+        app: &AppInfo,
+        id: AppId,
+        ch: &ChannelConfig,
     ) -> Result<AppChannelObjects, TraceError> {
-        todo!()
+        let set = self.set_for(app, id)?;
+        let mut chans = lock(&set.channels);
+        if let Some(h) = chans.get(&ch.key) {
+            return Ok(h.app_objects()?);
+        }
+        let chan_id = set.registry.add_channel(u64::from(ch.key))?;
+        let a = &ch.attrs;
+        let spec = ChannelSpec {
+            subbuf_size: a.subbuf_size,
+            num_subbuf: a.num_subbuf,
+            overwrite: a.overwrite,
+            switch_timer_us: a.switch_timer_us,
+            read_timer_us: a.read_timer_us,
+            blocking_timeout_us: 0,
+            chan_id,
+            uuid: set.registry.uuid(),
+        };
+        let buffers = BufferChannel::create(&self.ctl, &spec)?;
+        let hand_out = self.consumer.add_channel(set.key, &ch.name, buffers)?;
+        let objs = hand_out.app_objects()?;
+        chans.insert(ch.key, hand_out);
+        Ok(objs)
     }
+
     pub fn register_channel(
         &self,
-        _a: &AppInfo,
-        _k: u32,
-        _f: &[Field],
-    ) -> Result<(u32, crate::core::metadata::HeaderType), TraceError> {
-        todo!()
+        app: &AppInfo,
+        id: AppId,
+        chan_key: u32,
+        ctx: &[Field],
+    ) -> Result<(u32, HeaderType), TraceError> {
+        Ok(self
+            .existing_set(app, id)?
+            .registry
+            .register_channel(u64::from(chan_key), ctx)?)
     }
-    pub fn register_event(&self, _a: &AppInfo, _k: u32, _e: &EventReg) -> Result<u32, TraceError> {
-        todo!()
+
+    pub fn register_event(
+        &self,
+        app: &AppInfo,
+        id: AppId,
+        chan_key: u32,
+        ev: &EventReg,
+    ) -> Result<u32, TraceError> {
+        Ok(self
+            .existing_set(app, id)?
+            .registry
+            .register_event(u64::from(chan_key), ev)?)
     }
+
     pub fn register_enum(
         &self,
-        _a: &AppInfo,
-        _n: &str,
-        _e: &[EnumEntry],
+        app: &AppInfo,
+        id: AppId,
+        name: &str,
+        entries: &[EnumEntry],
     ) -> Result<u64, TraceError> {
-        todo!()
+        Ok(self
+            .existing_set(app, id)?
+            .registry
+            .register_enum(name, entries)?)
     }
+
+    fn push(&self, set: &TraceSet) -> Result<(), TraceError> {
+        let mut sink = ConsumerSink {
+            consumer: &self.consumer,
+            key: set.key,
+        };
+        set.registry
+            .push_all(&mut sink)
+            .map(|_| ())
+            .map_err(push_err)
+    }
+
+    /// Pushes whatever metadata the app's registry gained (after a notify
+    /// registration). Concurrent callers are safe: the registry hands the
+    /// fragments to one pusher at a time.
+    pub fn push_for(&self, app: &AppInfo, id: AppId) -> Result<(), TraceError> {
+        let set = self.existing_set(app, id)?;
+        match self.push(&set) {
+            Err(TraceError::Metadata(MetadataError::Closed)) => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Stop: flush every stream and write everything out, metadata last so
+    /// that it describes every event in the data files.
     pub fn stop(&self) -> Result<(), TraceError> {
-        todo!()
+        self.consumer.flush_and_drain()?;
+        for set in lock(&self.sets).values().cloned().collect::<Vec<_>>() {
+            match self.push(&set) {
+                Ok(()) | Err(TraceError::Metadata(MetadataError::Closed)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
+
+    /// An app left. Per-PID: final push, close its registry (exactly once)
+    /// and release its buffers, keeping the files. Per-UID: push what it
+    /// registered; the set stays for the UID's other and future apps.
+    pub fn app_left(&self, id: AppId) {
+        let sets: Vec<(SetKey, Arc<TraceSet>)> = lock(&self.sets)
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        for (key, set) in sets {
+            let mut users = lock(&set.users);
+            let Some(pos) = users.iter().position(|u| *u == id) else {
+                continue;
+            };
+            users.remove(pos);
+            drop(users);
+            let r = match key {
+                SetKey::Pid { .. } => self.close_set(key, &set),
+                SetKey::Uid { .. } => self.push(&set),
+            };
+            if let Err(e) = r {
+                tracing::warn!(session = %self.name, dir = %set.dir.display(), error = %e, "metadata push after app exit failed");
+            }
+        }
+    }
+
+    fn close_set(&self, key: SetKey, set: &TraceSet) -> Result<(), TraceError> {
+        // Data first, so the final metadata push describes all of it.
+        self.consumer.flush_trace(set.key)?;
+        let mut sink = ConsumerSink {
+            consumer: &self.consumer,
+            key: set.key,
+        };
+        set.registry
+            .final_push_and_close(&mut sink)
+            .map_err(push_err)?;
+        self.consumer.remove_trace(set.key)?;
+        lock(&self.sets).remove(&key);
+        Ok(())
+    }
+
+    /// Destroy: final push and close of every registry, then the consumer
+    /// flushes, drains and stops.
     pub fn destroy(&self) -> Result<(), TraceError> {
-        todo!()
+        self.consumer.flush_and_drain()?;
+        let sets: Vec<(SetKey, Arc<TraceSet>)> = lock(&self.sets).drain().collect();
+        let mut first_err = None;
+        for (_, set) in sets {
+            let mut sink = ConsumerSink {
+                consumer: &self.consumer,
+                key: set.key,
+            };
+            if let Err(e) = set.registry.final_push_and_close(&mut sink) {
+                first_err.get_or_insert(push_err(e));
+            }
+            if let Err(e) = self.consumer.remove_trace(set.key) {
+                first_err.get_or_insert(e.into());
+            }
+        }
+        first_err.map_or(Ok(()), Err)
     }
-    pub fn output_dir(&self) -> PathBuf {
-        todo!()
+}
+
+fn unix_and_offset(t: SystemTime) -> (i64, i32) {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let tt = secs as libc::time_t;
+    // SAFETY: `tm` is plain data filled by localtime_r; both pointers are
+    // valid for the call.
+    let off = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&tt, &mut tm);
+        tm.tm_gmtoff
+    };
+    (secs, off as i32)
+}
+
+fn random_uuid() -> [u8; 16] {
+    let mut u = [0u8; 16];
+    if rustix::rand::getrandom(&mut u, rustix::rand::GetRandomFlags::empty()).is_err() {
+        // Unique enough as a fallback: time and pid.
+        let t = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        u.copy_from_slice(&(t ^ (u128::from(std::process::id()) << 64)).to_le_bytes());
     }
+    u[6] = (u[6] & 0x0f) | 0x40;
+    u[8] = (u[8] & 0x3f) | 0x80;
+    u
+}
+
+fn hostname() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+/// CLOCK_REALTIME minus CLOCK_MONOTONIC in ns, as lttng measures it (the
+/// tightest of several bracketed readings).
+fn measure_clock_offset() -> i64 {
+    use rustix::time::{clock_gettime, ClockId};
+    let ns = |c| {
+        let t = clock_gettime(c);
+        (t.tv_sec as u64)
+            .wrapping_mul(1_000_000_000)
+            .wrapping_add(t.tv_nsec as u64)
+    };
+    let samples: Vec<ClockSample> = (0..10)
+        .map(|_| {
+            let clock_before = ns(ClockId::Monotonic);
+            let realtime = ns(ClockId::Realtime);
+            let clock_after = ns(ClockId::Monotonic);
+            ClockSample {
+                clock_before,
+                realtime,
+                clock_after,
+            }
+        })
+        .collect();
+    crate::core::metadata::clock_offset_from_samples(&samples)
 }

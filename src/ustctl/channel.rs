@@ -406,3 +406,69 @@ impl MetadataChannel {
         Ok(Self { buffers })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> ChannelSpec {
+        ChannelSpec {
+            subbuf_size: 4096,
+            num_subbuf: 4,
+            overwrite: false,
+            switch_timer_us: 0,
+            read_timer_us: 0,
+            blocking_timeout_us: 0,
+            chan_id: 0,
+            uuid: [0; 16],
+        }
+    }
+
+    #[test]
+    fn spec_validation_follows_the_ring_buffer_rules() {
+        assert!(good().validate().is_ok());
+        assert!(ChannelSpec {
+            blocking_timeout_us: -1,
+            ..good()
+        }
+        .validate()
+        .is_ok());
+        let bad = [
+            ChannelSpec {
+                subbuf_size: 3000,
+                ..good()
+            },
+            ChannelSpec {
+                subbuf_size: 1024,
+                ..good()
+            },
+            ChannelSpec {
+                num_subbuf: 3,
+                ..good()
+            },
+            ChannelSpec {
+                num_subbuf: 1,
+                overwrite: true,
+                ..good()
+            },
+            ChannelSpec {
+                blocking_timeout_us: -2,
+                ..good()
+            },
+            ChannelSpec {
+                blocking_timeout_us: (i64::from(i32::MAX) + 1) * 1000,
+                ..good()
+            },
+            ChannelSpec {
+                chan_id: u32::MAX,
+                ..good()
+            },
+        ];
+        for s in bad {
+            assert!(
+                matches!(s.validate(), Err(UstCtlError::InvalidSpec(_))),
+                "{s:?}"
+            );
+        }
+    }
+}

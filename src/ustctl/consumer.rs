@@ -36,14 +36,15 @@ type Reply<T> = Sender<UstCtlResult<T>>;
 enum Request {
     AddTrace {
         key: u64,
-        dir: PathBuf,
-        metadata: MetadataChannel,
+        /// None for a snapshot-only trace.
+        live: Option<(PathBuf, MetadataChannel)>,
         reply: Reply<()>,
     },
     AddChannel {
         trace: u64,
         name: String,
         buffers: Buffers,
+        monitor: bool,
         reply: Reply<()>,
     },
     PushMetadata {
@@ -59,6 +60,11 @@ enum Request {
     },
     RemoveTrace {
         trace: u64,
+        reply: Reply<()>,
+    },
+    Snapshot {
+        trace: u64,
+        dest: PathBuf,
         reply: Reply<()>,
     },
     /// Stop the thread, flushing first unless `close` already did.
@@ -135,13 +141,18 @@ impl Consumer {
 
     /// Adds a trace directory; its metadata stream goes to `<dir>/metadata`.
     pub fn add_trace(&self, dir: &Path, metadata: MetadataChannel) -> UstCtlResult<TraceKey> {
+        self.new_trace(Some((dir.to_owned(), metadata)))
+    }
+
+    /// Adds a trace that writes nothing until [`Consumer::snapshot`]
+    /// (snapshot sessions): metadata is only kept in memory.
+    pub fn add_snapshot_trace(&self) -> UstCtlResult<TraceKey> {
+        self.new_trace(None)
+    }
+
+    fn new_trace(&self, live: Option<(PathBuf, MetadataChannel)>) -> UstCtlResult<TraceKey> {
         let key = self.next_trace.fetch_add(1, Ordering::Relaxed);
-        self.call(|reply| Request::AddTrace {
-            key,
-            dir: dir.to_owned(),
-            metadata,
-            reply,
-        })?;
+        self.call(|reply| Request::AddTrace { key, live, reply })?;
         Ok(TraceKey(key))
     }
 
@@ -153,15 +164,50 @@ impl Consumer {
         name: &str,
         channel: BufferChannel,
     ) -> UstCtlResult<Arc<ChannelHandOut>> {
+        self.attach(trace, name, channel, true)
+    }
+
+    /// Keeps `channel` for snapshots only: nothing is read until
+    /// [`Consumer::snapshot`] (use overwrite mode: a discard channel that is
+    /// never read stops recording once full).
+    pub fn add_snapshot_channel(
+        &self,
+        trace: TraceKey,
+        name: &str,
+        channel: BufferChannel,
+    ) -> UstCtlResult<Arc<ChannelHandOut>> {
+        self.attach(trace, name, channel, false)
+    }
+
+    fn attach(
+        &self,
+        trace: TraceKey,
+        name: &str,
+        channel: BufferChannel,
+        monitor: bool,
+    ) -> UstCtlResult<Arc<ChannelHandOut>> {
         let hand_out = channel.hand_out();
         let buffers = channel.buffers;
         self.call(|reply| Request::AddChannel {
             trace: trace.0,
             name: name.to_owned(),
             buffers,
+            monitor,
             reply,
         })?;
         Ok(hand_out)
+    }
+
+    /// Writes the current content of every stream of `trace` (live or
+    /// snapshot channels) to `dest/<channel>_<cpu>`, with the metadata as
+    /// plain-text `dest/metadata` and an empty `dest/index/`, as lttng's
+    /// `snapshot record` does. Buffers are not consumed.
+    pub fn snapshot(&self, trace: TraceKey, dest: &Path) -> UstCtlResult<()> {
+        self.call(|reply| Request::Snapshot {
+            trace: trace.0,
+            dest: dest.to_owned(),
+            reply,
+        })
     }
 
     /// Stores TSDL text at byte `offset` of the trace's metadata and writes
@@ -236,16 +282,24 @@ struct DataStream {
 }
 
 struct Trace {
-    dir: PathBuf,
-    meta: Metadata,
-    /// Buffers of the trace's channels; their streams are in `slots`.
-    channels: Vec<(Buffers, Vec<usize>)>,
+    /// TSDL text pushed so far (contiguous from 0).
+    cache: Vec<u8>,
+    /// Output directory and metadata ring buffer; None for snapshot-only.
+    live: Option<LiveMetadata>,
+    channels: Vec<TraceChannel>,
 }
 
-struct Metadata {
+struct TraceChannel {
+    name: String,
+    buffers: Buffers,
+    /// Slots of its streams when monitored (drained live), else empty.
+    tokens: Vec<usize>,
+}
+
+struct LiveMetadata {
+    dir: PathBuf,
     buffers: MetadataChannel,
-    cache: Vec<u8>,
-    /// Bytes of `cache` already written into the ring buffer.
+    /// Bytes of the cache already written into the ring buffer.
     written: usize,
     out: StreamFile,
 }
@@ -321,21 +375,20 @@ impl Worker {
 
     fn handle(&mut self, req: Request) {
         match req {
-            Request::AddTrace {
-                key,
-                dir,
-                metadata,
-                reply,
-            } => {
-                let _ = reply.send(self.add_trace(key, dir, metadata));
+            Request::AddTrace { key, live, reply } => {
+                let _ = reply.send(self.add_trace(key, live));
             }
             Request::AddChannel {
                 trace,
                 name,
                 buffers,
+                monitor,
                 reply,
             } => {
-                let _ = reply.send(self.add_channel(trace, &name, buffers));
+                let _ = reply.send(self.add_channel(trace, name, buffers, monitor));
+            }
+            Request::Snapshot { trace, dest, reply } => {
+                let _ = reply.send(self.snapshot(trace, &dest));
             }
             Request::PushMetadata {
                 trace,
@@ -357,46 +410,74 @@ impl Worker {
         }
     }
 
-    fn add_trace(&mut self, key: u64, dir: PathBuf, buffers: MetadataChannel) -> UstCtlResult<()> {
-        create_dir(&dir)?;
-        let out = StreamFile::metadata(&dir)?;
-        let meta = Metadata {
-            buffers,
-            cache: Vec::new(),
-            written: 0,
-            out,
+    fn add_trace(
+        &mut self,
+        key: u64,
+        live: Option<(PathBuf, MetadataChannel)>,
+    ) -> UstCtlResult<()> {
+        let live = match live {
+            Some((dir, buffers)) => {
+                create_dir(&dir)?;
+                let out = StreamFile::metadata(&dir)?;
+                Some(LiveMetadata {
+                    dir,
+                    buffers,
+                    written: 0,
+                    out,
+                })
+            }
+            None => None,
         };
-        self.traces.insert(
-            key,
-            Trace {
-                dir,
-                meta,
-                channels: Vec::new(),
-            },
-        );
+        let trace = Trace {
+            cache: Vec::new(),
+            live,
+            channels: Vec::new(),
+        };
+        self.traces.insert(key, trace);
         Ok(())
     }
 
-    fn add_channel(&mut self, trace: u64, name: &str, buffers: Buffers) -> UstCtlResult<()> {
-        let dir = self
+    fn add_channel(
+        &mut self,
+        trace: u64,
+        name: String,
+        buffers: Buffers,
+        monitor: bool,
+    ) -> UstCtlResult<()> {
+        let t = self
             .traces
             .get(&trace)
-            .ok_or(UstCtlError::UnknownTrace(trace))?
-            .dir
-            .clone();
-        let mut tokens = Vec::with_capacity(buffers.streams.len());
+            .ok_or(UstCtlError::UnknownTrace(trace))?;
+        let dir = match (&t.live, monitor) {
+            (Some(live), true) => Some(live.dir.clone()),
+            (None, true) => {
+                return Err(UstCtlError::InvalidSpec(
+                    "a snapshot-only trace cannot drain channels live".into(),
+                ))
+            }
+            (_, false) => None,
+        };
+        let mut tokens = Vec::new();
         let mut result = Ok(());
-        for (cpu, s) in buffers.streams.iter().enumerate() {
-            match self.add_stream(trace, &dir, &format!("{name}_{cpu}"), *s) {
-                Ok(t) => tokens.push(t),
-                Err(e) => {
-                    result = Err(e);
-                    break;
+        if let Some(dir) = dir {
+            for (cpu, s) in buffers.streams.iter().enumerate() {
+                match self.add_stream(trace, &dir, &format!("{name}_{cpu}"), *s) {
+                    Ok(t) => tokens.push(t),
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
                 }
             }
         }
+        // Kept even on error so that the streams already in epoll are
+        // removed before their buffers are destroyed.
         if let Some(t) = self.traces.get_mut(&trace) {
-            t.channels.push((buffers, tokens));
+            t.channels.push(TraceChannel {
+                name,
+                buffers,
+                tokens,
+            });
         }
         result
     }
@@ -470,8 +551,7 @@ impl Worker {
             .traces
             .get_mut(&trace)
             .ok_or(UstCtlError::UnknownTrace(trace))?;
-        let m = &mut t.meta;
-        let have = m.cache.len() as u64;
+        let have = t.cache.len() as u64;
         if offset > have {
             return Err(UstCtlError::MetadataGap { offset, have });
         }
@@ -479,9 +559,9 @@ impl Worker {
         // lies beyond the cache is new.
         let skip = (have - offset) as usize;
         if skip < bytes.len() {
-            m.cache.extend_from_slice(&bytes[skip..]);
+            t.cache.extend_from_slice(&bytes[skip..]);
         }
-        pump_metadata(&self.ctl, m)
+        t.pump_metadata(&self.ctl)
     }
 
     fn flush(&mut self, trace: Option<u64>) -> UstCtlResult<()> {
@@ -513,11 +593,28 @@ impl Worker {
             .iter_mut()
             .filter(|(k, _)| trace.map_or(true, |x| **k == x))
         {
-            if let Err(e) = pump_metadata(&self.ctl, &mut t.meta) {
+            if let Err(e) = t.pump_metadata(&self.ctl) {
                 first_err.get_or_insert(e);
             }
         }
         first_err.map_or(Ok(()), Err)
+    }
+
+    fn snapshot(&mut self, trace: u64, dest: &Path) -> UstCtlResult<()> {
+        let t = self
+            .traces
+            .get(&trace)
+            .ok_or(UstCtlError::UnknownTrace(trace))?;
+        create_dir(&dest.join("index"))?;
+        let md = dest.join("metadata");
+        std::fs::write(&md, &t.cache).map_err(UstCtlError::file(&md))?;
+        for ch in &t.channels {
+            for (cpu, s) in ch.buffers.streams.iter().enumerate() {
+                let mut out = StreamFile::plain(dest, &format!("{}_{cpu}", ch.name))?;
+                snapshot_stream(&self.ctl, *s, &mut out)?;
+            }
+        }
+        Ok(())
     }
 
     /// Forgets a trace: its streams leave epoll, then its buffers are
@@ -526,8 +623,8 @@ impl Worker {
         let Some(t) = self.traces.remove(&trace) else {
             return;
         };
-        for (_, tokens) in &t.channels {
-            for &tok in tokens {
+        for ch in &t.channels {
+            for &tok in &ch.tokens {
                 if let Some(ds) = self.slots[tok].take() {
                     if ds.polled {
                         // SAFETY: see add_stream; the fd is still open.
@@ -543,42 +640,16 @@ impl Worker {
     }
 }
 
-/// Writes the not-yet-written part of the metadata cache into the metadata
-/// ring buffer one packet at a time, closing and draining each packet so
-/// the (2-sub-buffer) ring never fills.
-fn pump_metadata(ctl: &UstCtl, m: &mut Metadata) -> UstCtlResult<()> {
-    let stream = m.meta_stream()?;
-    while m.written < m.cache.len() {
-        let rest = &m.cache[m.written..];
-        // SAFETY: the channel is live; `rest` is valid for `rest.len()` bytes
-        // and is copied by the call.
-        let n = unsafe {
-            (ctl.api.write_one_packet_to_channel)(
-                m.buffers.buffers.chan(),
-                rest.as_ptr().cast(),
-                rest.len(),
-            )
+impl Trace {
+    /// Writes the not-yet-written part of the metadata cache into the
+    /// metadata ring buffer one packet at a time, closing and draining each
+    /// packet so the (2-sub-buffer) ring never fills.
+    fn pump_metadata(&mut self, ctl: &UstCtl) -> UstCtlResult<()> {
+        let Some(m) = self.live.as_mut() else {
+            return Ok(());
         };
-        if n <= 0 {
-            return Err(UstCtlError::Call {
-                op: "write_one_packet_to_channel",
-                code: n as i64,
-            });
-        }
-        m.written += n as usize;
-        // SAFETY: live stream; producer_active = 1 closes the packet just
-        // written without adding an empty one.
-        check("flush_buffer", unsafe {
-            (ctl.api.flush_buffer)(stream.as_ptr(), 1)
-        })?;
-        drain(ctl, stream, &mut m.out)?;
-    }
-    Ok(())
-}
-
-impl Metadata {
-    fn meta_stream(&self) -> UstCtlResult<NonNull<RawStream>> {
-        self.buffers
+        let stream = m
+            .buffers
             .buffers
             .streams
             .first()
@@ -586,7 +657,33 @@ impl Metadata {
             .ok_or(UstCtlError::Call {
                 op: "create_stream",
                 code: 0,
-            })
+            })?;
+        while m.written < self.cache.len() {
+            let rest = &self.cache[m.written..];
+            // SAFETY: the channel is live; `rest` is valid for `rest.len()`
+            // bytes and is copied by the call.
+            let n = unsafe {
+                (ctl.api.write_one_packet_to_channel)(
+                    m.buffers.buffers.chan(),
+                    rest.as_ptr().cast(),
+                    rest.len(),
+                )
+            };
+            if n <= 0 {
+                return Err(UstCtlError::Call {
+                    op: "write_one_packet_to_channel",
+                    code: n as i64,
+                });
+            }
+            m.written += n as usize;
+            // SAFETY: live stream; producer_active = 1 closes the packet
+            // just written without adding an empty one.
+            check("flush_buffer", unsafe {
+                (ctl.api.flush_buffer)(stream.as_ptr(), 1)
+            })?;
+            drain(ctl, stream, &mut m.out)?;
+        }
+        Ok(())
     }
 }
 
@@ -608,6 +705,55 @@ fn drain(ctl: &UstCtl, stream: NonNull<RawStream>, out: &mut StreamFile) -> UstC
         put?;
         packets += 1;
     }
+}
+
+/// Copies every sub-buffer between the consumed and produced positions
+/// without consuming them. Sub-buffers the writer overwrote meanwhile are
+/// skipped.
+fn snapshot_stream(
+    ctl: &UstCtl,
+    stream: NonNull<RawStream>,
+    out: &mut StreamFile,
+) -> UstCtlResult<()> {
+    let s = stream.as_ptr();
+    let api = &ctl.api;
+    let pos_of =
+        |op: &'static str, f: unsafe extern "C" fn(*mut RawStream, *mut libc::c_ulong) -> i32| {
+            let mut v: libc::c_ulong = 0;
+            // SAFETY: live stream used only by this thread; `v` is a valid
+            // out-pointer.
+            check(op, unsafe { f(s, &mut v) }).map(|_| v)
+        };
+    // SAFETY (both calls): live stream used only by this thread. The
+    // flush closes the current sub-buffer only if it holds events, so
+    // repeated snapshots add no empty packets (and writers may be active).
+    check("flush_buffer", unsafe { (api.flush_buffer)(s, 1) })?;
+    check("snapshot", unsafe { (api.snapshot)(s) })?;
+    let mut pos = pos_of("snapshot_get_consumed", api.snapshot_get_consumed)?;
+    let produced = pos_of("snapshot_get_produced", api.snapshot_get_produced)?;
+    let step = pos_of("get_max_subbuf_size", api.get_max_subbuf_size)?;
+    if step == 0 {
+        return Err(UstCtlError::Call {
+            op: "get_max_subbuf_size",
+            code: 0,
+        });
+    }
+    // Positions are free-running counters: compare by wrapping distance.
+    while produced.wrapping_sub(pos) as libc::c_long > 0 {
+        let mut at = pos;
+        // SAFETY: as above; `at` is a valid in/out position.
+        let rc = unsafe { (api.get_subbuf)(s, &mut at) };
+        if rc != -libc::EAGAIN {
+            check("get_subbuf", rc)?;
+            let written = copy_subbuf(ctl, s, out);
+            // SAFETY: the sub-buffer taken by get_subbuf is held.
+            let put = check("put_subbuf", unsafe { (api.put_subbuf)(s) });
+            written?;
+            put?;
+        }
+        pos = pos.wrapping_add(step);
+    }
+    Ok(())
 }
 
 /// Copies the held sub-buffer (padded to the page size, as lttng writes

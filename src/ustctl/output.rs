@@ -150,6 +150,17 @@ impl StreamFile {
         })
     }
 
+    /// `<dir>/<name>` without index (snapshots).
+    pub fn plain(dir: &Path, name: &str) -> UstCtlResult<Self> {
+        let path = dir.join(name);
+        Ok(Self {
+            file: create_file(&path)?,
+            path,
+            offset: 0,
+            index: None,
+        })
+    }
+
     /// `<dir>/metadata` (no index).
     pub fn metadata(dir: &Path) -> UstCtlResult<Self> {
         create_dir(dir)?;

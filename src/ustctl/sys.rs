@@ -163,7 +163,6 @@ api_table! {
     get_max_subbuf_size: fn(Strm, *mut c_ulong) -> c_int;
     get_mmap_base: fn(Strm) -> *mut c_void;
     get_mmap_read_offset: fn(Strm, *mut c_ulong) -> c_int;
-    get_subbuf_size: fn(Strm, *mut c_ulong) -> c_int;
     get_padded_subbuf_size: fn(Strm, *mut c_ulong) -> c_int;
     get_next_subbuf: fn(Strm) -> c_int;
     put_next_subbuf: fn(Strm) -> c_int;

@@ -120,7 +120,9 @@ impl Cmd {
 
     pub fn reply(&mut self, msg: &CmdMsg) -> Reply {
         let mut b = [0u8; REPLY_LEN];
-        self.sock.read_exact(&mut b).unwrap();
+        if let Err(e) = self.sock.read_exact(&mut b) {
+            panic!("reading the reply to {msg:?}: {e}");
+        }
         let r = Reply::decode_for(&b, msg).unwrap();
         assert_eq!(r.ret_code, 0, "app refused {msg:?}");
         r
@@ -325,7 +327,6 @@ event {{
 
 /// One test trace: mini daemon + buffers + consumer.
 pub struct Rig {
-    _listener: UnixListener,
     pub cmd: Cmd,
     pub reg: RegMsg,
     notify: Option<JoinHandle<()>>,
@@ -352,15 +353,14 @@ pub fn accept_app(listener: &UnixListener) -> (Cmd, RegMsg, UnixStream) {
 
 impl Rig {
     /// Registers the app and creates its session (TRACER_VERSION, SESSION).
-    pub fn register(listener: UnixListener) -> Rig {
-        let (mut cmd, reg, notify_sock) = accept_app(&listener);
+    pub fn register(listener: &UnixListener) -> Rig {
+        let (mut cmd, reg, notify_sock) = accept_app(listener);
         let log = Arc::new(Mutex::new(NotifyLog::default()));
         let notify = Some(serve_notify(notify_sock, log.clone()));
         let v = cmd.call(CmdMsg::simple(0, op::TRACER_VERSION));
         assert_eq!(v.tracer_version().0, 2);
         let session = cmd.call(CmdMsg::simple(0, op::SESSION)).ret_val;
         Rig {
-            _listener: listener,
             cmd,
             reg,
             notify,
@@ -392,7 +392,15 @@ impl Rig {
         self.cmd.call(CmdMsg::simple(ev, op::ENABLE));
         self.cmd.call(CmdMsg::simple(self.session, op::ENABLE));
         self.cmd.call(CmdMsg::simple(0, op::WAIT_QUIESCENT));
-        self.cmd.call(CmdMsg::simple(0, op::REGISTER_DONE));
+        // The app releases its constructor before replying: a short-lived
+        // app may run main() and exit before the reply is written, so EOF
+        // here means "registered, then gone".
+        let done = CmdMsg::simple(0, op::REGISTER_DONE);
+        self.cmd.send(&done);
+        let mut b = [0u8; REPLY_LEN];
+        if self.cmd.sock.read_exact(&mut b).is_ok() {
+            assert_eq!(Reply::decode_for(&b, &done).unwrap().ret_code, 0);
+        }
     }
 
     /// lttng's stop: DISABLE(session) + WAIT_QUIESCENT.
@@ -443,9 +451,7 @@ pub fn babeltrace_values(dir: &Path) -> Vec<i64> {
                 "unexpected event line: {l}"
             );
             let v = l.rsplit_once("v = ").expect("field v").1;
-            v.trim_end_matches(|c| c == ' ' || c == '}')
-                .parse::<i64>()
-                .unwrap()
+            v.trim_end_matches([' ', '}']).parse::<i64>().unwrap()
         })
         .collect()
 }
@@ -471,6 +477,7 @@ pub fn check_indexes(dir: &Path) -> usize {
                 (0, u64::from(cpu), seq as u64)
             );
             assert!(e.timestamp_begin <= e.timestamp_end);
+            assert_eq!(e.events_discarded, 0, "no event may be lost");
             // The packet header in the file agrees with the index.
             let p = &data[e.offset as usize..];
             assert_eq!(&p[..4], &0xC1FC1FC1u32.to_le_bytes());

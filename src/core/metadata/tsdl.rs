@@ -246,7 +246,7 @@ impl Fields<'_> {
     }
 
     fn tabs(&mut self, nesting: usize) {
-        self.out.extend(std::iter::repeat_n('\t', nesting));
+        self.out.extend(std::iter::repeat('\t').take(nesting));
     }
 
     fn field(&mut self, field: &Field, nesting: usize) -> Result<(), TsdlError> {
