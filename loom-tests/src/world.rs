@@ -264,6 +264,7 @@ fn app_info(pid: i32, cmd_key: i32, notify_key: i32) -> AppInfo {
         },
         name: "model".into(),
         bits_per_long: 64,
+        alignments: [8; 5],
         abi_major: 9,
         abi_minor: 0,
         tracer_version: (2, 13, 5),
