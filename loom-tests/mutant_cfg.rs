@@ -8,7 +8,12 @@
 // in RUSTFLAGS works too.
 
 /// The historical bugs the loom models must catch (see `loom-tests/`).
-const MUTANTS: [&str; 4] = ["teardown_early", "push_advance_early", "pid_only", "publish_early"];
+const MUTANTS: [&str; 4] = [
+    "teardown_early",
+    "push_advance_early",
+    "pid_only",
+    "publish_early",
+];
 
 fn emit_mutant_cfg() {
     println!("cargo:rerun-if-env-changed=USTD_MUTANT");

@@ -28,7 +28,16 @@ declare -A mutant_of=(
 )
 
 run_tests() { # <mutant or empty> <test file>
-    USTD_MUTANT="$1" cargo test --release -p ustd-loom-tests --test "$2" -- --nocapture --test-threads=1
+    local log
+    log=$(mktemp)
+    USTD_MUTANT="$1" cargo test --release -p ustd-loom-tests --test "$2" -- --nocapture --test-threads=1 2>&1 | tee "$log"
+    # A misspelt cfg would compile the test out and pass with nothing run.
+    if ! grep -q "test result: ok. 1 passed" "$log"; then
+        echo "== $2${1:+ (mutant $1)}: expected exactly one test to run" >&2
+        rm -f "$log"
+        exit 1
+    fi
+    rm -f "$log"
 }
 
 echo "== loom models, preemption bound $LOOM_MAX_PREEMPTIONS"

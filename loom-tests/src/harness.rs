@@ -3,6 +3,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What one exploration did.
@@ -32,16 +33,19 @@ fn builder() -> loom::model::Builder {
     b
 }
 
+/// Runs the model, counting executions in `counter` (a plain std atomic:
+/// it lives outside the model and survives each execution).
 fn run(
     name: &str,
-    counter: &'static AtomicUsize,
+    counter: &Arc<AtomicUsize>,
     model: impl Fn() + Sync + Send + 'static,
 ) -> Outcome {
     let b = builder();
     let bound = b.preemption_bound;
     let start = Instant::now();
+    let executions = counter.clone();
     b.check(move || {
-        counter.fetch_add(1, Ordering::Relaxed);
+        executions.fetch_add(1, Ordering::Relaxed);
         model();
     });
     let outcome = Outcome {
@@ -61,16 +65,15 @@ fn run(
 /// Explores every interleaving of `model` within the bounds; panics (failing
 /// the test) on the first one that breaks an assertion.
 pub fn explore(name: &str, model: impl Fn() + Sync + Send + 'static) -> Outcome {
-    let counter: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
-    run(name, counter, model)
+    run(name, &Arc::default(), model)
 }
 
 /// For a mutant build: asserts that loom finds an interleaving of `model`
 /// that fails. Returns how many interleavings it took.
 pub fn expect_failure(name: &str, model: impl Fn() + Sync + Send + 'static) -> usize {
-    let counter: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+    let counter = Arc::default();
     let start = Instant::now();
-    let result = catch_unwind(AssertUnwindSafe(|| run(name, counter, model)));
+    let result = catch_unwind(AssertUnwindSafe(|| run(name, &counter, model)));
     let n = counter.load(Ordering::Relaxed);
     match result {
         Ok(o) => panic!(
