@@ -115,6 +115,9 @@ fn view(a: &AppRef) -> AppView {
         tracer_version: format!("{ma}.{mi}.{pa}"),
         state: format!("{:?}", a.state()).to_lowercase(),
         registered_at: humantime::format_rfc3339_seconds(i.registered_at).to_string(),
-        sessions: a.lease().map(|l| crate::sync::lock(&l.objects).sessions()).unwrap_or_default(),
+        sessions: a
+            .lease()
+            .map(|l| crate::sync::lock(&l.objects).sessions())
+            .unwrap_or_default(),
     }
 }

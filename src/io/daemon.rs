@@ -194,7 +194,10 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
     drop(daemon.pairing.drain());
     // Sessions still open at shutdown keep their data: flush, final
     // metadata push, close.
-    let traces: Vec<_> = crate::sync::lock(&daemon.traces).drain().map(|(_, t)| t).collect();
+    let traces: Vec<_> = crate::sync::lock(&daemon.traces)
+        .drain()
+        .map(|(_, t)| t)
+        .collect();
     for t in traces {
         if let Err(e) = t.destroy() {
             tracing::warn!(dir = %t.output_dir().display(), error = %e, "trace not closed cleanly at shutdown");
