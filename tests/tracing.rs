@@ -1100,3 +1100,81 @@ fn list_userspace_shows_tracepoints_and_fields() {
         );
     }
 }
+
+#[test]
+fn per_pid_apps_killed_mid_session_keep_their_traces() {
+    let w = World::start();
+    let out = create(&w, "s");
+    ok(&w, &["enable-channel", "-u", "channel0", "--buffers-pid"]);
+    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
+    ok(
+        &w,
+        &[
+            "add-context",
+            "-u",
+            "-t",
+            "vpid",
+            "-t",
+            "vtid",
+            "-t",
+            "procname",
+        ],
+    );
+    ok(&w, &["start"]);
+    let k = K.to_string();
+    let mut apps: Vec<App> = (0..3)
+        .map(|_| spawn_patient(&w, &["-n", &k, "-w"]))
+        .collect();
+    for a in &apps {
+        wait_emitted(a, 3 * K);
+    }
+    for a in &mut apps {
+        a.kill9();
+    }
+    // Destroy at once, without stop: it races with the daemon closing the
+    // dead apps' per-PID traces, and must still write complete ones.
+    let b = ok_json(&w, &["destroy", "s"]);
+    assert_eq!(b["trace"].as_str(), Some(path_str(&out)), "destroy: {b}");
+    let dirs = file_names(&out.join("ust/pid"));
+    assert_eq!(dirs.len(), apps.len(), "per-PID directories: {dirs:?}");
+    let events = read_trace(&out);
+    assert_eq!(events.len(), apps.len() * 3 * K);
+    for a in &apps {
+        let mine = events_of(&events, a.pid());
+        assert_exact(&mine, ALL, K, &format!("killed app {}", a.pid()));
+    }
+}
+
+#[test]
+fn two_sessions_at_once_and_a_restarted_one() {
+    let w = World::start();
+    let out_a = create(&w, "a");
+    ok(
+        &w,
+        &["enable-event", "-u", "-s", "a", "ustd_fixture:simple"],
+    );
+    let out_b = create(&w, "b");
+    ok(&w, &["enable-event", "-u", "-s", "b", "ustd_fixture:rich"]);
+    ok(&w, &["start", "a"]);
+    ok(&w, &["start", "b"]);
+    let k = K.to_string();
+    let run_app = || {
+        let mut app = spawn_patient(&w, &["-n", &k]);
+        wait_emitted(&app, 3 * K);
+        assert!(app.wait_exit(GENEROUS).success());
+    };
+    run_app();
+    // Stopped: this app's events are not recorded in `a`.
+    ok(&w, &["stop", "a"]);
+    run_app();
+    ok(&w, &["start", "a"]);
+    run_app();
+    stop_destroy(&w, "a", &out_a);
+    stop_destroy(&w, "b", &out_b);
+    // Each session has only its own event, from the apps that ran while it
+    // was active (the same payloads twice for `a`, three times for `b`).
+    let a = read_trace(&out_a);
+    assert_exact(&a[..], &[Ev::Simple, Ev::Simple], K, "session a");
+    let b = read_trace(&out_b);
+    assert_exact(&b[..], &[Ev::Rich, Ev::Rich, Ev::Rich], K, "session b");
+}
