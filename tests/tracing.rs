@@ -1104,44 +1104,69 @@ fn list_userspace_shows_tracepoints_and_fields() {
 #[test]
 fn per_pid_apps_killed_mid_session_keep_their_traces() {
     let w = World::start();
-    let out = create(&w, "s");
-    ok(&w, &["enable-channel", "-u", "channel0", "--buffers-pid"]);
-    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
-    ok(
-        &w,
-        &[
-            "add-context",
-            "-u",
-            "-t",
-            "vpid",
-            "-t",
-            "vtid",
-            "-t",
-            "procname",
-        ],
-    );
-    ok(&w, &["start"]);
-    let k = K.to_string();
-    let mut apps: Vec<App> = (0..3)
-        .map(|_| spawn_patient(&w, &["-n", &k, "-w"]))
-        .collect();
-    for a in &apps {
-        wait_emitted(a, 3 * K);
-    }
-    for a in &mut apps {
-        a.kill9();
-    }
-    // Destroy at once, without stop: it races with the daemon closing the
-    // dead apps' per-PID traces, and must still write complete ones.
-    let b = ok_json(&w, &["destroy", "s"]);
-    assert_eq!(b["trace"].as_str(), Some(path_str(&out)), "destroy: {b}");
-    let dirs = file_names(&out.join("ust/pid"));
-    assert_eq!(dirs.len(), apps.len(), "per-PID directories: {dirs:?}");
-    let events = read_trace(&out);
-    assert_eq!(events.len(), apps.len() * 3 * K);
-    for a in &apps {
-        let mine = events_of(&events, a.pid());
-        assert_exact(&mine, ALL, K, &format!("killed app {}", a.pid()));
+    // The race below is narrow: a few rounds make a regression likely to
+    // show.
+    for round in 0..4 {
+        let name = format!("s{round}");
+        let out = create(&w, &name);
+        ok(
+            &w,
+            &[
+                "enable-channel",
+                "-u",
+                "-s",
+                &name,
+                "channel0",
+                "--buffers-pid",
+            ],
+        );
+        ok(&w, &["enable-event", "-u", "-s", &name, "ustd_fixture:*"]);
+        ok(
+            &w,
+            &[
+                "add-context",
+                "-u",
+                "-s",
+                &name,
+                "-t",
+                "vpid",
+                "-t",
+                "vtid",
+                "-t",
+                "procname",
+            ],
+        );
+        ok(&w, &["start", &name]);
+        let k = K.to_string();
+        let apps: Vec<App> = (0..6)
+            .map(|_| spawn_patient(&w, &["-n", &k, "-w"]))
+            .collect();
+        for a in &apps {
+            wait_emitted(a, 3 * K);
+        }
+        for a in &apps {
+            a.signal(libc::SIGKILL);
+        }
+        // Destroy at once, without stop, straight on the control socket: it
+        // races with the daemon closing the dead apps' per-PID traces, and
+        // must still write complete ones.
+        let b = ustd::control::call(
+            &w.ctl_socket(),
+            &ustd::control::Request::DestroySession {
+                name: Some(name.clone()),
+            },
+            CLI_TIMEOUT,
+        )
+        .unwrap_or_else(|e| panic!("destroy {name}: {e}\n{}", w.daemon_log()));
+        assert_eq!(b["trace"].as_str(), Some(path_str(&out)), "destroy: {b}");
+        let dirs = file_names(&out.join("ust/pid"));
+        assert_eq!(dirs.len(), apps.len(), "per-PID directories: {dirs:?}");
+        let events = read_trace(&out);
+        assert_eq!(events.len(), apps.len() * 3 * K);
+        for a in &apps {
+            let mine = events_of(&events, a.pid());
+            assert_exact(&mine, ALL, K, &format!("killed app {}", a.pid()));
+        }
     }
 }
 
