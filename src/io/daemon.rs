@@ -151,13 +151,28 @@ fn restrict_control(path: &Path, global: bool) {
     }
 }
 
+/// App sockets the daemon may hold: RLIMIT_NOFILE minus a reserve for its
+/// own files, or `USTD_FD_BUDGET` when set (never above that).
+fn fd_budget(fd_limit: usize) -> Result<usize, DaemonError> {
+    let max = fd_limit.saturating_sub(FD_RESERVE);
+    match std::env::var("USTD_FD_BUDGET") {
+        Err(_) => Ok(max),
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) => Ok(n.min(max)),
+            Err(_) => Err(DaemonError::Config(format!(
+                "USTD_FD_BUDGET={v:?} is not a number"
+            ))),
+        },
+    }
+}
+
 /// Runs the daemon until SIGINT or SIGTERM.
 pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
     sys::block_realtime_signals().map_err(io_err("block signals in", Path::new("main")))?;
     let paths = Paths::resolve(opts.rundir.as_deref()).map_err(DaemonError::Config)?;
     let _lock = claim_rundir(&paths)?;
     let fd_limit = sys::raise_nofile_limit();
-    let budget = FdBudget::new(fd_limit.saturating_sub(FD_RESERVE));
+    let budget = FdBudget::new(fd_budget(fd_limit)?);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
