@@ -260,6 +260,10 @@ impl AppShadow {
         Ok(())
     }
 
+    pub fn session_ids(&self) -> Vec<u64> {
+        self.sessions.keys().copied().collect()
+    }
+
     /// Drops a destroyed session from the app: RELEASE of the session handle
     /// releases everything under it.
     pub async fn forget(&mut self, link: &AppLink<'_>, session_id: u64) -> Result<(), AppIoError> {
