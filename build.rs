@@ -3,8 +3,12 @@
 //! `lttng_ust_sigbus_state`, which must be defined by the executable and
 //! visible in its dynamic symbol table (see `src/ustctl/tls.rs`).
 
+include!("loom-tests/mutant_cfg.rs");
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=loom-tests/mutant_cfg.rs");
+    emit_mutant_cfg();
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if os == "linux" {
         // Pull the rlib member defining the symbol in, keep it through

@@ -5,7 +5,7 @@
 mod common;
 
 use common::raw::{self, FakeApp};
-use common::{App, World, GENEROUS};
+use common::{wait_until, App, World, GENEROUS};
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
@@ -540,4 +540,32 @@ fn exec_replaces_the_entry_of_the_same_pid() {
         .filter(|e| e.pid == app.pid())
         .collect();
     assert_eq!(mine, vec![after]);
+}
+
+/// Past the fd budget, a new app is refused with a logged reason; the
+/// daemon keeps serving, and an app fits again once another one left.
+#[test]
+fn apps_past_the_fd_budget_are_refused_not_fatal() {
+    // Each registered app holds 2 fds (command and notify sockets).
+    let mut w = World::builder().daemon_env("USTD_FD_BUDGET", "4").start();
+    let mut a = w.spawn_app(&["-w"]);
+    let b = w.spawn_app(&["-w"]);
+    w.wait_all_registered(&[a.pid(), b.pid()], GENEROUS);
+
+    let c = w.spawn_app(&["-w"]);
+    wait_until("the refusal is logged", GENEROUS, || {
+        w.daemon_log().contains("fd budget exhausted").then_some(())
+    });
+    // The refused app still runs (lttng-ust does not block it forever).
+    c.wait_line("main reached", GENEROUS);
+    assert!(
+        w.list().iter().all(|e| e.pid != c.pid()),
+        "app past the budget was registered"
+    );
+    w.assert_daemon_alive();
+
+    // One app leaves: the refused one gets in when lttng-ust retries.
+    a.signal(libc::SIGTERM);
+    a.wait_exit(GENEROUS);
+    w.wait_registered(c.pid(), Duration::from_secs(30));
 }

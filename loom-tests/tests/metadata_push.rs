@@ -1,115 +1,161 @@
-//! Loom model of the metadata push protocol: concurrent registrations,
-//! pushes and closes must deliver the whole text to the consumer once, in
-//! order, and close it exactly once.
-//!
-//! Run: RUSTFLAGS="--cfg ustd_loom" cargo test -p ustd-loom-tests --release --test metadata_push
+//! Model 2: metadata push ordering of one per-UID registry.
 #![cfg(ustd_loom)]
 
-use ustd::core::metadata::{
-    Abi, BufferingScheme, ByteOrder, ClockParams, Fragment, MetadataError, MetadataSink, PushError,
-    Registry, SessionParams, TracerVersion,
-};
-use ustd::sync::{lock, thread, Arc, Mutex};
-use ustd::wire::notify::EventReg;
+use loom::thread;
+use ustd::core::metadata::{Fragment, MetadataError, MetadataSink, PushError, Registry};
+use ustd::sync::{lock, Arc, Mutex};
+use ustd_loom_tests::metadata::{event, per_uid_registry, CHANNEL_KEY};
+use ustd_loom_tests::without_mutants;
 
+/// Apps registering concurrently (the model's threads are these plus the
+/// main thread, which stops the session).
+const APPS: usize = 3;
+
+/// The consumer's end of the metadata channel.
 #[derive(Default)]
 struct Consumer {
     received: Vec<u8>,
-    closes: usize,
+    closed: bool,
 }
 
-struct Link(Arc<Mutex<Consumer>>);
+/// One pusher's link to the consumer. Each push is one message the
+/// consumer handles whole, so deliveries are serialized by its lock; the
+/// checks are the consumer's view of the protocol.
+struct Link {
+    consumer: Arc<Mutex<Consumer>>,
+    registry: Arc<Registry>,
+}
 
 impl MetadataSink for Link {
-    type Error = ();
-    fn push(&mut self, f: &Fragment) -> Result<(), ()> {
-        let mut c = lock(&self.0);
-        assert_eq!(f.offset, c.received.len() as u64, "gap or overlap");
-        c.received.extend_from_slice(&f.bytes);
+    type Error = std::convert::Infallible;
+
+    fn push(&mut self, fragment: &Fragment) -> Result<(), Self::Error> {
+        let mut c = lock(&self.consumer);
+        assert!(!c.closed, "metadata pushed after close");
+        let expected = c.received.len() as u64;
+        assert!(
+            fragment.offset <= expected,
+            "gap: fragment at {} while {expected} bytes were received",
+            fragment.offset
+        );
+        assert!(
+            fragment.offset >= expected,
+            "duplicate: fragment at {} while {expected} bytes were received",
+            fragment.offset
+        );
+        c.received.extend_from_slice(&fragment.bytes);
         Ok(())
     }
-    fn close(&mut self) -> Result<(), ()> {
-        lock(&self.0).closes += 1;
+
+    fn close(&mut self) -> Result<(), Self::Error> {
+        let mut c = lock(&self.consumer);
+        assert!(!c.closed, "metadata closed twice");
+        let (text_len, _) = self.registry.lengths();
+        assert_eq!(
+            c.received.len(),
+            text_len,
+            "closed before the final push delivered everything"
+        );
+        c.closed = true;
         Ok(())
     }
 }
 
-fn registry() -> Registry {
-    Registry::new(&SessionParams {
-        uuid: [1; 16],
-        abi: Abi {
-            bits_per_long: 64,
-            uint8_align: 8,
-            uint16_align: 8,
-            uint32_align: 8,
-            uint64_align: 8,
-            long_align: 8,
-            byte_order: ByteOrder::Little,
-        },
-        tracer: TracerVersion {
-            major: 2,
-            minor: 13,
-            patchlevel: 5,
-        },
-        scheme: BufferingScheme::PerUid { uid: 0 },
-        trace_name: "m".into(),
-        creation_datetime: "19700101T000000+0000".into(),
-        hostname: "h".into(),
-        clock: ClockParams::monotonic(None, 0),
-    })
-}
-
-fn event(name: &str) -> EventReg {
-    EventReg {
-        session_objd: 0,
-        channel_objd: 0,
-        name: name.into(),
-        loglevel: 13,
-        signature: String::new(),
-        fields: Vec::new(),
-        model_emf_uri: None,
+/// An app's notify task handling REGISTER_EVENT: register, push what is
+/// pending, reply. Returns whether the reply is a success.
+fn register_and_push(
+    registry: &Arc<Registry>,
+    consumer: &Arc<Mutex<Consumer>>,
+    name: &str,
+) -> bool {
+    match registry.register_event(CHANNEL_KEY, &event(name)) {
+        Ok(_) => {}
+        Err(MetadataError::Closed) => return false,
+        Err(e) => panic!("registration refused: {e}"),
+    }
+    let mut link = Link {
+        consumer: consumer.clone(),
+        registry: registry.clone(),
+    };
+    match registry.push_all(&mut link) {
+        // Someone else closed after delivering our text: still a success.
+        Ok(_) | Err(PushError::Registry(MetadataError::Closed)) => true,
+        Err(e) => panic!("push failed: {e}"),
     }
 }
 
-/// A push may find the registry already closed (the closer sent everything);
-/// any other outcome than success or `Closed` is a protocol bug.
-fn push_unless_closed(reg: &Registry, consumer: Arc<Mutex<Consumer>>) {
-    match reg.push_all(&mut Link(consumer)) {
-        Ok(_) | Err(PushError::Registry(MetadataError::Closed)) => {}
-        Err(e) => panic!("push failed: {e:?}"),
+/// A per-UID registry (preamble and channel written, nothing sent) shared by
+/// `APPS` apps. Each app's notify task registers a distinct event and
+/// pushes; meanwhile the main thread stops the session: final push, then
+/// close. Every push goes through the registry's own protocol
+/// (`push_all` / `final_push_and_close`: reserve a fragment, send it with no
+/// lock held, commit).
+///
+/// Invariants (checked by the consumer on every delivery, then at the end):
+/// 1. Fragments arrive contiguous and in order from offset 0: no gap, no
+///    duplicate.
+/// 2. The final push happens before the close: at close time the consumer
+///    holds the whole text.
+/// 3. Close happens exactly once, and nothing is pushed after it.
+/// 4. An app whose registration succeeded has its event in what the
+///    consumer received; one refused (registry closing) gets an error reply.
+fn push_ordering() {
+    let registry = Arc::new(per_uid_registry());
+    let consumer = Arc::new(Mutex::new(Consumer::default()));
+
+    let apps: Vec<_> = (0..APPS)
+        .map(|i| {
+            let (registry, consumer) = (registry.clone(), consumer.clone());
+            thread::spawn(move || {
+                let name = format!("model:event{i}");
+                let ok = register_and_push(&registry, &consumer, &name);
+                (name, ok)
+            })
+        })
+        .collect();
+
+    let mut link = Link {
+        consumer: consumer.clone(),
+        registry: registry.clone(),
+    };
+    match registry.final_push_and_close(&mut link) {
+        Ok(_) => {}
+        Err(e) => panic!("final push failed: {e}"),
+    }
+    let replies: Vec<_> = apps
+        .into_iter()
+        .map(|t| t.join().expect("model thread panicked"))
+        .collect();
+
+    assert!(registry.is_closed());
+    let c = lock(&consumer);
+    assert!(c.closed, "the session stop did not close the metadata");
+    let text = registry.text();
+    assert_eq!(
+        c.received,
+        text.as_bytes(),
+        "the consumer lacks part of the text"
+    );
+    for (name, ok) in replies {
+        assert_eq!(
+            text.contains(&format!("name = \"{name}\"")),
+            ok,
+            "{name}: the reply and the metadata disagree"
+        );
     }
 }
 
+without_mutants! {
+    #[test]
+    fn model_push_ordering() {
+        ustd_loom_tests::explore("metadata push ordering", push_ordering);
+    }
+}
+
+/// Mutant `push_advance_early`: a push advances the sent offset when it
+/// takes its fragment, before sending it, as lttng's pre-2.x-fix code did.
+#[cfg(ustd_mutant = "push_advance_early")]
 #[test]
-fn pushes_and_close_race() {
-    loom::model(|| {
-        let reg = Arc::new(registry());
-        reg.add_channel(0).unwrap();
-        let consumer = Arc::new(Mutex::new(Consumer::default()));
-
-        let app = {
-            let (reg, consumer) = (reg.clone(), consumer.clone());
-            thread::spawn(move || {
-                // May lose the race with the close: then it is refused.
-                if reg.register_event(0, &event("p:a")).is_ok() {
-                    push_unless_closed(&reg, consumer);
-                }
-            })
-        };
-        let pusher = {
-            let (reg, consumer) = (reg.clone(), consumer.clone());
-            thread::spawn(move || {
-                push_unless_closed(&reg, consumer);
-            })
-        };
-        reg.final_push_and_close(&mut Link(consumer.clone()))
-            .unwrap();
-        app.join().unwrap();
-        pusher.join().unwrap();
-
-        let c = lock(&consumer);
-        assert!(reg.is_closed());
-        assert_eq!(c.closes, 1);
-        assert_eq!(c.received, reg.text().as_bytes());
-    });
+fn mutant_push_advance_early_is_caught() {
+    ustd_loom_tests::expect_failure("metadata push ordering", push_ordering);
 }

@@ -11,6 +11,12 @@
 //! sent to the reaper, which performs the teardown I/O on its own thread.
 //! Neither papaya's reclaimer nor any registry operation ever runs that I/O.
 //!
+//! `C` itself sits behind an `Arc` that only the lease holds, so the job the
+//! reaper gets is the sole owner of `C`. Keeping it a counted handle (rather
+//! than moving `C` out) is what lets the `teardown_early` mutant in
+//! `loom-tests` hand the reaper a job while readers still hold leases, the
+//! historical use-after-free the models must catch.
+//!
 //! # State machine
 //!
 //! ```text
@@ -93,21 +99,23 @@ impl AppState {
 /// Work handed to the reaper: the resources of an app nobody uses anymore.
 pub struct TeardownJob<C> {
     pub app: AppId,
-    pub conn: C,
+    /// The last reference to the resources (see the module doc): dropping
+    /// it closes them.
+    pub conn: Arc<C>,
 }
 
 /// A counted reference to an app's connection resources. Dropping the last
 /// one sends the resources to the reaper; it never does I/O itself.
 pub struct Lease<C: Send + 'static> {
     app: AppId,
-    conn: Option<C>,
+    conn: Option<Arc<C>>,
     reaper: mpsc::Sender<TeardownJob<C>>,
 }
 
 impl<C: Send + 'static> std::ops::Deref for Lease<C> {
     type Target = C;
     fn deref(&self) -> &C {
-        self.conn.as_ref().expect("conn is only taken in drop")
+        self.conn.as_deref().expect("conn is only taken in drop")
     }
 }
 
@@ -119,6 +127,21 @@ impl<C: Send + 'static> Drop for Lease<C> {
             let _ = self.reaper.send(TeardownJob {
                 app: self.app,
                 conn,
+            });
+        }
+    }
+}
+
+impl<C: Send + 'static> Lease<C> {
+    /// Mutant: the historical teardown that does not wait for the app's
+    /// other users. The reaper gets the resources while leases still hold
+    /// them. Never compiled outside `loom-tests` mutant builds.
+    #[cfg(ustd_mutant = "teardown_early")]
+    pub(crate) fn release_without_waiting(&self) {
+        if let Some(conn) = &self.conn {
+            let _ = self.reaper.send(TeardownJob {
+                app: self.app,
+                conn: conn.clone(),
             });
         }
     }
@@ -137,7 +160,7 @@ impl<C: Send + 'static> App<C> {
     pub fn new(id: AppId, info: AppInfo, conn: C, reaper: mpsc::Sender<TeardownJob<C>>) -> Self {
         let lease = Arc::new(Lease {
             app: id,
-            conn: Some(conn),
+            conn: Some(Arc::new(conn)),
             reaper,
         });
         Self {

@@ -7,6 +7,13 @@ use crate::sync::Arc;
 
 #[derive(Debug)]
 pub struct FdBudget {
+    // Behind its own `Arc` so permits can share it through `&self`: loom's
+    // `Arc` cannot be a method receiver (`self: &Arc<Self>`).
+    counter: Arc<Counter>,
+}
+
+#[derive(Debug)]
+struct Counter {
     limit: usize,
     used: AtomicUsize,
 }
@@ -15,31 +22,34 @@ pub struct FdBudget {
 /// accounts for are closed).
 #[derive(Debug)]
 pub struct FdPermit {
-    budget: Arc<FdBudget>,
+    counter: Arc<Counter>,
     n: usize,
 }
 
 impl FdBudget {
     pub fn new(limit: usize) -> Arc<Self> {
         Arc::new(Self {
-            limit,
-            used: AtomicUsize::new(0),
+            counter: Arc::new(Counter {
+                limit,
+                used: AtomicUsize::new(0),
+            }),
         })
     }
 
-    pub fn try_acquire(self: &Arc<Self>, n: usize) -> Option<FdPermit> {
-        let mut cur = self.used.load(Ordering::Relaxed);
+    pub fn try_acquire(&self, n: usize) -> Option<FdPermit> {
+        let c = &self.counter;
+        let mut cur = c.used.load(Ordering::Relaxed);
         loop {
-            if cur + n > self.limit {
+            if cur + n > c.limit {
                 return None;
             }
-            match self
+            match c
                 .used
                 .compare_exchange_weak(cur, cur + n, Ordering::AcqRel, Ordering::Relaxed)
             {
                 Ok(_) => {
                     return Some(FdPermit {
-                        budget: self.clone(),
+                        counter: c.clone(),
                         n,
                     })
                 }
@@ -49,17 +59,17 @@ impl FdBudget {
     }
 
     pub fn used(&self) -> usize {
-        self.used.load(Ordering::Relaxed)
+        self.counter.used.load(Ordering::Relaxed)
     }
 
     pub fn limit(&self) -> usize {
-        self.limit
+        self.counter.limit
     }
 }
 
 impl Drop for FdPermit {
     fn drop(&mut self) {
-        self.budget.used.fetch_sub(self.n, Ordering::AcqRel);
+        self.counter.used.fetch_sub(self.n, Ordering::AcqRel);
     }
 }
 

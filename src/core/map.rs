@@ -7,10 +7,12 @@
 //! crosses an `.await` or a socket call.
 //!
 //! loom cannot see papaya's atomics, so under `cfg(ustd_loom)` the same API is
-//! backed by a mutex-protected `HashMap` whose iteration releases the lock
-//! between elements. That keeps the one property callers must cope with:
-//! iteration is weakly consistent (an entry inserted or removed during the
-//! walk may or may not be seen, but each entry seen is seen whole).
+//! backed by a mutex-protected `BTreeMap` whose iteration takes the lock once
+//! per element, resuming after the last key it yielded. That keeps the one
+//! property callers must cope with: iteration is weakly consistent (an entry
+//! inserted or removed during the walk may or may not be seen, but each entry
+//! seen is seen whole). A `BTreeMap` rather than a `HashMap` because loom
+//! replays executions and needs them deterministic: no random hash seeds.
 
 use std::hash::Hash;
 
@@ -20,12 +22,12 @@ pub struct ConcurrentMap<K, V> {
     #[cfg(not(ustd_loom))]
     inner: papaya::HashMap<K, Arc<V>>,
     #[cfg(ustd_loom)]
-    inner: crate::sync::Mutex<std::collections::HashMap<K, Arc<V>>>,
+    inner: crate::sync::Mutex<std::collections::BTreeMap<K, Arc<V>>>,
 }
 
 impl<K, V> Default for ConcurrentMap<K, V>
 where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Ord + Clone + Send + Sync + 'static,
     V: Send + Sync + 'static,
 {
     fn default() -> Self {
@@ -35,14 +37,14 @@ where
 
 impl<K, V> ConcurrentMap<K, V>
 where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
+    K: Hash + Ord + Clone + Send + Sync + 'static,
     V: Send + Sync + 'static,
 {
     pub fn new() -> Self {
         #[cfg(not(ustd_loom))]
         let inner = papaya::HashMap::new();
         #[cfg(ustd_loom)]
-        let inner = crate::sync::Mutex::new(std::collections::HashMap::new());
+        let inner = crate::sync::Mutex::new(std::collections::BTreeMap::new());
         Self { inner }
     }
 
@@ -126,11 +128,22 @@ where
         #[cfg(ustd_loom)]
         {
             // One element per critical section, so other threads interleave
-            // with the walk exactly as they can with papaya's iterator.
-            let keys: Vec<K> = crate::sync::lock(&self.inner).keys().cloned().collect();
-            keys.iter()
-                .filter_map(|k| crate::sync::lock(&self.inner).get(k).cloned())
-                .collect()
+            // with the walk as they can with papaya's iterator: an entry
+            // inserted ahead of the cursor is seen, one behind it is not.
+            use std::ops::Bound;
+            let mut out = Vec::new();
+            let mut cursor: Option<K> = None;
+            loop {
+                let m = crate::sync::lock(&self.inner);
+                let next = match &cursor {
+                    None => m.iter().next(),
+                    Some(k) => m.range((Bound::Excluded(k), Bound::Unbounded)).next(),
+                };
+                let Some((k, v)) = next else { break };
+                out.push(v.clone());
+                cursor = Some(k.clone());
+            }
+            out
         }
     }
 

@@ -79,19 +79,18 @@ impl<C: Send + Sync + 'static> Registry<C> {
 
     /// Makes a fully set-up app visible to readers (see the module protocol).
     pub fn publish(&self, app: &Arc<App<C>>) -> Result<(), PublishError> {
+        // Mutant: the historical bug of making the app visible before its
+        // setup (here, its last index entries) is complete.
         #[cfg(ustd_mutant = "publish_early")]
-        app.mark_live();
+        let went_live = app.mark_live();
 
-        let inserted = self.link(app);
-        if let Err(e) = inserted {
+        if let Err(e) = self.link(app) {
             self.unlink(app);
             return Err(e);
         }
-        if app.mark_live() {
-            return Ok(());
-        }
-        #[cfg(ustd_mutant = "publish_early")]
-        if app.state() == AppState::Live {
+        #[cfg(not(ustd_mutant = "publish_early"))]
+        let went_live = app.mark_live();
+        if went_live {
             return Ok(());
         }
         // A teardown ran between our inserts and the CAS. It may have
@@ -126,10 +125,19 @@ impl<C: Send + Sync + 'static> Registry<C> {
     /// Starts the teardown of `app`. Returns `true` for the one caller that
     /// performed it; later callers get `false` and must do nothing more.
     pub fn unregister(&self, app: &Arc<App<C>>) -> bool {
+        // Mutant: the pre-2012 bug of finding the app to tear down by its pid,
+        // which is the newest registration of that pid, maybe not `app`.
+        #[cfg(ustd_mutant = "pid_only")]
+        let by_pid = self.by_pid.get(&app.info.creds.pid);
+        #[cfg(ustd_mutant = "pid_only")]
+        let app = by_pid.as_ref().unwrap_or(app);
+
         let Some(daemon_lease) = app.begin_teardown() else {
             return false;
         };
         self.unlink(app);
+        #[cfg(ustd_mutant = "teardown_early")]
+        daemon_lease.release_without_waiting();
         drop::<Arc<Lease<C>>>(daemon_lease);
         true
     }
@@ -170,6 +178,18 @@ impl<C: Send + Sync + 'static> Registry<C> {
 
     pub fn len(&self) -> usize {
         self.by_id.len()
+    }
+
+    /// Entries per index: by id, by command socket, by notify socket, by
+    /// pid. Outside an in-flight publish or teardown the first three are
+    /// equal; the pid index may hold fewer (a reused pid keeps one entry).
+    pub fn index_counts(&self) -> [usize; 4] {
+        [
+            self.by_id.len(),
+            self.by_cmd_sock.len(),
+            self.by_notify.len(),
+            self.by_pid.len(),
+        ]
     }
 
     pub fn is_empty(&self) -> bool {

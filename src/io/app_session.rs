@@ -14,6 +14,7 @@
 //! Syncing is idempotent: it compares the configuration with the shadow and
 //! sends only what is missing, so a resync after a race is harmless.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::os::fd::AsFd;
 use std::sync::Arc;
@@ -181,19 +182,18 @@ impl AppShadow {
         if !cfg.ever_started && !self.sessions.contains_key(&session_id) {
             return Ok(());
         }
-        if !self.sessions.contains_key(&session_id) {
-            let handle = link.call(&CmdMsg::simple(ROOT_HANDLE, op::SESSION)).await?;
-            link.map_obj(handle, ObjRef::Session { session_id });
-            self.sessions.insert(
-                session_id,
-                SessionShadow {
+        let ss = match self.sessions.entry(session_id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(v) => {
+                let handle = link.call(&CmdMsg::simple(ROOT_HANDLE, op::SESSION)).await?;
+                link.map_obj(handle, ObjRef::Session { session_id });
+                v.insert(SessionShadow {
                     handle,
                     started: false,
                     channels: HashMap::new(),
-                },
-            );
-        }
-        let ss = self.sessions.get_mut(&session_id).expect("inserted above");
+                })
+            }
+        };
         for ch in &cfg.channels {
             if !ss.channels.contains_key(&ch.key) {
                 if ss.started {
@@ -258,6 +258,10 @@ impl AppShadow {
                 .await?;
         }
         Ok(())
+    }
+
+    pub fn session_ids(&self) -> Vec<u64> {
+        self.sessions.keys().copied().collect()
     }
 
     /// Drops a destroyed session from the app: RELEASE of the session handle

@@ -69,9 +69,19 @@ pub async fn sync_all(
     link: &AppLink<'_>,
     shadow: &mut AppShadow,
 ) -> Result<(), SyncError> {
-    for s in d.sessions.all() {
+    let sessions = d.sessions.all();
+    for s in &sessions {
         let Some(trace) = d.trace(s.id) else { continue };
         shadow.sync(link, s.id, &s.config(), &trace).await?;
+    }
+    // A session destroyed while this app was not yet in the fan-out's
+    // snapshot (e.g. during its handshake) is released here.
+    for gone in shadow
+        .session_ids()
+        .into_iter()
+        .filter(|id| sessions.iter().all(|s| s.id != *id))
+    {
+        shadow.forget(link, gone).await?;
     }
     Ok(())
 }

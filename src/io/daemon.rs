@@ -151,13 +151,28 @@ fn restrict_control(path: &Path, global: bool) {
     }
 }
 
+/// App sockets the daemon may hold: RLIMIT_NOFILE minus a reserve for its
+/// own files, or `USTD_FD_BUDGET` when set (never above that).
+fn fd_budget(fd_limit: usize) -> Result<usize, DaemonError> {
+    let max = fd_limit.saturating_sub(FD_RESERVE);
+    match std::env::var("USTD_FD_BUDGET") {
+        Err(_) => Ok(max),
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) => Ok(n.min(max)),
+            Err(_) => Err(DaemonError::Config(format!(
+                "USTD_FD_BUDGET={v:?} is not a number"
+            ))),
+        },
+    }
+}
+
 /// Runs the daemon until SIGINT or SIGTERM.
 pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
     sys::block_realtime_signals().map_err(io_err("block signals in", Path::new("main")))?;
     let paths = Paths::resolve(opts.rundir.as_deref()).map_err(DaemonError::Config)?;
     let _lock = claim_rundir(&paths)?;
     let fd_limit = sys::raise_nofile_limit();
-    let budget = FdBudget::new(fd_limit.saturating_sub(FD_RESERVE));
+    let budget = FdBudget::new(fd_budget(fd_limit)?);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -192,6 +207,17 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
     // Stop every task (their leases drop), then let the reaper finish.
     rt.shutdown_timeout(Duration::from_secs(2));
     drop(daemon.pairing.drain());
+    // Sessions still open at shutdown keep their data: flush, final
+    // metadata push, close.
+    let traces: Vec<_> = crate::sync::lock(&daemon.traces)
+        .drain()
+        .map(|(_, t)| t)
+        .collect();
+    for t in traces {
+        if let Err(e) = t.destroy() {
+            tracing::warn!(dir = %t.output_dir().display(), error = %e, "trace not closed cleanly at shutdown");
+        }
+    }
     drop(daemon);
     reaper.join();
     result

@@ -65,7 +65,7 @@ pub fn raise_nofile_limit() -> usize {
     let mut lim = getrlimit(Resource::Nofile);
     if lim.current != lim.maximum {
         lim.current = lim.maximum;
-        let _ = setrlimit(Resource::Nofile, lim.clone());
+        let _ = setrlimit(Resource::Nofile, lim);
         lim = getrlimit(Resource::Nofile);
     }
     lim.current.map_or(1 << 20, |c| c.min(1 << 20) as usize)

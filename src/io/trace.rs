@@ -12,7 +12,12 @@
 //! * Metadata pushes follow the registry's push protocol: at most one push is
 //!   in flight per registry; the consumer receives contiguous fragments. They
 //!   run on blocking threads (after the notify reply), at stop, and on the
-//!   reaper when a per-PID app leaves.
+//!   reaper when a per-PID app leaves; each set's `pushing` lock makes a
+//!   closer wait for a push in flight instead of releasing the stream under
+//!   it.
+//! * `closing` orders set teardown: a per-PID app leaving and destroy each
+//!   close only the sets they took out of `sets`, and destroy returns after
+//!   any close under way has finished.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -71,6 +76,11 @@ struct TraceSet {
     channels: Mutex<HashMap<u32, Arc<ChannelHandOut>>>,
     /// Apps currently using the set (per-UID: the last one leaving pushes).
     users: Mutex<Vec<AppId>>,
+    /// Held across every metadata push of the set. The registry lets a
+    /// closer return while another caller's fragment is still in flight;
+    /// with this held, the closer sends the last fragments itself, so the
+    /// consumer's stream is never released under a pending push.
+    pushing: Mutex<()>,
 }
 
 pub struct SessionTrace {
@@ -81,6 +91,10 @@ pub struct SessionTrace {
     ctl: Arc<UstCtl>,
     consumer: Consumer,
     sets: Mutex<HashMap<SetKey, Arc<TraceSet>>>,
+    /// Held by whoever closes sets (a per-PID app leaving, destroy) for the
+    /// whole close: the one that takes a set out of `sets` closes it, and
+    /// destroy returns only once every close has finished.
+    closing: Mutex<()>,
 }
 
 /// The consumer as the registry's push target.
@@ -102,7 +116,11 @@ impl MetadataSink for ConsumerSink<'_> {
 }
 
 fn push_err<E: std::fmt::Display>(e: PushError<E>) -> TraceError {
-    TraceError::Push(e.to_string())
+    match e {
+        // Keep registry errors typed: callers tell a closed registry apart.
+        PushError::Registry(e) => TraceError::Metadata(e),
+        PushError::Sink(e) => TraceError::Push(e.to_string()),
+    }
 }
 
 impl SessionTrace {
@@ -124,6 +142,7 @@ impl SessionTrace {
             ctl,
             consumer,
             sets: Mutex::new(HashMap::new()),
+            closing: Mutex::new(()),
         })
     }
 
@@ -186,6 +205,7 @@ impl SessionTrace {
             registry,
             channels: Mutex::new(HashMap::new()),
             users: Mutex::new(vec![id]),
+            pushing: Mutex::new(()),
         });
         sets.insert(key, set.clone());
         Ok(set)
@@ -300,15 +320,40 @@ impl SessionTrace {
             .register_enum(name, entries)?)
     }
 
+    /// Pushes what the set's registry gained; a set already closed has
+    /// nothing more to say.
     fn push(&self, set: &TraceSet) -> Result<(), TraceError> {
+        let _pushing = lock(&set.pushing);
         let mut sink = ConsumerSink {
             consumer: &self.consumer,
             key: set.key,
         };
-        set.registry
-            .push_all(&mut sink)
-            .map(|_| ())
-            .map_err(push_err)
+        match set.registry.push_all(&mut sink).map_err(push_err) {
+            Ok(_) | Err(TraceError::Metadata(MetadataError::Closed)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Final metadata push, close, and release of the set's consumer
+    /// trace (the files stay). The caller owns the set: it took it out of
+    /// `sets` while holding `closing`.
+    fn close_owned_set(&self, set: &TraceSet) -> Result<(), TraceError> {
+        let pushing = lock(&set.pushing);
+        let mut sink = ConsumerSink {
+            consumer: &self.consumer,
+            key: set.key,
+        };
+        let pushed = set
+            .registry
+            .final_push_and_close(&mut sink)
+            .map_err(push_err);
+        drop(pushing);
+        // Released even after a failed push: the set is gone either way.
+        let removed = self
+            .consumer
+            .remove_trace(set.key)
+            .map_err(TraceError::from);
+        pushed.and(removed)
     }
 
     /// Pushes whatever metadata the app's registry gained (after a notify
@@ -316,10 +361,7 @@ impl SessionTrace {
     /// fragments to one pusher at a time.
     pub fn push_for(&self, app: &AppInfo, id: AppId) -> Result<(), TraceError> {
         let set = self.existing_set(app, id)?;
-        match self.push(&set) {
-            Err(TraceError::Metadata(MetadataError::Closed)) => Ok(()),
-            r => r,
-        }
+        self.push(&set)
     }
 
     /// Stop: flush every stream and write everything out, metadata last so
@@ -327,10 +369,7 @@ impl SessionTrace {
     pub fn stop(&self) -> Result<(), TraceError> {
         self.consumer.flush_and_drain()?;
         for set in lock(&self.sets).values().cloned().collect::<Vec<_>>() {
-            match self.push(&set) {
-                Ok(()) | Err(TraceError::Metadata(MetadataError::Closed)) => {}
-                Err(e) => return Err(e),
-            }
+            self.push(&set)?;
         }
         Ok(())
     }
@@ -351,7 +390,7 @@ impl SessionTrace {
             users.remove(pos);
             drop(users);
             let r = match key {
-                SetKey::Pid { .. } => self.close_set(key, &set),
+                SetKey::Pid { .. } => self.close_set(key),
                 SetKey::Uid { .. } => self.push(&set),
             };
             if let Err(e) = r {
@@ -360,37 +399,28 @@ impl SessionTrace {
         }
     }
 
-    fn close_set(&self, key: SetKey, set: &TraceSet) -> Result<(), TraceError> {
-        // Data first, so the final metadata push describes all of it.
-        self.consumer.flush_trace(set.key)?;
-        let mut sink = ConsumerSink {
-            consumer: &self.consumer,
-            key: set.key,
+    /// Closes a per-PID set whose app left, unless destroy took it first.
+    fn close_set(&self, key: SetKey) -> Result<(), TraceError> {
+        let _closing = lock(&self.closing);
+        let Some(set) = lock(&self.sets).remove(&key) else {
+            return Ok(());
         };
-        set.registry
-            .final_push_and_close(&mut sink)
-            .map_err(push_err)?;
-        self.consumer.remove_trace(set.key)?;
-        lock(&self.sets).remove(&key);
-        Ok(())
+        // Data first, so the final metadata push describes all of it.
+        let flushed = self.consumer.flush_trace(set.key).map_err(TraceError::from);
+        let closed = self.close_owned_set(&set);
+        flushed.and(closed)
     }
 
-    /// Destroy: final push and close of every registry, then the consumer
-    /// flushes, drains and stops.
+    /// Destroy: flush and drain everything, then final push, close and
+    /// release of every set. Waits for a per-PID close already under way.
     pub fn destroy(&self) -> Result<(), TraceError> {
+        let _closing = lock(&self.closing);
         self.consumer.flush_and_drain()?;
         let sets: Vec<(SetKey, Arc<TraceSet>)> = lock(&self.sets).drain().collect();
         let mut first_err = None;
         for (_, set) in sets {
-            let mut sink = ConsumerSink {
-                consumer: &self.consumer,
-                key: set.key,
-            };
-            if let Err(e) = set.registry.final_push_and_close(&mut sink) {
-                first_err.get_or_insert(push_err(e));
-            }
-            if let Err(e) = self.consumer.remove_trace(set.key) {
-                first_err.get_or_insert(e.into());
+            if let Err(e) = self.close_owned_set(&set) {
+                first_err.get_or_insert(e);
             }
         }
         first_err.map_or(Ok(()), Err)

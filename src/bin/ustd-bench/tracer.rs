@@ -465,28 +465,8 @@ fn reply_code(r: i64) -> (i32, u32) {
     (code, r as u32)
 }
 
-/// `*` matches any run of characters; everything else matches itself.
-pub fn star_glob_match(pattern: &str, name: &str) -> bool {
-    let (p, n) = (pattern.as_bytes(), name.as_bytes());
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, ni));
-            pi += 1;
-        } else if pi < p.len() && p[pi] == n[ni] {
-            pi += 1;
-            ni += 1;
-        } else if let Some((sp, sn)) = star {
-            pi = sp + 1;
-            ni = sn + 1;
-            star = Some((sp, sn + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&b| b == b'*')
-}
+/// Enabler patterns match tracepoint names as the daemon's do.
+pub use ustd::core::session::glob_match as star_glob_match;
 
 /// lttng-ust loglevel selection: 0 all, 1 range (at least as severe), 2 single.
 fn loglevel_matches(kind: i32, wanted: i32, level: i32) -> bool {

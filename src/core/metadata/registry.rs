@@ -478,12 +478,23 @@ impl Inner {
         debug_assert!(self.in_flight.is_none());
         let end = self.text.len();
         if end > self.sent_len {
-            self.in_flight = Some((self.sent_len, end));
-            return PushStep::Send(Fragment {
+            let fragment = Fragment {
                 offset: self.sent_len as u64,
                 bytes: self.text.as_bytes()[self.sent_len..end].to_vec(),
                 version: self.version,
-            });
+            };
+            // Mutant: the historical push that advances the sent offset when
+            // it takes its fragment, before sending it, and lets the next
+            // pusher take the following bytes meanwhile.
+            #[cfg(ustd_mutant = "push_advance_early")]
+            {
+                self.sent_len = end;
+            }
+            #[cfg(not(ustd_mutant = "push_advance_early"))]
+            {
+                self.in_flight = Some((self.sent_len, end));
+            }
+            return PushStep::Send(fragment);
         }
         if self.lifecycle == Lifecycle::Closing {
             self.lifecycle = Lifecycle::Closed;
@@ -495,6 +506,10 @@ impl Inner {
     /// Ends the flight `fragment` belongs to; refuses a fragment that is not
     /// the one in flight.
     fn take_flight(&mut self, fragment: &Fragment) -> Result<(usize, usize), MetadataError> {
+        #[cfg(ustd_mutant = "push_advance_early")]
+        if self.in_flight.is_none() {
+            return Ok((fragment.offset as usize, fragment.end() as usize));
+        }
         match self.in_flight {
             Some((offset, end))
                 if offset as u64 == fragment.offset && end as u64 == fragment.end() =>

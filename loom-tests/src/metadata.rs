@@ -1,0 +1,52 @@
+//! A per-UID metadata registry and event registrations for the models.
+
+use ustd::core::metadata::{
+    Abi, BufferingScheme, ByteOrder, ClockParams, Registry, SessionParams, TracerVersion,
+};
+use ustd::wire::notify::EventReg;
+
+/// The channel key every model registers its events in.
+pub const CHANNEL_KEY: u64 = 0;
+
+/// The registry of one per-UID buffer set (uid 1000, 64-bit), its channel
+/// created: what a started session holds before any app registers.
+pub fn per_uid_registry() -> Registry {
+    let reg = Registry::new(&SessionParams {
+        uuid: [1; 16],
+        abi: Abi {
+            bits_per_long: 64,
+            uint8_align: 8,
+            uint16_align: 8,
+            uint32_align: 8,
+            uint64_align: 8,
+            long_align: 8,
+            byte_order: ByteOrder::Little,
+        },
+        tracer: TracerVersion {
+            major: 2,
+            minor: 13,
+            patchlevel: 5,
+        },
+        scheme: BufferingScheme::PerUid { uid: 1000 },
+        trace_name: "model".into(),
+        creation_datetime: "19700101T000000+0000".into(),
+        hostname: "model".into(),
+        clock: ClockParams::monotonic(None, 0),
+    });
+    reg.add_channel(CHANNEL_KEY)
+        .expect("a new registry accepts its channel");
+    reg
+}
+
+/// An app's REGISTER_EVENT of `name` (no fields: the text is what matters).
+pub fn event(name: &str) -> EventReg {
+    EventReg {
+        session_objd: 0,
+        channel_objd: 0,
+        name: name.into(),
+        loglevel: 13,
+        signature: String::new(),
+        fields: Vec::new(),
+        model_emf_uri: None,
+    }
+}

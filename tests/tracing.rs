@@ -1,0 +1,1205 @@
+//! Issue 3: tracing end to end. Real LTTng-UST fixture apps traced by
+//! `ustd daemon` in a private mount namespace (see `common/mod.rs`), driven
+//! with the `ustd` CLI; the traces are read back with `babeltrace2`.
+//! Needs root, gcc, liblttng-ust-dev, liblttng-ust-ctl5 and babeltrace2.
+
+mod common;
+
+use common::{ustd_bin, App, World, GENEROUS};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// Bound on one CLI call; `stop` and `destroy` flush and write traces.
+const CLI_TIMEOUT: Duration = Duration::from_secs(120);
+/// Bound on one babeltrace2 run.
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
+/// Iterations of the fixture's emit loop (each emits simple, rich, debug).
+const K: usize = 20;
+/// The fixture's process name ("comm", from its file name).
+const PROCNAME: &str = "ustd-fixture";
+
+// ---------------------------------------------------------------------------
+// Running the CLI
+// ---------------------------------------------------------------------------
+
+/// `ustd --rundir <rundir> ARGS`, run inside the world's namespace.
+fn ustd(w: &World, args: &[&str]) -> Output {
+    let mut c = w.command_in(&ustd_bin());
+    c.arg("--rundir").arg(&w.rundir).args(args);
+    c.env("LTTNG_HOME", &w.dir);
+    common::run_with_timeout(c, CLI_TIMEOUT).unwrap_or_else(|e| panic!("{e}\n{}", w.daemon_log()))
+}
+
+/// Runs a command that must succeed; returns its stdout.
+fn ok(w: &World, args: &[&str]) -> String {
+    let out = ustd(w, args);
+    assert!(
+        out.status.success(),
+        "`ustd {}` failed with {}:\nstdout: {}\nstderr: {}\n{}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        w.daemon_log()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a command with `--json` that must succeed; returns its body.
+fn ok_json(w: &World, args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let out = ok(w, &a);
+    serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("`ustd {}`: bad JSON ({e}): {out}", a.join(" ")))
+}
+
+/// Runs a command that must fail; returns its stderr.
+fn fails(w: &World, args: &[&str]) -> String {
+    let out = ustd(w, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "`ustd {}` succeeded but must fail:\nstdout: {}\nstderr: {stderr}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+    );
+    assert!(
+        stderr.contains("error"),
+        "`ustd {}` failed without an error message: {stderr:?}",
+        args.join(" ")
+    );
+    stderr
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
+}
+
+/// `create NAME -o <world>/NAME`; returns the output directory.
+fn create(w: &World, name: &str) -> PathBuf {
+    let out = w.dir.join(name);
+    ok(w, &["create", name, "-o", path_str(&out)]);
+    out
+}
+
+/// Stops and destroys a session; checks `destroy` names the trace.
+fn stop_destroy(w: &World, name: &str, out: &Path) {
+    ok(w, &["stop", name]);
+    let b = ok_json(w, &["destroy", name]);
+    assert_eq!(b["trace"].as_str(), Some(path_str(out)), "destroy: {b}");
+}
+
+/// A fixture app whose lttng-ust constructor waits for the daemon as long
+/// as it takes (no 3 s give-up), so that its first events after main() are
+/// recorded however busy the machine is.
+fn spawn_patient(w: &World, args: &[&str]) -> App {
+    w.spawn_app_env(args, &[("LTTNG_UST_REGISTER_TIMEOUT", Path::new("-1"))])
+}
+
+/// Waits for a fixture app's `emitted <n> <pid>` line; checks n.
+fn wait_emitted(app: &App, events: usize) {
+    let line = app.wait_line("emitted ", GENEROUS);
+    assert_eq!(line, format!("{events} {}", app.pid()), "app {}", app.pid());
+}
+
+// ---------------------------------------------------------------------------
+// Reading traces: babeltrace2's text output
+// ---------------------------------------------------------------------------
+
+/// A value as babeltrace2 prints it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum V {
+    Struct(Vec<(String, V)>),
+    Array(Vec<V>),
+    Str(String),
+    /// Numbers and other bare words, as printed.
+    Bare(String),
+}
+
+impl V {
+    fn field(&self, name: &str) -> Option<&V> {
+        match self {
+            V::Struct(fs) => fs.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    fn bare(&self) -> Option<&str> {
+        match self {
+            V::Bare(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// One event line of `babeltrace2 --no-delta -n all`.
+#[derive(Debug, Clone)]
+struct Event {
+    name: String,
+    /// `stream.event.context` (the contexts added to the channel).
+    context: V,
+    /// `event.fields` (the payload).
+    payload: V,
+}
+
+impl Event {
+    fn ctx_int(&self, name: &str) -> i64 {
+        self.context
+            .field(name)
+            .and_then(V::bare)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("event without integer context `{name}`: {self:?}"))
+    }
+
+    fn ctx_str(&self, name: &str) -> &str {
+        match self.context.field(name) {
+            Some(V::Str(s)) => s,
+            _ => panic!("event without string context `{name}`: {self:?}"),
+        }
+    }
+}
+
+/// Recursive-descent parser of babeltrace2's pretty text.
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn err(&self, what: &str) -> String {
+        format!(
+            "{what} at byte {} of {:?}",
+            self.i,
+            String::from_utf8_lossy(self.s)
+        )
+    }
+
+    fn skip_spaces(&mut self) {
+        while self.s.get(self.i) == Some(&b' ') {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        self.skip_spaces();
+        if self.s.get(self.i) == Some(&c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// `key = ` (a key is anything up to the next space).
+    fn key(&mut self) -> Result<String, String> {
+        self.skip_spaces();
+        let start = self.i;
+        while self.i < self.s.len() && self.s[self.i] != b' ' {
+            self.i += 1;
+        }
+        let k = String::from_utf8_lossy(&self.s[start..self.i]).into_owned();
+        if k.is_empty() || !self.eat(b'=') {
+            return Err(self.err("expected `key =`"));
+        }
+        Ok(k)
+    }
+
+    fn value(&mut self) -> Result<V, String> {
+        self.skip_spaces();
+        match self.s.get(self.i) {
+            Some(b'{') => {
+                self.i += 1;
+                let mut fields = Vec::new();
+                if self.eat(b'}') {
+                    return Ok(V::Struct(fields));
+                }
+                loop {
+                    let k = self.key()?;
+                    fields.push((k, self.value()?));
+                    if self.eat(b'}') {
+                        return Ok(V::Struct(fields));
+                    }
+                    if !self.eat(b',') {
+                        return Err(self.err("expected `,` or `}`"));
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                let mut items = Vec::new();
+                if self.eat(b']') {
+                    return Ok(V::Array(items));
+                }
+                loop {
+                    let k = self.key()?;
+                    if k != format!("[{}]", items.len()) {
+                        return Err(self.err("array index out of order"));
+                    }
+                    items.push(self.value()?);
+                    if self.eat(b']') {
+                        return Ok(V::Array(items));
+                    }
+                    if !self.eat(b',') {
+                        return Err(self.err("expected `,` or `]`"));
+                    }
+                }
+            }
+            Some(b'"') => {
+                self.i += 1;
+                let mut out = Vec::new();
+                loop {
+                    match self.s.get(self.i) {
+                        None => return Err(self.err("unterminated string")),
+                        Some(b'"') => {
+                            self.i += 1;
+                            return Ok(V::Str(String::from_utf8_lossy(&out).into_owned()));
+                        }
+                        Some(b'\\') => {
+                            let c = *self
+                                .s
+                                .get(self.i + 1)
+                                .ok_or_else(|| self.err("dangling escape"))?;
+                            out.push(c);
+                            self.i += 2;
+                        }
+                        Some(&c) => {
+                            out.push(c);
+                            self.i += 1;
+                        }
+                    }
+                }
+            }
+            Some(_) => {
+                let start = self.i;
+                while self.i < self.s.len() && !matches!(self.s[self.i], b',' | b' ') {
+                    self.i += 1;
+                }
+                Ok(V::Bare(
+                    String::from_utf8_lossy(&self.s[start..self.i]).into_owned(),
+                ))
+            }
+            None => Err(self.err("expected a value")),
+        }
+    }
+
+    /// A whole line: `key = value, key = value, ...`.
+    fn line(mut self) -> Result<Vec<(String, V)>, String> {
+        let mut items = Vec::new();
+        loop {
+            let k = self.key()?;
+            items.push((k, self.value()?));
+            self.skip_spaces();
+            if self.i == self.s.len() {
+                return Ok(items);
+            }
+            if !self.eat(b',') {
+                return Err(self.err("expected `,` between top-level items"));
+            }
+        }
+    }
+}
+
+fn parse_event(line: &str) -> Result<Event, String> {
+    let items = Parser {
+        s: line.as_bytes(),
+        i: 0,
+    }
+    .line()?;
+    let get = |k: &str| items.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let name = match get("name") {
+        Some(V::Bare(n)) => n,
+        other => return Err(format!("no event name ({other:?}) in {line:?}")),
+    };
+    Ok(Event {
+        name,
+        context: get("stream.event.context").unwrap_or(V::Struct(Vec::new())),
+        payload: get("event.fields").unwrap_or(V::Struct(Vec::new())),
+    })
+}
+
+/// Every event of the trace(s) under `path`, as babeltrace2 reads them.
+fn read_trace(path: &Path) -> Vec<Event> {
+    let mut c = Command::new("babeltrace2");
+    c.args(["--no-delta", "-n", "all"]).arg(path);
+    let out = match common::run_with_timeout(c, READ_TIMEOUT) {
+        Ok(o) => o,
+        Err(e) => panic!("{e} (is babeltrace2 installed? `apt-get install babeltrace2`)"),
+    };
+    assert!(
+        out.status.success(),
+        "babeltrace2 {} failed with {}: {}",
+        path.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| parse_event(l).unwrap_or_else(|e| panic!("babeltrace2 output: {e}")))
+        .collect()
+}
+
+fn fixture_events(events: &[Event]) -> Vec<Event> {
+    events
+        .iter()
+        .filter(|e| e.name.starts_with("ustd_fixture:"))
+        .cloned()
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// What the fixture emits (app.c, tp.h)
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ev {
+    Simple,
+    Rich,
+    Debug,
+}
+
+const ALL: &[Ev] = &[Ev::Simple, Ev::Rich, Ev::Debug];
+
+fn bare(x: impl ToString) -> V {
+    V::Bare(x.to_string())
+}
+
+/// The event iteration `i` of the fixture's loop emits for `ev`: its name
+/// and payload exactly as babeltrace2 prints them.
+fn expected(ev: Ev, i: usize) -> (String, V) {
+    let v = i as i64;
+    let u8s = |xs: Vec<i64>| V::Array(xs.into_iter().map(|x| bare(x as u8)).collect());
+    match ev {
+        Ev::Simple => (
+            "ustd_fixture:simple".into(),
+            V::Struct(vec![("value".into(), bare(v))]),
+        ),
+        Ev::Debug => (
+            "ustd_fixture:debug".into(),
+            V::Struct(vec![("value".into(), bare(v))]),
+        ),
+        Ev::Rich => {
+            let seq_len = v % 5;
+            // The small multiples of 0.5 used here print exactly (as %g does).
+            let dbl = v as f64 * 1.5;
+            let flt = f64::from(v as f32 * 0.5f32);
+            (
+                "ustd_fixture:rich".into(),
+                V::Struct(vec![
+                    ("value".into(), bare(v)),
+                    ("text".into(), V::Str(format!("text-{v}"))),
+                    ("dbl".into(), bare(dbl)),
+                    ("flt".into(), bare(flt)),
+                    ("arr".into(), u8s((v..v + 4).collect())),
+                    ("_seq_length".into(), bare(seq_len)),
+                    ("seq".into(), u8s((0..seq_len).map(|k| v * 2 + k).collect())),
+                ]),
+            )
+        }
+    }
+}
+
+/// Checks that `events` are exactly what one fixture app emits for
+/// `iterations` iterations of `kinds` (in any order: babeltrace2 merges
+/// per-CPU streams by timestamp).
+fn assert_exact(events: &[Event], kinds: &[Ev], iterations: usize, what: &str) {
+    let mut want: Vec<(String, V)> = (0..iterations)
+        .flat_map(|i| kinds.iter().map(move |&k| expected(k, i)))
+        .collect();
+    let mut got: Vec<(String, V)> = events
+        .iter()
+        .map(|e| (e.name.clone(), e.payload.clone()))
+        .collect();
+    want.sort();
+    got.sort();
+    if got != want {
+        let missing: Vec<_> = want.iter().filter(|w| !got.contains(w)).take(5).collect();
+        let extra: Vec<_> = got.iter().filter(|g| !want.contains(g)).take(5).collect();
+        panic!(
+            "{what}: {} events, expected {}; first missing: {missing:?}; first unexpected: {extra:?}",
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+/// The events of one app (by its `vpid` context), each checked to carry
+/// the app's vtid (single-threaded fixture: vtid = vpid) and procname.
+fn events_of(events: &[Event], pid: i32) -> Vec<Event> {
+    let mine: Vec<Event> = events
+        .iter()
+        .filter(|e| e.ctx_int("vpid") == i64::from(pid))
+        .cloned()
+        .collect();
+    for e in &mine {
+        assert_eq!(e.ctx_int("vtid"), i64::from(pid), "vtid of {e:?}");
+        assert_eq!(e.ctx_str("procname"), PROCNAME, "procname of {e:?}");
+    }
+    mine
+}
+
+// ---------------------------------------------------------------------------
+// Trace layout
+// ---------------------------------------------------------------------------
+
+/// CPUs the kernel may ever bring online (/sys/devices/system/cpu/possible,
+/// e.g. `0-1` or `0,2-3`): lttng-ust has one stream per possible CPU.
+fn possible_cpus() -> BTreeSet<u32> {
+    let s = fs::read_to_string("/sys/devices/system/cpu/possible").expect("read possible CPUs");
+    let mut cpus = BTreeSet::new();
+    for part in s.trim().split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (u32, u32) = (a.parse().expect("cpu"), b.parse().expect("cpu"));
+        cpus.extend(a..=b);
+    }
+    cpus
+}
+
+fn file_names(dir: &Path) -> BTreeSet<String> {
+    fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .into_string()
+                .expect("UTF-8 name")
+        })
+        .collect()
+}
+
+fn be_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn be_u64(b: &[u8], at: usize) -> u64 {
+    u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Checks a CTF index file against its stream file: header (magic
+/// 0xC1F1DCC1, version 1.1, entry length), then one entry per packet whose
+/// offsets and sizes tile the stream file exactly. Returns the packet count.
+fn check_index(stream: &Path, index: &Path) -> usize {
+    let idx = fs::read(index).unwrap_or_else(|e| panic!("read {}: {e}", index.display()));
+    let data_len = fs::metadata(stream)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", stream.display()))
+        .len();
+    let what = index.display();
+    assert!(idx.len() >= 16, "{what}: no header ({} bytes)", idx.len());
+    assert_eq!(be_u32(&idx, 0), 0xC1F1_DCC1, "{what}: magic");
+    assert_eq!(
+        (be_u32(&idx, 4), be_u32(&idx, 8)),
+        (1, 1),
+        "{what}: version"
+    );
+    let entry = be_u32(&idx, 12) as usize;
+    assert!(entry >= 72, "{what}: entry length {entry} < 72");
+    let body = &idx[16..];
+    assert_eq!(body.len() % entry, 0, "{what}: partial entry");
+    let mut offset = 0u64;
+    for (n, e) in body.chunks_exact(entry).enumerate() {
+        let (off, packet_bits, content_bits) = (be_u64(e, 0), be_u64(e, 8), be_u64(e, 16));
+        let (ts_begin, ts_end) = (be_u64(e, 24), be_u64(e, 32));
+        assert_eq!(off, offset, "{what}: packet {n} offset");
+        assert!(
+            packet_bits > 0 && packet_bits % 8 == 0 && content_bits <= packet_bits,
+            "{what}: packet {n} sizes {packet_bits}/{content_bits} bits"
+        );
+        assert!(ts_begin <= ts_end, "{what}: packet {n} timestamps");
+        assert_eq!(
+            be_u64(e, 64),
+            n as u64,
+            "{what}: packet {n} sequence number"
+        );
+        offset += packet_bits / 8;
+    }
+    assert_eq!(
+        offset,
+        data_len,
+        "{what}: packets do not cover {}",
+        stream.display()
+    );
+    body.len() / entry
+}
+
+/// Checks one buffer set's directory: `metadata`, `<channel>_<cpu>` for
+/// every possible CPU and nothing else, and a consistent
+/// `index/<channel>_<cpu>.idx` for each. Returns the total packet count.
+fn check_set_dir(dir: &Path, channel: &str) -> usize {
+    let cpus = possible_cpus();
+    let streams: BTreeSet<String> = cpus.iter().map(|c| format!("{channel}_{c}")).collect();
+    let mut want: BTreeSet<String> = streams.clone();
+    want.insert("metadata".into());
+    want.insert("index".into());
+    assert_eq!(file_names(dir), want, "files of {}", dir.display());
+    let idx_want: BTreeSet<String> = streams.iter().map(|s| format!("{s}.idx")).collect();
+    assert_eq!(
+        file_names(&dir.join("index")),
+        idx_want,
+        "index files of {}",
+        dir.display()
+    );
+    let metadata = fs::read(dir.join("metadata")).expect("read metadata");
+    assert!(!metadata.is_empty(), "empty metadata in {}", dir.display());
+    streams
+        .iter()
+        .map(|s| check_index(&dir.join(s), &dir.join("index").join(format!("{s}.idx"))))
+        .sum()
+}
+
+fn uid_dir(out: &Path) -> PathBuf {
+    out.join("ust/uid")
+        .join(common::euid().to_string())
+        .join("64-bit")
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
+#[test]
+fn record_gives_exactly_the_emitted_events() {
+    let w = World::start();
+    let out = w.dir.join("rec");
+    let k = K.to_string();
+    let b = ok(
+        &w,
+        &[
+            "record",
+            "-o",
+            path_str(&out),
+            "-t",
+            "vpid",
+            "-t",
+            "vtid",
+            "-t",
+            "procname",
+            "--json",
+            "--",
+            path_str(common::fixture_app()),
+            "-n",
+            &k,
+        ],
+    );
+    // The app's own lines come first (it shares record's stdout).
+    let pid: i32 = b
+        .lines()
+        .find_map(|l| l.strip_prefix("exiting "))
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no `exiting <pid>` line in {b:?}"));
+    let json: Value = b
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("record printed no JSON summary: {b:?}"));
+    assert_eq!(json["trace"].as_str(), Some(path_str(&out)), "{json}");
+    assert_eq!(json["exit_status"], 0, "{json}");
+
+    let all = read_trace(&out);
+    let fixture = fixture_events(&all);
+    assert_eq!(fixture.len(), 3 * K, "ustd_fixture events in {all:#?}");
+    // record enables `*`: lttng-ust's own statedump is in the trace too.
+    assert!(
+        all.iter().any(|e| e.name == "lttng_ust_statedump:start"),
+        "no statedump events: record did not enable `*`"
+    );
+    let mine = events_of(&fixture, pid);
+    assert_eq!(mine.len(), fixture.len(), "events of another vpid");
+    assert_exact(&mine, ALL, K, "recorded events");
+}
+
+#[test]
+fn apps_registered_before_and_after_start_share_one_per_uid_trace() {
+    let w = World::start();
+    let out = create(&w, "s");
+    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
+    ok(
+        &w,
+        &[
+            "add-context",
+            "-u",
+            "-t",
+            "vpid",
+            "-t",
+            "vtid",
+            "-t",
+            "procname",
+        ],
+    );
+    let k = K.to_string();
+    let early: Vec<App> = (0..2)
+        .map(|_| w.spawn_app(&["-s", "-n", &k, "-w"]))
+        .collect();
+    let pids: Vec<i32> = early.iter().map(App::pid).collect();
+    w.wait_all_registered(&pids, GENEROUS);
+    ok(&w, &["start"]);
+    // Registers into the started session: its events right after main()
+    // must be in the trace.
+    let late = spawn_patient(&w, &["-n", &k, "-w"]);
+    for a in &early {
+        a.signal(libc::SIGUSR1);
+    }
+    for a in early.iter().chain([&late]) {
+        wait_emitted(a, 3 * K);
+    }
+    stop_destroy(&w, "s", &out);
+
+    assert_eq!(
+        file_names(&out.join("ust")),
+        BTreeSet::from(["uid".to_owned()])
+    );
+    let events = read_trace(&uid_dir(&out));
+    assert!(
+        events.iter().all(|e| e.name.starts_with("ustd_fixture:")),
+        "only ustd_fixture:* was enabled"
+    );
+    assert_eq!(events.len(), 3 * 3 * K, "events of three apps");
+    for a in early.iter().chain([&late]) {
+        let mine = events_of(&events, a.pid());
+        assert_exact(&mine, ALL, K, &format!("app {}", a.pid()));
+    }
+}
+
+#[test]
+fn exited_and_killed_apps_keep_their_events_and_session_still_stops() {
+    let mut w = World::start();
+    let out = create(&w, "s");
+    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
+    ok(
+        &w,
+        &[
+            "add-context",
+            "-u",
+            "-t",
+            "vpid",
+            "-t",
+            "vtid",
+            "-t",
+            "procname",
+        ],
+    );
+    ok(&w, &["start"]);
+    let k = K.to_string();
+    let mut exits = spawn_patient(&w, &["-n", &k]);
+    let mut killed = spawn_patient(&w, &["-n", &k, "-w"]);
+    wait_emitted(&exits, 3 * K);
+    assert!(exits.wait_exit(GENEROUS).success());
+    // The session goes on after the app left.
+    w.wait_gone(&[exits.pid()], GENEROUS);
+    wait_emitted(&killed, 3 * K);
+    killed.kill9();
+    // Stop at once: the daemon may not have noticed the death yet.
+    stop_destroy(&w, "s", &out);
+    w.assert_daemon_alive();
+    w.wait_gone(&[killed.pid()], GENEROUS);
+
+    let events = read_trace(&uid_dir(&out));
+    assert_eq!(events.len(), 2 * 3 * K, "events of two apps");
+    assert_exact(&events_of(&events, exits.pid()), ALL, K, "app that exited");
+    assert_exact(
+        &events_of(&events, killed.pid()),
+        ALL,
+        K,
+        "app killed with -9",
+    );
+    // The daemon still works: a new app registers.
+    let app = w.spawn_app(&["-w"]);
+    w.wait_registered(app.pid(), GENEROUS);
+}
+
+/// `<procname>-<pid>-<YYYYmmdd-HHMMSS>`.
+fn is_pid_dir_name(name: &str, pid: i32) -> bool {
+    let Some(rest) = name.strip_prefix(&format!("{PROCNAME}-{pid}-")) else {
+        return false;
+    };
+    let b = rest.as_bytes();
+    b.len() == 15
+        && b[8] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 8 || c.is_ascii_digit())
+}
+
+#[test]
+fn per_pid_buffers_give_one_trace_per_app() {
+    let w = World::start();
+    let out = create(&w, "s");
+    ok(
+        &w,
+        &[
+            "enable-channel",
+            "-u",
+            "channel0",
+            "--buffers-pid",
+            "--subbuf-size",
+            "64k",
+            "--num-subbuf",
+            "4",
+        ],
+    );
+    ok(
+        &w,
+        &["enable-event", "-u", "ustd_fixture:*", "-c", "channel0"],
+    );
+    ok(
+        &w,
+        &[
+            "add-context",
+            "-u",
+            "-c",
+            "channel0",
+            "-t",
+            "vpid",
+            "-t",
+            "vtid",
+            "-t",
+            "procname",
+        ],
+    );
+    ok(&w, &["start"]);
+    let k = K.to_string();
+    // One app leaves before stop (its set closes then), one is still
+    // running at destroy.
+    let mut gone = spawn_patient(&w, &["-n", &k]);
+    let running = spawn_patient(&w, &["-n", &k, "-w"]);
+    wait_emitted(&gone, 3 * K);
+    wait_emitted(&running, 3 * K);
+    assert!(gone.wait_exit(GENEROUS).success());
+    w.wait_gone(&[gone.pid()], GENEROUS);
+    stop_destroy(&w, "s", &out);
+
+    assert_eq!(
+        file_names(&out.join("ust")),
+        BTreeSet::from(["pid".to_owned()])
+    );
+    let dirs = file_names(&out.join("ust/pid"));
+    assert_eq!(dirs.len(), 2, "per-PID directories: {dirs:?}");
+    for app in [&gone, &running] {
+        let name = dirs
+            .iter()
+            .find(|d| is_pid_dir_name(d, app.pid()))
+            .unwrap_or_else(|| panic!("no directory for pid {} in {dirs:?}", app.pid()));
+        let dir = out.join("ust/pid").join(name);
+        check_set_dir(&dir, "channel0");
+        let events = read_trace(&dir);
+        assert_eq!(events.len(), 3 * K, "events in {}", dir.display());
+        let mine = events_of(&events, app.pid());
+        assert_exact(&mine, ALL, K, &format!("per-PID trace of {}", app.pid()));
+    }
+    // Both traces together, as one would read the session's output.
+    assert_eq!(read_trace(&out).len(), 2 * 3 * K);
+}
+
+#[test]
+fn per_uid_layout_and_indexes() {
+    let w = World::start();
+    let out = create(&w, "s");
+    ok(
+        &w,
+        &[
+            "enable-channel",
+            "-u",
+            "channel0",
+            "--subbuf-size",
+            "64k",
+            "--num-subbuf",
+            "4",
+        ],
+    );
+    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
+    ok(
+        &w,
+        &[
+            "add-context",
+            "-u",
+            "-t",
+            "vpid",
+            "-t",
+            "vtid",
+            "-t",
+            "procname",
+        ],
+    );
+    ok(&w, &["start"]);
+    // Enough events to fill more than one 64 KiB sub-buffer, few enough
+    // that four of them hold everything even if the consumer only reads at
+    // stop (discard mode would drop the rest).
+    let iterations = 600;
+    let mut app = spawn_patient(&w, &["-n", &iterations.to_string()]);
+    wait_emitted(&app, 3 * iterations);
+    assert!(app.wait_exit(GENEROUS).success());
+    stop_destroy(&w, "s", &out);
+
+    assert_eq!(
+        file_names(&out.join("ust/uid")),
+        BTreeSet::from([common::euid().to_string()])
+    );
+    assert_eq!(
+        file_names(&out.join("ust/uid").join(common::euid().to_string())),
+        BTreeSet::from(["64-bit".to_owned()])
+    );
+    let dir = uid_dir(&out);
+    let packets = check_set_dir(&dir, "channel0");
+    assert!(
+        packets >= 2,
+        "{packets} packets: expected several sub-buffers' worth"
+    );
+    let events = read_trace(&dir);
+    assert_exact(
+        &events_of(&events, app.pid()),
+        ALL,
+        iterations,
+        "per-UID trace",
+    );
+    assert_eq!(events.len(), 3 * iterations);
+}
+
+/// Runs one fixture app (K iterations of all events) in a session set up
+/// by `setup` (commands after `create`), and returns the trace's events.
+fn trace_with(setup: &[&[&str]]) -> Vec<Event> {
+    let w = World::start();
+    let out = create(&w, "s");
+    for cmd in setup {
+        ok(&w, cmd);
+    }
+    ok(&w, &["start"]);
+    let mut app = spawn_patient(&w, &["-n", &K.to_string()]);
+    wait_emitted(&app, 3 * K);
+    assert!(app.wait_exit(GENEROUS).success());
+    stop_destroy(&w, "s", &out);
+    read_trace(&out)
+}
+
+#[test]
+fn wildcard_selects_matching_events_only() {
+    let events = trace_with(&[&["enable-event", "-u", "ustd_fixture:s*"]]);
+    assert_exact(&events, &[Ev::Simple], K, "ustd_fixture:s*");
+}
+
+#[test]
+fn loglevel_range_keeps_info_and_more_severe() {
+    let events = trace_with(&[&[
+        "enable-event",
+        "-u",
+        "ustd_fixture:*",
+        "--loglevel",
+        "TRACE_INFO",
+    ]]);
+    assert_exact(&events, &[Ev::Simple, Ev::Rich], K, "--loglevel TRACE_INFO");
+}
+
+#[test]
+fn loglevel_only_keeps_exactly_that_level() {
+    let events = trace_with(&[&[
+        "enable-event",
+        "-u",
+        "ustd_fixture:*",
+        "--loglevel-only",
+        "TRACE_DEBUG",
+    ]]);
+    assert_exact(&events, &[Ev::Debug], K, "--loglevel-only TRACE_DEBUG");
+}
+
+#[test]
+fn event_changes_while_active_reach_running_apps() {
+    let w = World::start();
+    let out = create(&w, "s");
+    ok(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_fixture:simple,ustd_fixture:debug",
+        ],
+    );
+    ok(&w, &["start"]);
+    let mut app = w.spawn_app(&["-s", "-n", &K.to_string()]);
+    w.wait_registered(app.pid(), GENEROUS);
+    // The app already has the session; these reach it through the fan-out.
+    ok(&w, &["enable-event", "-u", "ustd_fixture:rich"]);
+    ok(&w, &["disable-event", "-u", "ustd_fixture:debug"]);
+    app.signal(libc::SIGUSR1);
+    wait_emitted(&app, 3 * K);
+    assert!(app.wait_exit(GENEROUS).success());
+    stop_destroy(&w, "s", &out);
+    let events = read_trace(&out);
+    assert_exact(
+        &events,
+        &[Ev::Simple, Ev::Rich],
+        K,
+        "after enable rich, disable debug",
+    );
+}
+
+#[test]
+fn missing_ustctl_library_fails_create_but_not_registration() {
+    let w = World::builder()
+        .daemon_env("USTD_USTCTL_LIB", "/nonexistent/liblttng-ust-ctl.so.5")
+        .start();
+    let out = w.dir.join("s");
+    let err = fails(&w, &["create", "s", "-o", path_str(&out)]);
+    assert!(
+        err.contains("liblttng-ust-ctl5"),
+        "message names no package: {err:?}"
+    );
+    assert!(!out.exists(), "a failed create left {}", out.display());
+    // No session came of it.
+    fails(&w, &["start", "s"]);
+    let app = w.spawn_app(&["-w"]);
+    w.wait_registered(app.pid(), GENEROUS);
+    let text = ok(&w, &["list"]);
+    assert!(
+        text.contains(&app.pid().to_string()) && text.contains(PROCNAME),
+        "`ustd list` does not show the app: {text}"
+    );
+    let tps = ok_json(&w, &["list", "-u"]);
+    assert!(
+        tps["apps"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["pid"] == app.pid())),
+        "`list -u` lost the app: {tps}"
+    );
+}
+
+#[test]
+fn cli_errors_exit_non_zero() {
+    let w = World::start();
+    // Unknown session.
+    for cmd in [
+        &["start", "nosuch"][..],
+        &["stop", "nosuch"],
+        &["destroy", "nosuch"],
+        &["list", "nosuch"],
+        &["enable-event", "-u", "-s", "nosuch", "ustd_fixture:simple"],
+        &["enable-channel", "-u", "-s", "nosuch", "c1"],
+    ] {
+        let err = fails(&w, cmd);
+        assert!(err.contains("nosuch"), "`{}`: {err:?}", cmd.join(" "));
+    }
+    // Duplicate name.
+    create(&w, "s");
+    let err = fails(&w, &["create", "s", "-o", path_str(&w.dir.join("s2"))]);
+    assert!(err.contains("already exists"), "{err:?}");
+    // Bad patterns are refused and leave the session unchanged.
+    for bad in ["", "a b", "ustd_fixture:\tx"] {
+        let err = fails(&w, &["enable-event", "-u", "-s", "s", bad]);
+        assert!(err.contains("pattern"), "{bad:?}: {err:?}");
+    }
+    let show = ok_json(&w, &["list", "s"]);
+    let events: usize = show["channels"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| c["events"].as_array().map_or(0, Vec::len))
+                .sum()
+        })
+        .unwrap_or(0);
+    assert_eq!(events, 0, "a refused pattern was recorded: {show}");
+    // A channel after start, also once stopped again.
+    ok(&w, &["enable-event", "-u", "-s", "s", "ustd_fixture:*"]);
+    ok(&w, &["start", "s"]);
+    let err = fails(&w, &["enable-channel", "-u", "-s", "s", "late"]);
+    assert!(err.contains("late"), "{err:?}");
+    ok(&w, &["stop", "s"]);
+    fails(&w, &["enable-channel", "-u", "-s", "s", "late"]);
+    // Starting twice is an error too; the session is still usable after.
+    ok(&w, &["start", "s"]);
+    fails(&w, &["start", "s"]);
+    ok(&w, &["destroy", "s"]);
+    fails(&w, &["destroy", "s"]);
+}
+
+#[test]
+fn list_userspace_shows_tracepoints_and_fields() {
+    let w = World::start();
+    let app = w.spawn_app(&["-w"]);
+    w.wait_registered(app.pid(), GENEROUS);
+
+    let b = ok_json(&w, &["list", "-u"]);
+    let entry = b["apps"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["pid"] == app.pid()))
+        .unwrap_or_else(|| panic!("app {} not in {b}", app.pid()))
+        .clone();
+    assert_eq!(entry["name"], PROCNAME);
+    let tp = |name: &str| -> Value {
+        entry["tracepoints"]
+            .as_array()
+            .and_then(|t| t.iter().find(|x| x["name"] == name))
+            .unwrap_or_else(|| panic!("tracepoint {name} not in {entry}"))
+            .clone()
+    };
+    for (name, level) in [
+        ("ustd_fixture:simple", 6),
+        ("ustd_fixture:rich", 6),
+        ("ustd_fixture:debug", 14),
+    ] {
+        let t = tp(name);
+        assert_eq!(t["loglevel"], level, "{t}");
+        assert_eq!(t["fields"].as_array().map(Vec::len), Some(0), "no -f: {t}");
+    }
+
+    let b = ok_json(&w, &["list", "-u", "-f"]);
+    let entry = b["apps"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["pid"] == app.pid()))
+        .unwrap_or_else(|| panic!("app {} not in {b}", app.pid()))
+        .clone();
+    let fields = |name: &str| -> Vec<(String, String)> {
+        entry["tracepoints"]
+            .as_array()
+            .and_then(|t| t.iter().find(|x| x["name"] == name))
+            .and_then(|t| t["fields"].as_array())
+            .unwrap_or_else(|| panic!("tracepoint {name} not in {entry}"))
+            .iter()
+            .map(|f| {
+                (
+                    f["name"].as_str().unwrap_or("?").to_owned(),
+                    f["kind"].as_str().unwrap_or("?").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let f = |n: &str, k: &str| (n.to_owned(), k.to_owned());
+    assert_eq!(fields("ustd_fixture:simple"), vec![f("value", "integer")]);
+    assert_eq!(fields("ustd_fixture:debug"), vec![f("value", "integer")]);
+    // Order-insensitive: lttng-ust happens to list fields last to first.
+    let sorted = |mut v: Vec<(String, String)>| {
+        v.sort();
+        v
+    };
+    assert_eq!(
+        sorted(fields("ustd_fixture:rich")),
+        sorted(vec![
+            f("value", "integer"),
+            f("text", "string"),
+            f("dbl", "float"),
+            f("flt", "float"),
+            // lttng-ust lists byte arrays and sequences as "other", and the
+            // sequence's length as a field of its own.
+            f("arr", "other"),
+            f("_seq_length", "integer"),
+            f("seq", "other"),
+        ])
+    );
+
+    // The human-readable listing names them too.
+    let text = ok(&w, &["list", "-u", "-f"]);
+    for needle in [
+        "ustd_fixture:simple (loglevel: 6)",
+        "ustd_fixture:debug (loglevel: 14)",
+        "field: text (string)",
+    ] {
+        assert!(
+            text.contains(needle),
+            "`list -u -f` lacks {needle:?}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn per_pid_apps_killed_mid_session_keep_their_traces() {
+    let w = World::start();
+    // The race below is narrow: a few rounds make a regression likely to
+    // show.
+    for round in 0..4 {
+        let name = format!("s{round}");
+        let out = create(&w, &name);
+        ok(
+            &w,
+            &[
+                "enable-channel",
+                "-u",
+                "-s",
+                &name,
+                "channel0",
+                "--buffers-pid",
+            ],
+        );
+        ok(&w, &["enable-event", "-u", "-s", &name, "ustd_fixture:*"]);
+        ok(
+            &w,
+            &[
+                "add-context",
+                "-u",
+                "-s",
+                &name,
+                "-t",
+                "vpid",
+                "-t",
+                "vtid",
+                "-t",
+                "procname",
+            ],
+        );
+        ok(&w, &["start", &name]);
+        let k = K.to_string();
+        let apps: Vec<App> = (0..6)
+            .map(|_| spawn_patient(&w, &["-n", &k, "-w"]))
+            .collect();
+        for a in &apps {
+            wait_emitted(a, 3 * K);
+        }
+        for a in &apps {
+            a.signal(libc::SIGKILL);
+        }
+        // Destroy at once, without stop, straight on the control socket: it
+        // races with the daemon closing the dead apps' per-PID traces, and
+        // must still write complete ones.
+        let b = ustd::control::call(
+            &w.ctl_socket(),
+            &ustd::control::Request::DestroySession {
+                name: Some(name.clone()),
+            },
+            CLI_TIMEOUT,
+        )
+        .unwrap_or_else(|e| panic!("destroy {name}: {e}\n{}", w.daemon_log()));
+        assert_eq!(b["trace"].as_str(), Some(path_str(&out)), "destroy: {b}");
+        let dirs = file_names(&out.join("ust/pid"));
+        assert_eq!(dirs.len(), apps.len(), "per-PID directories: {dirs:?}");
+        let events = read_trace(&out);
+        assert_eq!(events.len(), apps.len() * 3 * K);
+        for a in &apps {
+            let mine = events_of(&events, a.pid());
+            assert_exact(&mine, ALL, K, &format!("killed app {}", a.pid()));
+        }
+    }
+}
+
+#[test]
+fn two_sessions_at_once_and_a_restarted_one() {
+    let w = World::start();
+    let out_a = create(&w, "a");
+    ok(
+        &w,
+        &["enable-event", "-u", "-s", "a", "ustd_fixture:simple"],
+    );
+    let out_b = create(&w, "b");
+    ok(&w, &["enable-event", "-u", "-s", "b", "ustd_fixture:rich"]);
+    ok(&w, &["start", "a"]);
+    ok(&w, &["start", "b"]);
+    let k = K.to_string();
+    let run_app = || {
+        let mut app = spawn_patient(&w, &["-n", &k]);
+        wait_emitted(&app, 3 * K);
+        assert!(app.wait_exit(GENEROUS).success());
+    };
+    run_app();
+    // Stopped: this app's events are not recorded in `a`.
+    ok(&w, &["stop", "a"]);
+    run_app();
+    ok(&w, &["start", "a"]);
+    run_app();
+    stop_destroy(&w, "a", &out_a);
+    stop_destroy(&w, "b", &out_b);
+    // Each session has only its own event, from the apps that ran while it
+    // was active (the same payloads twice for `a`, three times for `b`).
+    let a = read_trace(&out_a);
+    assert_exact(&a[..], &[Ev::Simple, Ev::Simple], K, "session a");
+    let b = read_trace(&out_b);
+    assert_exact(&b[..], &[Ev::Rich, Ev::Rich, Ev::Rich], K, "session b");
+}
