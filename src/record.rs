@@ -34,7 +34,10 @@ fn ensure_daemon(client: &Client, rundir: &Path) -> Result<Option<OwnDaemon>, St
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         // Its own log stays quiet unless asked for: the output is the trace.
-        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .spawn()
         .map_err(|e| format!("cannot start ustd daemon: {e}"))?;
     let own = OwnDaemon(child);

@@ -58,6 +58,23 @@ fn ok_json(w: &World, args: &[&str]) -> Value {
         .unwrap_or_else(|e| panic!("`ustd {}`: bad JSON ({e}): {out}", a.join(" ")))
 }
 
+/// vpid, vtid and procname on every channel of the current session.
+fn add_process_contexts(w: &World) {
+    ok(
+        w,
+        &[
+            "add-context",
+            "-u",
+            "-t",
+            "vpid",
+            "-t",
+            "vtid",
+            "-t",
+            "procname",
+        ],
+    );
+}
+
 /// Runs a command that must fail; returns its stderr.
 fn fails(w: &World, args: &[&str]) -> String {
     let out = ustd(w, args);
@@ -617,19 +634,7 @@ fn apps_registered_before_and_after_start_share_one_per_uid_trace() {
     let w = World::start();
     let out = create(&w, "s");
     ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
-    ok(
-        &w,
-        &[
-            "add-context",
-            "-u",
-            "-t",
-            "vpid",
-            "-t",
-            "vtid",
-            "-t",
-            "procname",
-        ],
-    );
+    add_process_contexts(&w);
     let k = K.to_string();
     let early: Vec<App> = (0..2)
         .map(|_| w.spawn_app(&["-s", "-n", &k, "-w"]))
@@ -669,19 +674,7 @@ fn exited_and_killed_apps_keep_their_events_and_session_still_stops() {
     let mut w = World::start();
     let out = create(&w, "s");
     ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
-    ok(
-        &w,
-        &[
-            "add-context",
-            "-u",
-            "-t",
-            "vpid",
-            "-t",
-            "vtid",
-            "-t",
-            "procname",
-        ],
-    );
+    add_process_contexts(&w);
     ok(&w, &["start"]);
     let k = K.to_string();
     let mut exits = spawn_patient(&w, &["-n", &k]);
@@ -811,19 +804,7 @@ fn per_uid_layout_and_indexes() {
         ],
     );
     ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
-    ok(
-        &w,
-        &[
-            "add-context",
-            "-u",
-            "-t",
-            "vpid",
-            "-t",
-            "vtid",
-            "-t",
-            "procname",
-        ],
-    );
+    add_process_contexts(&w);
     ok(&w, &["start"]);
     // Enough events to fill more than one 64 KiB sub-buffer, few enough
     // that four of them hold everything even if the consumer only reads at
