@@ -581,7 +581,15 @@ fn describe_session(b: &Value) -> String {
             );
         }
         if let Some(ctx) = c["contexts"].as_array().filter(|v| !v.is_empty()) {
-            out += &format!("    contexts: {ctx:?}\n");
+            let names: Vec<String> = ctx
+                .iter()
+                .map(|v| {
+                    v.as_u64()
+                        .and_then(|n| ustd::wire::cmd::ctx::name(n as u32))
+                        .map_or_else(|| v.to_string(), str::to_owned)
+                })
+                .collect();
+            out += &format!("    contexts: {}\n", names.join(", "));
         }
     }
     out

@@ -148,19 +148,24 @@ pub mod ctx {
     pub const VUID: u32 = 15;
     pub const VGID: u32 = 18;
 
-    /// Maps lttng's `add-context -t` names to context type values.
+    /// lttng's `add-context -t` names and their context type values.
+    const NAMES: [(&str, u32); 8] = [
+        ("vtid", VTID),
+        ("vpid", VPID),
+        ("pthread_id", PTHREAD_ID),
+        ("procname", PROCNAME),
+        ("ip", IP),
+        ("cpu_id", CPU_ID),
+        ("vuid", VUID),
+        ("vgid", VGID),
+    ];
+
     pub fn from_name(name: &str) -> Option<u32> {
-        Some(match name {
-            "vtid" => VTID,
-            "vpid" => VPID,
-            "pthread_id" => PTHREAD_ID,
-            "procname" => PROCNAME,
-            "ip" => IP,
-            "cpu_id" => CPU_ID,
-            "vuid" => VUID,
-            "vgid" => VGID,
-            _ => return None,
-        })
+        NAMES.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+
+    pub fn name(value: u32) -> Option<&'static str> {
+        NAMES.iter().find(|(_, v)| *v == value).map(|(n, _)| *n)
     }
 }
 
@@ -233,6 +238,25 @@ impl Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_names_round_trip() {
+        for n in [
+            "vtid",
+            "vpid",
+            "pthread_id",
+            "procname",
+            "ip",
+            "cpu_id",
+            "vuid",
+            "vgid",
+        ] {
+            let v = ctx::from_name(n).unwrap();
+            assert_eq!(ctx::name(v), Some(n));
+        }
+        assert_eq!(ctx::from_name("perf:cpu:cycles"), None);
+        assert_eq!(ctx::name(99), None);
+    }
 
     #[test]
     fn event_layout() {
