@@ -225,6 +225,9 @@ pub enum LoadGuard {
 // `ustd list --json`
 // ---------------------------------------------------------------------------
 
+/// One app of `ustd list --json`, written out here on purpose rather than
+/// reusing `ustd::control::AppView`: the tests hold the documented JSON
+/// contract, so renaming a field in the daemon breaks them.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct AppEntry {
     pub app_id: u64,
