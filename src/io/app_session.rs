@@ -113,9 +113,11 @@ impl AppLink<'_> {
         session_handle: u32,
         ch: &ChannelConfig,
     ) -> Result<u32, SyncError> {
-        let objs = trace
-            .channel_for_app(&self.app.info, self.app.id, ch)
-            .map_err(SyncError::Trace)?;
+        // Creating a set's buffers waits on the consumer thread (memfds,
+        // mmap, file creation): let the runtime move other tasks away.
+        let objs =
+            tokio::task::block_in_place(|| trace.channel_for_app(&self.app.info, self.app.id, ch))
+                .map_err(SyncError::Trace)?;
         let s = &self.conn.cmd;
         let msg = CmdMsg::channel(session_handle, objs.blob.len() as u64, false);
         self.deadline.run(write_all(s, &msg.bytes)).await?;
