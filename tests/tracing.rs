@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ustd_bin, App, World, GENEROUS};
+use common::{ustd_bin, wait_until, App, World, GENEROUS};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fs;
@@ -581,10 +581,26 @@ fn uid_dir(out: &Path) -> PathBuf {
 #[test]
 fn record_gives_exactly_the_emitted_events() {
     let w = World::start();
+    record_and_check(&w);
+}
+
+/// `record` with no daemon running starts one for itself, and stops it.
+#[test]
+fn record_starts_its_own_daemon_when_none_runs() {
+    let w = World::builder().without_daemon();
+    assert!(!w.ctl_socket().exists());
+    record_and_check(&w);
+    wait_until("record's own daemon is gone", GENEROUS, || {
+        (!w.ctl_socket().exists()).then_some(())
+    });
+}
+
+/// Runs `record` of the fixture and checks the trace holds exactly its events.
+fn record_and_check(w: &World) {
     let out = w.dir.join("rec");
     let k = K.to_string();
     let b = ok(
-        &w,
+        w,
         &[
             "record",
             "-o",
