@@ -360,8 +360,13 @@ impl SessionTrace {
     /// registration). Concurrent callers are safe: the registry hands the
     /// fragments to one pusher at a time.
     pub fn push_for(&self, app: &AppInfo, id: AppId) -> Result<(), TraceError> {
-        let set = self.existing_set(app, id)?;
-        self.push(&set)
+        match self.existing_set(app, id) {
+            Ok(set) => self.push(&set),
+            // The set was closed meanwhile (its per-PID app left): whoever
+            // closed it made the final push.
+            Err(TraceError::NoBuffers) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Stop: flush every stream and write everything out, metadata last so
