@@ -1200,3 +1200,67 @@ fn two_sessions_at_once_and_a_restarted_one() {
     let b = read_trace(&out_b);
     assert_exact(&b[..], &[Ev::Rich, Ev::Rich, Ev::Rich], K, "session b");
 }
+
+/// A stopped app costs `start` its own deadline only: the others are
+/// started, the report names the stopped one with its reason, and once it
+/// runs again lttng-ust re-registers it and the global update starts it.
+#[test]
+fn a_stopped_app_is_reported_and_catches_up_after_it_resumes() {
+    let w = World::builder()
+        .daemon_env("LTTNG_APP_SOCKET_TIMEOUT", "1")
+        .start();
+    let out = create(&w, "s");
+    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
+    add_process_contexts(&w);
+    let k = K.to_string();
+    let mut running = spawn_patient(&w, &["-s", "-n", &k, "-w"]);
+    let mut stopped = spawn_patient(&w, &["-s", "-n", &k, "-w"]);
+    let before = w.wait_all_registered(&[running.pid(), stopped.pid()], GENEROUS);
+    let stopped_id = before
+        .iter()
+        .find(|e| e.pid == stopped.pid())
+        .expect("registered")
+        .app_id;
+    stopped.signal(libc::SIGSTOP);
+
+    let report = ok_json(&w, &["start"]);
+    let failed = report["report"]["failed"].as_array().expect("failed list");
+    assert_eq!(failed.len(), 1, "{report}");
+    assert_eq!(failed[0]["pid"], stopped.pid(), "{report}");
+    assert!(
+        !failed[0]["reason"].as_str().unwrap_or("").is_empty(),
+        "{report}"
+    );
+    assert_eq!(report["report"]["applied"], 1, "{report}");
+
+    // Resumed, it finds its sockets closed and registers again (a new app
+    // id), getting the started session before its REGISTER_DONE.
+    stopped.signal(libc::SIGCONT);
+    wait_until(
+        "the resumed app re-registers",
+        Duration::from_secs(30),
+        || {
+            w.list()
+                .into_iter()
+                .find(|e| e.pid == stopped.pid() && e.app_id != stopped_id)
+        },
+    );
+    for a in [&running, &stopped] {
+        a.signal(libc::SIGUSR1);
+        wait_emitted(a, 3 * K);
+        a.signal(libc::SIGTERM);
+    }
+    running.wait_exit(GENEROUS);
+    stopped.wait_exit(GENEROUS);
+    ok(&w, &["stop"]);
+    ok(&w, &["destroy"]);
+    let events = fixture_events(&read_trace(&out));
+    for a in [&running, &stopped] {
+        assert_exact(
+            &events_of(&events, a.pid()),
+            ALL,
+            K,
+            &format!("app {}", a.pid()),
+        );
+    }
+}
