@@ -4,9 +4,11 @@
 //!
 //! # Who touches what
 //!
-//! * `sets` (the map of buffer sets) is guarded by a mutex held while a set
-//!   or a channel's buffers are created: local work (memfd, mmap, a message
-//!   to the consumer thread), never app I/O.
+//! * `sets` maps each set key to a slot. The map's mutex is held only to
+//!   find, insert or remove a slot. A set is created under its own slot's
+//!   mutex (memfds, mmap, files, a round trip to the consumer thread; never
+//!   app I/O), so only apps needing that very set wait for it; a channel's
+//!   buffers likewise under the set's `channels` mutex.
 //! * Each set's [`Registry`] has its own lock (see `core::metadata`), taken
 //!   by notify tasks registering channels/events/enums.
 //! * Metadata pushes follow the registry's push protocol: at most one push is
@@ -67,6 +69,9 @@ enum SetKey {
     Pid { app: AppId },
 }
 
+/// A set, or nothing yet (being created, or never).
+type Slot = Arc<Mutex<Option<Arc<TraceSet>>>>;
+
 /// One output directory: its metadata registry and channel buffers.
 struct TraceSet {
     key: TraceKey,
@@ -90,7 +95,10 @@ pub struct SessionTrace {
     created: SystemTime,
     ctl: Arc<UstCtl>,
     consumer: Consumer,
-    sets: Mutex<HashMap<SetKey, Arc<TraceSet>>>,
+    /// One slot per set key. The map lock is held only to find or insert a
+    /// slot; a set is created under its own slot's lock, so creating one
+    /// (memfds, files, a consumer round trip) never stalls other sets.
+    sets: Mutex<HashMap<SetKey, Slot>>,
     /// Held by whoever closes sets (a per-PID app leaving, destroy) for the
     /// whole close: the one that takes a set out of `sets` closes it, and
     /// destroy returns only once every close has finished.
@@ -161,26 +169,43 @@ impl SessionTrace {
     }
 
     fn existing_set(&self, app: &AppInfo, id: AppId) -> Result<Arc<TraceSet>, TraceError> {
-        lock(&self.sets)
-            .get(&self.set_key(app, id))
-            .cloned()
-            .ok_or(TraceError::NoBuffers)
+        let slot = lock(&self.sets).get(&self.set_key(app, id)).cloned();
+        // Waits for a creation under way on that slot only.
+        let set = slot.and_then(|slot| lock(&slot).clone());
+        set.ok_or(TraceError::NoBuffers)
+    }
+
+    /// Every set that exists now.
+    fn all_sets(&self) -> Vec<(SetKey, Arc<TraceSet>)> {
+        let slots: Vec<(SetKey, Slot)> = lock(&self.sets)
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        slots
+            .into_iter()
+            .filter_map(|(k, slot)| lock(&slot).clone().map(|s| (k, s)))
+            .collect()
+    }
+
+    /// Takes a set out for closing: only the caller that takes it closes it.
+    fn take_set(&self, key: SetKey) -> Option<Arc<TraceSet>> {
+        let slot = lock(&self.sets).remove(&key)?;
+        let set = lock(&slot).take();
+        set
     }
 
     /// The app's buffer set, created (with its registry, metadata stream
     /// and output directory) for the first app that needs it.
     fn set_for(&self, app: &AppInfo, id: AppId) -> Result<Arc<TraceSet>, TraceError> {
         let key = self.set_key(app, id);
-        let mut sets = lock(&self.sets);
-        if let Some(s) = sets.get(&key) {
-            let s = s.clone();
-            {
-                let mut users = lock(&s.users);
-                if !users.contains(&id) {
-                    users.push(id);
-                }
+        let slot = lock(&self.sets).entry(key).or_default().clone();
+        let mut slot = lock(&slot);
+        if let Some(s) = slot.as_ref() {
+            let mut users = lock(&s.users);
+            if !users.contains(&id) {
+                users.push(id);
             }
-            return Ok(s);
+            return Ok(s.clone());
         }
         let params = self.params(app, key);
         let (dir, scheme_dir) = match key {
@@ -207,7 +232,7 @@ impl SessionTrace {
             users: Mutex::new(vec![id]),
             pushing: Mutex::new(()),
         });
-        sets.insert(key, set.clone());
+        *slot = Some(set.clone());
         Ok(set)
     }
 
@@ -373,7 +398,7 @@ impl SessionTrace {
     /// that it describes every event in the data files.
     pub fn stop(&self) -> Result<(), TraceError> {
         self.consumer.flush_and_drain()?;
-        for set in lock(&self.sets).values().cloned().collect::<Vec<_>>() {
+        for (_, set) in self.all_sets() {
             self.push(&set)?;
         }
         Ok(())
@@ -383,11 +408,7 @@ impl SessionTrace {
     /// and release its buffers, keeping the files. Per-UID: push what it
     /// registered; the set stays for the UID's other and future apps.
     pub fn app_left(&self, id: AppId) {
-        let sets: Vec<(SetKey, Arc<TraceSet>)> = lock(&self.sets)
-            .iter()
-            .map(|(k, v)| (*k, v.clone()))
-            .collect();
-        for (key, set) in sets {
+        for (key, set) in self.all_sets() {
             let mut users = lock(&set.users);
             let Some(pos) = users.iter().position(|u| *u == id) else {
                 continue;
@@ -407,7 +428,7 @@ impl SessionTrace {
     /// Closes a per-PID set whose app left, unless destroy took it first.
     fn close_set(&self, key: SetKey) -> Result<(), TraceError> {
         let _closing = lock(&self.closing);
-        let Some(set) = lock(&self.sets).remove(&key) else {
+        let Some(set) = self.take_set(key) else {
             return Ok(());
         };
         // Data first, so the final metadata push describes all of it.
@@ -421,9 +442,9 @@ impl SessionTrace {
     pub fn destroy(&self) -> Result<(), TraceError> {
         let _closing = lock(&self.closing);
         self.consumer.flush_and_drain()?;
-        let sets: Vec<(SetKey, Arc<TraceSet>)> = lock(&self.sets).drain().collect();
+        let keys: Vec<SetKey> = lock(&self.sets).keys().copied().collect();
         let mut first_err = None;
-        for (_, set) in sets {
+        for set in keys.into_iter().filter_map(|k| self.take_set(k)) {
             if let Err(e) = self.close_owned_set(&set) {
                 first_err.get_or_insert(e);
             }
