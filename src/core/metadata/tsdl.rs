@@ -507,16 +507,7 @@ mod tests {
         }
     }
 
-    fn int(size_bits: u32, signed: bool) -> IntegerType {
-        IntegerType {
-            size_bits,
-            signed,
-            reverse_byte_order: false,
-            base: 10,
-            encoding: StringEncoding::None,
-            alignment_bits: 8,
-        }
-    }
+    use crate::wire::field::test_util::int;
 
     fn f(name: &str, ty: FieldType) -> Field {
         Field {
