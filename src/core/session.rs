@@ -1,6 +1,6 @@
 //! Tracing sessions as the user configured them: the desired state every
 //! app is brought to. Pure data plus validation; applying it to apps is the
-//! `io` layer's job (see `io::app_session`).
+//! `io` layer's job (see `io::app_sync`).
 //!
 //! # Concurrency
 //!

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::app::App;
 use crate::core::fd_budget::FdPermit;
-use crate::io::app_session::{ObjTable, TracepointInfo};
+use crate::io::app_sync::{ObjTable, TracepointInfo};
 use crate::io::job_queue::JobQueue;
 use crate::io::stream::{exchange, AppIoError, Deadline};
 use crate::wire::cmd::{CmdMsg, Reply};

@@ -13,7 +13,7 @@ use crate::io::job_queue::JobReceiver;
 
 use crate::core::app::Lease;
 use crate::io::app_conn::{AppConn, AppJob, AppRef};
-use crate::io::app_session::{list_tracepoints, AppLink, AppShadow, SyncError};
+use crate::io::app_sync::{list_tracepoints, AppLink, AppShadow, SyncError};
 use crate::io::daemon::Daemon;
 use crate::io::stream::idle_watch;
 

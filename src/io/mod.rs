@@ -2,7 +2,7 @@
 //! daemon's tasks, around the synchronous `core`.
 
 pub mod app_conn;
-pub mod app_session;
+pub mod app_sync;
 pub mod cmd_actor;
 pub mod commands;
 pub mod control_server;

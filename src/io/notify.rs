@@ -56,7 +56,7 @@ async fn serve_request(
     let mut tail = vec![0u8; notify::tail_len(cmd, &body)?];
     d.deadline.run(read_exact(s, &mut tail)).await?;
     let reply = match notify::decode_request(cmd, &body, &tail) {
-        Ok(req) => crate::io::app_session::handle_notify(d, app, req),
+        Ok(req) => crate::io::app_sync::handle_notify(d, app, req),
         Err(e) => {
             // The framing was intact (lengths passed their bounds) but the
             // content is not: refuse this request, keep the app.

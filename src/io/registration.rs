@@ -14,7 +14,7 @@ use crate::core::app::{App, AppInfo, Claimed, PeerCreds};
 use crate::core::fd_budget::FdPermit;
 use crate::core::pairing::Offer;
 use crate::io::app_conn::{AppConn, AppRef};
-use crate::io::app_session::{AppLink, AppShadow, SyncError};
+use crate::io::app_sync::{AppLink, AppShadow, SyncError};
 use crate::io::cmd_actor::sync_all;
 use crate::io::daemon::Daemon;
 use crate::io::job_queue::{JobQueue, JobReceiver};
