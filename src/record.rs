@@ -79,7 +79,7 @@ pub fn run(
     let name = format!(
         "record-{}-{}",
         std::process::id(),
-        ustd::io::commands::local_datetime(std::time::SystemTime::now())
+        ustd::io::host::local_datetime(std::time::SystemTime::now())
     );
     let created = client.call(&Request::CreateSession {
         name: name.clone(),

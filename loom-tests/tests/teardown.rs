@@ -23,7 +23,7 @@ enum Reply {
     Error,
 }
 
-/// The notify task's handling of one REGISTER_EVENT, as `io::app_session`
+/// The notify task's handling of one REGISTER_EVENT, as `io::notify`
 /// does it: find the app's objects through a fresh lease (refused once
 /// teardown has begun), register the event in the session's metadata
 /// registry, then reply on the notify socket the task holds.

@@ -9,12 +9,12 @@
 
 use std::sync::Arc;
 
-use crate::io::job_queue::JobReceiver;
+
 
 use crate::core::app::Lease;
-use crate::io::app_conn::{AppConn, AppJob, AppRef};
-use crate::io::app_sync::{list_tracepoints, AppLink, AppShadow, SyncError};
-use crate::io::daemon::Daemon;
+use crate::io::app_conn::{AppConn, AppJob, AppRef, JobReceiver};
+use crate::io::app_sync::{list_tracepoints, sync_all, AppLink, AppShadow, SyncError};
+use crate::io::state::Daemon;
 use crate::io::stream::idle_watch;
 
 pub async fn run(
@@ -61,27 +61,4 @@ pub async fn run(
             }
         }
     }
-}
-
-/// Brings the app in line with every session (the global update).
-pub async fn sync_all(
-    d: &Daemon,
-    link: &AppLink<'_>,
-    shadow: &mut AppShadow,
-) -> Result<(), SyncError> {
-    let sessions = d.sessions.all();
-    for s in &sessions {
-        let Some(trace) = d.trace(s.id) else { continue };
-        shadow.sync(link, s.id, &s.config(), &trace).await?;
-    }
-    // A session destroyed while this app was not yet in the fan-out's
-    // snapshot (e.g. during its handshake) is released here.
-    for gone in shadow
-        .session_ids()
-        .into_iter()
-        .filter(|id| sessions.iter().all(|s| s.id != *id))
-    {
-        shadow.forget(link, gone).await?;
-    }
-    Ok(())
 }

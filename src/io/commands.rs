@@ -18,7 +18,8 @@ use tokio::task::JoinSet;
 use crate::control::{AppFailure, ChannelOptions, FanOutReport};
 use crate::core::session::{LoglevelSel, Session, SessionConfig, SessionError};
 use crate::io::app_conn::{AppJob, AppRef};
-use crate::io::daemon::Daemon;
+use crate::io::host::local_datetime;
+use crate::io::state::Daemon;
 use crate::io::trace::SessionTrace;
 
 /// Upper bound on one app's share of a fan-out, beyond its per-step
@@ -88,29 +89,6 @@ fn default_output(name: &str) -> PathBuf {
     PathBuf::from(home)
         .join("lttng-traces")
         .join(format!("{name}-{}", local_datetime(SystemTime::now())))
-}
-
-/// `YYYYmmdd-HHMMSS` in local time, as lttng names trace directories.
-pub fn local_datetime(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as libc::time_t;
-    // SAFETY: `tm` is plain data filled by localtime_r; both pointers are
-    // valid for the call.
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&secs, &mut tm);
-        tm
-    };
-    format!(
-        "{:04}{:02}{:02}-{:02}{:02}{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    )
 }
 
 fn session_json(s: &Session, cfg: &SessionConfig) -> Value {

@@ -28,10 +28,13 @@ use std::time::SystemTime;
 
 use crate::core::app::{AppId, AppInfo};
 use crate::core::metadata::{
-    format_ctf_datetime, Abi, BufferingScheme, ByteOrder, ClockParams, ClockSample, Fragment,
+    format_ctf_datetime, Abi, BufferingScheme, ByteOrder, ClockParams, Fragment,
     HeaderType, MetadataError, MetadataSink, PushError, Registry, SessionParams, TracerVersion,
 };
 use crate::core::session::{BufferScheme, ChannelConfig, SessionConfig};
+use crate::io::host::{
+    boot_id, hostname, local_datetime, measure_clock_offset, random_uuid, unix_and_offset,
+};
 use crate::sync::{lock, Mutex};
 use crate::ustctl::{
     pid_trace_dir, uid_trace_dir, AppChannelObjects, BufferChannel, ChannelHandOut, ChannelSpec,
@@ -215,7 +218,7 @@ impl SessionTrace {
                     &self.output,
                     &app.name,
                     app.creds.pid,
-                    &crate::io::commands::local_datetime(app.registered_at),
+                    &local_datetime(app.registered_at),
                 ),
                 "pid",
             ),
@@ -451,71 +454,4 @@ impl SessionTrace {
         }
         first_err.map_or(Ok(()), Err)
     }
-}
-
-fn unix_and_offset(t: SystemTime) -> (i64, i32) {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as i64;
-    let tt = secs as libc::time_t;
-    // SAFETY: `tm` is plain data filled by localtime_r; both pointers are
-    // valid for the call.
-    let off = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&tt, &mut tm);
-        tm.tm_gmtoff
-    };
-    (secs, off as i32)
-}
-
-fn random_uuid() -> [u8; 16] {
-    let mut u = [0u8; 16];
-    if rustix::rand::getrandom(&mut u, rustix::rand::GetRandomFlags::empty()).is_err() {
-        // Unique enough as a fallback: time and pid.
-        let t = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        u.copy_from_slice(&(t ^ (u128::from(std::process::id()) << 64)).to_le_bytes());
-    }
-    u[6] = (u[6] & 0x0f) | 0x40;
-    u[8] = (u[8] & 0x3f) | 0x80;
-    u
-}
-
-fn hostname() -> String {
-    rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn boot_id() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .ok()
-        .map(|s| s.trim().to_owned())
-}
-
-/// CLOCK_REALTIME minus CLOCK_MONOTONIC in ns, as lttng measures it (the
-/// tightest of several bracketed readings).
-fn measure_clock_offset() -> i64 {
-    use rustix::time::{clock_gettime, ClockId};
-    let ns = |c| {
-        let t = clock_gettime(c);
-        (t.tv_sec as u64)
-            .wrapping_mul(1_000_000_000)
-            .wrapping_add(t.tv_nsec as u64)
-    };
-    let samples: Vec<ClockSample> = (0..10)
-        .map(|_| {
-            let clock_before = ns(ClockId::Monotonic);
-            let realtime = ns(ClockId::Realtime);
-            let clock_after = ns(ClockId::Monotonic);
-            ClockSample {
-                clock_before,
-                realtime,
-                clock_after,
-            }
-        })
-        .collect();
-    crate::core::metadata::clock_offset_from_samples(&samples)
 }
