@@ -10,6 +10,8 @@
 pub mod control;
 pub mod core;
 #[cfg(not(ustd_loom))]
+pub mod engine;
+#[cfg(not(ustd_loom))]
 pub mod io;
 pub mod sync;
 #[cfg(not(ustd_loom))]

@@ -241,7 +241,11 @@ fn module_graph_has_no_cycle() {
     let g = graph();
     for (m, deps) in &g {
         let deps: Vec<&str> = deps.iter().map(String::as_str).collect();
-        println!("{} -> {}", if m.is_empty() { "crate" } else { m }, deps.join(" "));
+        println!(
+            "{} -> {}",
+            if m.is_empty() { "crate" } else { m },
+            deps.join(" ")
+        );
     }
     if let Some(c) = find_cycle(&g) {
         panic!("import cycle: {}", c.join(" -> "));
@@ -272,7 +276,8 @@ fn parser_sees_groups_and_relative_paths() {
         .into_iter()
         .map(str::to_owned)
         .collect();
-    let text = "use crate::core::x::{Y, Z};\nuse super::b::{c::D, self};\nlet v = crate::io::a::f();";
+    let text =
+        "use crate::core::x::{Y, Z};\nuse super::b::{c::D, self};\nlet v = crate::io::a::f();";
     let got: BTreeSet<String> = paths_in(text, "io::a")
         .iter()
         .filter_map(|p| resolve(p, &mods))

@@ -20,10 +20,10 @@ use std::os::fd::AsFd;
 
 use crate::control::{TracepointField, TracepointInfo};
 use crate::core::session::{ChannelConfig, EventKey, SessionConfig};
+use crate::engine::trace::SessionTrace;
 use crate::io::app_conn::{AppConn, AppRef, ObjRef};
 use crate::io::state::Daemon;
 use crate::io::stream::{exchange, exchange_any, send_fds, write_all, AppIoError, Deadline};
-use crate::io::trace::SessionTrace;
 use crate::wire::cmd::{op, ust_err, CmdMsg, ROOT_HANDLE};
 use crate::wire::list::{FieldIterEntry, FIELD_ITER_LEN};
 
@@ -120,7 +120,7 @@ pub enum SyncError {
     #[error(transparent)]
     App(#[from] AppIoError),
     #[error("buffers: {0}")]
-    Trace(crate::io::trace::TraceError),
+    Trace(crate::engine::trace::TraceError),
 }
 
 impl SyncError {
@@ -345,4 +345,3 @@ fn field_kind_name(ty: i32) -> String {
     }
     .to_owned()
 }
-

@@ -9,8 +9,6 @@
 
 use std::sync::Arc;
 
-
-
 use crate::core::app::Lease;
 use crate::io::app_conn::{AppConn, AppJob, AppRef, JobReceiver};
 use crate::io::app_sync::{list_tracepoints, sync_all, AppLink, AppShadow, SyncError};

@@ -17,10 +17,10 @@ use tokio::task::JoinSet;
 
 use crate::control::{AppFailure, ChannelOptions, FanOutReport};
 use crate::core::session::{LoglevelSel, Session, SessionConfig, SessionError};
+use crate::engine::trace::SessionTrace;
 use crate::io::app_conn::{AppJob, AppRef};
 use crate::io::host::local_datetime;
 use crate::io::state::Daemon;
-use crate::io::trace::SessionTrace;
 
 /// Upper bound on one app's share of a fan-out, beyond its per-step
 /// deadlines (a full job queue ahead of ours, say).

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::fd_budget::FdBudget;
 use crate::core::pairing::Pairing;
-use crate::core::registry::Registry;
+use crate::core::registry::AppRegistry;
 use crate::core::session::Sessions;
 use crate::io::paths::Paths;
 use crate::io::state::Daemon;
@@ -142,7 +142,7 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
     let reaper =
         Reaper::spawn(rt.handle().clone()).map_err(io_err("spawn reaper for", &paths.rundir))?;
     let daemon = Arc::new(Daemon {
-        registry: Registry::new(),
+        registry: AppRegistry::new(),
         pairing: Pairing::new(),
         budget,
         deadline: Deadline::from_env(),

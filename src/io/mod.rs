@@ -17,5 +17,4 @@ pub mod registration;
 pub mod state;
 pub mod stream;
 pub mod sys;
-pub mod trace;
 pub mod wait_shm;

@@ -9,10 +9,10 @@
 use std::sync::Arc;
 
 use crate::core::app::Lease;
+use crate::engine::trace::SessionTrace;
 use crate::io::app_conn::{AppConn, AppRef, ObjRef};
 use crate::io::state::Daemon;
 use crate::io::stream::{read_exact, write_all, AppIoError};
-use crate::io::trace::SessionTrace;
 use crate::wire::cmd::ust_err;
 use crate::wire::notify::{self, NotifyRequest, HEADER_LEN};
 
@@ -104,7 +104,7 @@ pub enum NotifyError {
     #[error("session is being torn down")]
     Gone,
     #[error(transparent)]
-    Registry(#[from] crate::io::trace::TraceError),
+    Registry(#[from] crate::engine::trace::TraceError),
 }
 
 impl NotifyError {

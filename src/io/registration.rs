@@ -219,9 +219,7 @@ async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
     // missed us in its fan-out snapshot: catch up (see core::session).
     if d.sessions.generation() != generation {
         let (tx, _rx) = tokio::sync::oneshot::channel();
-        let _ = lease
-            .jobs
-            .try_send(Box::new(AppJob::Sync { done: tx }));
+        let _ = lease.jobs.try_send(Box::new(AppJob::Sync { done: tx }));
     }
     // The actor gets a task of its own, sized for its idle loop; this
     // handshake's state is freed now rather than kept for the app's life.

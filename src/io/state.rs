@@ -10,16 +10,16 @@ use tokio_util::sync::CancellationToken;
 use crate::core::app::{Lease, TeardownJob};
 use crate::core::fd_budget::FdBudget;
 use crate::core::pairing::Pairing;
-use crate::core::registry::Registry;
+use crate::core::registry::AppRegistry;
 use crate::core::session::Sessions;
+use crate::engine::trace::SessionTrace;
 use crate::io::app_conn::{AppConn, AppRef, Half};
 use crate::io::paths::Paths;
 use crate::io::stream::{AppIoError, Deadline};
-use crate::io::trace::SessionTrace;
 
 /// State shared by every task of the daemon.
 pub struct Daemon {
-    pub registry: Registry<AppConn>,
+    pub registry: AppRegistry<AppConn>,
     pub pairing: Pairing<Half>,
     pub budget: Arc<FdBudget>,
     pub deadline: Deadline,

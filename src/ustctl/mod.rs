@@ -16,11 +16,9 @@
 //! is killed by the default action. Threads inherit the mask of their
 //! creator.
 
-mod channel;
-mod consumer;
+pub(crate) mod channel;
 mod error;
-mod output;
-mod sys;
+pub(crate) mod sys;
 mod tls;
 
 use std::ffi::{c_int, c_void};
@@ -30,9 +28,7 @@ use std::sync::{Arc, Mutex};
 pub use channel::{
     AppChannelObjects, BufferChannel, ChannelHandOut, ChannelSpec, MetadataChannel, StreamObj,
 };
-pub use consumer::{Consumer, TraceKey};
 pub use error::{UstCtlError, UstCtlResult};
-pub use output::{pid_trace_dir, uid_trace_dir, PacketIndex, INDEX_ENTRY_LEN, INDEX_HEADER_LEN};
 pub use sys::{DEFAULT_LIB, LIB_ENV, PACKAGE};
 
 use sys::Api;

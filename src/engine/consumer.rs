@@ -21,11 +21,10 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use rustix::event::epoll;
 use rustix::io::Errno;
 
-use super::channel::{BufferChannel, Buffers, ChannelHandOut, MetadataChannel};
-use super::error::{UstCtlError, UstCtlResult};
 use super::output::{create_dir, PacketIndex, StreamFile};
-use super::sys::RawStream;
-use super::{block_rt_signals, check, UstCtl};
+use crate::ustctl::channel::{BufferChannel, Buffers, ChannelHandOut, MetadataChannel};
+use crate::ustctl::sys::RawStream;
+use crate::ustctl::{block_rt_signals, check, UstCtl, UstCtlError, UstCtlResult};
 
 /// Identifies a trace (output directory) inside one consumer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

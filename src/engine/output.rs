@@ -5,7 +5,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use super::error::{UstCtlError, UstCtlResult};
+use crate::ustctl::{UstCtlError, UstCtlResult};
 
 /// `<output>/ust/uid/<uid>/<bits>-bit` (per-UID buffers).
 pub fn uid_trace_dir(output: &Path, uid: u32, bits_per_long: u32) -> PathBuf {

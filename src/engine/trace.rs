@@ -9,7 +9,7 @@
 //!   mutex (memfds, mmap, files, a round trip to the consumer thread; never
 //!   app I/O), so only apps needing that very set wait for it; a channel's
 //!   buffers likewise under the set's `channels` mutex.
-//! * Each set's [`Registry`] has its own lock (see `core::metadata`), taken
+//! * Each set's [`MetadataRegistry`] has its own lock (see `core::metadata`), taken
 //!   by notify tasks registering channels/events/enums.
 //! * Metadata pushes follow the registry's push protocol: at most one push is
 //!   in flight per registry; the consumer receives contiguous fragments. They
@@ -28,17 +28,18 @@ use std::time::SystemTime;
 
 use crate::core::app::{AppId, AppInfo};
 use crate::core::metadata::{
-    format_ctf_datetime, Abi, BufferingScheme, ByteOrder, ClockParams, Fragment,
-    HeaderType, MetadataError, MetadataSink, PushError, Registry, SessionParams, TracerVersion,
+    format_ctf_datetime, Abi, BufferingScheme, ByteOrder, ClockParams, Fragment, HeaderType,
+    MetadataError, MetadataRegistry, MetadataSink, PushError, SessionParams, TracerVersion,
 };
 use crate::core::session::{BufferScheme, ChannelConfig, SessionConfig};
+use crate::engine::{pid_trace_dir, uid_trace_dir, Consumer, TraceKey};
 use crate::io::host::{
     boot_id, hostname, local_datetime, measure_clock_offset, random_uuid, unix_and_offset,
 };
 use crate::sync::{lock, Mutex};
 use crate::ustctl::{
-    pid_trace_dir, uid_trace_dir, AppChannelObjects, BufferChannel, ChannelHandOut, ChannelSpec,
-    Consumer, MetadataChannel, TraceKey, UstCtl, UstCtlError,
+    AppChannelObjects, BufferChannel, ChannelHandOut, ChannelSpec, MetadataChannel, UstCtl,
+    UstCtlError,
 };
 use crate::wire::field::{EnumEntry, Field};
 use crate::wire::notify::EventReg;
@@ -79,7 +80,7 @@ type Slot = Arc<Mutex<Option<Arc<TraceSet>>>>;
 struct TraceSet {
     key: TraceKey,
     dir: PathBuf,
-    registry: Registry,
+    registry: MetadataRegistry,
     /// Channel hand-outs by session channel key, created on first use.
     channels: Mutex<HashMap<u32, Arc<ChannelHandOut>>>,
     /// Apps currently using the set (per-UID: the last one leaving pushes).
@@ -223,7 +224,7 @@ impl SessionTrace {
                 "pid",
             ),
         };
-        let registry = Registry::new(&params);
+        let registry = MetadataRegistry::new(&params);
         let metadata = MetadataChannel::create(&self.ctl, registry.uuid())?;
         let trace_key = self.consumer.add_trace(&dir, metadata)?;
         tracing::info!(session = %self.name, dir = %dir.display(), scheme = scheme_dir, "buffer set created");
