@@ -54,6 +54,8 @@ pub enum TraceError {
     Push(String),
     #[error("this app has no buffers in the session")]
     NoBuffers,
+    #[error("the session is being destroyed")]
+    Closed,
 }
 
 impl TraceError {
@@ -107,6 +109,9 @@ pub struct SessionTrace {
     /// whole close: the one that takes a set out of `sets` closes it, and
     /// destroy returns only once every close has finished.
     closing: Mutex<()>,
+    /// Set by destroy, read and written under `sets`: no set is created
+    /// once destroy listed the sets it closes, so none outlives the session.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 /// The consumer as the registry's push target.
@@ -155,6 +160,7 @@ impl SessionTrace {
             consumer,
             sets: Mutex::new(HashMap::new()),
             closing: Mutex::new(()),
+            closed: Default::default(),
         })
     }
 
@@ -202,7 +208,13 @@ impl SessionTrace {
     /// and output directory) for the first app that needs it.
     fn set_for(&self, app: &AppInfo, id: AppId) -> Result<Arc<TraceSet>, TraceError> {
         let key = self.set_key(app, id);
-        let slot = lock(&self.sets).entry(key).or_default().clone();
+        let slot = {
+            let mut sets = lock(&self.sets);
+            if self.closed.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(TraceError::Closed);
+            }
+            sets.entry(key).or_default().clone()
+        };
         let mut slot = lock(&slot);
         if let Some(s) = slot.as_ref() {
             let mut users = lock(&s.users);
@@ -446,7 +458,12 @@ impl SessionTrace {
     pub fn destroy(&self) -> Result<(), TraceError> {
         let _closing = lock(&self.closing);
         self.consumer.flush_and_drain()?;
-        let keys: Vec<SetKey> = lock(&self.sets).keys().copied().collect();
+        let keys: Vec<SetKey> = {
+            let sets = lock(&self.sets);
+            self.closed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            sets.keys().copied().collect()
+        };
         let mut first_err = None;
         for set in keys.into_iter().filter_map(|k| self.take_set(k)) {
             if let Err(e) = self.close_owned_set(&set) {

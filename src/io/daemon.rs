@@ -150,14 +150,12 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
         shutdown: CancellationToken::new(),
         paths: paths.clone(),
         sessions: Sessions::new(),
-        traces: Default::default(),
     });
 
     let weak = Arc::downgrade(&daemon);
     reaper.on_app_gone(move |app| {
         if let Some(d) = weak.upgrade() {
-            let traces: Vec<_> = crate::sync::lock(&d.traces).values().cloned().collect();
-            for t in traces {
+            for t in d.sessions.traces() {
                 t.app_left(app);
             }
         }
@@ -169,11 +167,7 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
     drop(daemon.pairing.drain());
     // Sessions still open at shutdown keep their data: flush, final
     // metadata push, close.
-    let traces: Vec<_> = crate::sync::lock(&daemon.traces)
-        .drain()
-        .map(|(_, t)| t)
-        .collect();
-    for t in traces {
+    for t in daemon.sessions.take_traces() {
         if let Err(e) = t.destroy() {
             tracing::warn!(dir = %t.output_dir().display(), error = %e, "trace not closed cleanly at shutdown");
         }

@@ -2,7 +2,6 @@
 //! one `Arc<Daemon>`. Start-up and shutdown (`io::daemon`) build and tear it
 //! down; nothing here spawns a task.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -26,14 +25,18 @@ pub struct Daemon {
     pub reaper: std::sync::mpsc::Sender<TeardownJob<AppConn>>,
     pub shutdown: CancellationToken,
     pub paths: Paths,
-    pub sessions: Sessions,
-    /// Buffers, registries and consumer of each session that was started.
-    pub traces: crate::sync::Mutex<HashMap<u64, Arc<SessionTrace>>>,
+    /// Each session with its configuration and, once started, its trace
+    /// (buffers, registries, consumer): one owner per session.
+    pub sessions: Sessions<SessionTrace>,
 }
 
 impl Daemon {
     pub fn trace(&self, session_id: u64) -> Option<Arc<SessionTrace>> {
-        crate::sync::lock(&self.traces).get(&session_id).cloned()
+        self.sessions
+            .all()
+            .into_iter()
+            .find(|s| s.id == session_id)?
+            .trace()
     }
 
     /// Tears an app down after a failure on either of its sockets: unlink it
