@@ -65,7 +65,7 @@ fn app_env(paths: &Paths) -> Result<Option<PathBuf>, String> {
     }
 }
 
-pub fn run(
+pub(crate) fn run(
     client: &Client,
     output: Option<PathBuf>,
     buffers_pid: bool,

@@ -80,7 +80,7 @@ fn timers_deliver_without_flush() {
 }
 
 fn main() -> ExitCode {
-    block_rt_signals();
+    block_rt_signals().expect("block real-time signals");
     spawn_idle_thread();
 
     print!("test timers_deliver_without_flush ... ");

@@ -36,9 +36,9 @@ pub async fn run(
         match *job {
             AppJob::Sync { done } => {
                 let r = Box::pin(sync_all(&d, &link, &mut shadow)).await;
-                if let Err(SyncError::App(e)) = &r {
-                    if !matches!(e, crate::io::stream::AppIoError::Refused { .. }) {
-                        d.hang_up(&app, &lease, "configuration", e);
+                if let Err(e @ SyncError::App(io)) = &r {
+                    if e.is_fatal() {
+                        d.hang_up(&app, &lease, "configuration", io);
                     }
                 }
                 let _ = done.send(r.map_err(|e| e.to_string()));

@@ -128,7 +128,7 @@ fn fd_budget(fd_limit: usize) -> Result<usize, DaemonError> {
 
 /// Runs the daemon until SIGINT or SIGTERM.
 pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
-    sys::block_realtime_signals().map_err(io_err("block signals in", Path::new("main")))?;
+    crate::ustctl::block_rt_signals().map_err(io_err("block signals in", Path::new("main")))?;
     let paths = Paths::resolve(opts.rundir.as_deref()).map_err(DaemonError::Config)?;
     let _lock = claim_rundir(&paths)?;
     let fd_limit = sys::raise_nofile_limit();

@@ -17,7 +17,7 @@ use crate::io::app_conn::{AppConn, AppJob, AppRef, Half, JobReceiver};
 use crate::io::app_sync::{sync_all, AppLink, AppShadow, SyncError};
 use crate::io::job_queue::JobQueue;
 use crate::io::state::Daemon;
-use crate::io::stream::{exchange, read_exact, AppIoError};
+use crate::io::stream::{exchange, read_exact};
 
 use crate::io::sys;
 use crate::wire::cmd::{op, CmdMsg, ROOT_HANDLE};
@@ -191,11 +191,11 @@ async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
     let generation = d.sessions.generation();
     // Boxed (see cmd_actor::run): the update's state is only needed now.
     if let Err(e) = Box::pin(sync_all(&d, &link, &mut shadow)).await {
-        match e {
-            SyncError::App(e) if !matches!(e, AppIoError::Refused { .. }) => {
-                return d.hang_up(&app, &lease, "global update", &e);
+        match &e {
+            SyncError::App(io) if e.is_fatal() => {
+                return d.hang_up(&app, &lease, "global update", io);
             }
-            e => {
+            _ => {
                 tracing::warn!(app = app.id.0, pid = app.info.creds.pid, error = %e, "global update incomplete")
             }
         }
