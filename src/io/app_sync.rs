@@ -5,7 +5,7 @@
 //!
 //! * [`AppShadow`] (handles of the app's session, channel and event objects)
 //!   is owned by the app's command actor; nobody else reads or writes it.
-//! * [`ObjTable`] maps the app's session/channel handles back to ustd's
+//! * `io::app_conn::ObjTable` maps the app's session/channel handles back to ustd's
 //!   session and channel. The actor inserts entries *before* the command that
 //!   can make the app send notify requests about them (ENABLE of a session);
 //!   the notify task only reads it. Guarded by a per-app mutex held for a map

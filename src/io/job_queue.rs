@@ -7,7 +7,7 @@
 //! with heaptrack at 2,000 apps).
 //!
 //! Semantics are those of the channel it replaces: senders wait while the
-//! queue is full; once the actor is gone ([`JobReceiver`] dropped) every
+//! queue is full; once the actor is gone (`io::app_conn::JobReceiver` dropped) every
 //! queued job is dropped (its requester sees the app as disconnected) and
 //! every later send fails.
 
