@@ -1,88 +1,21 @@
-//! Session commands of the control protocol, and the concurrent fan-out
-//! that applies a change to every registered app.
-//!
-//! The fan-out snapshots the registry (no guard kept), queues one job per
-//! app on its command actor and gathers the answers. Each app's exchanges
-//! carry that app's own deadline, so the wall time is about the slowest
-//! app, not the sum, and a stopped app costs one deadline at most. No lock
-//! is held while waiting.
+//! The session commands: each validates and applies one transition of the
+//! session model (`core::session`), then, where apps must follow, fans the
+//! change out to them (`io::fan_out`) and reports per app.
 
 use std::path::PathBuf;
+use std::time::SystemTime;
 
-use std::time::{Duration, SystemTime};
-
-use serde_json::{json, Value};
-use tokio::sync::oneshot;
-use tokio::task::JoinSet;
-
-use crate::control::{AppFailure, ChannelOptions, FanOutReport};
-use crate::core::session::{LoglevelSel, Session, SessionConfig, SessionError};
+use crate::command::reply::{
+    Applied, Destroyed, FanOutReport, Flush, SessionList, SessionView, Stopped,
+};
+use crate::command::request::ChannelOptions;
+use crate::command::CommandError;
+use crate::core::session::{LoglevelSel, SessionConfig, SessionError};
 use crate::engine::trace::SessionTrace;
-use crate::io::app_conn::{AppJob, AppRef};
+use crate::io::app_conn::AppJob;
+use crate::io::fan_out::{fan_out, sync_apps};
 use crate::io::host::local_datetime;
 use crate::io::state::Daemon;
-
-/// Upper bound on one app's share of a fan-out, beyond its per-step
-/// deadlines (a full job queue ahead of ours, say).
-const APP_JOB_BOUND: Duration = Duration::from_secs(60);
-
-#[derive(Debug, thiserror::Error)]
-pub enum CommandError {
-    #[error(transparent)]
-    Session(#[from] SessionError),
-    #[error("{0}")]
-    Trace(String),
-}
-
-type Outcome = Result<Value, CommandError>;
-
-/// Queues `make(done)` on every live app's actor and gathers the results.
-async fn fan_out<T: Send + 'static>(
-    d: &Daemon,
-    make: impl Fn(oneshot::Sender<Result<T, String>>) -> AppJob,
-) -> (FanOutReport, Vec<(AppRef, T)>) {
-    let mut set = JoinSet::new();
-    for app in d.registry.snapshot() {
-        let Some(lease) = app.lease() else { continue };
-        let (tx, rx) = oneshot::channel();
-        let job = Box::new(make(tx));
-        set.spawn(async move {
-            let r = match tokio::time::timeout(APP_JOB_BOUND, async {
-                lease.jobs.send(job).await.map_err(|e| e.to_string())?;
-                rx.await.map_err(|_| "app disconnected".to_owned())?
-            })
-            .await
-            {
-                Ok(r) => r,
-                Err(_) => Err(format!("no answer within {APP_JOB_BOUND:?}")),
-            };
-            (app, r)
-        });
-    }
-    let mut report = FanOutReport::default();
-    let mut values = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        let Ok((app, r)) = joined else { continue };
-        match r {
-            Ok(v) => {
-                report.applied += 1;
-                values.push((app, v));
-            }
-            Err(reason) => report.failed.push(AppFailure {
-                app_id: app.id.0,
-                pid: app.info.creds.pid,
-                name: app.info.name.clone(),
-                reason,
-            }),
-        }
-    }
-    report.failed.sort_by_key(|f| f.app_id);
-    (report, values)
-}
-
-async fn sync_apps(d: &Daemon) -> FanOutReport {
-    fan_out(d, |done| AppJob::Sync { done }).await.0
-}
 
 fn default_output(name: &str) -> PathBuf {
     let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
@@ -91,15 +24,19 @@ fn default_output(name: &str) -> PathBuf {
         .join(format!("{name}-{}", local_datetime(SystemTime::now())))
 }
 
-fn session_json<T>(s: &Session<T>, cfg: &SessionConfig) -> Value {
-    json!({ "id": s.id, "name": cfg.name, "output": cfg.output, "active": cfg.active, "channels": cfg.channels })
+fn trace_error(e: impl std::fmt::Display) -> CommandError {
+    CommandError::Trace(e.to_string())
 }
 
-pub async fn create(d: &Daemon, name: String, output: Option<PathBuf>) -> Outcome {
-    SessionTrace::check_library().map_err(|e| CommandError::Trace(e.to_string()))?;
+pub async fn create(
+    d: &Daemon,
+    name: String,
+    output: Option<PathBuf>,
+) -> Result<SessionView, CommandError> {
+    SessionTrace::check_library().map_err(trace_error)?;
     let output = output.unwrap_or_else(|| default_output(&name));
     let s = d.sessions.create(&name, output)?;
-    Ok(session_json(&s, &s.config()))
+    Ok(SessionView::of(&s))
 }
 
 /// Applies a configuration change, then pushes it to apps if the session
@@ -108,7 +45,7 @@ async fn change(
     d: &Daemon,
     session: Option<String>,
     f: impl FnOnce(&mut SessionConfig) -> Result<(), SessionError>,
-) -> Outcome {
+) -> Result<Applied, CommandError> {
     let s = d.sessions.resolve(session.as_deref())?;
     d.sessions.update(&s, f)?;
     let cfg = s.config();
@@ -117,7 +54,10 @@ async fn change(
     } else {
         FanOutReport::default()
     };
-    Ok(json!({ "session": cfg.name, "report": report }))
+    Ok(Applied {
+        session: cfg.name,
+        report,
+    })
 }
 
 pub async fn enable_channel(
@@ -125,7 +65,7 @@ pub async fn enable_channel(
     session: Option<String>,
     name: String,
     o: ChannelOptions,
-) -> Outcome {
+) -> Result<Applied, CommandError> {
     let attrs = o.resolve();
     change(d, session, |c| c.enable_channel(&name, Some(attrs))).await
 }
@@ -136,7 +76,7 @@ pub async fn enable_event(
     channel: Option<String>,
     patterns: Vec<String>,
     loglevel: LoglevelSel,
-) -> Outcome {
+) -> Result<Applied, CommandError> {
     change(d, session, |c| {
         patterns
             .iter()
@@ -150,7 +90,7 @@ pub async fn disable_event(
     session: Option<String>,
     channel: Option<String>,
     patterns: Vec<String>,
-) -> Outcome {
+) -> Result<Applied, CommandError> {
     change(d, session, |c| {
         patterns
             .iter()
@@ -164,7 +104,7 @@ pub async fn add_context(
     session: Option<String>,
     channel: Option<String>,
     types: Vec<String>,
-) -> Outcome {
+) -> Result<Applied, CommandError> {
     change(d, session, |c| {
         types
             .iter()
@@ -173,13 +113,13 @@ pub async fn add_context(
     .await
 }
 
-pub async fn start(d: &Daemon, session: Option<String>) -> Outcome {
+pub async fn start(d: &Daemon, session: Option<String>) -> Result<Applied, CommandError> {
     let s = d.sessions.resolve(session.as_deref())?;
     let cfg = s.config();
     // The trace exists before the change is visible (one transition with
     // it), so an app registering meanwhile finds buffers in its global update.
     let fresh = if d.sessions.needs_trace(&s)? {
-        Some(SessionTrace::new(s.id, &cfg).map_err(|e| CommandError::Trace(e.to_string()))?)
+        Some(SessionTrace::new(s.id, &cfg).map_err(trace_error)?)
     } else {
         None
     };
@@ -191,28 +131,35 @@ pub async fn start(d: &Daemon, session: Option<String>) -> Outcome {
         return Err(refused.error.into());
     }
     let report = sync_apps(d).await;
-    Ok(json!({ "session": cfg.name, "report": report }))
+    Ok(Applied {
+        session: cfg.name,
+        report,
+    })
 }
 
-pub async fn stop(d: &Daemon, session: Option<String>) -> Outcome {
+pub async fn stop(d: &Daemon, session: Option<String>) -> Result<Stopped, CommandError> {
     let s = d.sessions.resolve(session.as_deref())?;
     let trace = d.sessions.stop(&s)?;
     let report = sync_apps(d).await;
-    let mut flushed = Value::Null;
+    let mut flushed = None;
     if let Some(trace) = trace {
         // Flushing and draining touch files and shm, not apps: off the
         // runtime's workers.
         let r = tokio::task::spawn_blocking(move || trace.stop()).await;
-        flushed = match r {
-            Ok(Ok(())) => json!(true),
-            Ok(Err(e)) => json!(e.to_string()),
-            Err(e) => json!(e.to_string()),
-        };
+        flushed = Some(match r {
+            Ok(Ok(())) => Flush::Done,
+            Ok(Err(e)) => Flush::Failed(e.to_string()),
+            Err(e) => Flush::Failed(e.to_string()),
+        });
     }
-    Ok(json!({ "session": s.config().name, "report": report, "flushed": flushed }))
+    Ok(Stopped {
+        session: s.config().name,
+        report,
+        flushed,
+    })
 }
 
-pub async fn destroy(d: &Daemon, session: Option<String>) -> Outcome {
+pub async fn destroy(d: &Daemon, session: Option<String>) -> Result<Destroyed, CommandError> {
     let s = d.sessions.resolve(session.as_deref())?;
     if s.config().active {
         stop(d, Some(s.config().name)).await?;
@@ -225,9 +172,9 @@ pub async fn destroy(d: &Daemon, session: Option<String>) -> Outcome {
         done,
     })
     .await;
-    let mut path = Value::Null;
+    let mut path = None;
     if let Some(trace) = trace {
-        path = json!(trace.output_dir());
+        path = Some(trace.output_dir().to_path_buf());
         let r = tokio::task::spawn_blocking(move || trace.destroy()).await;
         if let Ok(Err(e)) = r {
             return Err(CommandError::Trace(format!(
@@ -235,29 +182,25 @@ pub async fn destroy(d: &Daemon, session: Option<String>) -> Outcome {
             )));
         }
     }
-    Ok(json!({ "session": name, "report": report, "trace": path }))
+    Ok(Destroyed {
+        session: name,
+        report,
+        trace: path,
+    })
 }
 
-pub fn list_sessions(d: &Daemon) -> Outcome {
-    let v: Vec<Value> = d
-        .sessions
-        .all()
-        .iter()
-        .map(|s| session_json(s, &s.config()))
-        .collect();
-    Ok(json!({ "sessions": v }))
+pub fn list_sessions(d: &Daemon) -> SessionList {
+    SessionList {
+        sessions: d
+            .sessions
+            .all()
+            .iter()
+            .map(|s| SessionView::of(s))
+            .collect(),
+    }
 }
 
-pub fn show_session(d: &Daemon, name: &str) -> Outcome {
+pub fn show_session(d: &Daemon, name: &str) -> Result<SessionView, CommandError> {
     let s = d.sessions.get(name)?;
-    Ok(session_json(&s, &s.config()))
-}
-
-pub async fn list_tracepoints(d: &Daemon, fields: bool) -> Outcome {
-    let (report, values) = fan_out(d, |done| AppJob::ListTracepoints { fields, done }).await;
-    let apps: Vec<Value> = values
-        .into_iter()
-        .map(|(a, tps)| json!({ "app_id": a.id.0, "pid": a.info.creds.pid, "name": a.info.name, "tracepoints": tps }))
-        .collect();
-    Ok(json!({ "apps": apps, "report": report }))
+    Ok(SessionView::of(&s))
 }
