@@ -204,8 +204,8 @@ pub async fn start(d: &Daemon, session: Option<String>) -> Outcome {
     // The trace must exist before the change is visible, so an app
     // registering meanwhile finds buffers for it in its global update.
     if d.trace(s.id).is_none() {
-        let trace =
-            SessionTrace::new(s.id, &cfg).map_err(|e| CommandError::Trace(e.to_string()))?;
+        let trace = SessionTrace::new(s.id, &cfg, d.budget.clone())
+            .map_err(|e| CommandError::Trace(e.to_string()))?;
         crate::sync::lock(&d.traces).insert(s.id, Arc::new(trace));
     }
     d.sessions.update(&s, |c| c.start())?;
