@@ -118,7 +118,7 @@ impl AppLink<'_> {
         // of it while waiting for the rest could deadlock a fan-out. Until
         // it is dropped (after the objects, declared later), `reserved`
         // pays for our copies of the fds sent to the app.
-        let need = trace.fds_for_channel(info, id, ch);
+        let need = tokio::task::block_in_place(|| trace.fds_for_channel(info, id, ch));
         let mut reserved = self
             .deadline
             .run(async { Ok(trace.fd_budget().acquire(need).await) })

@@ -224,20 +224,18 @@ impl SessionTrace {
 
     /// fds to reserve, all at once, before [`Self::channel_for_app`]: the
     /// app's hand-out, plus the set's and the channel's buffers when they
-    /// do not exist yet. An overestimate (someone else created them
-    /// meanwhile) is returned as soon as the hand-out is built.
+    /// do not exist yet. Waits for a creation under way on the app's set
+    /// (call it where blocking is allowed), so that apps arriving meanwhile
+    /// do not reserve the buffers again. An overestimate after a race is
+    /// returned as soon as the hand-out is built.
     pub fn fds_for_channel(&self, app: &AppInfo, id: AppId, ch: &ChannelConfig) -> usize {
         let streams = self.ctl.nr_streams_per_channel() as usize;
         let hand_out = cost::hand_out(streams);
         let slot = lock(&self.sets).get(&self.set_key(app, id)).cloned();
-        // Never waits on a creation under way: assume it still needs all.
-        let set = slot.and_then(|s| s.try_lock().ok().and_then(|g| g.clone()));
-        match set {
+        match slot.and_then(|s| lock(&s).clone()) {
             None => hand_out + cost::SET + cost::channel(streams),
-            Some(set) => match set.channels.try_lock() {
-                Ok(c) if c.contains_key(&ch.key) => hand_out,
-                _ => hand_out + cost::channel(streams),
-            },
+            Some(set) if lock(&set.channels).contains_key(&ch.key) => hand_out,
+            Some(_) => hand_out + cost::channel(streams),
         }
     }
 
