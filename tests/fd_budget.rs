@@ -27,7 +27,6 @@ fn ustd(w: &World, args: &[&str]) -> std::process::Output {
 #[test]
 fn start_waits_for_fd_budget_instead_of_failing_apps() {
     let w = World::builder().daemon_nofile(NOFILE).start();
-    let ready = w.dir.join("bench-ready");
     let mut bench = w.command_in(std::path::Path::new(env!("CARGO_BIN_EXE_ustd-bench")));
     bench
         .arg("--socket")
@@ -38,8 +37,6 @@ fn start_waits_for_fd_budget_instead_of_failing_apps() {
             "--serve",
             "--short-lived-connectors",
         ])
-        .arg("--ready-file")
-        .arg(&ready)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -48,38 +45,27 @@ fn start_waits_for_fd_budget_instead_of_failing_apps() {
         (w.list().len() == APPS).then_some(())
     });
 
+    let trace = w.dir.join("trace");
+    let trace = trace.to_str().expect("utf-8 path");
     for args in [
-        &["create", "s", "-o"][..],
+        &["create", "s", "-o", trace][..],
         &["enable-event", "-u", "-a"],
-        &["start", "--json"],
     ] {
-        let mut a = args.to_vec();
-        let out_dir = w.dir.join("trace");
-        let out_dir = out_dir.to_str().expect("utf-8 path");
-        if a[0] == "create" {
-            a.push(out_dir);
-        }
-        let out = ustd(&w, &a);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "`ustd {}` exited with {}:\n{stdout}\n{}",
-            a.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if a[0] == "start" {
-            let body: Value = serde_json::from_str(&stdout).expect("JSON reply");
-            let failed = body["report"]["failed"].as_array().expect("failed list");
-            assert!(
-                failed.is_empty(),
-                "{} app(s) failed, first: {}",
-                failed.len(),
-                failed[0]
-            );
-            assert_eq!(body["report"]["applied"], APPS, "{body}");
-        }
+        let out = ustd(&w, args);
+        assert!(out.status.success(), "`ustd {}`: {out:?}", args.join(" "));
     }
+    let out = ustd(&w, &["start", "--json"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let body: Value = serde_json::from_str(&stdout).expect("JSON reply");
+    let failed = body["report"]["failed"].as_array().expect("failed list");
+    assert!(
+        failed.is_empty(),
+        "{} app(s) failed, first: {}",
+        failed.len(),
+        failed[0]
+    );
+    assert_eq!(body["report"]["applied"], APPS, "{body}");
+    assert!(out.status.success(), "start: {out:?}");
     assert!(
         !w.daemon_log().contains("Too many open files"),
         "the daemon hit EMFILE"
