@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # bench/run.sh: load scenarios for a UST session daemon, driven by the
-# ustd-bench load generator (src/bin/ustd-bench). Every measurement runs
-# REPS times; within a repetition the daemons are interleaved (lttng, ustd,
+# ustd-bench load generator (ustd-bench/, a workspace member). Every
+# measurement runs REPS times; within a repetition the daemons are
+# interleaved (lttng, ustd,
 # lttng, ustd, ... per scenario and size), so load drift hits both alike.
 # Prints one comparison table (median and min-max of all runs per daemon,
 # ratio of the medians lttng/ustd), the targets of issue 14 with verdicts on

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -18,6 +19,20 @@ const APPS: usize = 300;
 /// all apps at once needs >= 900 more and overflows this limit.
 const NOFILE: usize = 2 * APPS + 64 + 100;
 
+/// The `ustd-bench` binary (its own workspace member): `USTD_BENCH_BIN`,
+/// else next to the `ustd` under test (`test.sh` builds it first).
+fn bench_bin() -> PathBuf {
+    let p = std::env::var_os("USTD_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ustd_bin().with_file_name("ustd-bench"));
+    assert!(
+        p.is_file(),
+        "{} not found: cargo build --release -p ustd-bench (or set USTD_BENCH_BIN)",
+        p.display()
+    );
+    p
+}
+
 fn ustd(w: &World, args: &[&str]) -> std::process::Output {
     let mut c = Command::new(ustd_bin());
     c.args(args).arg("--rundir").arg(&w.rundir);
@@ -27,7 +42,7 @@ fn ustd(w: &World, args: &[&str]) -> std::process::Output {
 #[test]
 fn start_waits_for_fd_budget_instead_of_failing_apps() {
     let w = World::builder().daemon_nofile(NOFILE).start();
-    let mut bench = w.command_in(std::path::Path::new(env!("CARGO_BIN_EXE_ustd-bench")));
+    let mut bench = w.command_in(&bench_bin());
     bench
         .arg("--socket")
         .arg(w.app_socket())
