@@ -29,7 +29,9 @@ use ustd::io::paths::Paths;
 #[command(
     name = "ustd",
     version,
-    about = "A session daemon for LTTng-UST 2.13 applications"
+    about = "A session daemon for LTTng-UST 2.13 applications",
+    after_help = "Exit status: 0 done; 1 error; 2 bad usage; 3 done, but failed for some apps \
+                  (each named on stderr, and in the JSON `report.failed` list)."
 )]
 struct Cli {
     /// Directory holding the app socket, control socket and lock
@@ -182,6 +184,15 @@ enum Cmd {
     },
 }
 
+/// Exit status of a command carried out, but not by every app.
+const EXIT_SOME_APPS_FAILED: u8 = 3;
+
+/// How a command that was carried out went.
+enum Done {
+    All,
+    SomeAppsFailed,
+}
+
 /// Bound on one control request; `stop` and `destroy` flush traces.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -205,11 +216,14 @@ fn main() -> ExitCode {
         "warn"
     });
     let result = match cli.cmd {
-        Cmd::Daemon => daemon::run(DaemonOptions { rundir: cli.rundir }).map_err(|e| e.to_string()),
+        Cmd::Daemon => daemon::run(DaemonOptions { rundir: cli.rundir })
+            .map(|()| Done::All)
+            .map_err(|e| e.to_string()),
         cmd => Client { rundir: cli.rundir }.run(cmd),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Done::All) => ExitCode::SUCCESS,
+        Ok(Done::SomeAppsFailed) => ExitCode::from(EXIT_SOME_APPS_FAILED),
         Err(msg) => {
             eprintln!("ustd: error: {msg}");
             ExitCode::FAILURE
@@ -286,25 +300,33 @@ fn absolute(p: PathBuf) -> Result<PathBuf, String> {
 }
 
 /// Prints a command's reply (`body` as JSON, or `text`); names every app
-/// the command failed on.
+/// the command failed on, and says whether there was one.
 fn print<T: serde::Serialize>(
     body: &T,
     report: Option<&FanOutReport>,
     json: bool,
     text: &str,
-) -> Result<(), String> {
+) -> Result<Done, String> {
     if json {
         print_json(body)?;
     } else {
         println!("{text}");
     }
-    for f in report.map(|r| &r.failed[..]).unwrap_or_default() {
+    let Some(report) = report.filter(|r| r.some_failed()) else {
+        return Ok(Done::All);
+    };
+    for f in &report.failed {
         eprintln!(
             "ustd: warning: app {} (pid {}, {}) failed: {}",
             f.app_id, f.pid, f.name, f.reason
         );
     }
-    Ok(())
+    let failed = report.failed.len();
+    eprintln!(
+        "ustd: error: failed for {failed} of {} apps",
+        report.applied + failed
+    );
+    Ok(Done::SomeAppsFailed)
 }
 
 /// Pretty JSON with every object's keys sorted (a `Value`'s map order), as
@@ -337,12 +359,12 @@ impl Client {
     }
 
     /// A configuration change: `what` says what changed.
-    fn change(&self, req: &Request, json: bool, what: &str) -> Result<(), String> {
+    fn change(&self, req: &Request, json: bool, what: &str) -> Result<Done, String> {
         let a = reply!(self.call(req)?, Reply::Changed);
         print(&a, Some(&a.report), json, what)
     }
 
-    fn run(&self, cmd: Cmd) -> Result<(), String> {
+    fn run(&self, cmd: Cmd) -> Result<Done, String> {
         match cmd {
             Cmd::Daemon => unreachable!("handled in main"),
             Cmd::List {
@@ -365,7 +387,7 @@ impl Client {
                 );
                 print(&t, Some(&t.report), json, &describe_tracepoints(&t))
             }
-            Cmd::List { json, .. } => self.list(json),
+            Cmd::List { json, .. } => self.list(json).map(|()| Done::All),
             Cmd::Create { name, output, json } => {
                 let output = output.map(absolute).transpose()?;
                 let s = reply!(
@@ -513,7 +535,8 @@ impl Client {
                 types,
                 json,
                 command,
-            ),
+            )
+            .map(|()| Done::All),
         }
     }
 

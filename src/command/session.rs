@@ -119,7 +119,7 @@ pub async fn start(d: &Daemon, session: Option<String>) -> Result<Applied, Comma
     // The trace exists before the change is visible (one transition with
     // it), so an app registering meanwhile finds buffers in its global update.
     let fresh = if d.sessions.needs_trace(&s)? {
-        Some(SessionTrace::new(s.id, &cfg).map_err(trace_error)?)
+        Some(SessionTrace::new(s.id, &cfg, d.budget.clone()).map_err(trace_error)?)
     } else {
         None
     };
