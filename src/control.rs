@@ -1,133 +1,51 @@
 //! The control protocol between the `ustd` CLI and the daemon: one JSON
-//! request line, one JSON response line, over the control socket.
+//! request line ([`Request`]), one JSON response line ([`Response`]), over
+//! the control socket. Both sides use these functions, so the daemon and the
+//! CLI cannot disagree on the encoding.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::session::{BufferScheme, ChannelAttrs, LoglevelSel};
+use crate::command::{CommandError, Reply, Request};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "request", rename_all = "snake_case")]
-pub enum Request {
-    ListApps,
-    ListSessions,
-    ShowSession {
-        name: String,
-    },
-    CreateSession {
-        name: String,
-        output: Option<PathBuf>,
-    },
-    DestroySession {
-        name: Option<String>,
-    },
-    EnableChannel {
-        session: Option<String>,
-        name: String,
-        attrs: ChannelOptions,
-    },
-    EnableEvent {
-        session: Option<String>,
-        channel: Option<String>,
-        patterns: Vec<String>,
-        loglevel: LoglevelSel,
-    },
-    DisableEvent {
-        session: Option<String>,
-        channel: Option<String>,
-        patterns: Vec<String>,
-    },
-    AddContext {
-        session: Option<String>,
-        channel: Option<String>,
-        types: Vec<String>,
-    },
-    Start {
-        session: Option<String>,
-    },
-    Stop {
-        session: Option<String>,
-    },
-    ListTracepoints {
-        fields: bool,
-    },
+/// One response line: `{"status": "ok", "reply": KIND, "body": {…}}` or
+/// `{"status": "error", "message": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Response {
+    Ok(Reply),
+    Error { message: String },
 }
 
-/// `enable-channel` options; unset ones take lttng's defaults for the
-/// buffer scheme.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ChannelOptions {
-    pub subbuf_size: Option<u64>,
-    pub num_subbuf: Option<u64>,
-    pub overwrite: bool,
-    pub switch_timer_us: Option<u32>,
-    pub read_timer_us: Option<u32>,
-    pub buffers: Option<BufferScheme>,
-}
-
-impl ChannelOptions {
-    pub fn resolve(&self) -> ChannelAttrs {
-        let d = ChannelAttrs::default_for(self.buffers.unwrap_or(BufferScheme::Uid));
-        ChannelAttrs {
-            subbuf_size: self.subbuf_size.unwrap_or(d.subbuf_size),
-            num_subbuf: self.num_subbuf.unwrap_or(d.num_subbuf),
-            overwrite: self.overwrite,
-            switch_timer_us: self.switch_timer_us.unwrap_or(0),
-            read_timer_us: self.read_timer_us.unwrap_or(0),
-            buffers: d.buffers,
+impl From<Result<Reply, CommandError>> for Response {
+    fn from(r: Result<Reply, CommandError>) -> Self {
+        match r {
+            Ok(reply) => Self::Ok(reply),
+            Err(e) => Self::Error {
+                message: e.to_string(),
+            },
         }
     }
 }
 
-/// Outcome of applying a change to every registered app: never a silent
-/// success, each failing app is named with its reason.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct FanOutReport {
-    pub applied: usize,
-    pub failed: Vec<AppFailure>,
+/// A request line as the daemon reads it.
+pub(crate) fn decode_request(line: &str) -> Result<Request, serde_json::Error> {
+    serde_json::from_str(line)
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AppFailure {
-    pub app_id: u64,
-    pub pid: i32,
-    pub name: String,
-    pub reason: String,
+/// A response as one line, newline included.
+pub(crate) fn encode_response(r: &Response) -> Result<Vec<u8>, serde_json::Error> {
+    line(r)
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum Response {
-    Ok { body: serde_json::Value },
-    Error { message: String },
-}
-
-/// One registered app as shown by `ustd list`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct AppView {
-    pub app_id: u64,
-    pub pid: i32,
-    pub ppid: i32,
-    pub uid: u32,
-    pub gid: u32,
-    pub vpid: i32,
-    pub vuid: u32,
-    pub vgid: u32,
-    pub name: String,
-    pub bits_per_long: u32,
-    pub abi_major: u32,
-    pub abi_minor: u32,
-    pub tracer_version: String,
-    pub state: String,
-    pub registered_at: String,
-    /// Ids of the sessions this app has objects in (from the daemon's own
-    /// per-app state, no round trip).
-    #[serde(default)]
-    pub sessions: Vec<u64>,
+fn line(v: &impl Serialize) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = serde_json::to_vec(v)?;
+    out.push(b'\n');
+    Ok(out)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,40 +63,94 @@ pub enum ClientError {
     Daemon(String),
 }
 
-/// Sends one request and waits (bounded) for its response.
-pub fn call(
-    socket: &Path,
-    req: &Request,
-    timeout: Duration,
-) -> Result<serde_json::Value, ClientError> {
+/// Sends one request and waits (bounded) for its reply.
+pub fn call(socket: &Path, req: &Request, timeout: Duration) -> Result<Reply, ClientError> {
     let stream = UnixStream::connect(socket).map_err(|source| ClientError::Connect {
         path: socket.display().to_string(),
         source,
     })?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    let mut line = serde_json::to_vec(req)?;
-    line.push(b'\n');
-    (&stream).write_all(&line)?;
+    (&stream).write_all(&line(req)?)?;
     let mut resp = String::new();
     BufReader::new(&stream).read_line(&mut resp)?;
     match serde_json::from_str::<Response>(&resp)? {
-        Response::Ok { body } => Ok(body),
+        Response::Ok(reply) => Ok(reply),
         Response::Error { message } => Err(ClientError::Daemon(message)),
     }
 }
 
-/// One tracepoint of an app, with its fields when asked.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct TracepointInfo {
-    pub name: String,
-    pub loglevel: i32,
-    pub fields: Vec<TracepointField>,
-}
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
 
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct TracepointField {
-    pub name: String,
-    pub kind: String,
-    pub nowrite: bool,
+    use super::*;
+    use crate::command::reply::{AppFailure, Applied, FanOutReport, Flush, Stopped};
+
+    fn report() -> FanOutReport {
+        FanOutReport {
+            applied: 1,
+            failed: vec![AppFailure {
+                app_id: 7,
+                pid: 42,
+                name: "app".into(),
+                reason: "no answer".into(),
+            }],
+        }
+    }
+
+    /// The line format: a status, the reply's kind, and the body `--json`
+    /// prints, field for field.
+    #[test]
+    fn a_reply_is_one_tagged_line_and_decodes_to_itself() {
+        let r = Response::Ok(Reply::Started(Applied {
+            session: "s".into(),
+            report: report(),
+        }));
+        let line = encode_response(&r).expect("encodes");
+        assert_eq!(line.last(), Some(&b'\n'));
+        let v: serde_json::Value = serde_json::from_slice(&line).expect("JSON");
+        assert_eq!(
+            v,
+            json!({ "status": "ok", "reply": "started", "body": {
+                "session": "s",
+                "report": { "applied": 1, "failed": [
+                    { "app_id": 7, "pid": 42, "name": "app", "reason": "no answer" }
+                ] }
+            } })
+        );
+        let back: Response = serde_json::from_slice(&line).expect("decodes");
+        assert_eq!(back, r);
+    }
+
+    /// `flushed` is `null` (nothing ran), `true`, or the failure's text.
+    #[test]
+    fn stop_says_how_the_trace_was_flushed() {
+        for (flushed, want) in [
+            (None, json!(null)),
+            (Some(Flush::Done), json!(true)),
+            (Some(Flush::Failed("disk full".into())), json!("disk full")),
+        ] {
+            let s = Stopped {
+                session: "s".into(),
+                report: FanOutReport::default(),
+                flushed,
+            };
+            let v = serde_json::to_value(&s).expect("encodes");
+            assert_eq!(v["flushed"], want);
+            assert_eq!(serde_json::from_value::<Stopped>(v).expect("decodes"), s);
+        }
+        let never: Result<Flush, _> = serde_json::from_value(json!(false));
+        assert!(never.is_err());
+    }
+
+    #[test]
+    fn errors_and_bad_requests() {
+        let r: Response = Err(CommandError::Trace("no library".into())).into();
+        let line = encode_response(&r).expect("encodes");
+        let v: serde_json::Value = serde_json::from_slice(&line).expect("JSON");
+        assert_eq!(v, json!({ "status": "error", "message": "no library" }));
+        assert!(decode_request(r#"{"request":"start","session":"s"}"#).is_ok());
+        assert!(decode_request(r#"{"request":"launch"}"#).is_err());
+    }
 }

@@ -7,13 +7,21 @@
 //!   sessions, metadata) that unit tests and loom drive directly;
 //! - [`ustctl`]: FFI bindings to liblttng-ust-ctl;
 //! - [`engine`]: buffers, the consumer thread and the trace output;
-//! - [`io`]: sockets, fd passing, the wait shm, timers and the daemon's tasks.
+//! - [`io`]: sockets, fd passing, the wait shm, timers and the daemon's tasks;
+//! - [`command`]: the typed command layer every front end calls (one request
+//!   in, one typed reply out); [`control`] is its JSON-lines encoding.
 
 // What the code already does, enforced (crate roots only, so the tests'
 // shared helper modules are not held to it): unsafe only in FFI and fd
 // passing, each block with its SAFETY line; no `pub` that cannot be reached.
-#![warn(unsafe_op_in_unsafe_fn, unreachable_pub, clippy::undocumented_unsafe_blocks)]
+#![warn(
+    unsafe_op_in_unsafe_fn,
+    unreachable_pub,
+    clippy::undocumented_unsafe_blocks
+)]
 
+#[cfg(not(ustd_loom))]
+pub mod command;
 #[cfg(not(ustd_loom))]
 pub mod control;
 pub mod core;

@@ -3,7 +3,11 @@
 // What the code already does, enforced (crate roots only, so the tests'
 // shared helper modules are not held to it): unsafe only in FFI and fd
 // passing, each block with its SAFETY line; no `pub` that cannot be reached.
-#![warn(unsafe_op_in_unsafe_fn, unreachable_pub, clippy::undocumented_unsafe_blocks)]
+#![warn(
+    unsafe_op_in_unsafe_fn,
+    unreachable_pub,
+    clippy::undocumented_unsafe_blocks
+)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,10 +15,11 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use serde_json::Value;
-use ustd::control::{self, AppView, ChannelOptions, Request};
+use ustd::command::reply::{FanOutReport, SessionView, TracepointListing};
+use ustd::command::{ChannelOptions, Reply, Request};
+use ustd::control;
 use ustd::core::session::{BufferScheme, LoglevelSel};
-use ustd::wire::cmd::LoglevelType;
+use ustd::wire::cmd::{ctx, LoglevelType};
 
 mod record;
 use ustd::io::daemon::{self, DaemonOptions};
@@ -294,43 +299,69 @@ fn absolute(p: PathBuf) -> Result<PathBuf, String> {
     Ok(std::env::current_dir().map_err(|e| e.to_string())?.join(p))
 }
 
-/// Prints a command's result; names every app a change failed on.
-fn report(body: &Value, json: bool, what: &str) -> Result<Done, String> {
+/// Prints a command's reply (`body` as JSON, or `text`); names every app
+/// the command failed on, and says whether there was one.
+fn print<T: serde::Serialize>(
+    body: &T,
+    report: Option<&FanOutReport>,
+    json: bool,
+    text: &str,
+) -> Result<Done, String> {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(body).map_err(|e| e.to_string())?
-        );
+        print_json(body)?;
     } else {
-        println!("{what}");
+        println!("{text}");
     }
-    if let Some(failed) = body["report"]["failed"].as_array() {
-        for f in failed {
-            eprintln!(
-                "ustd: warning: app {} (pid {}, {}) failed: {}",
-                f["app_id"],
-                f["pid"],
-                f["name"].as_str().unwrap_or("?"),
-                f["reason"].as_str().unwrap_or("?")
-            );
-        }
-    }
-    let failed = body["report"]["failed"].as_array().map_or(0, Vec::len);
-    if failed == 0 {
+    let Some(report) = report.filter(|r| r.some_failed()) else {
         return Ok(Done::All);
+    };
+    for f in &report.failed {
+        eprintln!(
+            "ustd: warning: app {} (pid {}, {}) failed: {}",
+            f.app_id, f.pid, f.name, f.reason
+        );
     }
-    let applied = body["report"]["applied"].as_u64().unwrap_or(0);
+    let failed = report.failed.len();
     eprintln!(
         "ustd: error: failed for {failed} of {} apps",
-        applied + failed as u64
+        report.applied + failed
     );
     Ok(Done::SomeAppsFailed)
 }
 
+/// Pretty JSON with every object's keys sorted (a `Value`'s map order), as
+/// `--json` has always printed them.
+fn print_json<T: serde::Serialize>(body: &T) -> Result<(), String> {
+    let v = serde_json::to_value(body).map_err(|e| e.to_string())?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
+    );
+    Ok(())
+}
+
+/// The body of the reply a request must get, or an error naming the one it
+/// got instead.
+macro_rules! reply {
+    ($reply:expr, $kind:path) => {
+        match $reply {
+            $kind(body) => body,
+            other => return Err(format!("unexpected reply from the daemon: {other:?}")),
+        }
+    };
+}
+pub(crate) use reply;
+
 impl Client {
-    fn call(&self, req: &Request) -> Result<Value, String> {
+    fn call(&self, req: &Request) -> Result<Reply, String> {
         let paths = Paths::resolve(self.rundir.as_deref())?;
         control::call(&paths.control_socket(), req, CLIENT_TIMEOUT).map_err(|e| e.to_string())
+    }
+
+    /// A configuration change: `what` says what changed.
+    fn change(&self, req: &Request, json: bool, what: &str) -> Result<Done, String> {
+        let a = reply!(self.call(req)?, Reply::Changed);
+        print(&a, Some(&a.report), json, what)
     }
 
     fn run(&self, cmd: Cmd) -> Result<Done, String> {
@@ -341,8 +372,8 @@ impl Client {
                 json,
                 ..
             } => {
-                let b = self.call(&Request::ShowSession { name })?;
-                report(&b, json, &describe_session(&b))
+                let s = reply!(self.call(&Request::ShowSession { name })?, Reply::Session);
+                print(&s, None, json, &describe_session(&s))
             }
             Cmd::List {
                 userspace: true,
@@ -350,39 +381,38 @@ impl Client {
                 json,
                 ..
             } => {
-                let b = self.call(&Request::ListTracepoints { fields })?;
-                report(&b, json, &describe_tracepoints(&b))
+                let t = reply!(
+                    self.call(&Request::ListTracepoints { fields })?,
+                    Reply::Tracepoints
+                );
+                print(&t, Some(&t.report), json, &describe_tracepoints(&t))
             }
             Cmd::List { json, .. } => self.list(json).map(|()| Done::All),
             Cmd::Create { name, output, json } => {
                 let output = output.map(absolute).transpose()?;
-                let b = self.call(&Request::CreateSession {
-                    name: name.clone(),
-                    output,
-                })?;
-                report(
-                    &b,
-                    json,
-                    &format!(
-                        "Session {name} created.\nTraces will be written in {}",
-                        b["output"].as_str().unwrap_or("?")
-                    ),
-                )
+                let s = reply!(
+                    self.call(&Request::CreateSession { name, output })?,
+                    Reply::Created
+                );
+                let text = format!(
+                    "Session {} created.\nTraces will be written in {}",
+                    s.name,
+                    s.output.display()
+                );
+                print(&s, None, json, &text)
             }
             Cmd::Destroy { name, json } => {
-                let b = self.call(&Request::DestroySession { name })?;
-                let trace = b["trace"]
-                    .as_str()
-                    .map(|t| format!("\nTrace written in {t}"))
+                let d = reply!(
+                    self.call(&Request::DestroySession { name })?,
+                    Reply::Destroyed
+                );
+                let trace = d
+                    .trace
+                    .as_ref()
+                    .map(|t| format!("\nTrace written in {}", t.display()))
                     .unwrap_or_default();
-                report(
-                    &b,
-                    json,
-                    &format!(
-                        "Session {} destroyed.{trace}",
-                        b["session"].as_str().unwrap_or("?")
-                    ),
-                )
+                let text = format!("Session {} destroyed.{trace}", d.session);
+                print(&d, Some(&d.report), json, &text)
             }
             Cmd::EnableChannel {
                 name,
@@ -408,12 +438,13 @@ impl Client {
                         BufferScheme::Uid
                     }),
                 };
-                let b = self.call(&Request::EnableChannel {
+                let what = format!("UST channel {name} enabled");
+                let req = Request::EnableChannel {
                     session,
-                    name: name.clone(),
+                    name,
                     attrs,
-                })?;
-                report(&b, json, &format!("UST channel {name} enabled"))
+                };
+                self.change(&req, json, &what)
             }
             Cmd::EnableEvent {
                 patterns: p,
@@ -438,13 +469,13 @@ impl Client {
                     (None, None) => LoglevelSel::ALL,
                 };
                 let what = format!("UST event {} enabled", patterns.join(","));
-                let b = self.call(&Request::EnableEvent {
+                let req = Request::EnableEvent {
                     session,
                     channel,
                     patterns,
                     loglevel,
-                })?;
-                report(&b, json, &what)
+                };
+                self.change(&req, json, &what)
             }
             Cmd::DisableEvent {
                 patterns: p,
@@ -456,12 +487,12 @@ impl Client {
             } => {
                 let patterns = patterns(p, all)?;
                 let what = format!("UST event {} disabled", patterns.join(","));
-                let b = self.call(&Request::DisableEvent {
+                let req = Request::DisableEvent {
                     session,
                     channel,
                     patterns,
-                })?;
-                report(&b, json, &what)
+                };
+                self.change(&req, json, &what)
             }
             Cmd::AddContext {
                 types,
@@ -471,34 +502,25 @@ impl Client {
                 ..
             } => {
                 let what = format!("UST context {} added", types.join(","));
-                let b = self.call(&Request::AddContext {
+                let req = Request::AddContext {
                     session,
                     channel,
                     types,
-                })?;
-                report(&b, json, &what)
+                };
+                self.change(&req, json, &what)
             }
             Cmd::Start { name, json } => {
-                let b = self.call(&Request::Start { session: name })?;
-                report(
-                    &b,
-                    json,
-                    &format!(
-                        "Tracing started for session {}",
-                        b["session"].as_str().unwrap_or("?")
-                    ),
-                )
+                let a = reply!(
+                    self.call(&Request::Start { session: name })?,
+                    Reply::Started
+                );
+                let text = format!("Tracing started for session {}", a.session);
+                print(&a, Some(&a.report), json, &text)
             }
             Cmd::Stop { name, json } => {
-                let b = self.call(&Request::Stop { session: name })?;
-                report(
-                    &b,
-                    json,
-                    &format!(
-                        "Tracing stopped for session {}",
-                        b["session"].as_str().unwrap_or("?")
-                    ),
-                )
+                let s = reply!(self.call(&Request::Stop { session: name })?, Reply::Stopped);
+                let text = format!("Tracing stopped for session {}", s.session);
+                print(&s, Some(&s.report), json, &text)
             }
             Cmd::Record {
                 output,
@@ -519,21 +541,15 @@ impl Client {
     }
 
     fn list(&self, json: bool) -> Result<(), String> {
-        let body = self.call(&Request::ListApps)?;
+        let apps = reply!(self.call(&Request::ListApps)?, Reply::Apps);
         if json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&body).map_err(|e| e.to_string())?
-            );
-            return Ok(());
+            return print_json(&apps);
         }
-        let apps: Vec<AppView> = serde_json::from_value(body["apps"].clone())
-            .map_err(|e| format!("bad app list: {e}"))?;
         println!(
             "{:>6} {:>8} {:>8} {:>6} {:>6} {:<16} {:>4} {:>5} {:>8} {:<6} REGISTERED",
             "ID", "PID", "PPID", "UID", "GID", "NAME", "BITS", "ABI", "TRACER", "STATE"
         );
-        for a in &apps {
+        for a in &apps.apps {
             println!(
                 "{:>6} {:>8} {:>8} {:>6} {:>6} {:<16} {:>4} {:>5} {:>8} {:<6} {}",
                 a.app_id,
@@ -549,75 +565,60 @@ impl Client {
                 a.registered_at
             );
         }
-        println!("{} app(s)", apps.len());
-        let sessions = self.call(&Request::ListSessions)?;
-        for s in sessions["sessions"].as_array().into_iter().flatten() {
+        println!("{} app(s)", apps.apps.len());
+        let sessions = reply!(self.call(&Request::ListSessions)?, Reply::Sessions);
+        for s in &sessions.sessions {
             println!(
                 "session {} [{}] -> {}",
-                s["name"].as_str().unwrap_or("?"),
-                if s["active"].as_bool() == Some(true) {
-                    "active"
-                } else {
-                    "inactive"
-                },
-                s["output"].as_str().unwrap_or("?")
+                s.name,
+                if s.active { "active" } else { "inactive" },
+                s.output.display()
             );
         }
         Ok(())
     }
 }
 
-fn describe_session(b: &Value) -> String {
+fn describe_session(s: &SessionView) -> String {
     let mut out = format!(
         "Session {} [{}]\nTrace output: {}\n",
-        b["name"].as_str().unwrap_or("?"),
-        if b["active"].as_bool() == Some(true) {
-            "active"
-        } else {
-            "inactive"
-        },
-        b["output"].as_str().unwrap_or("?")
+        s.name,
+        if s.active { "active" } else { "inactive" },
+        s.output.display()
     );
-    for c in b["channels"].as_array().into_iter().flatten() {
-        let a = &c["attrs"];
+    for c in &s.channels {
+        let a = &c.attrs;
         out += &format!(
             "- {} [{}] subbuf {} x {}, {}, buffers per {}\n",
-            c["name"].as_str().unwrap_or("?"),
-            if c["enabled"].as_bool() == Some(true) {
-                "enabled"
-            } else {
-                "disabled"
-            },
-            a["subbuf_size"],
-            a["num_subbuf"],
-            if a["overwrite"].as_bool() == Some(true) {
-                "overwrite"
-            } else {
-                "discard"
-            },
-            a["buffers"].as_str().unwrap_or("?")
+            c.name,
+            if c.enabled { "enabled" } else { "disabled" },
+            a.subbuf_size,
+            a.num_subbuf,
+            if a.overwrite { "overwrite" } else { "discard" },
+            match a.buffers {
+                BufferScheme::Uid => "uid",
+                BufferScheme::Pid => "pid",
+            }
         );
-        for e in c["events"].as_array().into_iter().flatten() {
+        for e in &c.events {
+            let ll = e.key.loglevel;
             out += &format!(
                 "    event {} (loglevel {} {}) [{}]\n",
-                e["key"]["pattern"].as_str().unwrap_or("?"),
-                e["key"]["loglevel"]["kind"].as_str().unwrap_or("?"),
-                e["key"]["loglevel"]["level"],
-                if e["enabled"].as_bool() == Some(true) {
-                    "enabled"
-                } else {
-                    "disabled"
-                }
+                e.key.pattern,
+                match ll.kind {
+                    LoglevelType::All => "all",
+                    LoglevelType::Range => "range",
+                    LoglevelType::Single => "single",
+                },
+                ll.level,
+                if e.enabled { "enabled" } else { "disabled" }
             );
         }
-        if let Some(ctx) = c["contexts"].as_array().filter(|v| !v.is_empty()) {
-            let names: Vec<String> = ctx
+        if !c.contexts.is_empty() {
+            let names: Vec<String> = c
+                .contexts
                 .iter()
-                .map(|v| {
-                    v.as_u64()
-                        .and_then(|n| ustd::wire::cmd::ctx::name(n as u32))
-                        .map_or_else(|| v.to_string(), str::to_owned)
-                })
+                .map(|&v| ctx::name(v).map_or_else(|| v.to_string(), str::to_owned))
                 .collect();
             out += &format!("    contexts: {}\n", names.join(", "));
         }
@@ -625,30 +626,18 @@ fn describe_session(b: &Value) -> String {
     out
 }
 
-fn describe_tracepoints(b: &Value) -> String {
+fn describe_tracepoints(t: &TracepointListing) -> String {
     let mut out = String::from("UST events:\n");
-    for a in b["apps"].as_array().into_iter().flatten() {
-        out += &format!(
-            "\nPID: {} - Name: {}\n",
-            a["pid"],
-            a["name"].as_str().unwrap_or("?")
-        );
-        for t in a["tracepoints"].as_array().into_iter().flatten() {
-            out += &format!(
-                "      {} (loglevel: {})\n",
-                t["name"].as_str().unwrap_or("?"),
-                t["loglevel"]
-            );
-            for f in t["fields"].as_array().into_iter().flatten() {
+    for a in &t.apps {
+        out += &format!("\nPID: {} - Name: {}\n", a.pid, a.name);
+        for tp in &a.tracepoints {
+            out += &format!("      {} (loglevel: {})\n", tp.name, tp.loglevel);
+            for f in &tp.fields {
                 out += &format!(
                     "        field: {} ({}){}\n",
-                    f["name"].as_str().unwrap_or("?"),
-                    f["kind"].as_str().unwrap_or("?"),
-                    if f["nowrite"].as_bool() == Some(true) {
-                        " [no write]"
-                    } else {
-                        ""
-                    }
+                    f.name,
+                    f.kind,
+                    if f.nowrite { " [no write]" } else { "" }
                 );
             }
         }

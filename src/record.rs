@@ -5,11 +5,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ustd::control::{ChannelOptions, Request};
+use serde::Serialize;
+use ustd::command::{ChannelOptions, Reply, Request};
 use ustd::core::session::{BufferScheme, LoglevelSel};
 use ustd::io::paths::Paths;
 
-use crate::Client;
+use crate::{reply, Client};
+
+/// What `record --json` prints last.
+#[derive(Serialize)]
+struct Recorded {
+    session: String,
+    trace: PathBuf,
+    exit_status: Option<i32>,
+}
 
 /// A daemon started by `record` itself; stopped (SIGTERM) when dropped.
 struct OwnDaemon(Child);
@@ -81,10 +90,13 @@ pub(crate) fn run(
         std::process::id(),
         ustd::io::host::local_datetime(std::time::SystemTime::now())
     );
-    let created = client.call(&Request::CreateSession {
-        name: name.clone(),
-        output,
-    })?;
+    let created = reply!(
+        client.call(&Request::CreateSession {
+            name: name.clone(),
+            output,
+        })?,
+        Reply::Created
+    );
     let session = Some(name.clone());
     let run = || -> Result<std::process::ExitStatus, String> {
         if buffers_pid {
@@ -126,23 +138,28 @@ pub(crate) fn run(
     let stopped = client.call(&Request::Stop {
         session: session.clone(),
     });
-    let destroyed = client.call(&Request::DestroySession { name: session })?;
-    let trace = destroyed["trace"]
-        .as_str()
-        .or(created["output"].as_str())
-        .unwrap_or("?")
-        .to_owned();
+    let destroyed = reply!(
+        client.call(&Request::DestroySession { name: session })?,
+        Reply::Destroyed
+    );
+    // A session that never started has no trace: its output directory.
+    let trace = destroyed.trace.unwrap_or(created.output);
     let status = status?;
     if let Err(e) = stopped {
         eprintln!("ustd: warning: stop: {e}");
     }
     if json {
-        println!(
-            "{}",
-            serde_json::json!({ "session": name, "trace": trace, "exit_status": status.code() })
-        );
+        // One line, keys sorted (a `Value`'s map order), after the command's
+        // own output.
+        let summary = serde_json::to_value(Recorded {
+            session: name,
+            trace,
+            exit_status: status.code(),
+        })
+        .map_err(|e| e.to_string())?;
+        println!("{summary}");
     } else {
-        println!("{trace}");
+        println!("{}", trace.display());
     }
     if !status.success() {
         return Err(format!("{} exited with {status}", command[0]));

@@ -1147,14 +1147,19 @@ fn per_pid_apps_killed_mid_session_keep_their_traces() {
         // Destroy at once, without stop, straight on the control socket: it
         // races with the daemon closing the dead apps' per-PID traces, and
         // must still write complete ones.
-        let b = ustd::control::call(
+        let reply = ustd::control::call(
             &w.ctl_socket(),
-            &ustd::control::Request::DestroySession {
+            &ustd::command::Request::DestroySession {
                 name: Some(name.clone()),
             },
             CLI_TIMEOUT,
         )
         .unwrap_or_else(|e| panic!("destroy {name}: {e}\n{}", w.daemon_log()));
+        // The body `destroy --json` prints.
+        let b = match reply {
+            ustd::command::Reply::Destroyed(d) => serde_json::to_value(d).expect("JSON"),
+            other => panic!("destroy {name}: {other:?}"),
+        };
         assert_eq!(b["trace"].as_str(), Some(path_str(&out)), "destroy: {b}");
         let dirs = file_names(&out.join("ust/pid"));
         assert_eq!(dirs.len(), apps.len(), "per-PID directories: {dirs:?}");

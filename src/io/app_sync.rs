@@ -18,7 +18,7 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::os::fd::AsFd;
 
-use crate::control::{TracepointField, TracepointInfo};
+use crate::command::reply::{TracepointField, TracepointInfo};
 use crate::core::session::{ChannelConfig, EventKey, SessionConfig};
 use crate::engine::trace::{SessionTrace, TraceError};
 use crate::io::app_conn::{AppConn, AppRef, ObjRef};

@@ -1,7 +1,7 @@
 //! The daemon side of the control socket. Every client gets its own task
 //! with a read deadline, so a client that connects and says nothing only
-//! holds its own task. Answers come from the registry, with no round trip
-//! to any app.
+//! holds its own task. Decoding and encoding only: the commands are
+//! `command::execute`'s.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,9 +9,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::control::{AppView, Request, Response};
-use crate::io::app_conn::AppRef;
-use crate::io::commands;
+use crate::command;
+use crate::control::{decode_request, encode_response, Response};
 use crate::io::state::Daemon;
 
 /// How long a control client may take to send its request line.
@@ -41,83 +40,19 @@ async fn client(d: Arc<Daemon>, s: UnixStream) {
     let resp = match tokio::time::timeout(CLIENT_DEADLINE, rd.read_line(&mut line)).await {
         Err(_) => return tracing::debug!("control client sent nothing; dropped"),
         Ok(Err(e)) => return tracing::debug!(error = %e, "control client read failed"),
-        Ok(Ok(_)) => match serde_json::from_str::<Request>(&line) {
-            Ok(req) => handle(&d, req).await,
+        Ok(Ok(_)) => match decode_request(&line) {
+            Ok(req) => command::execute(&d, req).await.into(),
             Err(e) => Response::Error {
                 message: format!("bad request: {e}"),
             },
         },
     };
-    let mut out = serde_json::to_vec(&resp).unwrap_or_default();
-    out.push(b'\n');
+    let out = encode_response(&resp).unwrap_or_else(|e| {
+        // A path that is not UTF-8, say: the client still gets an answer.
+        let why = Response::Error {
+            message: format!("reply not encodable: {e}"),
+        };
+        encode_response(&why).unwrap_or_default()
+    });
     let _ = tokio::time::timeout(CLIENT_DEADLINE, wr.write_all(&out)).await;
-}
-
-async fn handle(d: &Daemon, req: Request) -> Response {
-    let r = match req {
-        Request::ListApps => {
-            let apps: Vec<AppView> = d.registry.snapshot().iter().map(view).collect();
-            Ok(serde_json::json!({ "apps": apps }))
-        }
-        Request::ListSessions => commands::list_sessions(d),
-        Request::ShowSession { name } => commands::show_session(d, &name),
-        Request::CreateSession { name, output } => commands::create(d, name, output).await,
-        Request::DestroySession { name } => commands::destroy(d, name).await,
-        Request::EnableChannel {
-            session,
-            name,
-            attrs,
-        } => commands::enable_channel(d, session, name, attrs).await,
-        Request::EnableEvent {
-            session,
-            channel,
-            patterns,
-            loglevel,
-        } => commands::enable_event(d, session, channel, patterns, loglevel).await,
-        Request::DisableEvent {
-            session,
-            channel,
-            patterns,
-        } => commands::disable_event(d, session, channel, patterns).await,
-        Request::AddContext {
-            session,
-            channel,
-            types,
-        } => commands::add_context(d, session, channel, types).await,
-        Request::Start { session } => commands::start(d, session).await,
-        Request::Stop { session } => commands::stop(d, session).await,
-        Request::ListTracepoints { fields } => commands::list_tracepoints(d, fields).await,
-    };
-    match r {
-        Ok(body) => Response::Ok { body },
-        Err(e) => Response::Error {
-            message: e.to_string(),
-        },
-    }
-}
-
-fn view(a: &AppRef) -> AppView {
-    let i = &a.info;
-    let (ma, mi, pa) = i.tracer_version;
-    AppView {
-        app_id: a.id.0,
-        pid: i.creds.pid,
-        ppid: i.claimed.ppid,
-        uid: i.creds.uid,
-        gid: i.creds.gid,
-        vpid: i.claimed.vpid,
-        vuid: i.claimed.vuid,
-        vgid: i.claimed.vgid,
-        name: i.name.clone(),
-        bits_per_long: i.bits_per_long,
-        abi_major: i.abi_major,
-        abi_minor: i.abi_minor,
-        tracer_version: format!("{ma}.{mi}.{pa}"),
-        state: format!("{:?}", a.state()).to_lowercase(),
-        registered_at: humantime::format_rfc3339_seconds(i.registered_at).to_string(),
-        sessions: a
-            .lease()
-            .map(|l| crate::sync::lock(&l.objects).sessions())
-            .unwrap_or_default(),
-    }
 }

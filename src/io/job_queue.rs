@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 
 use tokio::sync::Notify;
 
-use crate::control::TracepointInfo;
+use crate::command::reply::TracepointInfo;
 use crate::sync::{lock, Mutex};
 
 /// Most jobs queued per app; a fan-out waits while an app's queue is full.

@@ -7,6 +7,7 @@ pub mod cmd_actor;
 pub mod commands;
 pub mod control_server;
 pub mod daemon;
+pub mod fan_out;
 pub mod fdpass;
 pub mod host;
 pub mod job_queue;

@@ -226,7 +226,7 @@ pub enum LoadGuard {
 // ---------------------------------------------------------------------------
 
 /// One app of `ustd list --json`, written out here on purpose rather than
-/// reusing `ustd::control::AppView`: the tests hold the documented JSON
+/// reusing `ustd::command::reply::AppView`: the tests hold the documented JSON
 /// contract, so renaming a field in the daemon breaks them.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct AppEntry {

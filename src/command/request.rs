@@ -1,0 +1,82 @@
+//! What a front end asks the daemon: one request per command.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::session::{BufferScheme, ChannelAttrs, LoglevelSel};
+
+/// One command, as decoded by a front end. The JSON-lines control protocol
+/// carries it as is (`{"request": "start", "session": …}`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Request {
+    ListApps,
+    ListSessions,
+    ShowSession {
+        name: String,
+    },
+    CreateSession {
+        name: String,
+        output: Option<PathBuf>,
+    },
+    DestroySession {
+        name: Option<String>,
+    },
+    EnableChannel {
+        session: Option<String>,
+        name: String,
+        attrs: ChannelOptions,
+    },
+    EnableEvent {
+        session: Option<String>,
+        channel: Option<String>,
+        patterns: Vec<String>,
+        loglevel: LoglevelSel,
+    },
+    DisableEvent {
+        session: Option<String>,
+        channel: Option<String>,
+        patterns: Vec<String>,
+    },
+    AddContext {
+        session: Option<String>,
+        channel: Option<String>,
+        types: Vec<String>,
+    },
+    Start {
+        session: Option<String>,
+    },
+    Stop {
+        session: Option<String>,
+    },
+    ListTracepoints {
+        fields: bool,
+    },
+}
+
+/// `enable-channel` options; unset ones take lttng's defaults for the
+/// buffer scheme.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ChannelOptions {
+    pub subbuf_size: Option<u64>,
+    pub num_subbuf: Option<u64>,
+    pub overwrite: bool,
+    pub switch_timer_us: Option<u32>,
+    pub read_timer_us: Option<u32>,
+    pub buffers: Option<BufferScheme>,
+}
+
+impl ChannelOptions {
+    pub fn resolve(&self) -> ChannelAttrs {
+        let d = ChannelAttrs::default_for(self.buffers.unwrap_or(BufferScheme::Uid));
+        ChannelAttrs {
+            subbuf_size: self.subbuf_size.unwrap_or(d.subbuf_size),
+            num_subbuf: self.num_subbuf.unwrap_or(d.num_subbuf),
+            overwrite: self.overwrite,
+            switch_timer_us: self.switch_timer_us.unwrap_or(0),
+            read_timer_us: self.read_timer_us.unwrap_or(0),
+            buffers: d.buffers,
+        }
+    }
+}
