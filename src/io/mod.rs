@@ -9,6 +9,7 @@ pub mod control_server;
 pub mod daemon;
 pub mod fdpass;
 pub mod job_queue;
+pub mod lttng_client;
 pub mod notify;
 pub mod paths;
 pub mod reaper;

@@ -208,7 +208,7 @@ pub struct Domain {
 #[derive(Clone)]
 pub struct Header {
     pub cmd_id: u32,
-    pub session_name: String,
+    session: Box<[u8]>,
     pub domain: Domain,
     pub fd_count: u32,
     pub(crate) u: Box<[u8]>,
@@ -218,7 +218,7 @@ impl std::fmt::Debug for Header {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Header")
             .field("cmd_id", &self.cmd_id)
-            .field("session_name", &self.session_name)
+            .field("session_name", &self.session_name())
             .field("domain", &self.domain)
             .finish_non_exhaustive()
     }
@@ -235,6 +235,7 @@ pub(crate) fn le_u64(b: &[u8], off: usize) -> u64 {
 }
 
 impl Header {
+    /// Fails only on a wrong size: every 13,156-byte header can be answered.
     pub fn decode(buf: &[u8]) -> WireResult<Self> {
         if buf.len() != HEADER_LEN {
             return Err(WireError::Truncated {
@@ -243,7 +244,6 @@ impl Header {
                 have: buf.len(),
             });
         }
-        let session_name = fixed_str(&buf[OFF_SESSION..OFF_SESSION + NAME_MAX], "session name")?;
         let domain = Domain {
             kind: DomainType::from_raw(le_i32(buf, OFF_DOMAIN)),
             buf_type: le_i32(buf, OFF_DOMAIN + 4),
@@ -251,11 +251,16 @@ impl Header {
         };
         Ok(Self {
             cmd_id: le_u32(buf, 0),
-            session_name,
+            session: buf[OFF_SESSION..OFF_SESSION + NAME_MAX].into(),
             domain,
             fd_count: le_u32(buf, OFF_FD_COUNT),
             u: buf[OFF_U..OFF_FD_COUNT].into(),
         })
+    }
+
+    /// `session.name`: checked here, not in [`Header::decode`], so a bad name is still answered.
+    pub fn session_name(&self) -> WireResult<String> {
+        fixed_str(&self.session, "session name")
     }
 
     pub fn command(&self) -> WireResult<Command> {

@@ -113,8 +113,9 @@ pub enum Request {
 impl Request {
     /// Decodes `payload` (exactly [`Header::payload_len`] bytes) under `h`.
     pub fn decode(h: &Header, payload: &[u8]) -> WireResult<Self> {
+        let session = h.session_name()?;
         let target = || Target {
-            session: h.session_name.clone(),
+            session: session.clone(),
             domain: h.domain,
         };
         let chan_name = || h.u_str(0, SYMBOL_NAME_LEN, "channel name");
