@@ -17,6 +17,7 @@ pub mod header;
 pub mod reply;
 pub mod request;
 pub mod session;
+pub mod session_file;
 pub mod tracker;
 
 pub use error::{ErrorCode, WireError, WireResult};
@@ -26,3 +27,5 @@ pub use request::{Request, Target};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_support;
