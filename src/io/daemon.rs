@@ -21,7 +21,7 @@ use crate::io::registration::Half;
 use crate::io::stream::{AppIoError, Deadline};
 use crate::io::trace::SessionTrace;
 use crate::io::wait_shm::WaitShm;
-use crate::io::{control_server, reaper::Reaper, registration, sys};
+use crate::io::{control_server, lttng_client, lttng_front, reaper::Reaper, registration, sys};
 use std::collections::HashMap;
 
 /// fds kept back from the budget for the daemon's own files and sockets.
@@ -229,11 +229,21 @@ async fn serve(d: Arc<Daemon>) -> Result<(), DaemonError> {
     let ctl_path = p.control_socket();
     let ctl_listener = bind(&ctl_path, 0o600)?;
     restrict_control(&ctl_path, p.global);
+    // Where liblttng-ctl looks: the stock `lttng` CLI drives this daemon.
+    let client_path = p.rundir.join(lttng_client::CLIENT_SOCKET);
+    let client_listener = bind(&client_path, 0o660)?;
+    restrict_control(&client_path, p.global);
     let shm = WaitShm::open(&p.wait_shm, p.global)
         .map_err(io_err("open wait shm", Path::new(&p.wait_shm)))?;
 
     tokio::spawn(registration::accept_loop(d.clone(), app_listener));
     tokio::spawn(control_server::serve(d.clone(), ctl_listener));
+    let front = Arc::new(lttng_front::LttngFront { d: d.clone() });
+    tokio::spawn(lttng_client::serve(
+        client_listener,
+        front,
+        d.shutdown.clone(),
+    ));
     let woken = shm
         .announce()
         .map_err(io_err("wake apps through", Path::new(&p.wait_shm)))?;
@@ -254,6 +264,7 @@ async fn serve(d: Arc<Daemon>) -> Result<(), DaemonError> {
     }
     let _ = std::fs::remove_file(p.app_socket());
     let _ = std::fs::remove_file(&ctl_path);
+    let _ = std::fs::remove_file(&client_path);
     Ok(())
 }
 

@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod fdpass;
 pub mod job_queue;
 pub mod lttng_client;
+pub mod lttng_front;
 pub mod notify;
 pub mod paths;
 pub mod reaper;
