@@ -190,7 +190,7 @@ impl LttngFront {
                     .tracepoints(true)
                     .await?
                     .into_iter()
-                    .flat_map(|(e, fs)| fs.into_iter().rev().map(move |f| field(f, e.clone())))
+                    .flat_map(|(e, fs)| fs.into_iter().map(move |f| field(f, e.clone())))
                     .collect();
                 let (h, data) = encode_fields(&fields);
                 Ok(Reply::ok_with_header(h, data))
@@ -237,7 +237,12 @@ impl LttngFront {
                         LoglevelType::Range => UstLoglevel::Range,
                         LoglevelType::Single => UstLoglevel::Single,
                     },
-                    level: event.loglevel,
+                    // `lttng load` sends ALL with TRACE_DEBUG_LINE; lttng-sessiond ignores it.
+                    level: if event.loglevel_type == LoglevelType::All {
+                        -1
+                    } else {
+                        event.loglevel
+                    },
                 };
                 done(
                     commands::enable_event(
@@ -258,7 +263,23 @@ impl LttngFront {
                 ust(&target)?;
                 let c = self.config(&target.session)?;
                 let chan = self.channel_for(&c, &channel)?;
-                done(commands::disable_event(d, Some(target.session), chan, vec![event.name]).await)
+                // An empty name (`lttng load`), or `-a`: every rule of the channel.
+                let names =
+                    if event.name.is_empty() || (event.name == "*" && event.event_type == -1) {
+                        let ch = c
+                            .channel(chan.as_deref().unwrap_or(DEFAULT_CHANNEL))
+                            .ok_or(ErrorCode::UstChanNotFound)?;
+                        let mut all: Vec<String> =
+                            ch.events.iter().map(|e| e.key.pattern.clone()).collect();
+                        all.dedup();
+                        if all.is_empty() {
+                            return Ok(Reply::ok(Vec::new()));
+                        }
+                        all
+                    } else {
+                        vec![event.name]
+                    };
+                done(commands::disable_event(d, Some(target.session), chan, names).await)
             }
             Request::AddContext {
                 target,
