@@ -438,3 +438,33 @@ fn unsupported_commands_get_clear_errors() {
     let o = lttng(&w, &["create", "snap", "--snapshot"]);
     assert!(!o.status.success());
 }
+
+#[test]
+fn auto_spawn_with_lttng_sessiond_path() {
+    let w = World::builder().without_daemon();
+    let mut c = w.command_in(Path::new("lttng"));
+    c.args(["create", "s"])
+        .env("LTTNG_HOME", &w.dir)
+        .env("HOME", &w.dir)
+        .env("LTTNG_SESSIOND_PATH", ustd_bin());
+    let o = run_with_timeout(c, GENEROUS).unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("Session s created."), "{out}");
+    // The spawned daemon answers at once: the parent exited only once it listened.
+    assert!(ok(&w, &["list"]).contains("s [inactive]"));
+    let mut cat = w.command_in(Path::new("cat"));
+    cat.arg("/var/run/lttng/ustd.lock");
+    let pid: i32 = String::from_utf8_lossy(&run_with_timeout(cat, GENEROUS).unwrap().stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    signal(pid, libc::SIGTERM);
+    wait_until("spawned daemon exits", GENEROUS, || {
+        (!Path::new(&format!("/proc/{pid}")).exists()).then_some(())
+    });
+}

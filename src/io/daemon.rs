@@ -46,9 +46,11 @@ fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Dae
     move |source| DaemonError::Io { what, path, source }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct DaemonOptions {
     pub rundir: Option<PathBuf>,
+    /// `--daemonize`: written to once every socket listens.
+    pub ready: Option<std::os::fd::OwnedFd>,
 }
 
 /// State shared by every task of the daemon.
@@ -202,7 +204,7 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
             }
         }
     });
-    let result = rt.block_on(serve(daemon.clone()));
+    let result = rt.block_on(serve(daemon.clone(), opts.ready));
 
     // Stop every task (their leases drop), then let the reaper finish.
     rt.shutdown_timeout(Duration::from_secs(2));
@@ -223,7 +225,7 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
     result
 }
 
-async fn serve(d: Arc<Daemon>) -> Result<(), DaemonError> {
+async fn serve(d: Arc<Daemon>, ready: Option<std::os::fd::OwnedFd>) -> Result<(), DaemonError> {
     let p = &d.paths;
     let app_listener = bind(&p.app_socket(), 0o666)?;
     let ctl_path = p.control_socket();
@@ -251,6 +253,9 @@ async fn serve(d: Arc<Daemon>) -> Result<(), DaemonError> {
         rundir = %p.rundir.display(), wait_shm = %p.wait_shm, woken,
         fd_budget = d.budget.limit(), "ustd daemon ready"
     );
+    if let Some(fd) = ready {
+        crate::io::daemonize::announce_ready(fd);
+    }
 
     wait_for_signal().await;
     tracing::info!("shutting down");

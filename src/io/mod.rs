@@ -7,6 +7,7 @@ pub mod cmd_actor;
 pub mod commands;
 pub mod control_server;
 pub mod daemon;
+pub mod daemonize;
 pub mod fdpass;
 pub mod job_queue;
 pub mod lttng_client;
