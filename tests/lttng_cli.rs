@@ -468,3 +468,97 @@ fn auto_spawn_with_lttng_sessiond_path() {
         (!Path::new(&format!("/proc/{pid}")).exists()).then_some(())
     });
 }
+
+/// The CLI as uid 65534, with `LTTNG_HOME` in a directory of its own.
+fn as_nobody(w: &World, group: Option<(u32, &str)>, args: &[&str]) -> Output {
+    let home = w.dir.join("nobody");
+    if !home.exists() {
+        std::fs::create_dir_all(&home).unwrap();
+        std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+        std::fs::set_permissions(&w.dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    let mut c = w.command_in(Path::new("setpriv"));
+    c.args(["--reuid=65534", "--regid=65534"]);
+    match group {
+        // A member of the socket's group who names it with `lttng --group`: the root daemon.
+        Some((gid, _)) => c.arg(format!("--groups={gid}")),
+        None => c.arg("--clear-groups"),
+    };
+    c.args([
+        "env",
+        &format!("LTTNG_HOME={}", home.display()),
+        &format!("HOME={}", home.display()),
+    ]);
+    match group {
+        Some((_, name)) => c.args(["lttng", &format!("--group={name}")]),
+        None => c.arg("lttng"),
+    };
+    c.args(args);
+    run_with_timeout(c, GENEROUS).unwrap()
+}
+
+#[test]
+fn unprivileged_user_sees_and_controls_only_its_sessions() {
+    use std::os::unix::fs::MetadataExt;
+    let w = World::builder().without_daemon();
+    let d = Sessiond::ustd(&w);
+    ok(&w, &["create", "rootsess"]);
+    let meta = std::fs::metadata(d.socket()).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o660);
+    let gid = meta.gid();
+    let group = std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2] == gid.to_string()).then(|| f[0].to_owned())
+        })
+        .unwrap();
+    let g = Some((gid, group.as_str()));
+    let text = |o: Output| {
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+    };
+    let listed = text(as_nobody(&w, g, &["list"]));
+    assert!(!listed.contains("rootsess"), "{listed}");
+    let o = as_nobody(&w, g, &["stop", "rootsess"]);
+    assert!(!o.status.success());
+    assert!(text(o).contains("Permission denied"));
+    let o = as_nobody(&w, g, &["create", "mine"]);
+    assert!(o.status.success(), "{}", text(o));
+    let listed = text(as_nobody(&w, g, &["list"]));
+    assert!(
+        listed.contains("mine") && !listed.contains("rootsess"),
+        "{listed}"
+    );
+    // Root sees both.
+    let all = ok(&w, &["list"]);
+    assert!(all.contains("mine") && all.contains("rootsess"), "{all}");
+    drop(d);
+
+    // Its own per-user daemon, at $LTTNG_HOME/.lttng/client-lttng-sessiond.
+    let home = w.dir.join("nobody");
+    let mut c = w.command_in(Path::new("setpriv"));
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"])
+        .arg(format!("LTTNG_HOME={}", home.display()))
+        .arg(format!("HOME={}", home.display()))
+        .arg(ustd_bin())
+        .arg("daemon")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut user_daemon = c.spawn().unwrap();
+    wait_until("per-user client socket", GENEROUS, || {
+        home.join(".lttng/client-lttng-sessiond")
+            .exists()
+            .then_some(())
+    });
+    let o = as_nobody(&w, None, &["create", "own"]);
+    assert!(o.status.success(), "{}", text(o));
+    let listed = text(as_nobody(&w, None, &["list"]));
+    assert!(
+        listed.contains("own") && !listed.contains("mine"),
+        "{listed}"
+    );
+    signal(user_daemon.id() as i32, libc::SIGTERM);
+    let _ = user_daemon.wait();
+}

@@ -117,10 +117,11 @@ fn session_json(s: &Session, cfg: &SessionConfig) -> Value {
     json!({ "id": s.id, "name": cfg.name, "output": cfg.output, "active": cfg.active, "channels": cfg.channels })
 }
 
-pub async fn create(d: &Daemon, name: String, output: Option<PathBuf>) -> Outcome {
+/// Creates a session owned by `owner_uid`.
+pub async fn create(d: &Daemon, name: String, output: Option<PathBuf>, owner_uid: u32) -> Outcome {
     SessionTrace::check_library().map_err(|e| CommandError::Trace(e.to_string()))?;
     let output = output.unwrap_or_else(|| default_output(&name));
-    let s = d.sessions.create(&name, output)?;
+    let s = d.sessions.create_for(&name, output, owner_uid)?;
     Ok(session_json(&s, &s.config()))
 }
 

@@ -61,7 +61,10 @@ async fn handle(d: &Daemon, req: Request) -> Response {
         }
         Request::ListSessions => commands::list_sessions(d),
         Request::ShowSession { name } => commands::show_session(d, &name),
-        Request::CreateSession { name, output } => commands::create(d, name, output).await,
+        Request::CreateSession { name, output } => {
+            // The control socket is the daemon user's: its sessions are the daemon's.
+            commands::create(d, name, output, rustix::process::getuid().as_raw()).await
+        }
         Request::DestroySession { name } => commands::destroy(d, name).await,
         Request::EnableChannel {
             session,

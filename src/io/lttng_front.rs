@@ -116,28 +116,35 @@ impl LttngFront {
             .map_err(|_| ErrorCode::SessNotFound)
     }
 
-    async fn serve(&self, _peer: Peer, req: Request) -> Res {
+    async fn serve(&self, peer: Peer, req: Request) -> Res {
         let d = &*self.d;
+        if let Some(t) = req.target() {
+            // lttng's access rule, before anything else: the owner and root only.
+            if let Ok(s) = d.sessions.get(&t.session) {
+                if !s.config().accessible_by(peer.uid) {
+                    return Err(ErrorCode::Eperm);
+                }
+            }
+        }
         match req {
             Request::CreateSession {
                 home_dir,
                 descriptor,
-            } => self.create(home_dir, descriptor).await,
+            } => self.create(peer, home_dir, descriptor).await,
             Request::ListSessions => {
                 let infos: Vec<SessionInfo> = d
                     .sessions
                     .all()
                     .iter()
-                    .map(|s| {
-                        let c = s.config();
-                        SessionInfo {
-                            name: c.name,
-                            path: c.output.display().to_string(),
-                            enabled: c.active,
-                            snapshot_mode: false,
-                            live_timer_interval: 0,
-                            creation_time: None,
-                        }
+                    .map(|s| s.config())
+                    .filter(|c| c.accessible_by(peer.uid))
+                    .map(|c| SessionInfo {
+                        name: c.name,
+                        path: c.output.display().to_string(),
+                        enabled: c.active,
+                        snapshot_mode: false,
+                        live_timer_interval: 0,
+                        creation_time: None,
                     })
                     .collect();
                 Ok(Reply::ok(encode_sessions(&infos)))
@@ -313,7 +320,7 @@ impl LttngFront {
                 ust(&target)?;
                 Err(ErrorCode::NotSupported)
             }
-            Request::SaveSession(attr) => self.save(attr),
+            Request::SaveSession(attr) => self.save(peer, attr),
             Request::SetShmPath { .. }
             | Request::RegenerateMetadata(_)
             | Request::RegenerateStatedump(_) => Err(ErrorCode::NotSupported),
@@ -333,7 +340,7 @@ impl LttngFront {
         Ok(None)
     }
 
-    async fn create(&self, home_dir: Option<String>, desc: SessionDescriptor) -> Res {
+    async fn create(&self, peer: Peer, home_dir: Option<String>, desc: SessionDescriptor) -> Res {
         match (desc.kind, desc.output) {
             (SessionKind::Regular, OutputType::Local | OutputType::None) => {}
             (SessionKind::Live { .. }, _) => return Err(ErrorCode::LiveSession),
@@ -357,7 +364,7 @@ impl LttngFront {
                 PathBuf::from(home).join("lttng-traces").join(dir)
             }
         };
-        done(commands::create(&self.d, name.clone(), Some(output.clone())).await)?;
+        done(commands::create(&self.d, name.clone(), Some(output.clone()), peer.uid).await)?;
         let reply = SessionDescriptor {
             kind: SessionKind::Regular,
             output: OutputType::Local,
@@ -401,10 +408,23 @@ impl LttngFront {
             .collect())
     }
 
-    fn save(&self, attr: SaveAttr) -> Res {
-        let sessions = match attr.session_name.as_str() {
-            "" => self.d.sessions.all().iter().map(|s| s.config()).collect(),
-            n => vec![self.config(n)?],
+    fn save(&self, peer: Peer, attr: SaveAttr) -> Res {
+        let sessions: Vec<SessionConfig> = match attr.session_name.as_str() {
+            "" => self
+                .d
+                .sessions
+                .all()
+                .iter()
+                .map(|s| s.config())
+                .filter(|c| c.accessible_by(peer.uid))
+                .collect(),
+            n => {
+                let c = self.config(n)?;
+                if !c.accessible_by(peer.uid) {
+                    return Err(ErrorCode::Eperm);
+                }
+                vec![c]
+            }
         };
         let dir = match attr.config_url.as_str() {
             "" => home_dir()

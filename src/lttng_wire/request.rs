@@ -111,6 +111,38 @@ pub enum Request {
 }
 
 impl Request {
+    /// The session a request acts on, if any.
+    pub fn target(&self) -> Option<&Target> {
+        use Request::*;
+        match self {
+            CreateSession { .. } | ListSessions | SaveSession(_) => None,
+            DestroySession(t)
+            | Start(t)
+            | Stop(t)
+            | DataPending(t)
+            | ListDomains(t)
+            | ListChannels(t)
+            | ListTracepoints(t)
+            | ListTracepointFields(t)
+            | ListRotationSchedules(t)
+            | RegenerateMetadata(t)
+            | RegenerateStatedump(t) => Some(t),
+            ListEvents { target, .. }
+            | EnableChannel { target, .. }
+            | DisableChannel { target, .. }
+            | EnableEvent { target, .. }
+            | DisableEvent { target, .. }
+            | AddContext { target, .. }
+            | TrackerGetPolicy { target, .. }
+            | TrackerSetPolicy { target, .. }
+            | TrackerGetInclusionSet { target, .. }
+            | TrackerAdd { target, .. }
+            | TrackerRemove { target, .. }
+            | SetShmPath { target, .. }
+            | Unsupported { target, .. } => Some(target),
+        }
+    }
+
     /// Decodes `payload` (exactly [`Header::payload_len`] bytes) under `h`.
     pub fn decode(h: &Header, payload: &[u8]) -> WireResult<Self> {
         let session = h.session_name()?;
