@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::control::ChannelOptions;
+use crate::control::{TracepointField, TracepointInfo};
 use crate::core::session::{
     BufferScheme, ChannelConfig, LoglevelSel, SessionConfig, SessionError, DEFAULT_CHANNEL,
 };
-use crate::io::app_session::{TracepointField, TracepointInfo};
 use crate::io::commands::{self, CommandError};
-use crate::io::daemon::Daemon;
 use crate::io::lttng_client::{ClientHandler, Peer};
+use crate::io::state::Daemon;
 use crate::lttng_wire::channel::{encode_channels, ChannelAttr};
 use crate::lttng_wire::context::Context;
 use crate::lttng_wire::event::{
@@ -347,7 +347,7 @@ impl LttngFront {
             (SessionKind::Snapshot, _) => return Err(ErrorCode::SnapshotUnsupported),
             (_, OutputType::Network) => return Err(ErrorCode::NotSupported),
         }
-        let stamp = commands::local_datetime(SystemTime::now());
+        let stamp = crate::io::host::local_datetime(SystemTime::now());
         let (name, auto) = match desc.name {
             Some(n) => (n, false),
             None => (format!("auto-{stamp}"), true),

@@ -5,7 +5,7 @@ use super::cursor::{clen, Cursor, Put};
 use super::error::WireResult;
 use super::header::SYMBOL_NAME_LEN;
 
-pub const CHANNEL_COMM_LEN: usize = 83;
+pub use super::header::CHANNEL_COMM_LEN;
 
 /// The channel attributes, including the extended statistics the list reply carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +99,7 @@ impl ChannelAttr {
 
 /// Decodes a LIST_CHANNELS reply.
 pub fn decode_channels(cmd_header: &[u8], data: &[u8]) -> WireResult<Vec<ChannelAttr>> {
-    let count = super::event::list_count(cmd_header)?;
+    let count = super::cursor::list_count(cmd_header)?;
     let mut c = Cursor::new(data);
     let out = (0..count)
         .map(|_| ChannelAttr::read(&mut c))

@@ -155,3 +155,11 @@ impl Put for Vec<u8> {
 pub(crate) fn clen(s: &str) -> u32 {
     s.len() as u32 + 1
 }
+
+/// The 4-byte count of list replies; the count is bounded by the data that must follow.
+pub(crate) fn list_count(cmd_header: &[u8]) -> WireResult<u32> {
+    let mut c = Cursor::new(cmd_header);
+    let n = c.u32("list count")?;
+    c.finish()?;
+    Ok(n)
+}

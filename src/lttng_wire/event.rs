@@ -180,21 +180,13 @@ impl EventRule {
 
 /// Decodes a LIST_EVENTS / LIST_TRACEPOINTS reply (what liblttng-ctl does with ours).
 pub fn decode_events(cmd_header: &[u8], data: &[u8]) -> WireResult<Vec<EventRule>> {
-    let count = list_count(cmd_header)?;
+    let count = super::cursor::list_count(cmd_header)?;
     let mut c = Cursor::new(data);
     let out = (0..count)
         .map(|_| EventRule::read(&mut c))
         .collect::<WireResult<Vec<_>>>()?;
     c.finish()?;
     Ok(out)
-}
-
-/// The 4-byte count of list replies; the count is bounded by the data that must follow.
-pub(crate) fn list_count(cmd_header: &[u8]) -> WireResult<u32> {
-    let mut c = Cursor::new(cmd_header);
-    let n = c.u32("list count")?;
-    c.finish()?;
-    Ok(n)
 }
 
 fn decode_bytecode(rec: &[u8]) -> WireResult<Bytecode> {
@@ -290,7 +282,7 @@ impl EventField {
 
 /// Decodes a LIST_TRACEPOINT_FIELDS reply.
 pub fn decode_fields(cmd_header: &[u8], data: &[u8]) -> WireResult<Vec<EventField>> {
-    let count = list_count(cmd_header)?;
+    let count = super::cursor::list_count(cmd_header)?;
     let mut c = Cursor::new(data);
     let out = (0..count)
         .map(|_| EventField::read(&mut c))

@@ -21,8 +21,12 @@ pub(crate) const OFF_U: usize = OFF_DOMAIN + DOMAIN_RECORD_LEN;
 const OFF_FD_COUNT: usize = 13152;
 
 /// Bounds on declared payloads: a client never makes the daemon read more.
-const CREATE_PAYLOAD_MAX: u64 = (PATH_MAX + 15 + NAME_MAX + 2 * super::session::URI_LEN) as u64;
-const CHANNEL_PAYLOAD_MAX: u64 = (super::channel::CHANNEL_COMM_LEN + SYMBOL_NAME_LEN) as u64;
+/// Packed `struct lttng_uri`.
+pub const URI_LEN: usize = 8210;
+/// Packed `lttng_channel_comm`.
+pub const CHANNEL_COMM_LEN: usize = 83;
+const CREATE_PAYLOAD_MAX: u64 = (PATH_MAX + 15 + NAME_MAX + 2 * URI_LEN) as u64;
+const CHANNEL_PAYLOAD_MAX: u64 = (CHANNEL_COMM_LEN + SYMBOL_NAME_LEN) as u64;
 /// Name, filter, bytecode (+ its header), and up to a few thousand exclusions.
 pub const EVENT_PAYLOAD_MAX: u64 = 1 << 20;
 const CONTEXT_PAYLOAD_MAX: u64 = 3 * PATH_MAX as u64;

@@ -7,8 +7,7 @@ use super::header::{
     BufferType, DomainType, DOMAIN_RECORD_LEN, NAME_MAX, PATH_MAX, SESSION_RECORD_LEN,
 };
 
-/// Packed `struct lttng_uri`.
-pub const URI_LEN: usize = 8210;
+pub use super::header::URI_LEN;
 const DESCRIPTOR_HEADER_LEN: usize = 7;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
