@@ -3,6 +3,7 @@
 //! The rooms and their floors (see `ARCHITECTURE.md`; `tests/layering.rs`
 //! enforces them):
 //! - [`wire`]: a pure codec for the app <-> daemon protocol (no I/O);
+//! - [`lttng_wire`]: a pure codec for the lttng CLI / liblttng-ctl client protocol;
 //! - [`core`]: the synchronous, I/O-free heart (app registry, pairing, fd budget,
 //!   sessions, metadata) that unit tests and loom drive directly;
 //! - [`ustctl`]: FFI bindings to liblttng-ust-ctl;
@@ -29,6 +30,7 @@ pub mod core;
 pub mod engine;
 #[cfg(not(ustd_loom))]
 pub mod io;
+pub mod lttng_wire;
 pub mod sync;
 #[cfg(not(ustd_loom))]
 pub mod ustctl;

@@ -38,8 +38,12 @@ struct Cli {
     /// (default: /var/run/lttng for root, else $LTTNG_HOME/.lttng or $HOME/.lttng).
     #[arg(long, global = true)]
     rundir: Option<PathBuf>,
+    /// Run the daemon in the background; exit 0 once its sockets listen
+    /// (what `lttng create` expects of `$LTTNG_SESSIOND_PATH`).
+    #[arg(long, short = 'd', global = true)]
+    daemonize: bool,
     #[command(subcommand)]
-    cmd: Cmd,
+    cmd: Option<Cmd>,
 }
 
 #[derive(Subcommand)]
@@ -210,15 +214,36 @@ fn init_logging(default: &str) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(if matches!(cli.cmd, Cmd::Daemon) {
+    let cmd = match (cli.cmd, cli.daemonize) {
+        (Some(c), _) => c,
+        (None, true) => Cmd::Daemon,
+        (None, false) => {
+            let _ = <Cli as clap::CommandFactory>::command().print_help();
+            return ExitCode::FAILURE;
+        }
+    };
+    let ready = match (&cmd, cli.daemonize) {
+        (Cmd::Daemon, true) => match ustd::io::daemonize::fork_and_wait() {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                eprintln!("ustd: error: cannot daemonize: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
+    init_logging(if matches!(cmd, Cmd::Daemon) {
         "info"
     } else {
         "warn"
     });
-    let result = match cli.cmd {
-        Cmd::Daemon => daemon::run(DaemonOptions { rundir: cli.rundir })
-            .map(|()| Done::All)
-            .map_err(|e| e.to_string()),
+    let result = match cmd {
+        Cmd::Daemon => daemon::run(DaemonOptions {
+            rundir: cli.rundir,
+            ready,
+        })
+        .map(|()| Done::All)
+        .map_err(|e| e.to_string()),
         cmd => Client { rundir: cli.rundir }.run(cmd),
     };
     match result {

@@ -40,7 +40,11 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
         Request::ListApps => Reply::Apps(list_apps(d)),
         Request::ListSessions => Reply::Sessions(list_sessions(d)),
         Request::ShowSession { name } => Reply::Session(show_session(d, &name)?),
-        Request::CreateSession { name, output } => Reply::Created(create(d, name, output).await?),
+        Request::CreateSession { name, output } => {
+            // The control socket is the daemon user's: its sessions are the daemon's.
+            let owner = rustix::process::getuid().as_raw();
+            Reply::Created(create(d, name, output, owner).await?)
+        }
         Request::DestroySession { name } => Reply::Destroyed(destroy(d, name).await?),
         Request::EnableChannel {
             session,

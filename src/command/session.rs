@@ -28,14 +28,16 @@ fn trace_error(e: impl std::fmt::Display) -> CommandError {
     CommandError::Trace(e.to_string())
 }
 
+/// Creates a session owned by `owner_uid` (only that uid and root see it).
 pub async fn create(
     d: &Daemon,
     name: String,
     output: Option<PathBuf>,
+    owner_uid: u32,
 ) -> Result<SessionView, CommandError> {
     SessionTrace::check_library().map_err(trace_error)?;
     let output = output.unwrap_or_else(|| default_output(&name));
-    let s = d.sessions.create(&name, output)?;
+    let s = d.sessions.create_for(&name, output, owner_uid)?;
     Ok(SessionView::of(&s))
 }
 

@@ -135,6 +135,9 @@ pub struct ChannelConfig {
 pub struct SessionConfig {
     pub name: String,
     pub output: PathBuf,
+    /// The uid that created the session: only it and root may see or control it.
+    #[serde(default)]
+    pub owner_uid: u32,
     pub active: bool,
     /// lttng-ust refuses new channels in a session that was ever started.
     pub ever_started: bool,
@@ -326,6 +329,16 @@ impl<T> Sessions<T> {
     }
 
     pub fn create(&self, name: &str, output: PathBuf) -> Result<Arc<Session<T>>, SessionError> {
+        self.create_for(name, output, 0)
+    }
+
+    /// Creates a session owned by `owner_uid`.
+    pub fn create_for(
+        &self,
+        name: &str,
+        output: PathBuf,
+        owner_uid: u32,
+    ) -> Result<Arc<Session<T>>, SessionError> {
         if name.is_empty() || name.contains('/') || name.len() > MAX_NAME {
             return Err(SessionError::Invalid(format!(
                 "invalid session name `{name}`"
@@ -341,6 +354,7 @@ impl<T> Sessions<T> {
                 config: SessionConfig {
                     name: name.to_owned(),
                     output,
+                    owner_uid,
                     active: false,
                     ever_started: false,
                     channels: Vec::new(),
@@ -488,6 +502,11 @@ impl<T> Sessions<T> {
 }
 
 impl SessionConfig {
+    /// lttng's rule: the owner and root may access a session.
+    pub fn accessible_by(&self, uid: u32) -> bool {
+        uid == 0 || uid == self.owner_uid
+    }
+
     pub fn channel(&self, name: &str) -> Option<&ChannelConfig> {
         self.channels.iter().find(|c| c.name == name)
     }

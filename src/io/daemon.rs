@@ -18,7 +18,7 @@ use crate::io::paths::Paths;
 use crate::io::state::Daemon;
 use crate::io::stream::Deadline;
 use crate::io::wait_shm::WaitShm;
-use crate::io::{control_server, reaper::Reaper, registration, sys};
+use crate::io::{control_server, lttng_client, lttng_front, reaper::Reaper, registration, sys};
 
 /// fds kept back from the budget for the daemon's own files and sockets.
 const FD_RESERVE: usize = 64;
@@ -42,9 +42,11 @@ fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Dae
     move |source| DaemonError::Io { what, path, source }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct DaemonOptions {
     pub rundir: Option<PathBuf>,
+    /// `--daemonize`: written to once every socket listens.
+    pub ready: Option<std::os::fd::OwnedFd>,
 }
 
 /// Takes the rundir's lock, so a second daemon on it refuses to start.
@@ -160,7 +162,7 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
             }
         }
     });
-    let result = rt.block_on(serve(daemon.clone()));
+    let result = rt.block_on(serve(daemon.clone(), opts.ready));
 
     // Stop every task (their leases drop), then let the reaper finish.
     rt.shutdown_timeout(Duration::from_secs(2));
@@ -177,17 +179,27 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
     result
 }
 
-async fn serve(d: Arc<Daemon>) -> Result<(), DaemonError> {
+async fn serve(d: Arc<Daemon>, ready: Option<std::os::fd::OwnedFd>) -> Result<(), DaemonError> {
     let p = &d.paths;
     let app_listener = bind(&p.app_socket(), 0o666)?;
     let ctl_path = p.control_socket();
     let ctl_listener = bind(&ctl_path, 0o600)?;
     restrict_control(&ctl_path, p.global);
+    // Where liblttng-ctl looks: the stock `lttng` CLI drives this daemon.
+    let client_path = p.rundir.join(lttng_client::CLIENT_SOCKET);
+    let client_listener = bind(&client_path, 0o660)?;
+    restrict_control(&client_path, p.global);
     let shm = WaitShm::open(&p.wait_shm, p.global)
         .map_err(io_err("open wait shm", Path::new(&p.wait_shm)))?;
 
     tokio::spawn(registration::accept_loop(d.clone(), app_listener));
     tokio::spawn(control_server::serve(d.clone(), ctl_listener));
+    let front = Arc::new(lttng_front::LttngFront { d: d.clone() });
+    tokio::spawn(lttng_client::serve(
+        client_listener,
+        front,
+        d.shutdown.clone(),
+    ));
     let woken = shm
         .announce()
         .map_err(io_err("wake apps through", Path::new(&p.wait_shm)))?;
@@ -195,6 +207,9 @@ async fn serve(d: Arc<Daemon>) -> Result<(), DaemonError> {
         rundir = %p.rundir.display(), wait_shm = %p.wait_shm, woken,
         fd_budget = d.budget.limit(), "ustd daemon ready"
     );
+    if let Some(fd) = ready {
+        crate::io::daemonize::announce_ready(fd);
+    }
 
     wait_for_signal().await;
     tracing::info!("shutting down");
@@ -208,6 +223,7 @@ async fn serve(d: Arc<Daemon>) -> Result<(), DaemonError> {
     }
     let _ = std::fs::remove_file(p.app_socket());
     let _ = std::fs::remove_file(&ctl_path);
+    let _ = std::fs::remove_file(&client_path);
     Ok(())
 }
 

@@ -1,0 +1,551 @@
+//! The lttng front end: answers decoded liblttng-ctl requests from the
+//! session model and the typed command layer ([`crate::command`]), so the
+//! stock `lttng` CLI drives ustd. Only translation lives here: lttng's
+//! records in, typed lttng replies out.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::command::reply::TracepointField;
+use crate::command::request::ChannelOptions;
+use crate::core::session::{
+    BufferScheme, ChannelConfig, LoglevelSel, SessionConfig, SessionError, DEFAULT_CHANNEL,
+};
+use crate::io::commands::{self, CommandError};
+use crate::io::lttng_client::{ClientHandler, Peer};
+use crate::io::state::Daemon;
+use crate::lttng_wire::channel::{encode_channels, ChannelAttr};
+use crate::lttng_wire::context::Context;
+use crate::lttng_wire::event::{
+    encode_events, encode_fields, EventField, EventRule, FieldType, LoglevelType,
+};
+use crate::lttng_wire::header::BufferType;
+use crate::lttng_wire::request::SaveAttr;
+use crate::lttng_wire::session::{
+    encode_domains, encode_sessions, OutputType, SessionDescriptor, SessionInfo, SessionKind, Uri,
+};
+use crate::lttng_wire::session_file::{self, SavedChannel, SavedSession};
+use crate::lttng_wire::tracker::{encode_policy, TrackingPolicy};
+use crate::lttng_wire::{Command, DomainType, ErrorCode, Reply, Request, Target};
+use crate::wire::cmd::LoglevelType as UstLoglevel;
+
+pub struct LttngFront {
+    pub d: Arc<Daemon>,
+}
+
+impl ClientHandler for LttngFront {
+    async fn handle(&self, peer: Peer, req: Request) -> Reply {
+        match self.serve(peer, req).await {
+            Ok(r) => r,
+            Err(code) => Reply::error(code),
+        }
+    }
+}
+
+type Res = Result<Reply, ErrorCode>;
+
+/// The lttng error code for a session-model error.
+fn code(e: &CommandError) -> ErrorCode {
+    match e {
+        CommandError::Session(s) => match s {
+            SessionError::NotFound(_) | SessionError::NoSession => ErrorCode::SessNotFound,
+            SessionError::Exists(_) => ErrorCode::ExistSess,
+            SessionError::NoChannel(_) => ErrorCode::UstChanNotFound,
+            SessionError::ChannelExists(_) => ErrorCode::UstChanExist,
+            SessionError::ChannelAfterStart(_) | SessionError::ContextAfterStart => {
+                ErrorCode::SessionStarted
+            }
+            SessionError::ContextExists(..) => ErrorCode::UstContextExist,
+            SessionError::AlreadyActive(_) => ErrorCode::TraceAlreadyStarted,
+            SessionError::NotActive(_) => ErrorCode::TraceAlreadyStopped,
+            SessionError::BadPattern(..) => ErrorCode::InvalidEventName,
+            SessionError::NoEvent(..) => ErrorCode::UstEventNotFound,
+            SessionError::MixedBuffers(_) => ErrorCode::BufferTypeMismatch,
+            SessionError::Invalid(_) => ErrorCode::Invalid,
+        },
+        CommandError::Trace(_) => ErrorCode::UstSessFail,
+    }
+}
+
+fn done<T>(r: Result<T, CommandError>) -> Res {
+    match r {
+        Ok(_) => Ok(Reply::ok(Vec::new())),
+        Err(e) => {
+            tracing::info!(error = %e, "lttng command refused");
+            Err(code(&e))
+        }
+    }
+}
+
+/// User space only: the kernel and agent domains are not served.
+fn ust(t: &Target) -> Result<(), ErrorCode> {
+    match t.domain.kind {
+        DomainType::Ust => Ok(()),
+        DomainType::Kernel => Err(ErrorCode::KernNa),
+        _ => Err(ErrorCode::NotSupported),
+    }
+}
+
+/// lttng's `enum lttng_event_context_type` -> ustd's context names.
+fn context_name(kind: u32) -> Option<&'static str> {
+    Some(match kind {
+        2 => "procname",
+        5 => "vpid",
+        7 => "vtid",
+        10 => "pthread_id",
+        12 => "ip",
+        35 => "vuid",
+        38 => "vgid",
+        _ => return None,
+    })
+}
+
+fn context_kind(name: &str) -> Option<u32> {
+    [2, 5, 7, 10, 12, 35, 38]
+        .into_iter()
+        .find(|&k| context_name(k) == Some(name))
+}
+
+impl LttngFront {
+    fn config(&self, name: &str) -> Result<SessionConfig, ErrorCode> {
+        self.d
+            .sessions
+            .get(name)
+            .map(|s| s.config())
+            .map_err(|_| ErrorCode::SessNotFound)
+    }
+
+    async fn serve(&self, peer: Peer, req: Request) -> Res {
+        let d = &*self.d;
+        if let Some(t) = req.target() {
+            // lttng's access rule, before anything else: the owner and root only.
+            if let Ok(s) = d.sessions.get(&t.session) {
+                if !s.config().accessible_by(peer.uid) {
+                    return Err(ErrorCode::Eperm);
+                }
+            }
+        }
+        match req {
+            Request::CreateSession {
+                home_dir,
+                descriptor,
+            } => self.create(peer, home_dir, descriptor).await,
+            Request::ListSessions => {
+                let infos: Vec<SessionInfo> = d
+                    .sessions
+                    .all()
+                    .iter()
+                    .map(|s| s.config())
+                    .filter(|c| c.accessible_by(peer.uid))
+                    .map(|c| SessionInfo {
+                        name: c.name,
+                        path: c.output.display().to_string(),
+                        enabled: c.active,
+                        snapshot_mode: false,
+                        live_timer_interval: 0,
+                        creation_time: None,
+                    })
+                    .collect();
+                Ok(Reply::ok(encode_sessions(&infos)))
+            }
+            Request::DestroySession(t) => {
+                done(commands::destroy(d, Some(t.session)).await)?;
+                Ok(Reply::destroyed())
+            }
+            Request::Start(t) => done(commands::start(d, Some(t.session)).await),
+            Request::Stop(t) => done(commands::stop(d, Some(t.session)).await),
+            // `stop` returns only once buffers are flushed and drained to disk.
+            Request::DataPending(t) => self.config(&t.session).map(|_| Reply::data_pending(false)),
+            Request::ListDomains(t) => {
+                let c = self.config(&t.session)?;
+                let doms = match c.channels.first() {
+                    None => vec![],
+                    Some(ch) => vec![(DomainType::Ust, buffer_type(ch.attrs.buffers))],
+                };
+                Ok(Reply::ok(encode_domains(&doms)))
+            }
+            Request::ListChannels(t) => {
+                ust(&t)?;
+                let c = self.config(&t.session)?;
+                let chans: Vec<ChannelAttr> = c.channels.iter().map(channel_attr).collect();
+                let (h, data) = encode_channels(&chans);
+                Ok(Reply::ok_with_header(h, data))
+            }
+            Request::ListEvents { target, channel } => {
+                ust(&target)?;
+                let c = self.config(&target.session)?;
+                let ch = c.channel(&channel).ok_or(ErrorCode::UstChanNotFound)?;
+                let (h, data) = encode_events(&events_of(ch));
+                Ok(Reply::ok_with_header(h, data))
+            }
+            Request::ListTracepoints(t) => {
+                ust(&t)?;
+                let (h, data) = encode_events(
+                    &self
+                        .tracepoints(false)
+                        .await?
+                        .into_iter()
+                        .map(|(e, _)| e)
+                        .collect::<Vec<_>>(),
+                );
+                Ok(Reply::ok_with_header(h, data))
+            }
+            Request::ListTracepointFields(t) => {
+                ust(&t)?;
+                let fields: Vec<EventField> = self
+                    .tracepoints(true)
+                    .await?
+                    .into_iter()
+                    .flat_map(|(e, fs)| fs.into_iter().map(move |f| field(f, e.clone())))
+                    .collect();
+                let (h, data) = encode_fields(&fields);
+                Ok(Reply::ok_with_header(h, data))
+            }
+            Request::ListRotationSchedules(t) => self
+                .config(&t.session)
+                .map(|_| Reply::no_rotation_schedules()),
+            Request::EnableChannel { target, channel } => {
+                ust(&target)?;
+                let buffers = match BufferType::from_raw(target.domain.buf_type) {
+                    Ok(BufferType::PerPid) => BufferScheme::Pid,
+                    Ok(BufferType::PerUid) => BufferScheme::Uid,
+                    _ => return Err(ErrorCode::BufferTypeMismatch),
+                };
+                let o = ChannelOptions {
+                    subbuf_size: Some(channel.subbuf_size),
+                    num_subbuf: Some(channel.num_subbuf),
+                    overwrite: channel.overwrite == 1,
+                    switch_timer_us: Some(channel.switch_timer_us),
+                    read_timer_us: Some(channel.read_timer_us),
+                    buffers: Some(buffers),
+                };
+                done(commands::enable_channel(d, Some(target.session), channel.name, o).await)
+            }
+            Request::DisableChannel { target, .. } => {
+                ust(&target)?;
+                Err(ErrorCode::NotSupported)
+            }
+            Request::EnableEvent {
+                target,
+                channel,
+                event,
+            } => {
+                ust(&target)?;
+                if event.filter.is_some() || !event.exclusions.is_empty() {
+                    tracing::info!("filters and exclusions are not applied yet: rule refused");
+                    return Err(ErrorCode::NotSupported);
+                }
+                let c = self.config(&target.session)?;
+                let chan = self.channel_for(&c, &channel)?;
+                let loglevel = LoglevelSel {
+                    kind: match event.loglevel_type {
+                        LoglevelType::All => UstLoglevel::All,
+                        LoglevelType::Range => UstLoglevel::Range,
+                        LoglevelType::Single => UstLoglevel::Single,
+                    },
+                    // `lttng load` sends ALL with TRACE_DEBUG_LINE; lttng-sessiond ignores it.
+                    level: if event.loglevel_type == LoglevelType::All {
+                        -1
+                    } else {
+                        event.loglevel
+                    },
+                };
+                done(
+                    commands::enable_event(
+                        d,
+                        Some(target.session),
+                        chan,
+                        vec![event.name],
+                        loglevel,
+                    )
+                    .await,
+                )
+            }
+            Request::DisableEvent {
+                target,
+                channel,
+                event,
+            } => {
+                ust(&target)?;
+                let c = self.config(&target.session)?;
+                let chan = self.channel_for(&c, &channel)?;
+                // An empty name (`lttng load`), or `-a`: every rule of the channel.
+                let names =
+                    if event.name.is_empty() || (event.name == "*" && event.event_type == -1) {
+                        let ch = c
+                            .channel(chan.as_deref().unwrap_or(DEFAULT_CHANNEL))
+                            .ok_or(ErrorCode::UstChanNotFound)?;
+                        let mut all: Vec<String> =
+                            ch.events.iter().map(|e| e.key.pattern.clone()).collect();
+                        all.dedup();
+                        if all.is_empty() {
+                            return Ok(Reply::ok(Vec::new()));
+                        }
+                        all
+                    } else {
+                        vec![event.name]
+                    };
+                done(commands::disable_event(d, Some(target.session), chan, names).await)
+            }
+            Request::AddContext {
+                target,
+                channel,
+                context,
+            } => {
+                ust(&target)?;
+                let name = match context {
+                    Context::Simple(k) => context_name(k).ok_or(ErrorCode::UstContextInval)?,
+                    _ => return Err(ErrorCode::UstContextInval),
+                };
+                let chan = (!channel.is_empty()).then_some(channel);
+                done(
+                    commands::add_context(d, Some(target.session), chan, vec![name.to_owned()])
+                        .await,
+                )
+            }
+            Request::TrackerGetPolicy { target, .. } => {
+                ust(&target)?;
+                self.config(&target.session)?;
+                Ok(Reply::ok(encode_policy(TrackingPolicy::IncludeAll)))
+            }
+            Request::TrackerGetInclusionSet { target, .. } => {
+                ust(&target)?;
+                self.config(&target.session)?;
+                Err(ErrorCode::TrackerInvalidPolicy)
+            }
+            Request::TrackerSetPolicy { target, .. }
+            | Request::TrackerAdd { target, .. }
+            | Request::TrackerRemove { target, .. } => {
+                ust(&target)?;
+                Err(ErrorCode::NotSupported)
+            }
+            Request::SaveSession(attr) => self.save(peer, attr),
+            Request::SetShmPath { .. }
+            | Request::RegenerateMetadata(_)
+            | Request::RegenerateStatedump(_) => Err(ErrorCode::NotSupported),
+            Request::Unsupported { command, target } => Err(unsupported(command, &target)),
+        }
+    }
+
+    /// lttng's default-channel rules: no name means `channel0`, which is
+    /// created on demand unless another channel already exists.
+    fn channel_for(&self, c: &SessionConfig, name: &str) -> Result<Option<String>, ErrorCode> {
+        if !name.is_empty() {
+            return Ok(Some(name.to_owned()));
+        }
+        if c.channel(DEFAULT_CHANNEL).is_none() && !c.channels.is_empty() {
+            return Err(ErrorCode::NeedChannelName);
+        }
+        Ok(None)
+    }
+
+    async fn create(&self, peer: Peer, home_dir: Option<String>, desc: SessionDescriptor) -> Res {
+        match (desc.kind, desc.output) {
+            (SessionKind::Regular, OutputType::Local | OutputType::None) => {}
+            (SessionKind::Live { .. }, _) => return Err(ErrorCode::LiveSession),
+            (SessionKind::Snapshot, _) => return Err(ErrorCode::SnapshotUnsupported),
+            (_, OutputType::Network) => return Err(ErrorCode::NotSupported),
+        }
+        let stamp = crate::io::host::local_datetime(SystemTime::now());
+        let (name, auto) = match desc.name {
+            Some(n) => (n, false),
+            None => (format!("auto-{stamp}"), true),
+        };
+        let output = match desc.uris.first() {
+            Some(u) => PathBuf::from(&u.dst),
+            None => {
+                let home = home_dir.ok_or(ErrorCode::Invalid)?;
+                let dir = if auto {
+                    name.clone()
+                } else {
+                    format!("{name}-{stamp}")
+                };
+                PathBuf::from(home).join("lttng-traces").join(dir)
+            }
+        };
+        done(commands::create(&self.d, name.clone(), Some(output.clone()), peer.uid).await)?;
+        let reply = SessionDescriptor {
+            kind: SessionKind::Regular,
+            output: OutputType::Local,
+            name: Some(name),
+            uris: vec![Uri::path(&output.display().to_string())],
+        };
+        let mut data = Vec::new();
+        reply.encode(&mut data);
+        Ok(Reply::ok(data))
+    }
+
+    /// Every registered app's tracepoints (as lttng lists them: per app, with its pid).
+    async fn tracepoints(
+        &self,
+        fields: bool,
+    ) -> Result<Vec<(EventRule, Vec<TracepointField>)>, ErrorCode> {
+        let listing = commands::list_tracepoints(&self.d, fields).await;
+        Ok(listing
+            .apps
+            .into_iter()
+            .flat_map(|a| {
+                a.tracepoints.into_iter().map(move |tp| {
+                    let e = EventRule {
+                        event_type: 0,
+                        loglevel_type: LoglevelType::All,
+                        loglevel: tp.loglevel,
+                        enabled: -1,
+                        pid: a.pid,
+                        flags: 0,
+                        name: tp.name,
+                        exclusions: vec![],
+                        filter: None,
+                    };
+                    (e, tp.fields)
+                })
+            })
+            .collect())
+    }
+
+    fn save(&self, peer: Peer, attr: SaveAttr) -> Res {
+        let sessions: Vec<SessionConfig> = match attr.session_name.as_str() {
+            "" => self
+                .d
+                .sessions
+                .all()
+                .iter()
+                .map(|s| s.config())
+                .filter(|c| c.accessible_by(peer.uid))
+                .collect(),
+            n => {
+                let c = self.config(n)?;
+                if !c.accessible_by(peer.uid) {
+                    return Err(ErrorCode::Eperm);
+                }
+                vec![c]
+            }
+        };
+        let dir = match attr.config_url.as_str() {
+            "" => home_dir()
+                .ok_or(ErrorCode::SaveIoFail)?
+                .join(".lttng/sessions"),
+            u => PathBuf::from(u.strip_prefix("file://").unwrap_or(u)),
+        };
+        std::fs::create_dir_all(&dir).map_err(|_| ErrorCode::SaveIoFail)?;
+        for c in sessions {
+            let path = dir.join(format!("{}.lttng", c.name));
+            if path.exists() && !attr.overwrite {
+                return Err(ErrorCode::SaveFileExist);
+            }
+            let saved = SavedSession {
+                name: c.name.clone(),
+                buffer_type: buffer_type(c.buffer_scheme()),
+                channels: c
+                    .channels
+                    .iter()
+                    .map(|ch| SavedChannel {
+                        attr: channel_attr(ch),
+                        events: events_of(ch),
+                        contexts: ch
+                            .contexts
+                            .iter()
+                            .filter_map(|&v| crate::wire::cmd::ctx::name(v).and_then(context_kind))
+                            .map(Context::Simple)
+                            .collect(),
+                    })
+                    .collect(),
+                trackers: vec![],
+                started: c.active,
+                output_path: (!attr.omit_output).then(|| c.output.display().to_string()),
+            };
+            std::fs::write(&path, session_file::write(&saved)).map_err(|e| {
+                tracing::warn!(path = %path.display(), error = %e, "cannot save session");
+                ErrorCode::SaveIoFail
+            })?;
+        }
+        Ok(Reply::ok(Vec::new()))
+    }
+}
+
+/// The daemon user's home, where lttng-sessiond saves sessions by default.
+fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("LTTNG_HOME")
+        .or_else(|| std::env::var_os("HOME"))
+        .map(PathBuf::from)
+}
+
+fn unsupported(command: Command, t: &Target) -> ErrorCode {
+    if t.domain.kind == DomainType::Kernel {
+        return ErrorCode::KernNa;
+    }
+    match command {
+        Command::ListSyscalls => ErrorCode::KernNa,
+        Command::SnapshotAddOutput
+        | Command::SnapshotDelOutput
+        | Command::SnapshotListOutput
+        | Command::SnapshotRecord => ErrorCode::NotSnapshotSession,
+        _ => ErrorCode::NotSupported,
+    }
+}
+
+fn buffer_type(b: BufferScheme) -> BufferType {
+    match b {
+        BufferScheme::Uid => BufferType::PerUid,
+        BufferScheme::Pid => BufferType::PerPid,
+    }
+}
+
+/// A channel as lttng lists it; attributes ustd does not configure show lttng's defaults.
+fn channel_attr(ch: &ChannelConfig) -> ChannelAttr {
+    ChannelAttr {
+        name: ch.name.clone(),
+        enabled: ch.enabled,
+        overwrite: ch.attrs.overwrite.into(),
+        subbuf_size: ch.attrs.subbuf_size,
+        num_subbuf: ch.attrs.num_subbuf,
+        switch_timer_us: ch.attrs.switch_timer_us,
+        read_timer_us: ch.attrs.read_timer_us,
+        output: 1,
+        tracefile_size: 0,
+        tracefile_count: 0,
+        live_timer_us: 0,
+        discarded_events: 0,
+        lost_packets: 0,
+        monitor_timer_us: 1_000_000,
+        blocking_timeout_us: 0,
+    }
+}
+
+fn events_of(ch: &ChannelConfig) -> Vec<EventRule> {
+    ch.events
+        .iter()
+        .map(|e| EventRule {
+            event_type: 0,
+            loglevel_type: match e.key.loglevel.kind {
+                UstLoglevel::All => LoglevelType::All,
+                UstLoglevel::Range => LoglevelType::Range,
+                UstLoglevel::Single => LoglevelType::Single,
+            },
+            loglevel: e.key.loglevel.level,
+            enabled: e.enabled.into(),
+            pid: 0,
+            flags: 0,
+            name: e.key.pattern.clone(),
+            exclusions: vec![],
+            filter: None,
+        })
+        .collect()
+}
+
+fn field(f: TracepointField, event: EventRule) -> EventField {
+    let kind = match f.kind.as_str() {
+        "integer" => FieldType::Integer,
+        "enum" => FieldType::Enum,
+        "float" => FieldType::Float,
+        "string" => FieldType::String,
+        _ => FieldType::Other,
+    };
+    EventField {
+        name: f.name,
+        kind,
+        nowrite: f.nowrite,
+        event,
+    }
+}

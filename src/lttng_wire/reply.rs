@@ -1,0 +1,71 @@
+//! Reply framing: `struct lttcomm_lttng_msg` (packed, 24 bytes), the optional
+//! command header, then the data. Every reply shape the CLI parses.
+
+use super::error::ErrorCode;
+
+pub const REPLY_HEADER_LEN: usize = 24;
+
+/// One reply, ready to encode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub code: ErrorCode,
+    pub cmd_header: Vec<u8>,
+    pub data: Vec<u8>,
+}
+
+impl Reply {
+    pub fn ok(data: Vec<u8>) -> Self {
+        Self {
+            code: ErrorCode::Ok,
+            cmd_header: Vec::new(),
+            data,
+        }
+    }
+    pub fn ok_with_header(cmd_header: Vec<u8>, data: Vec<u8>) -> Self {
+        Self {
+            code: ErrorCode::Ok,
+            cmd_header,
+            data,
+        }
+    }
+    pub fn error(code: ErrorCode) -> Self {
+        Self {
+            code,
+            cmd_header: Vec::new(),
+            data: Vec::new(),
+        }
+    }
+
+    /// DESTROY_SESSION: the 4-byte `rotation_state` header (0 = no rotation), no data.
+    pub fn destroyed() -> Self {
+        Self::ok_with_header(0i32.to_le_bytes().to_vec(), Vec::new())
+    }
+    /// DATA_PENDING: exactly one byte.
+    pub fn data_pending(pending: bool) -> Self {
+        Self::ok(vec![pending.into()])
+    }
+    /// SESSION_LIST_ROTATION_SCHEDULES with no schedule: {u8 set, u64 value} for the
+    /// periodic and the size schedule, 18 bytes (an empty reply crashes the 2.13 CLI).
+    pub fn no_rotation_schedules() -> Self {
+        Self::ok(vec![0; 18])
+    }
+
+    /// The bytes on the wire. `cmd` echoes the request's id and `pid` its `domain.attr.pid`.
+    pub fn encode(&self, cmd: u32, pid: i32) -> Vec<u8> {
+        let mut out =
+            Vec::with_capacity(REPLY_HEADER_LEN + self.cmd_header.len() + self.data.len());
+        for v in [
+            cmd,
+            self.code.as_u32(),
+            pid as u32,
+            self.cmd_header.len() as u32,
+            self.data.len() as u32,
+            0, // fd count
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&self.cmd_header);
+        out.extend_from_slice(&self.data);
+        out
+    }
+}

@@ -1,0 +1,564 @@
+//! The stock `lttng` CLI (2.13.9) against ustd, in private mount namespaces:
+//! whole sessions with real fixture apps read back with babeltrace2, the CLI's
+//! listings compared with lttng-sessiond 2.13.9 for the same setup, save/load,
+//! and hostile clients on the client socket while `lttng list` still answers.
+//!
+//! Each daemon runs as the root daemon of its own namespace (no `--rundir`), so
+//! the CLI finds it at `/var/run/lttng/client-lttng-sessiond` there, as users' do.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// `/var/run/lttng/client-lttng-sessiond` without the `/var/run -> /run` symlink, which
+/// would resolve outside the namespace when reached through `/proc/PID/root`.
+const CLIENT_SOCKET: &str = "/run/lttng/client-lttng-sessiond";
+
+/// A session daemon (ustd or lttng-sessiond) running in a world's namespace.
+struct Sessiond {
+    child: Child,
+}
+
+impl Sessiond {
+    fn ustd(w: &World) -> Sessiond {
+        let mut c = w.command_in(&ustd_bin());
+        c.arg("daemon").env("RUST_LOG", "info");
+        Self::spawn(w, c, "ustd")
+    }
+
+    fn lttng(w: &World) -> Sessiond {
+        let mut c = w.command_in(Path::new("lttng-sessiond"));
+        c.arg("--no-kernel")
+            .env("LTTNG_HOME", &w.dir)
+            .env("HOME", &w.dir);
+        Self::spawn(w, c, "lttng-sessiond")
+    }
+
+    fn spawn(w: &World, mut c: Command, name: &str) -> Sessiond {
+        let log = std::fs::File::create(w.dir.join(format!("{name}.log"))).unwrap();
+        let child = c
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+        let d = Sessiond { child };
+        wait_until(&format!("{name} client socket"), GENEROUS, || {
+            d.socket().exists().then_some(())
+        });
+        // lttng-sessiond creates the socket before it accepts; a probe settles it.
+        wait_until(&format!("{name} answering"), GENEROUS, || {
+            lttng(w, &["list"]).status.success().then_some(())
+        });
+        d
+    }
+
+    /// The client socket as seen from outside the namespace.
+    fn socket(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/root{CLIENT_SOCKET}", self.child.id()))
+    }
+
+    fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Sessiond {
+    fn drop(&mut self) {
+        signal(self.child.id() as i32, libc::SIGTERM);
+        let t = Instant::now();
+        while self.child.try_wait().ok().flatten().is_none() && t.elapsed() < GENEROUS {
+            std::thread::sleep(POLL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the stock CLI in the world, as root, with the world's `LTTNG_HOME`.
+fn lttng(w: &World, args: &[&str]) -> Output {
+    let mut c = w.command_in(Path::new("lttng"));
+    c.args(args).env("LTTNG_HOME", &w.dir).env("HOME", &w.dir);
+    run_with_timeout(c, GENEROUS).unwrap()
+}
+
+fn ok(w: &World, args: &[&str]) -> String {
+    let o = lttng(w, args);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "lttng {args:?} failed: {out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+fn babeltrace(dir: &Path) -> Vec<String> {
+    let mut c = Command::new("babeltrace2");
+    c.arg(dir);
+    let o = run_with_timeout(c, GENEROUS).expect("babeltrace2");
+    assert!(
+        o.status.success(),
+        "babeltrace2 {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn run_app(w: &World, args: &[&str]) -> i32 {
+    let mut app = w.spawn_app(args);
+    let pid = app.pid();
+    app.wait_line("exiting", GENEROUS);
+    app.wait();
+    pid
+}
+
+/// Replaces what legitimately differs between two runs: the world's directory,
+/// `YYYYmmdd-HHMMSS` stamps, and the given pids.
+fn normalize(s: &str, dir: &Path, pids: &[i32]) -> String {
+    let mut s = s.replace(&dir.display().to_string(), "DIR");
+    for p in pids {
+        s = s.replace(&p.to_string(), "PID");
+    }
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < b.len() {
+        let stamp = b.len() - i >= 15
+            && b[i..i + 8].iter().all(u8::is_ascii_digit)
+            && b[i + 8] == b'-'
+            && b[i + 9..i + 15].iter().all(u8::is_ascii_digit);
+        if stamp {
+            out.push_str("STAMP");
+            i += 15;
+        } else {
+            out.push(b[i] as char);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// lttng-sessiond lists rules in hash-table order: compare them as sets, sorting the
+/// rule lines of the text listing and the `<event>` elements of the MI one.
+fn sort_rules(s: &str) -> String {
+    if s.starts_with("<?xml") {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(start) = rest.find("<events>") {
+            let end = rest[start..]
+                .find("</events>")
+                .map_or(rest.len(), |e| start + e);
+            out.push_str(&rest[..start + 8]);
+            let mut evs: Vec<&str> = rest[start + 8..end].split_inclusive("</event>").collect();
+            evs.sort_unstable();
+            out.extend(evs);
+            rest = &rest[end..];
+        }
+        out.push_str(rest);
+        return out;
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut block: Vec<&str> = Vec::new();
+    for l in s.lines() {
+        if l.starts_with("      ") && l.contains("(type: ") {
+            block.push(l);
+            continue;
+        }
+        block.sort_unstable();
+        lines.extend(block.drain(..).map(str::to_owned));
+        lines.push(l.to_owned());
+    }
+    block.sort_unstable();
+    lines.extend(block.drain(..).map(str::to_owned));
+    lines.join("\n")
+}
+
+#[test]
+fn whole_session_through_the_stock_cli() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    let trace = w.dir.join("trace");
+    let out = ok(&w, &["create", "s", "--output", trace.to_str().unwrap()]);
+    assert!(out.contains("Session s created."), "{out}");
+    ok(&w, &["enable-channel", "-u", "c"]);
+    ok(
+        &w,
+        &["enable-event", "-u", "ustd_fixture:simple", "-c", "c"],
+    );
+    // rich is INFO, debug is DEBUG: `--loglevel TRACE_INFO` keeps rich only.
+    ok(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_fixture:r*",
+            "-c",
+            "c",
+            "--loglevel",
+            "TRACE_INFO",
+        ],
+    );
+    ok(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_fixture:debug",
+            "-c",
+            "c",
+            "--loglevel-only",
+            "TRACE_INFO",
+        ],
+    );
+    ok(&w, &["add-context", "-u", "-t", "vpid", "-c", "c"]);
+    ok(&w, &["start"]);
+    let pid = run_app(&w, &["-n", "3"]);
+    ok(&w, &["stop"]);
+    let out = ok(&w, &["destroy"]);
+    assert!(out.contains("Session s destroyed"), "{out}");
+    let lines = babeltrace(&trace);
+    let count = |ev: &str| lines.iter().filter(|l| l.contains(ev)).count();
+    assert_eq!(count("ustd_fixture:simple:"), 3, "{lines:#?}");
+    assert_eq!(count("ustd_fixture:rich:"), 3, "{lines:#?}");
+    assert_eq!(count("ustd_fixture:debug:"), 0, "{lines:#?}");
+    let vpid = format!("vpid = {pid}");
+    assert!(lines.iter().all(|l| l.contains(&vpid)), "{lines:#?}");
+}
+
+/// The same configuration on both daemons; every listing, normalised, must match.
+fn configure(w: &World) {
+    ok(
+        w,
+        &[
+            "create",
+            "s",
+            "--output",
+            w.dir.join("trace").to_str().unwrap(),
+        ],
+    );
+    ok(
+        w,
+        &[
+            "enable-channel",
+            "-u",
+            "c",
+            "--subbuf-size",
+            "65536",
+            "--num-subbuf",
+            "8",
+            "--overwrite",
+        ],
+    );
+    ok(w, &["enable-event", "-u", "ustd_fixture:simple", "-c", "c"]);
+    ok(
+        w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_fixture:*",
+            "-c",
+            "c",
+            "--loglevel",
+            "TRACE_WARNING",
+        ],
+    );
+    ok(
+        w,
+        &[
+            "enable-event",
+            "-u",
+            "x",
+            "-c",
+            "c",
+            "--loglevel-only",
+            "TRACE_DEBUG",
+        ],
+    );
+    ok(w, &["disable-event", "-u", "x", "-c", "c"]);
+    ok(
+        w,
+        &[
+            "add-context",
+            "-u",
+            "-t",
+            "vpid",
+            "-t",
+            "procname",
+            "-c",
+            "c",
+        ],
+    );
+}
+
+#[test]
+fn listings_match_lttng_sessiond() {
+    let commands: &[&[&str]] = &[
+        &["list"],
+        &["list", "s"],
+        &["--mi", "xml", "list", "s"],
+        &["list", "-u"],
+        &["list", "-u", "-f"],
+        &["--mi", "xml", "list", "-u"],
+    ];
+    let mut outputs = Vec::new();
+    for ustd in [false, true] {
+        let w = World::builder().without_daemon();
+        let _d = if ustd {
+            Sessiond::ustd(&w)
+        } else {
+            Sessiond::lttng(&w)
+        };
+        configure(&w);
+        let mut app = w.spawn_app(&["-n", "1", "-w"]);
+        app.wait_line("emitted", GENEROUS);
+        let got: Vec<String> = commands
+            .iter()
+            .map(|c| sort_rules(&normalize(&ok(&w, c), &w.dir, &[app.pid()])))
+            .collect();
+        signal(app.pid(), libc::SIGTERM);
+        app.wait();
+        outputs.push(got);
+    }
+    for (i, c) in commands.iter().enumerate() {
+        assert_eq!(
+            outputs[1][i],
+            outputs[0][i],
+            "`lttng {}`: ustd (left) vs lttng-sessiond (right)",
+            c.join(" ")
+        );
+    }
+}
+
+#[test]
+fn save_destroy_load_start() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    let trace = w.dir.join("trace");
+    ok(&w, &["create", "s", "--output", trace.to_str().unwrap()]);
+    ok(&w, &["enable-channel", "-u", "c", "--subbuf-size", "65536"]);
+    ok(
+        &w,
+        &["enable-event", "-u", "ustd_fixture:simple", "-c", "c"],
+    );
+    ok(&w, &["add-context", "-u", "-t", "vpid", "-c", "c"]);
+    let before = ok(&w, &["list", "s"]);
+    let saved = w.dir.join("saved");
+    ok(&w, &["save", "s", "--output-path", saved.to_str().unwrap()]);
+    ok(&w, &["destroy", "s"]);
+    assert!(!ok(&w, &["list"]).contains("s ["));
+    ok(
+        &w,
+        &[
+            "load",
+            "s",
+            "--input-path",
+            saved.join("s.lttng").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(ok(&w, &["list", "s"]), before);
+    ok(&w, &["start", "s"]);
+    let pid = run_app(&w, &["-n", "2", "-e", "simple"]);
+    ok(&w, &["destroy", "s"]);
+    let lines = babeltrace(&trace);
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(
+        lines.iter().all(|l| l.contains(&format!("vpid = {pid}"))),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn hostile_clients_never_stop_lttng_list() {
+    let w = World::builder().without_daemon();
+    let mut d = Sessiond::ustd(&w);
+    ok(&w, &["create", "s"]);
+    let sock = d.socket();
+    let send = |bytes: &[u8]| {
+        let mut s = UnixStream::connect(&sock).unwrap();
+        let _ = s.write_all(bytes);
+        s
+    };
+    // Garbage, a truncated header, a huge declared length, and clients that never finish.
+    let mut huge = vec![0u8; 13156];
+    huge[..4].copy_from_slice(&6u32.to_le_bytes());
+    huge[4944..4948].copy_from_slice(&u32::MAX.to_le_bytes());
+    let mut held = Vec::new();
+    for _ in 0..16 {
+        held.push(send(&[0x5a; 6000])); // half a header, then silence
+    }
+    let mut garbage = send(&[0xff; 13156]);
+    drop(send(&[1, 2, 3]));
+    let mut refused = send(&huge);
+    let t = Instant::now();
+    let out = ok(&w, &["list"]);
+    assert!(out.contains("s [inactive]"), "{out}");
+    // The CLI answered while 16 clients hold half-sent requests: not delayed to their deadline.
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "lttng list took {:?}",
+        t.elapsed()
+    );
+    let mut reply = Vec::new();
+    garbage.read_to_end(&mut reply).unwrap();
+    assert_eq!(
+        &reply[4..8],
+        &12u32.to_le_bytes(),
+        "unknown command: LTTNG_ERR_UND"
+    );
+    reply.clear();
+    refused.read_to_end(&mut reply).unwrap();
+    assert_eq!(
+        &reply[4..8],
+        &97u32.to_le_bytes(),
+        "length beyond bound: LTTNG_ERR_INVALID"
+    );
+    assert!(d.alive());
+}
+
+#[test]
+fn unsupported_commands_get_clear_errors() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    ok(&w, &["create", "s"]);
+    let o = lttng(&w, &["enable-event", "-k", "sched_switch"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("Kernel tracer not available"), "{err}");
+    let o = lttng(&w, &["create", "snap", "--snapshot"]);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn auto_spawn_with_lttng_sessiond_path() {
+    let w = World::builder().without_daemon();
+    let mut c = w.command_in(Path::new("lttng"));
+    c.args(["create", "s"])
+        .env("LTTNG_HOME", &w.dir)
+        .env("HOME", &w.dir)
+        .env("LTTNG_SESSIOND_PATH", ustd_bin());
+    let o = run_with_timeout(c, GENEROUS).unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("Session s created."), "{out}");
+    // The spawned daemon answers at once: the parent exited only once it listened.
+    assert!(ok(&w, &["list"]).contains("s [inactive]"));
+    let mut cat = w.command_in(Path::new("cat"));
+    cat.arg("/var/run/lttng/ustd.lock");
+    let pid: i32 = String::from_utf8_lossy(&run_with_timeout(cat, GENEROUS).unwrap().stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    signal(pid, libc::SIGTERM);
+    wait_until("spawned daemon exits", GENEROUS, || {
+        (!Path::new(&format!("/proc/{pid}")).exists()).then_some(())
+    });
+}
+
+/// The CLI as uid 65534, with `LTTNG_HOME` in a directory of its own.
+fn as_nobody(w: &World, group: Option<(u32, &str)>, args: &[&str]) -> Output {
+    let home = w.dir.join("nobody");
+    if !home.exists() {
+        std::fs::create_dir_all(&home).unwrap();
+        std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+        std::fs::set_permissions(&w.dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    let mut c = w.command_in(Path::new("setpriv"));
+    c.args(["--reuid=65534", "--regid=65534"]);
+    match group {
+        // A member of the socket's group who names it with `lttng --group`: the root daemon.
+        Some((gid, _)) => c.arg(format!("--groups={gid}")),
+        None => c.arg("--clear-groups"),
+    };
+    c.args([
+        "env",
+        &format!("LTTNG_HOME={}", home.display()),
+        &format!("HOME={}", home.display()),
+    ]);
+    match group {
+        Some((_, name)) => c.args(["lttng", &format!("--group={name}")]),
+        None => c.arg("lttng"),
+    };
+    c.args(args);
+    run_with_timeout(c, GENEROUS).unwrap()
+}
+
+#[test]
+fn unprivileged_user_sees_and_controls_only_its_sessions() {
+    use std::os::unix::fs::MetadataExt;
+    let w = World::builder().without_daemon();
+    let d = Sessiond::ustd(&w);
+    ok(&w, &["create", "rootsess"]);
+    let meta = std::fs::metadata(d.socket()).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o660);
+    let gid = meta.gid();
+    let group = std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2] == gid.to_string()).then(|| f[0].to_owned())
+        })
+        .unwrap();
+    let g = Some((gid, group.as_str()));
+    let text = |o: Output| {
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+    };
+    let listed = text(as_nobody(&w, g, &["list"]));
+    assert!(!listed.contains("rootsess"), "{listed}");
+    let o = as_nobody(&w, g, &["stop", "rootsess"]);
+    assert!(!o.status.success());
+    assert!(text(o).contains("Permission denied"));
+    let o = as_nobody(&w, g, &["create", "mine"]);
+    assert!(o.status.success(), "{}", text(o));
+    let listed = text(as_nobody(&w, g, &["list"]));
+    assert!(
+        listed.contains("mine") && !listed.contains("rootsess"),
+        "{listed}"
+    );
+    // Root sees both.
+    let all = ok(&w, &["list"]);
+    assert!(all.contains("mine") && all.contains("rootsess"), "{all}");
+    drop(d);
+
+    // Its own per-user daemon, at $LTTNG_HOME/.lttng/client-lttng-sessiond.
+    let home = w.dir.join("nobody");
+    let mut c = w.command_in(Path::new("setpriv"));
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"])
+        .arg(format!("LTTNG_HOME={}", home.display()))
+        .arg(format!("HOME={}", home.display()))
+        .arg(ustd_bin())
+        .arg("daemon")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut user_daemon = c.spawn().unwrap();
+    wait_until("per-user client socket", GENEROUS, || {
+        home.join(".lttng/client-lttng-sessiond")
+            .exists()
+            .then_some(())
+    });
+    let o = as_nobody(&w, None, &["create", "own"]);
+    assert!(o.status.success(), "{}", text(o));
+    let listed = text(as_nobody(&w, None, &["list"]));
+    assert!(
+        listed.contains("own") && !listed.contains("mine"),
+        "{listed}"
+    );
+    signal(user_daemon.id() as i32, libc::SIGTERM);
+    let _ = user_daemon.wait();
+}
