@@ -9,6 +9,7 @@
 #[cfg(not(ustd_loom))]
 pub mod control;
 pub mod core;
+pub mod filter;
 #[cfg(not(ustd_loom))]
 pub mod io;
 pub mod sync;
