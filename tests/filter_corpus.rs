@@ -54,6 +54,23 @@ fn corpus_matches_stock_lttng() {
     assert!(wrong.is_empty(), "{} of {} differ:\n{}", wrong.len(), expected.len(), wrong.join("\n"));
 }
 
+/// What lttng-ust really received from lttng-sessiond (LTTNG_UST_ABI_FILTER,
+/// read on the fixture app's command socket) is ustd's bytecode too.
+#[test]
+fn app_receives_the_same_bytecode() {
+    let received = load(&data_dir().join("expected_app.json"));
+    assert!(!received.is_empty());
+    for entry in &received {
+        let expr = entry["expr"].as_str().expect("expr");
+        let b = ustd::filter::compile(expr).unwrap_or_else(|e| panic!("{expr:?}: {e}"));
+        let got = entry["received"].as_array().expect("received");
+        assert_eq!(got.len(), 1, "{expr:?}: the app got this bytecode once");
+        let have: String = b.data.iter().map(|x| format!("{x:02x}")).collect();
+        assert_eq!(got[0]["bytecode"].as_str(), Some(have.as_str()), "{expr:?}");
+        assert_eq!(got[0]["reloc_offset"].as_u64(), Some(u64::from(b.reloc_offset)), "{expr:?}");
+    }
+}
+
 /// Re-runs the capture with the installed stock CLI, so the committed
 /// expectations cannot silently go stale (needs root, lttng, strace).
 #[test]
@@ -66,11 +83,14 @@ fn capture_is_current() {
         .status()
         .expect("run capture.py");
     assert!(status.success(), "capture.py failed: {status}");
-    let fresh = load(&out);
+    let app_out = out.with_file_name(format!("ustd-filter-expected-{}_app.json", std::process::id()));
+    let (fresh, fresh_app) = (load(&out), load(&app_out));
     let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_file(&app_out);
     let committed = load(&data_dir().join("expected.json"));
     assert_eq!(fresh.len(), committed.len());
     for (f, c) in fresh.iter().zip(&committed) {
         assert_eq!(f, c, "stock lttng now sends something else for {:?}", short(c["expr"].as_str().unwrap_or("")));
     }
+    assert_eq!(fresh_app, load(&data_dir().join("expected_app.json")), "lttng-ust now receives something else");
 }
