@@ -101,6 +101,7 @@ proptest! {
     fn arbitrary_text_never_panics(s in "\\PC{0,200}") {
         if let Err(e) = ustd::filter::compile(&s) {
             prop_assert!(e.offset <= s.len());
+            let _ = e.caret(&s);
         }
     }
 

@@ -16,7 +16,10 @@ impl FilterError {
 
     /// The expression's line holding the error, with a caret under it.
     pub fn caret(&self, expression: &str) -> String {
-        let at = self.offset.min(expression.len());
+        let mut at = self.offset.min(expression.len());
+        while !expression.is_char_boundary(at) {
+            at -= 1;
+        }
         let start = expression[..at].rfind('\n').map_or(0, |i| i + 1);
         let end = expression[at..].find('\n').map_or(expression.len(), |i| at + i);
         let col = expression[start..at].chars().count();

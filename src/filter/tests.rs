@@ -74,6 +74,13 @@ fn errors_name_the_position() {
 fn caret_points_at_the_error() {
     let e = err("a == 1 &&\n  b @ 2");
     assert_eq!(e.caret("a == 1 &&\n  b @ 2"), "  b @ 2\n    ^");
+    // An offset inside a multi-byte character points at that character.
+    let e = err("a == \"é\" é");
+    assert_eq!(e.caret("a == \"é\" é"), "a == \"é\" é\n         ^");
+    let long = format!("a == \"{}\"", "é".repeat(40_000));
+    let e = err(&long);
+    assert_eq!(e.kind, FilterErrorKind::ExpressionTooLong);
+    let _ = e.caret(&long);
 }
 
 #[test]
