@@ -18,7 +18,6 @@ enum Ty {
     Num,
     Float,
     Field,
-    Str,
 }
 
 fn int_literal() -> impl Strategy<Value = String> {
