@@ -9,37 +9,37 @@ use super::{Bytecode, BYTECODE_HEADER_LEN, MAX_BYTECODE_LEN};
 
 /// Opcodes of `enum bytecode_op` that lttng 2.13's generator emits.
 mod op {
-    pub const RETURN: u8 = 1;
-    pub const BIT_RSHIFT: u8 = 7;
-    pub const BIT_LSHIFT: u8 = 8;
-    pub const BIT_AND: u8 = 9;
-    pub const BIT_OR: u8 = 10;
-    pub const BIT_XOR: u8 = 11;
-    pub const EQ: u8 = 12;
-    pub const NE: u8 = 13;
-    pub const GT: u8 = 14;
-    pub const LT: u8 = 15;
-    pub const GE: u8 = 16;
-    pub const LE: u8 = 17;
-    pub const UNARY_MINUS: u8 = 49;
-    pub const UNARY_NOT: u8 = 50;
-    pub const AND: u8 = 57;
-    pub const OR: u8 = 58;
-    pub const LOAD_FIELD_REF: u8 = 59;
-    pub const LOAD_STRING: u8 = 64;
-    pub const LOAD_S64: u8 = 65;
-    pub const LOAD_DOUBLE: u8 = 66;
-    pub const CAST_TO_S64: u8 = 67;
-    pub const CAST_DOUBLE_TO_S64: u8 = 68;
-    pub const GET_CONTEXT_REF: u8 = 70;
-    pub const LOAD_STAR_GLOB_STRING: u8 = 76;
-    pub const GET_CONTEXT_ROOT: u8 = 79;
-    pub const GET_APP_CONTEXT_ROOT: u8 = 80;
-    pub const GET_PAYLOAD_ROOT: u8 = 81;
-    pub const GET_SYMBOL: u8 = 82;
-    pub const GET_INDEX_U64: u8 = 85;
-    pub const LOAD_FIELD: u8 = 86;
-    pub const UNARY_BIT_NOT: u8 = 98;
+    pub(super) const RETURN: u8 = 1;
+    pub(super) const BIT_RSHIFT: u8 = 7;
+    pub(super) const BIT_LSHIFT: u8 = 8;
+    pub(super) const BIT_AND: u8 = 9;
+    pub(super) const BIT_OR: u8 = 10;
+    pub(super) const BIT_XOR: u8 = 11;
+    pub(super) const EQ: u8 = 12;
+    pub(super) const NE: u8 = 13;
+    pub(super) const GT: u8 = 14;
+    pub(super) const LT: u8 = 15;
+    pub(super) const GE: u8 = 16;
+    pub(super) const LE: u8 = 17;
+    pub(super) const UNARY_MINUS: u8 = 49;
+    pub(super) const UNARY_NOT: u8 = 50;
+    pub(super) const AND: u8 = 57;
+    pub(super) const OR: u8 = 58;
+    pub(super) const LOAD_FIELD_REF: u8 = 59;
+    pub(super) const LOAD_STRING: u8 = 64;
+    pub(super) const LOAD_S64: u8 = 65;
+    pub(super) const LOAD_DOUBLE: u8 = 66;
+    pub(super) const CAST_TO_S64: u8 = 67;
+    pub(super) const CAST_DOUBLE_TO_S64: u8 = 68;
+    pub(super) const GET_CONTEXT_REF: u8 = 70;
+    pub(super) const LOAD_STAR_GLOB_STRING: u8 = 76;
+    pub(super) const GET_CONTEXT_ROOT: u8 = 79;
+    pub(super) const GET_APP_CONTEXT_ROOT: u8 = 80;
+    pub(super) const GET_PAYLOAD_ROOT: u8 = 81;
+    pub(super) const GET_SYMBOL: u8 = 82;
+    pub(super) const GET_INDEX_U64: u8 = 85;
+    pub(super) const LOAD_FIELD: u8 = 86;
+    pub(super) const UNARY_BIT_NOT: u8 = 98;
 }
 
 /// Largest `data` that fits in a 65,536-byte `struct lttng_bytecode`.
