@@ -117,6 +117,8 @@ enum Cmd {
         /// Exactly this level.
         #[arg(long)]
         loglevel_only: Option<String>,
+        #[command(flatten)]
+        rule: RuleArgs,
         #[arg(long)]
         json: bool,
     },
@@ -170,11 +172,42 @@ enum Cmd {
         /// Context fields to add (repeatable).
         #[arg(short = 't', long = "type")]
         types: Vec<String>,
+        #[command(flatten)]
+        rule: RuleArgs,
         #[arg(long)]
         json: bool,
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+}
+
+/// `--filter` and `-x`, as lttng's enable-event has them.
+#[derive(clap::Args, Debug)]
+struct RuleArgs {
+    /// Filter expression (lttng's language), e.g. 'value > 3 && text == "a*"'.
+    #[arg(short = 'f', long, allow_hyphen_values = true)]
+    filter: Option<String>,
+    /// Event names (or `*` globs) a `*` pattern leaves out, comma separated.
+    #[arg(short = 'x', long = "exclude", value_name = "NAME[,NAME...]")]
+    exclude: Option<String>,
+}
+
+impl RuleArgs {
+    /// Compiles the filter here too, so a mistake is shown with a caret
+    /// before the daemon is asked (it compiles the same text).
+    fn resolve(self) -> Result<record::Rule, String> {
+        if let Some(f) = &self.filter {
+            ustd::filter::compile(f).map_err(|e| format!("{e}\n{}", e.caret(f)))?;
+        }
+        let exclusions = self
+            .exclude
+            .map(|x| x.split(',').map(str::to_owned).collect())
+            .unwrap_or_default();
+        Ok(record::Rule {
+            filter: self.filter,
+            exclusions,
+        })
+    }
 }
 
 /// Bound on one control request; `stop` and `destroy` flush traces.
@@ -399,10 +432,12 @@ impl Client {
                 session,
                 loglevel: ll,
                 loglevel_only,
+                rule,
                 json,
                 ..
             } => {
                 let patterns = patterns(p, all)?;
+                let rule = rule.resolve()?;
                 let loglevel = match (ll, loglevel_only) {
                     (Some(l), _) => LoglevelSel {
                         kind: LoglevelType::Range,
@@ -420,6 +455,8 @@ impl Client {
                     channel,
                     patterns,
                     loglevel,
+                    filter: rule.filter,
+                    exclusions: rule.exclusions,
                 })?;
                 report(&b, json, &what)
             }
@@ -481,6 +518,7 @@ impl Client {
                 output,
                 buffers_pid,
                 types,
+                rule,
                 json,
                 command,
             } => record::run(
@@ -488,6 +526,7 @@ impl Client {
                 output.map(absolute).transpose()?,
                 buffers_pid,
                 types,
+                rule.resolve()?,
                 json,
                 command,
             ),
@@ -585,6 +624,13 @@ fn describe_session(b: &Value) -> String {
                     "disabled"
                 }
             );
+            if let Some(f) = e["key"]["filter"]["expression"].as_str() {
+                out += &format!("      filter: {f}\n");
+            }
+            if let Some(x) = e["key"]["exclusions"].as_array().filter(|x| !x.is_empty()) {
+                let names: Vec<&str> = x.iter().filter_map(Value::as_str).collect();
+                out += &format!("      exclusions: {}\n", names.join(", "));
+            }
         }
         if let Some(ctx) = c["contexts"].as_array().filter(|v| !v.is_empty()) {
             let names: Vec<String> = ctx

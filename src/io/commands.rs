@@ -16,7 +16,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use crate::control::{AppFailure, ChannelOptions, FanOutReport};
-use crate::core::session::{LoglevelSel, Session, SessionConfig, SessionError};
+use crate::core::event_filter::EventFilter;
+use crate::core::session::{EventKey, LoglevelSel, Session, SessionConfig, SessionError};
 use crate::engine::trace::SessionTrace;
 use crate::io::app_conn::{AppJob, AppRef};
 use crate::io::host::local_datetime;
@@ -32,6 +33,16 @@ pub enum CommandError {
     Session(#[from] SessionError),
     #[error("{0}")]
     Trace(String),
+    #[error("{0}")]
+    Filter(String),
+}
+
+/// Compiles a filter expression into an event rule's filter, as liblttng-ctl
+/// does for the lttng CLI (ustd's own front end sends the text).
+pub fn compile_filter(expression: &str) -> Result<EventFilter, CommandError> {
+    let b = crate::filter::compile(expression).map_err(|e| CommandError::Filter(e.to_string()))?;
+    EventFilter::new(expression.to_owned(), b.data, b.reloc_offset)
+        .map_err(|e| CommandError::Filter(e.to_string()))
 }
 
 type Outcome = Result<Value, CommandError>;
@@ -130,17 +141,26 @@ pub async fn enable_channel(
     change(d, session, |c| c.enable_channel(&name, Some(attrs))).await
 }
 
+/// Enables one rule per pattern, all with the same loglevel, filter and
+/// exclusions.
 pub async fn enable_event(
     d: &Daemon,
     session: Option<String>,
     channel: Option<String>,
     patterns: Vec<String>,
     loglevel: LoglevelSel,
+    filter: Option<EventFilter>,
+    exclusions: Vec<String>,
 ) -> Outcome {
     change(d, session, |c| {
-        patterns
-            .iter()
-            .try_for_each(|p| c.enable_event(channel.as_deref(), p, loglevel))
+        patterns.iter().try_for_each(|p| {
+            let key = EventKey {
+                filter: filter.clone(),
+                exclusions: exclusions.clone(),
+                ..EventKey::new(p, loglevel)
+            };
+            c.enable_rule(channel.as_deref(), key)
+        })
     })
     .await
 }

@@ -73,7 +73,15 @@ async fn handle(d: &Daemon, req: Request) -> Response {
             channel,
             patterns,
             loglevel,
-        } => commands::enable_event(d, session, channel, patterns, loglevel).await,
+            filter,
+            exclusions,
+        } => match filter.as_deref().map(commands::compile_filter).transpose() {
+            Ok(filter) => {
+                commands::enable_event(d, session, channel, patterns, loglevel, filter, exclusions)
+                    .await
+            }
+            Err(e) => Err(e),
+        },
         Request::DisableEvent {
             session,
             channel,
