@@ -223,3 +223,14 @@ fn invalid_filter_names_the_position() {
     let out = ustd(&w, &["enable-event", "-u", "ustd_filter:sample", "-x", "ustd_filter:other"]);
     assert!(!out.status.success(), "exclusions need a pattern with `*`");
 }
+
+/// `ustd record` takes the same `--filter` and `-x`.
+#[test]
+fn record_applies_filter_and_exclusions() {
+    let w = World::start();
+    let out = w.dir.join("rec");
+    let app = filter_app().to_str().expect("UTF-8");
+    ok(&w, &["record", "-o", out.to_str().expect("UTF-8"), "--filter", "i < 2 || i == 4", "-x", "ustd_filter:other", "--", app, "6"]);
+    let want: Vec<(String, i64)> = [0, 1, 4].iter().map(|&i| ("ustd_filter:sample".to_owned(), i)).collect();
+    assert_eq!(events(&out), want);
+}
