@@ -20,5 +20,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi
 fi
 
+# tests/fd_budget.rs drives the ustd-bench binary, which `cargo test` does not build.
+cargo build --release -p ustd-bench
 cargo test --workspace --release
 LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2} loom-tests/run.sh

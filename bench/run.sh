@@ -2,10 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # bench/run.sh: load scenarios for a UST session daemon, driven by the
-# ustd-bench load generator (ustd-bench/, a workspace member). Every scenario runs against
-# lttng-sessiond and ustd in the same invocation; the script prints one
-# comparison table (lttng-sessiond, ustd, ratio lttng/ustd), the targets of
-# issue 5, and per-daemon detail tables. Raw JSON stays in $OUT.
+# ustd-bench load generator (ustd-bench/, a workspace member). Every
+# measurement runs REPS times; within a repetition the daemons are
+# interleaved (lttng, ustd,
+# lttng, ustd, ... per scenario and size), so load drift hits both alike.
+# Prints one comparison table (median and min-max of all runs per daemon,
+# ratio of the medians lttng/ustd), the targets of issue 14 with verdicts on
+# unrounded ratios, and per-run detail tables. Every figure is measured (none
+# is derived from a schedule). Raw JSON stays in $OUT.
 #
 # Usage (as root, from the repository root):
 #   cargo build --release --bin ustd --bin ustd-bench && bench/run.sh
@@ -23,11 +27,17 @@
 #           once): the steady cost per app, without a storm's transient peak.
 #   fanout  N registered apps (reply delay 0 and 1 ms); wall time of the
 #           control commands create / enable-event -u -a / start / stop /
-#           destroy, through each daemon's own CLI.
+#           destroy, through each daemon's own CLI; daemon CPU for `start`.
 #   stuck   N apps of which K stop answering right after registration. Wall
 #           time of the same commands; during `start`, a second generator
 #           registers LATE_APPS new apps (LATE_RATE per second, the first
-#           100 ms after start began) and reports their registration latency.
+#           100 ms after start began) and reports their registration latency;
+#           "during start" counts the late apps whose REGISTER_DONE came
+#           between start's launch and its return (the generator's clock).
+#
+# Daemon CPU = user + sys of the daemon's processes (lttng: lttng-sessiond,
+# its live lttng-consumerd children and the children it reaped), from
+# /proc/PID/stat, in clock ticks (1/CLK_TCK s: the resolution of the figure).
 #
 # Must run as root. Re-executes itself in a private mount namespace with fresh
 # tmpfs on /run/lttng and /dev/shm, so host daemons and apps are not touched.
@@ -39,6 +49,9 @@
 #   STORM_SIZES="100 500 2000"  FANOUT_SIZES="100 500"  DELAYS_MS="0 1"
 #   STUCK_APPS=100 STUCK_K="1 3" LATE_APPS=20 LATE_RATE=8
 #   EVENTS=4 (tracepoints per fake app)
+#   REPS=3                  repetitions (each daemon runs each measurement REPS times)
+#   HOLD_FDS=0              1: fake apps keep the fds the daemon passes them, as
+#                           real apps do (ustd-bench --hold-fds)
 #   QUICK=1                 small sizes for a smoke run (CI)
 #   BENCH_BIN, USTD_BIN     binaries (default: target/release/{ustd-bench,ustd})
 #   OUT                     result directory (default: a new mktemp -d)
@@ -76,6 +89,11 @@ LATE_RATE=${LATE_RATE:-8}
 # lttng-ust's and both daemons' per-app socket timeout (seconds).
 APP_DEADLINE_S=${LTTNG_APP_SOCKET_TIMEOUT:-5}
 SCENARIOS=${SCENARIOS:-"storm memory fanout stuck"}
+REPS=${REPS:-3}
+HOLD_FDS=${HOLD_FDS:-0}
+GEN_ARGS=()
+[[ $HOLD_FDS == 1 ]] && GEN_ARGS+=(--hold-fds)
+CLK_TCK=$(getconf CLK_TCK)
 MEM_APPS=${MEM_APPS:-${STORM_SIZES##* }}
 EVENTS=${EVENTS:-4}
 BENCH_BIN=${BENCH_BIN:-$repo/target/release/ustd-bench}
@@ -134,7 +152,12 @@ ustd_stop() {
     wait "$DAEMON_PID" 2>/dev/null || true
     rm -rf "$ustd_rundir"
 }
+# Exit status 3: carried out, but failed for some apps (named in the log):
+# timed like a success, as lttng's CLI reports such apps with status 0.
 ustd_ctl() {
+    ustd_ctl_once "$@" || [[ $? == 3 ]]
+}
+ustd_ctl_once() {
     case $1 in
         create) "$USTD_BIN" --rundir "$ustd_rundir" create "$2" --output "$work/traces/$2" ;;
         enable-event) "$USTD_BIN" --rundir "$ustd_rundir" enable-event -u -a ;;
@@ -157,6 +180,19 @@ daemon_rss_kib() {
     done
     echo "$total"
 }
+# user + sys CPU of the daemon's processes, with the children they reaped
+# (/proc/PID/stat fields 14-17), in clock ticks.
+daemon_cpu_ticks() {
+    local total=0 p t
+    for p in $("${D}_pids"); do
+        # Drop "pid (comm) " first: comm may contain spaces.
+        t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13 + $14 + $15}')
+        total=$(( total + ${t:-0} ))
+    done
+    echo "$total"
+}
+# ms of CPU per app between two daemon_cpu_ticks readings, unrounded.
+cpu_ms_per_app() { awk -v a="$1" -v b="$2" -v n="$3" -v hz="$CLK_TCK" 'BEGIN{ if (n > 0) printf "%.6g", (b - a) * 1000 / hz / n; else print "n/a" }'; }
 daemon_fds() {
     local total=0 p
     for p in $("${D}_pids"); do
@@ -171,7 +207,7 @@ GEN_PID=
 gen_start() {
     local name=$1; shift
     rm -f "$OUT/$name.ready"
-    "$BENCH_BIN" --socket "$APP_SOCKET" --events "$EVENTS" --serve \
+    "$BENCH_BIN" --socket "$APP_SOCKET" --events "$EVENTS" --serve "${GEN_ARGS[@]}" \
         --ready-file "$OUT/$name.ready" "$@" >"$OUT/$name.final.json" 2>"$OUT/$name.gen.log" &
     GEN_PID=$!
     while [[ ! -s "$OUT/$name.ready" ]]; do
@@ -186,13 +222,18 @@ gen_stop() {
 
 # timed_ctl NAME [BEFORE_START AFTER_START]: runs the five control commands,
 # prints "create enable start stop destroy" in ms. The optional hooks run
-# right before and right after `start` (outside the timed span).
+# right before and right after `start` (outside the timed span). Writes
+# "<start launched, Unix ms> <start returned, Unix ms> <daemon CPU ticks
+# during start>" to $OUT/NAME.start.
 timed_ctl() {
-    local t r=() name=$1 before=${2:-} after=${3:-}
+    local t t1 c0 r=() name=$1 before=${2:-} after=${3:-}
     for c in create enable-event start stop destroy; do
         [[ $c == start && -n $before ]] && "$before" >&2
+        c0=$(daemon_cpu_ticks)
         t=$(now_ns)
         if "${D}_ctl" "$c" "bench-$name" >>"$OUT/$name.ctl.log" 2>&1; then r+=("$(ms_since "$t")"); else r+=("FAIL"); fi
+        t1=$(now_ns)
+        [[ $c == start ]] && echo "$((t / 1000000)) $((t1 / 1000000)) $(( $(daemon_cpu_ticks) - c0 ))" >"$OUT/$name.start"
         [[ $c == start && -n $after ]] && "$after" >&2
     done
     echo "${r[*]}"
@@ -202,95 +243,99 @@ timed_ctl() {
 # VAL["section|params|metric|daemon"] = value; KEYS keeps first-seen order.
 declare -A VAL
 KEYS=()
-rec() { # rec SECTION PARAMS METRIC VALUE (for daemon $D)
+rec() { # rec SECTION PARAMS METRIC VALUE (for daemon $D; one value per run)
     local k="$1|$2|$3"
     [[ -n "${SEEN[$k]:-}" ]] || { SEEN[$k]=1; KEYS+=("$k"); }
-    VAL["$k|$D"]=$4
+    VAL["$k|$D"]="${VAL["$k|$D"]:-}${VAL["$k|$D"]:+ }$4"
 }
 declare -A SEEN
 storm_rows=() fanout_rows=() stuck_rows=() memory_rows=()
 
 # -------------------------------------------------------------- scenarios ---
+# Each scenario function runs one measurement (one size) for daemon $D in
+# repetition $REP; the driver below interleaves the daemons.
 scenario_storm() {
-    local n name ready rss0 fds0 rss1 fds1 procs
-    for n in $STORM_SIZES; do
-        name=$D-storm-$n
-        "${D}_start"
-        sleep 0.5
-        rss0=$(daemon_rss_kib) fds0=$(daemon_fds)
-        gen_start "$name" --gate --apps "$n" --register-timeout-s 300
-        ready=$(cat "$OUT/$name.ready")
-        sleep 0.5 # let late frees and closes settle before sampling
-        rss1=$(daemon_rss_kib) fds1=$(daemon_fds) procs=$("${D}_pids" | wc -w)
-        gen_stop
-        "${D}_stop"
-        local all p50 p99 max failed rss_app fds_app
-        all=$(jget .all_registered_ms "$ready") p50=$(jget .latency_ms.p50 "$ready")
-        p99=$(jget .latency_ms.p99 "$ready") max=$(jget .latency_ms.max "$ready")
-        failed=$(( n - $(jget .registered "$ready") ))
-        rss_app=$(awk -v a="$rss0" -v b="$rss1" -v n="$n" 'BEGIN{printf "%.1f", (b-a)/n}')
-        fds_app=$(awk -v a="$fds0" -v b="$fds1" -v n="$n" 'BEGIN{printf "%.2f", (b-a)/n}')
-        rec "storm" "N=$n" "all registered (ms)" "$all"
-        rec "storm" "N=$n" "per-app latency p50 (ms)" "$p50"
-        rec "storm" "N=$n" "per-app latency p99 (ms)" "$p99"
-        rec "storm" "N=$n" "per-app latency max (ms)" "$max"
-        rec "storm" "N=$n" "failed registrations" "$failed"
-        rec "memory" "N=$n, after the storm" "RSS (KiB)" "$rss1"
-        rec "memory" "N=$n, after the storm" "open fds" "$fds1"
-        rec "memory" "N=$n, after the storm" "RSS per registered app (KiB)" "$rss_app"
-        rec "memory" "N=$n, after the storm" "fds per registered app" "$fds_app"
-        storm_rows+=("| $D | $n | $all | $p50 | $p99 | $max | $failed | $rss0 | $rss1 | $rss_app | $fds0 | $fds1 | $fds_app | $procs | $(load1) |")
-        log "storm $D n=$n: all registered $all ms, p99 $p99 ms"
-    done
+    local n=$1 name ready rss0 fds0 cpu0 rss1 fds1 cpu1 procs
+    name=$D-storm-$n-r$REP
+    "${D}_start"
+    sleep 0.5
+    rss0=$(daemon_rss_kib) fds0=$(daemon_fds) cpu0=$(daemon_cpu_ticks)
+    gen_start "$name" --gate --apps "$n" --register-timeout-s 300
+    ready=$(cat "$OUT/$name.ready")
+    sleep 0.5 # let late frees and closes settle before sampling
+    rss1=$(daemon_rss_kib) fds1=$(daemon_fds) cpu1=$(daemon_cpu_ticks) procs=$("${D}_pids" | wc -w)
+    gen_stop
+    "${D}_stop"
+    local all p50 p99 max reg failed rss_app fds_app cpu_app
+    all=$(jget .all_registered_ms "$ready") p50=$(jget .latency_ms.p50 "$ready")
+    p99=$(jget .latency_ms.p99 "$ready") max=$(jget .latency_ms.max "$ready")
+    reg=$(jget .registered "$ready")
+    failed=$(( n - reg ))
+    rss_app=$(awk -v a="$rss0" -v b="$rss1" -v n="$reg" 'BEGIN{ if (n > 0) printf "%.6g", (b-a)/n; else print "n/a" }')
+    fds_app=$(awk -v a="$fds0" -v b="$fds1" -v n="$reg" 'BEGIN{ if (n > 0) printf "%.6g", (b-a)/n; else print "n/a" }')
+    cpu_app=$(cpu_ms_per_app "$cpu0" "$cpu1" "$reg")
+    rec "storm" "N=$n" "all registered (ms)" "$all"
+    rec "storm" "N=$n" "per-app latency p50 (ms)" "$p50"
+    rec "storm" "N=$n" "per-app latency p99 (ms)" "$p99"
+    rec "storm" "N=$n" "per-app latency max (ms)" "$max"
+    rec "storm" "N=$n" "failed registrations" "$failed"
+    rec "storm" "N=$n" "daemon CPU per registered app (ms)" "$cpu_app"
+    rec "memory" "N=$n, after the storm" "RSS (KiB)" "$rss1"
+    rec "memory" "N=$n, after the storm" "open fds" "$fds1"
+    rec "memory" "N=$n, after the storm" "RSS per registered app (KiB)" "$rss_app"
+    rec "memory" "N=$n, after the storm" "fds per registered app" "$fds_app"
+    storm_rows+=("| $D | $REP | $n | $all | $p50 | $p99 | $max | $failed | $cpu_app | $rss0 | $rss1 | $rss_app | $fds0 | $fds1 | $fds_app | $procs | $(load1) |")
+    log "storm $D n=$n rep $REP: all registered $all ms, p99 $p99 ms, CPU/app $cpu_app ms"
 }
 
 # Steady-state cost per app: MEM_APPS apps registered at the generator's own
 # pace (serial forks, at most 64 connecting at once), so the daemon's memory
 # is not inflated by thousands of registrations in flight at once.
 scenario_memory() {
-    local name=$D-memory-$MEM_APPS ready rss0 fds0 rss1 fds1 procs
+    local name=$D-memory-$MEM_APPS-r$REP ready reg rss0 fds0 cpu0 rss1 fds1 cpu1 procs
     "${D}_start"
     sleep 0.5
-    rss0=$(daemon_rss_kib) fds0=$(daemon_fds)
+    rss0=$(daemon_rss_kib) fds0=$(daemon_fds) cpu0=$(daemon_cpu_ticks)
     gen_start "$name" --apps "$MEM_APPS" --register-timeout-s 300
     ready=$(cat "$OUT/$name.ready")
     sleep 0.5
-    rss1=$(daemon_rss_kib) fds1=$(daemon_fds) procs=$("${D}_pids" | wc -w)
+    rss1=$(daemon_rss_kib) fds1=$(daemon_fds) cpu1=$(daemon_cpu_ticks) procs=$("${D}_pids" | wc -w)
     gen_stop
     "${D}_stop"
+    reg=$(jget .registered "$ready")
     rec "memory" "N=0" "RSS (KiB)" "$rss0"
     rec "memory" "N=0" "open fds" "$fds0"
     rec "memory" "N=$MEM_APPS, paced" "RSS (KiB)" "$rss1"
     rec "memory" "N=$MEM_APPS, paced" "open fds" "$fds1"
-    rec "memory" "N=$MEM_APPS, paced" "RSS per registered app (KiB)" "$(awk -v a="$rss0" -v b="$rss1" -v n="$MEM_APPS" 'BEGIN{printf "%.1f", (b-a)/n}')"
-    rec "memory" "N=$MEM_APPS, paced" "fds per registered app" "$(awk -v a="$fds0" -v b="$fds1" -v n="$MEM_APPS" 'BEGIN{printf "%.2f", (b-a)/n}')"
-    memory_rows+=("| $D | $MEM_APPS | $(jget .registered "$ready") | $rss0 | $rss1 | $fds0 | $fds1 | $procs | $(load1) |")
-    log "memory $D n=$MEM_APPS: RSS $rss0 -> $rss1 KiB"
+    rec "memory" "N=$MEM_APPS, paced" "RSS per registered app (KiB)" "$(awk -v a="$rss0" -v b="$rss1" -v n="$reg" 'BEGIN{ if (n > 0) printf "%.6g", (b-a)/n; else print "n/a" }')"
+    rec "memory" "N=$MEM_APPS, paced" "fds per registered app" "$(awk -v a="$fds0" -v b="$fds1" -v n="$reg" 'BEGIN{ if (n > 0) printf "%.6g", (b-a)/n; else print "n/a" }')"
+    rec "memory" "N=$MEM_APPS, paced" "daemon CPU per registered app (ms)" "$(cpu_ms_per_app "$cpu0" "$cpu1" "$reg")"
+    memory_rows+=("| $D | $REP | $MEM_APPS | $reg | $rss0 | $rss1 | $fds0 | $fds1 | $procs | $(load1) |")
+    log "memory $D n=$MEM_APPS rep $REP: RSS $rss0 -> $rss1 KiB"
 }
 
 scenario_fanout() {
-    local n delay name times final
-    for n in $FANOUT_SIZES; do
-        for delay in $DELAYS_MS; do
-            name=$D-fanout-$n-$delay
-            "${D}_start"
-            gen_start "$name" --apps "$n" --reply-delay-ms "$delay" --register-timeout-s 300
-            MEM_FILE=$OUT/$name.mem
-            times=$(timed_ctl "$name" "" sample_mem)
-            gen_stop
-            "${D}_stop"
-            final=$(cat "$OUT/$name.final.json")
-            read -r rss_started fds_started procs_started <"$MEM_FILE"
-            read -r t_create t_enable t_start t_stop t_destroy <<<"$times"
-            rec "fanout" "N=$n delay=${delay}ms" "start (ms)" "$t_start"
-            rec "fanout" "N=$n delay=${delay}ms" "stop (ms)" "$t_stop"
-            rec "fanout" "N=$n delay=${delay}ms" "destroy (ms)" "$t_destroy"
-            rec "memory" "N=$n delay=${delay}ms, session started" "RSS (KiB)" "$rss_started"
-            rec "memory" "N=$n delay=${delay}ms, session started" "open fds" "$fds_started"
-            fanout_rows+=("| $D | $n | $delay | ${times// / | } | $(jget .notify_sent.REGISTER_EVENT "$final") | $(jget .notify_errors "$final") | $rss_started | $fds_started | $procs_started | $(load1) |")
-            log "fanout $D n=$n delay=${delay}ms: $times"
-        done
-    done
+    local n=$1 delay=$2 name times final span cpu_start
+    name=$D-fanout-$n-$delay-r$REP
+    "${D}_start"
+    gen_start "$name" --apps "$n" --reply-delay-ms "$delay" --register-timeout-s 300
+    MEM_FILE=$OUT/$name.mem
+    times=$(timed_ctl "$name" "" sample_mem)
+    gen_stop
+    "${D}_stop"
+    final=$(cat "$OUT/$name.final.json")
+    read -r rss_started fds_started procs_started <"$MEM_FILE"
+    read -r t_create t_enable t_start t_stop t_destroy <<<"$times"
+    read -r _ _ span <"$OUT/$name.start"
+    cpu_start=$(cpu_ms_per_app 0 "$span" "$n")
+    rec "fanout" "N=$n delay=${delay}ms" "start (ms)" "$t_start"
+    rec "fanout" "N=$n delay=${delay}ms" "stop (ms)" "$t_stop"
+    rec "fanout" "N=$n delay=${delay}ms" "destroy (ms)" "$t_destroy"
+    rec "fanout" "N=$n delay=${delay}ms" "daemon CPU for start per app (ms)" "$cpu_start"
+    rec "memory" "N=$n delay=${delay}ms, session started" "RSS (KiB)" "$rss_started"
+    rec "memory" "N=$n delay=${delay}ms, session started" "open fds" "$fds_started"
+    fanout_rows+=("| $D | $REP | $n | $delay | ${times// / | } | $cpu_start | $(jget .notify_sent.REGISTER_EVENT "$final") | $(jget .notify_errors "$final") | $rss_started | $fds_started | $procs_started | $(load1) |")
+    log "fanout $D n=$n delay=${delay}ms rep $REP: $times"
 }
 
 # Daemon RSS, fds and process count once the session started (fan-out hook).
@@ -302,7 +347,7 @@ sample_mem() {
 # The late generator: LATE_APPS new apps registering while `start` runs.
 late_begin() {
     rm -f "$OUT/$LATE_NAME.ready"
-    (sleep 0.1; exec "$BENCH_BIN" --socket "$APP_SOCKET" --events "$EVENTS" --serve \
+    (sleep 0.1; exec "$BENCH_BIN" --socket "$APP_SOCKET" --events "$EVENTS" --serve "${GEN_ARGS[@]}" \
         --name ustd-bench-late --apps "$LATE_APPS" --connect-rate "$LATE_RATE" \
         --register-timeout-s 120 --ready-file "$OUT/$LATE_NAME.ready") \
         >"$OUT/$LATE_NAME.final.json" 2>"$OUT/$LATE_NAME.gen.log" &
@@ -318,119 +363,165 @@ late_end() {
 }
 
 scenario_stuck() {
-    local k name times final late during
-    for k in $STUCK_K; do
-        name=$D-stuck-$STUCK_APPS-$k
-        LATE_NAME=$name-late
-        "${D}_start"
-        gen_start "$name" --apps "$STUCK_APPS" --stuck "$k" --register-timeout-s 300
-        times=$(timed_ctl "$name" late_begin late_end)
-        gen_stop
-        "${D}_stop"
-        final=$(cat "$OUT/$name.final.json")
-        late=$(cat "$OUT/$LATE_NAME.ready" 2>/dev/null || echo '{}')
-        read -r t_create t_enable t_start t_stop t_destroy <<<"$times"
-        # Late apps are forked from 100 ms after `start` began, one every 1/LATE_RATE s.
-        during=$(awk -v t="$t_start" -v r="$LATE_RATE" -v n="$LATE_APPS" \
-            'BEGIN{ if (t !~ /^[0-9]+$/) { print "n/a"; exit } c = int((t - 100) * r / 1000) + 1; if (c < 0) c = 0; if (c > n) c = n; print c }')
-        rec "stuck" "N=$STUCK_APPS K=$k" "start (ms)" "$t_start"
-        rec "stuck" "N=$STUCK_APPS K=$k" "new app registration p50 (ms)" "$(jget .latency_ms.p50 "$late")"
-        rec "stuck" "N=$STUCK_APPS K=$k" "new app registration p99 (ms)" "$(jget .latency_ms.p99 "$late")"
-        rec "stuck" "N=$STUCK_APPS K=$k" "new app registration max (ms)" "$(jget .latency_ms.max "$late")"
-        stuck_rows+=("| $D | $STUCK_APPS | $k | ${times// / | } | $(jq -r '[.gone | to_entries[] | select(.key | startswith("stopped app")) | .value] | add // 0' <<<"$final") | $(jget .registered "$late")/$LATE_APPS ($during during start) | $(jget .latency_ms.p50 "$late") | $(jget .latency_ms.p99 "$late") | $(jget .latency_ms.max "$late") | $(load1) |")
-        log "stuck $D k=$k: $times; late p99 $(jget .latency_ms.p99 "$late") ms"
-    done
+    local k=$1 name times final late during t0 t1
+    name=$D-stuck-$STUCK_APPS-$k-r$REP
+    LATE_NAME=$name-late
+    "${D}_start"
+    gen_start "$name" --apps "$STUCK_APPS" --stuck "$k" --register-timeout-s 300
+    times=$(timed_ctl "$name" late_begin late_end)
+    gen_stop
+    "${D}_stop"
+    final=$(cat "$OUT/$name.final.json")
+    late=$(cat "$OUT/$LATE_NAME.ready" 2>/dev/null || echo '{}')
+    read -r t_create t_enable t_start t_stop t_destroy <<<"$times"
+    read -r t0 t1 _ <"$OUT/$name.start"
+    # Measured: late apps whose REGISTER_DONE fell within start's span.
+    during=$(jq --argjson a "$t0" --argjson b "$t1" '[.done_unix_ms // [] | .[] | select(. >= $a and . <= $b)] | length' <<<"$late")
+    rec "stuck" "N=$STUCK_APPS K=$k" "start (ms)" "$t_start"
+    rec "stuck" "N=$STUCK_APPS K=$k" "new apps registered during start" "$during"
+    rec "stuck" "N=$STUCK_APPS K=$k" "new app registration p50 (ms)" "$(jget .latency_ms.p50 "$late")"
+    rec "stuck" "N=$STUCK_APPS K=$k" "new app registration p99 (ms)" "$(jget .latency_ms.p99 "$late")"
+    rec "stuck" "N=$STUCK_APPS K=$k" "new app registration max (ms)" "$(jget .latency_ms.max "$late")"
+    stuck_rows+=("| $D | $REP | $STUCK_APPS | $k | ${times// / | } | $(jq -r '[.gone | to_entries[] | select(.key | startswith("stopped app")) | .value] | add // 0' <<<"$final") | $(jget .registered "$late")/$LATE_APPS ($during during start) | $(jget .latency_ms.p50 "$late") | $(jget .latency_ms.p99 "$late") | $(jget .latency_ms.max "$late") | $(load1) |")
+    log "stuck $D k=$k rep $REP: $times; late p99 $(jget .latency_ms.p99 "$late") ms"
 }
 
-LOAD_BEFORE=$(cat /proc/loadavg)
-T0=$(now_ns)
+# One job per measurement: "scenario arg...".
+JOBS=()
+for s in $SCENARIOS; do
+    case $s in
+        storm) for n in $STORM_SIZES; do JOBS+=("storm $n"); done ;;
+        memory) JOBS+=("memory") ;;
+        fanout) for n in $FANOUT_SIZES; do for d in $DELAYS_MS; do JOBS+=("fanout $n $d"); done; done ;;
+        stuck) for k in $STUCK_K; do JOBS+=("stuck $k"); done ;;
+        *) echo "run.sh: unknown scenario $s" >&2; exit 1 ;;
+    esac
+done
+RUN_DAEMONS=()
 for D in $DAEMONS; do
     if [[ $D == ustd && ! -x "$USTD_BIN" ]]; then
         log "skipping ustd: $USTD_BIN not built"
         continue
     fi
-    for s in $SCENARIOS; do "scenario_$s"; done
+    RUN_DAEMONS+=("$D")
+done
+
+LOAD_BEFORE=$(cat /proc/loadavg)
+T0=$(now_ns)
+for REP in $(seq "$REPS"); do
+    for job in "${JOBS[@]}"; do
+        read -r -a j <<<"$job"
+        for D in "${RUN_DAEMONS[@]}"; do "scenario_${j[0]}" "${j[@]:1}"; done
+    done
 done
 LOAD_AFTER=$(cat /proc/loadavg)
 
 # ------------------------------------------------------------------ report ---
-is_num() { [[ $1 =~ ^[0-9]+([.][0-9]+)?$ ]]; }
-ratio() { # lttng / ustd, when both are numbers and ustd > 0
+is_num() { [[ $1 =~ ^[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$ ]]; }
+v() { echo "${VAL[$1|$2]:-}"; }
+# median VALUES: median of the numeric values, unrounded ("n/a" if none).
+median() {
+    tr ' ' '\n' <<<"$1" | { grep -E '^[0-9.eE+-]+$' || true; } | sort -g |
+        awk '{x[NR] = $1} END { if (NR == 0) print "n/a"; else if (NR % 2) printf "%.10g\n", x[(NR + 1) / 2]; else printf "%.10g\n", (x[NR / 2] + x[NR / 2 + 1]) / 2 }'
+}
+# cell VALUES: "median (min–max)" over every run, 3 significant digits for
+# display; non-numeric runs (FAIL, n/a) are counted, never dropped silently.
+cell() {
+    local nums bad
+    nums=$(tr ' ' '\n' <<<"$1" | grep -E '^[0-9.eE+-]+$' | sort -g || true)
+    bad=$(tr ' ' '\n' <<<"$1" | grep -cvE '^[0-9.eE+-]+$|^$' || true)
+    if [[ -z $nums ]]; then
+        echo "${1:-n/a}"
+        return
+    fi
+    awk -v med="$(median "$1")" -v bad="$bad" '{x[NR] = $1} END {
+        s = sprintf("%.3g", med); if (NR > 1) s = s sprintf(" (%.3g–%.3g)", x[1], x[NR]);
+        if (bad > 0) s = s sprintf(" +%d failed run(s)", bad); print s }' <<<"$nums"
+}
+# ratio A B: A / B unrounded, when both are numbers and B > 0.
+ratio() {
     if is_num "$1" && is_num "$2" && awk -v b="$2" 'BEGIN{exit !(b > 0)}'; then
-        awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", a / b}'
+        awk -v a="$1" -v b="$2" 'BEGIN{printf "%.10g", a / b}'
     else
         echo "n/a"
     fi
 }
-v() { echo "${VAL[$1|$2]:-n/a}"; }
+show() { is_num "$1" && awk -v x="$1" 'BEGIN{printf "%.3g", x}' || echo "$1"; }
+# Medians of one metric for both daemons.
+med() { median "$(v "$1" "$2")"; }
 
 echo "## Load scenarios ($(date -u +%F), $(nproc) CPUs, $(uname -r))"
 echo
 echo "Load average before: ${LOAD_BEFORE% *}; after: ${LOAD_AFTER% *}; total run $(( ($(now_ns) - T0) / 1000000000 )) s."
+echo "$REPS repetition(s), daemons interleaved within each (${RUN_DAEMONS[*]}); fake apps $([[ $HOLD_FDS == 1 ]] && echo keep || echo close) the fds the daemon passes them."
 echo
 echo "### lttng-sessiond vs ustd"
 echo
-echo "ratio = lttng-sessiond ÷ ustd (above 1: ustd is faster or leaner)."
+echo "Each cell: median (min–max) of all $REPS runs. ratio = median lttng-sessiond ÷ median ustd (above 1: ustd is faster or leaner)."
 echo
 echo "| scenario | parameters | metric | lttng-sessiond | ustd | ratio |"
 echo "|---|---|---|---|---|---|"
 for k in "${KEYS[@]}"; do
     IFS='|' read -r sec par met <<<"$k"
-    a=$(v "$k" lttng) b=$(v "$k" ustd)
-    echo "| $sec | $par | $met | $a | $b | $(ratio "$a" "$b") |"
+    echo "| $sec | $par | $met | $(cell "$(v "$k" lttng)") | $(cell "$(v "$k" ustd)") | $(show "$(ratio "$(med "$k" lttng)" "$(med "$k" ustd)")") |"
 done
 echo
 
-# Targets of issue 5 (evaluated only when the rows exist).
+# Targets of issue 14 (evaluated only when the rows exist), on unrounded
+# ratios of medians.
 target() { # target TEXT VERDICT MEASURED
     echo "| $1 | $3 | $2 |"
 }
-verdict() { awk -v x="$1" -v t="$2" "BEGIN{ if (x !~ /^[0-9.]+\$/) { print \"n/a\"; exit } print (x $3 t) ? \"met\" : \"missed\" }"; }
+verdict() { awk -v x="$1" -v t="$2" "BEGIN{ if (x !~ /^[0-9.eE+-]+\$/) { print \"n/a\"; exit } print (x $3 t) ? \"met\" : \"missed\" }"; }
 big=${STORM_SIZES##* }
+bigf=${FANOUT_SIZES##* }
+bigk=${STUCK_K##* }
 echo "### Targets"
 echo
-echo "| target | measured | verdict |"
+echo "| target | measured (median) | verdict |"
 echo "|---|---|---|"
-r=$(ratio "$(v "storm|N=$big|all registered (ms)" lttng)" "$(v "storm|N=$big|all registered (ms)" ustd)")
-target "storm N=$big: all registered ≥ 5× faster" "$(verdict "$r" 5 '>=')" "${r}×"
-r=$(ratio "$(v "storm|N=$big|per-app latency p99 (ms)" lttng)" "$(v "storm|N=$big|per-app latency p99 (ms)" ustd)")
-target "storm N=$big: p99 ≥ 10× lower" "$(verdict "$r" 10 '>=')" "${r}×"
-bigf=${FANOUT_SIZES##* }
-r=$(ratio "$(v "fanout|N=$bigf delay=1ms|start (ms)" lttng)" "$(v "fanout|N=$bigf delay=1ms|start (ms)" ustd)")
-target "fan-out N=$bigf, 1 ms delay: start ≥ 10× faster" "$(verdict "$r" 10 '>=')" "${r}×"
-bigk=${STUCK_K##* }
-x=$(v "stuck|N=$STUCK_APPS K=$bigk|start (ms)" ustd)
-target "stuck K=$bigk: ustd start within one app deadline (${APP_DEADLINE_S} s, +20% slack), not K×" "$(verdict "$x" $((APP_DEADLINE_S * 1200)) '<=')" "$x ms"
-x=$(v "stuck|N=$STUCK_APPS K=$bigk|new app registration p99 (ms)" ustd)
-target "stuck K=$bigk: new app p99 < 50 ms during start (ustd)" "$(verdict "$x" 50 '<')" "$x ms"
-r=$(ratio "$(v "memory|N=$MEM_APPS, paced|RSS per registered app (KiB)" lttng)" "$(v "memory|N=$MEM_APPS, paced|RSS per registered app (KiB)" ustd)")
-target "RSS per registered app ≤ ½ of lttng's (N=$MEM_APPS, paced)" "$(verdict "$r" 2 '>=')" "${r}×"
-r=$(ratio "$(v "memory|N=$big, after the storm|RSS per registered app (KiB)" lttng)" "$(v "memory|N=$big, after the storm|RSS per registered app (KiB)" ustd)")
-target "RSS per registered app ≤ ½ of lttng's (N=$big, right after the storm)" "$(verdict "$r" 2 '>=')" "${r}×"
+k="storm|N=$big|daemon CPU per registered app (ms)"
+r=$(ratio "$(med "$k" lttng)" "$(med "$k" ustd)")
+target "storm N=$big: daemon CPU per registration ≤ 1/10 of lttng's" "$(verdict "$r" 10 '>=')" "$(show "$r")×"
+for k in "memory|N=$big, after the storm|RSS per registered app (KiB)" "memory|N=$MEM_APPS, paced|RSS per registered app (KiB)"; do
+    IFS='|' read -r _ par _ <<<"$k"
+    r=$(ratio "$(med "$k" lttng)" "$(med "$k" ustd)")
+    target "RSS per registered app ≤ ½ of lttng's ($par)" "$(verdict "$r" 2 '>=')" "$(show "$r")×"
+done
+k="fanout|N=$bigf delay=0ms|start (ms)"
+r=$(ratio "$(med "$k" lttng)" "$(med "$k" ustd)")
+target "start, N=$bigf, no reply delay: ≤ 1/3 of lttng's" "$(verdict "$r" 3 '>=')" "$(show "$r")×"
+x0=$(med "fanout|N=$bigf delay=0ms|start (ms)" ustd) x1=$(med "fanout|N=$bigf delay=1ms|start (ms)" ustd)
+x=$(is_num "$x0" && is_num "$x1" && awk -v a="$x0" -v b="$x1" 'BEGIN{printf "%.10g", b - a}' || echo n/a)
+target "start, N=$bigf, 1 ms reply delay: ≤ 20 ms above no delay (ustd)" "$(verdict "$x" 20 '<=')" "$(is_num "$x0" && is_num "$x1" && awk -v a="$x0" -v b="$x1" 'BEGIN{printf "%+.3g", b - a}' || echo n/a) ms"
+x=$(med "stuck|N=$STUCK_APPS K=$bigk|start (ms)" ustd)
+target "stuck K=$bigk: ustd start within one app deadline (${APP_DEADLINE_S} s, +20% slack), not K×" "$(verdict "$x" $((APP_DEADLINE_S * 1200)) '<=')" "$(show "$x") ms"
+x=$(med "stuck|N=$STUCK_APPS K=$bigk|new app registration p99 (ms)" ustd)
+target "stuck K=$bigk: new app p99 < 50 ms during start (ustd)" "$(verdict "$x" 50 '<')" "$(show "$x") ms"
 echo
 
-echo "### Registration storm (detail)"
+echo "### Registration storm (every run)"
 echo
-echo "| daemon | apps | all registered (ms) | p50 (ms) | p99 (ms) | max (ms) | failed | RSS N=0 (KiB) | RSS N (KiB) | RSS / app (KiB) | fds N=0 | fds N | fds / app | processes | load |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| daemon | rep | apps | all registered (ms) | p50 (ms) | p99 (ms) | max (ms) | failed | CPU / app (ms) | RSS N=0 (KiB) | RSS N (KiB) | RSS / app (KiB) | fds N=0 | fds N | fds / app | processes | load |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${storm_rows[@]}"
 echo
-echo "### Memory, apps registered at the generator's pace (detail)"
+echo "### Memory, apps registered at the generator's pace (every run)"
 echo
-echo "| daemon | apps | registered | RSS N=0 (KiB) | RSS N (KiB) | fds N=0 | fds N | processes | load |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| daemon | rep | apps | registered | RSS N=0 (KiB) | RSS N (KiB) | fds N=0 | fds N | processes | load |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${memory_rows[@]}"
 echo
-echo "### Session fan-out (control command wall time, ms)"
+echo "### Session fan-out (control command wall time, ms; every run)"
 echo
-echo "| daemon | apps | reply delay (ms) | create | enable-event -u -a | start | stop | destroy | REGISTER_EVENT sent | notify errors | RSS started (KiB) | fds started | processes | load |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| daemon | rep | apps | reply delay (ms) | create | enable-event -u -a | start | stop | destroy | CPU for start / app (ms) | REGISTER_EVENT sent | notify errors | RSS started (KiB) | fds started | processes | load |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${fanout_rows[@]}"
 echo
-echo "### Stopped apps (control command wall time, ms; new apps registering during start)"
+echo "### Stopped apps (control command wall time, ms; new apps registering during start; every run)"
 echo
-echo "| daemon | apps | stopped | create | enable-event -u -a | start | stop | destroy | stopped apps dropped | new apps registered | new p50 (ms) | new p99 (ms) | new max (ms) | load |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| daemon | rep | apps | stopped | create | enable-event -u -a | start | stop | destroy | stopped apps dropped | new apps registered | new p50 (ms) | new p99 (ms) | new max (ms) | load |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${stuck_rows[@]}"
 echo
 echo "Raw results: $OUT"

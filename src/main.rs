@@ -24,7 +24,9 @@ use ustd::io::paths::Paths;
 #[command(
     name = "ustd",
     version,
-    about = "A session daemon for LTTng-UST 2.13 applications"
+    about = "A session daemon for LTTng-UST 2.13 applications",
+    after_help = "Exit status: 0 done; 1 error; 2 bad usage; 3 done, but failed for some apps \
+                  (each named on stderr, and in the JSON `report.failed` list)."
 )]
 struct Cli {
     /// Directory holding the app socket, control socket and lock
@@ -210,6 +212,15 @@ impl RuleArgs {
     }
 }
 
+/// Exit status of a command carried out, but not by every app.
+const EXIT_SOME_APPS_FAILED: u8 = 3;
+
+/// How a command that was carried out went.
+enum Done {
+    All,
+    SomeAppsFailed,
+}
+
 /// Bound on one control request; `stop` and `destroy` flush traces.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -233,11 +244,14 @@ fn main() -> ExitCode {
         "warn"
     });
     let result = match cli.cmd {
-        Cmd::Daemon => daemon::run(DaemonOptions { rundir: cli.rundir }).map_err(|e| e.to_string()),
+        Cmd::Daemon => daemon::run(DaemonOptions { rundir: cli.rundir })
+            .map(|()| Done::All)
+            .map_err(|e| e.to_string()),
         cmd => Client { rundir: cli.rundir }.run(cmd),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Done::All) => ExitCode::SUCCESS,
+        Ok(Done::SomeAppsFailed) => ExitCode::from(EXIT_SOME_APPS_FAILED),
         Err(msg) => {
             eprintln!("ustd: error: {msg}");
             ExitCode::FAILURE
@@ -314,7 +328,7 @@ fn absolute(p: PathBuf) -> Result<PathBuf, String> {
 }
 
 /// Prints a command's result; names every app a change failed on.
-fn report(body: &Value, json: bool, what: &str) -> Result<(), String> {
+fn report(body: &Value, json: bool, what: &str) -> Result<Done, String> {
     if json {
         println!(
             "{}",
@@ -334,7 +348,16 @@ fn report(body: &Value, json: bool, what: &str) -> Result<(), String> {
             );
         }
     }
-    Ok(())
+    let failed = body["report"]["failed"].as_array().map_or(0, Vec::len);
+    if failed == 0 {
+        return Ok(Done::All);
+    }
+    let applied = body["report"]["applied"].as_u64().unwrap_or(0);
+    eprintln!(
+        "ustd: error: failed for {failed} of {} apps",
+        applied + failed as u64
+    );
+    Ok(Done::SomeAppsFailed)
 }
 
 impl Client {
@@ -343,7 +366,7 @@ impl Client {
         control::call(&paths.control_socket(), req, CLIENT_TIMEOUT).map_err(|e| e.to_string())
     }
 
-    fn run(&self, cmd: Cmd) -> Result<(), String> {
+    fn run(&self, cmd: Cmd) -> Result<Done, String> {
         match cmd {
             Cmd::Daemon => unreachable!("handled in main"),
             Cmd::List {
@@ -363,7 +386,7 @@ impl Client {
                 let b = self.call(&Request::ListTracepoints { fields })?;
                 report(&b, json, &describe_tracepoints(&b))
             }
-            Cmd::List { json, .. } => self.list(json),
+            Cmd::List { json, .. } => self.list(json).map(|()| Done::All),
             Cmd::Create { name, output, json } => {
                 let output = output.map(absolute).transpose()?;
                 let b = self.call(&Request::CreateSession {
@@ -529,7 +552,8 @@ impl Client {
                 rule.resolve()?,
                 json,
                 command,
-            ),
+            )
+            .map(|()| Done::All),
         }
     }
 

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::core::app::{AppId, AppInfo};
+use crate::core::fd_budget::{cost, FdBudget, FdPermit};
 use crate::core::metadata::{
     format_ctf_datetime, Abi, BufferingScheme, ByteOrder, ClockParams, Fragment, HeaderType,
     MetadataError, MetadataRegistry, MetadataSink, PushError, SessionParams, TracerVersion,
@@ -56,6 +57,14 @@ pub enum TraceError {
     NoBuffers,
     #[error("the session is being destroyed")]
     Closed,
+    #[error(transparent)]
+    TooLarge(#[from] crate::core::fd_budget::TooLarge),
+    #[error("fd budget exhausted: {need} more fds needed, {used} of {limit} in use")]
+    FdBudget {
+        need: usize,
+        used: usize,
+        limit: usize,
+    },
 }
 
 impl TraceError {
@@ -83,8 +92,9 @@ struct TraceSet {
     key: TraceKey,
     dir: PathBuf,
     registry: MetadataRegistry,
-    /// Channel hand-outs by session channel key, created on first use.
-    channels: Mutex<HashMap<u32, Arc<ChannelHandOut>>>,
+    /// Channel hand-outs by session channel key, created on first use,
+    /// with the fds their buffers hold.
+    channels: Mutex<HashMap<u32, (Arc<ChannelHandOut>, FdPermit)>>,
     /// Apps currently using the set (per-UID: the last one leaving pushes).
     users: Mutex<Vec<AppId>>,
     /// Held across every metadata push of the set. The registry lets a
@@ -92,6 +102,8 @@ struct TraceSet {
     /// with this held, the closer sends the last fragments itself, so the
     /// consumer's stream is never released under a pending push.
     pushing: Mutex<()>,
+    /// The fds of its metadata buffers and file.
+    _fds: FdPermit,
 }
 
 pub struct SessionTrace {
@@ -100,7 +112,9 @@ pub struct SessionTrace {
     scheme: BufferScheme,
     created: SystemTime,
     ctl: Arc<UstCtl>,
+    budget: Arc<FdBudget>,
     consumer: Consumer,
+    _consumer_fds: FdPermit,
     /// One slot per set key. The map lock is held only to find or insert a
     /// slot; a set is created under its own slot's lock, so creating one
     /// (memfds, files, a consumer round trip) never stalls other sets.
@@ -148,8 +162,15 @@ impl SessionTrace {
         Ok(())
     }
 
-    pub fn new(session_id: u64, cfg: &SessionConfig) -> Result<Self, TraceError> {
+    pub fn new(
+        session_id: u64,
+        cfg: &SessionConfig,
+        budget: Arc<FdBudget>,
+    ) -> Result<Self, TraceError> {
         let ctl = UstCtl::load()?;
+        let consumer_fds = budget
+            .try_acquire(cost::CONSUMER)
+            .ok_or_else(|| budget_err(&budget, cost::CONSUMER))?;
         let consumer = Consumer::start(ctl.clone(), &format!("s{session_id}"))?;
         Ok(Self {
             name: cfg.name.clone(),
@@ -157,7 +178,9 @@ impl SessionTrace {
             scheme: cfg.buffer_scheme(),
             created: SystemTime::now(),
             ctl,
+            budget,
             consumer,
+            _consumer_fds: consumer_fds,
             sets: Mutex::new(HashMap::new()),
             closing: Mutex::new(()),
             closed: Default::default(),
@@ -204,9 +227,46 @@ impl SessionTrace {
         set
     }
 
+    /// The fd budget every fd of the trace is paid from.
+    pub fn fd_budget(&self) -> &Arc<FdBudget> {
+        &self.budget
+    }
+
+    /// fds to reserve, all at once, before [`Self::channel_for_app`]: the
+    /// app's hand-out, plus the set's and the channel's buffers when they
+    /// do not exist yet. Waits for a creation under way on the app's set
+    /// (call it where blocking is allowed), so that apps arriving meanwhile
+    /// do not reserve the buffers again. An overestimate after a race is
+    /// returned as soon as the hand-out is built.
+    pub fn fds_for_channel(&self, app: &AppInfo, id: AppId, ch: &ChannelConfig) -> usize {
+        let streams = self.ctl.nr_streams_per_channel() as usize;
+        let hand_out = cost::hand_out(streams);
+        let slot = lock(&self.sets).get(&self.set_key(app, id)).cloned();
+        match slot.and_then(|s| lock(&s).clone()) {
+            None => hand_out + cost::SET + cost::channel(streams),
+            Some(set) if lock(&set.channels).contains_key(&ch.key) => hand_out,
+            Some(_) => hand_out + cost::channel(streams),
+        }
+    }
+
+    /// Takes the long-lived part of a creation out of the caller's
+    /// reservation (or, if it reserved too little after a race, from the
+    /// budget, without waiting).
+    fn take_fds(&self, reserved: &mut FdPermit, n: usize) -> Result<FdPermit, TraceError> {
+        reserved
+            .split(n)
+            .or_else(|| self.budget.try_acquire(n))
+            .ok_or_else(|| budget_err(&self.budget, n))
+    }
+
     /// The app's buffer set, created (with its registry, metadata stream
     /// and output directory) for the first app that needs it.
-    fn set_for(&self, app: &AppInfo, id: AppId) -> Result<Arc<TraceSet>, TraceError> {
+    fn set_for(
+        &self,
+        app: &AppInfo,
+        id: AppId,
+        reserved: &mut FdPermit,
+    ) -> Result<Arc<TraceSet>, TraceError> {
         let key = self.set_key(app, id);
         let slot = {
             let mut sets = lock(&self.sets);
@@ -237,6 +297,7 @@ impl SessionTrace {
             ),
         };
         let registry = MetadataRegistry::new(&params);
+        let fds = self.take_fds(reserved, cost::SET)?;
         let metadata = MetadataChannel::create(&self.ctl, registry.uuid())?;
         let trace_key = self.consumer.add_trace(&dir, metadata)?;
         tracing::info!(session = %self.name, dir = %dir.display(), scheme = scheme_dir, "buffer set created");
@@ -247,6 +308,7 @@ impl SessionTrace {
             channels: Mutex::new(HashMap::new()),
             users: Mutex::new(vec![id]),
             pushing: Mutex::new(()),
+            _fds: fds,
         });
         *slot = Some(set.clone());
         Ok(set)
@@ -291,18 +353,24 @@ impl SessionTrace {
     }
 
     /// The channel and stream objects one app maps for `ch`; the buffers
-    /// are created (and handed to the consumer) for the first app.
+    /// are created (and handed to the consumer) for the first app. Their
+    /// fds come out of `reserved` (see [`Self::fds_for_channel`]); what
+    /// stays in it pays for the returned objects until they are dropped.
     pub fn channel_for_app(
         &self,
         app: &AppInfo,
         id: AppId,
         ch: &ChannelConfig,
+        reserved: &mut FdPermit,
     ) -> Result<AppChannelObjects, TraceError> {
-        let set = self.set_for(app, id)?;
+        let set = self.set_for(app, id, reserved)?;
         let mut chans = lock(&set.channels);
-        if let Some(h) = chans.get(&ch.key) {
+        if let Some((h, _)) = chans.get(&ch.key) {
             return Ok(h.app_objects()?);
         }
+        let streams = self.ctl.nr_streams_per_channel() as usize;
+        // The build's transient fds stay in `reserved`.
+        let fds = self.take_fds(reserved, cost::channel(streams) - cost::CHANNEL_BUILD)?;
         let chan_id = set.registry.add_channel(u64::from(ch.key))?;
         let a = &ch.attrs;
         let spec = ChannelSpec {
@@ -318,7 +386,7 @@ impl SessionTrace {
         let buffers = BufferChannel::create(&self.ctl, &spec)?;
         let hand_out = self.consumer.add_channel(set.key, &ch.name, buffers)?;
         let objs = hand_out.app_objects()?;
-        chans.insert(ch.key, hand_out);
+        chans.insert(ch.key, (hand_out, fds));
         Ok(objs)
     }
 
@@ -471,5 +539,13 @@ impl SessionTrace {
             }
         }
         first_err.map_or(Ok(()), Err)
+    }
+}
+
+fn budget_err(budget: &FdBudget, need: usize) -> TraceError {
+    TraceError::FdBudget {
+        need,
+        used: budget.used(),
+        limit: budget.limit(),
     }
 }

@@ -20,7 +20,7 @@ use std::os::fd::AsFd;
 
 use crate::control::{TracepointField, TracepointInfo};
 use crate::core::session::{ChannelConfig, EventKey, SessionConfig};
-use crate::engine::trace::SessionTrace;
+use crate::engine::trace::{SessionTrace, TraceError};
 use crate::io::app_conn::{AppConn, AppRef, ObjRef};
 use crate::io::state::Daemon;
 use crate::io::stream::{exchange, exchange_any, send_fds, write_all, AppIoError, Deadline};
@@ -80,10 +80,22 @@ impl AppLink<'_> {
         session_handle: u32,
         ch: &ChannelConfig,
     ) -> Result<u32, SyncError> {
+        let (info, id) = (&self.app.info, self.app.id);
+        // Every fd this takes is paid for first, all at once: holding part
+        // of it while waiting for the rest could deadlock a fan-out. Until
+        // it is dropped (after the objects, declared later), `reserved`
+        // pays for our copies of the fds sent to the app.
+        let need = tokio::task::block_in_place(|| trace.fds_for_channel(info, id, ch));
+        let mut reserved = self
+            .deadline
+            .run(async { Ok(trace.fd_budget().acquire(need).await) })
+            .await
+            .map_err(|_| SyncError::FdBudget { need })?
+            .map_err(|e| SyncError::Trace(TraceError::from(e)))?;
         // Creating a set's buffers waits on the consumer thread (memfds,
         // mmap, file creation): let the runtime move other tasks away.
         let objs =
-            tokio::task::block_in_place(|| trace.channel_for_app(&self.app.info, self.app.id, ch))
+            tokio::task::block_in_place(|| trace.channel_for_app(info, id, ch, &mut reserved))
                 .map_err(SyncError::Trace)?;
         let s = &self.conn.cmd;
         let msg = CmdMsg::channel(session_handle, objs.blob.len() as u64, false);
@@ -129,6 +141,8 @@ pub enum SyncError {
     App(#[from] AppIoError),
     #[error("buffers: {0}")]
     Trace(crate::engine::trace::TraceError),
+    #[error("buffers: no fd budget for {need} fds within the app's deadline")]
+    FdBudget { need: usize },
 }
 
 impl SyncError {

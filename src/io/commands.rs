@@ -199,7 +199,10 @@ pub async fn start(d: &Daemon, session: Option<String>) -> Outcome {
     // The trace exists before the change is visible (one transition with
     // it), so an app registering meanwhile finds buffers in its global update.
     let fresh = if d.sessions.needs_trace(&s)? {
-        Some(SessionTrace::new(s.id, &cfg).map_err(|e| CommandError::Trace(e.to_string()))?)
+        Some(
+            SessionTrace::new(s.id, &cfg, d.budget.clone())
+                .map_err(|e| CommandError::Trace(e.to_string()))?,
+        )
     } else {
         None
     };

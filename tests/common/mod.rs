@@ -259,12 +259,19 @@ struct ListOutput {
 pub struct WorldBuilder {
     env: Vec<(String, String)>,
     exclusive: bool,
+    nofile: Option<usize>,
 }
 
 impl WorldBuilder {
     /// An environment variable for the daemon (e.g. `LTTNG_APP_SOCKET_TIMEOUT`).
     pub fn daemon_env(mut self, k: &str, v: &str) -> Self {
         self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// Runs the daemon under this hard and soft RLIMIT_NOFILE (`prlimit`).
+    pub fn daemon_nofile(mut self, n: usize) -> Self {
+        self.nofile = Some(n);
         self
     }
 
@@ -302,6 +309,7 @@ pub struct World {
     _mnt_ns_handle: File,
     daemon: Option<Child>,
     daemon_env: Vec<(String, String)>,
+    daemon_nofile: Option<usize>,
     daemon_starts: usize,
     _load: LoadGuard,
 }
@@ -311,6 +319,7 @@ impl World {
         WorldBuilder {
             env: Vec::new(),
             exclusive: false,
+            nofile: None,
         }
     }
 
@@ -384,6 +393,7 @@ impl World {
             _mnt_ns_handle: mnt_ns_handle,
             daemon: None,
             daemon_env: b.env,
+            daemon_nofile: b.nofile,
             daemon_starts: 0,
             _load: load,
         }
@@ -410,7 +420,16 @@ impl World {
 
     /// `ustd daemon --rundir <rundir>` inside the namespace, not yet spawned.
     pub fn daemon_command(&self) -> Command {
-        let mut c = self.command_in(&ustd_bin());
+        let mut c = match self.daemon_nofile {
+            None => self.command_in(&ustd_bin()),
+            Some(n) => {
+                require_tool("prlimit");
+                // prlimit sets the limit on itself, then execs the daemon.
+                let mut c = self.command_in(Path::new("prlimit"));
+                c.arg(format!("--nofile={n}:{n}")).arg("--").arg(ustd_bin());
+                c
+            }
+        };
         c.arg("daemon").arg("--rundir").arg(&self.rundir);
         c.env(
             "RUST_LOG",

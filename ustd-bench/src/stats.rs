@@ -23,6 +23,9 @@ pub struct Stats {
     /// fork, or the gate opening for gated connectors.
     clock_start: Option<u64>,
     last_registered: Option<u64>,
+    /// Wall-clock time (Unix ms) of every REGISTER_DONE, so scripts count
+    /// the apps that registered within a span they timed themselves.
+    done_unix_ms: Vec<u64>,
 }
 
 fn notify_name(cmd: u32) -> &'static str {
@@ -63,6 +66,9 @@ impl Stats {
         self.latencies
             .push(Duration::from_nanos(done_ns.saturating_sub(connect_ns)));
         self.last_registered = Some(self.last_registered.map_or(done_ns, |l| l.max(done_ns)));
+        let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        self.done_unix_ms
+            .push(unix.map_or(0, |d| d.as_millis() as u64));
     }
 
     pub fn registered_count(&self) -> usize {
@@ -107,6 +113,7 @@ impl Stats {
             notify_sent: self.notify_sent.clone(),
             notify_errors: self.notify_errors,
             gone: self.gone.clone(),
+            done_unix_ms: self.done_unix_ms.clone(),
         }
     }
 }
@@ -140,4 +147,6 @@ pub struct Report {
     pub notify_sent: BTreeMap<&'static str, u64>,
     pub notify_errors: u64,
     pub gone: BTreeMap<String, u64>,
+    /// Wall-clock time (Unix ms) of each REGISTER_DONE, in order.
+    pub done_unix_ms: Vec<u64>,
 }

@@ -1,0 +1,92 @@
+//! The fd budget covers every fd the daemon opens, the transient copies of
+//! the buffer fds it hands to each app included: under a low RLIMIT_NOFILE,
+//! a fan-out waits for budget instead of failing apps with EMFILE.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{run_with_timeout, ustd_bin, wait_until, World, GENEROUS};
+use serde_json::Value;
+
+/// Fake apps (`ustd-bench`), each holding two sockets in the daemon.
+const APPS: usize = 300;
+/// fds beyond the apps' sockets: the daemon's own files (its fd reserve,
+/// 64) plus 100. Every app maps at least 3 transient fds during `start`
+/// (channel wakeup + 2 per possible CPU), so a fan-out handing them out to
+/// all apps at once needs >= 900 more and overflows this limit.
+const NOFILE: usize = 2 * APPS + 64 + 100;
+
+/// The `ustd-bench` binary (its own workspace member): `USTD_BENCH_BIN`,
+/// else next to the `ustd` under test (`test.sh` builds it first).
+fn bench_bin() -> PathBuf {
+    let p = std::env::var_os("USTD_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ustd_bin().with_file_name("ustd-bench"));
+    assert!(
+        p.is_file(),
+        "{} not found: cargo build --release -p ustd-bench (or set USTD_BENCH_BIN)",
+        p.display()
+    );
+    p
+}
+
+fn ustd(w: &World, args: &[&str]) -> std::process::Output {
+    let mut c = Command::new(ustd_bin());
+    c.args(args).arg("--rundir").arg(&w.rundir);
+    run_with_timeout(c, Duration::from_secs(120)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn start_waits_for_fd_budget_instead_of_failing_apps() {
+    let w = World::builder().daemon_nofile(NOFILE).start();
+    let mut bench = w.command_in(&bench_bin());
+    bench
+        .arg("--socket")
+        .arg(w.app_socket())
+        .args([
+            "--apps",
+            &APPS.to_string(),
+            "--serve",
+            "--short-lived-connectors",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut bench = bench.spawn().expect("spawn ustd-bench");
+    wait_until("every fake app to register", GENEROUS, || {
+        (w.list().len() == APPS).then_some(())
+    });
+
+    let trace = w.dir.join("trace");
+    let trace = trace.to_str().expect("utf-8 path");
+    for args in [
+        &["create", "s", "-o", trace][..],
+        &["enable-event", "-u", "-a"],
+    ] {
+        let out = ustd(&w, args);
+        assert!(out.status.success(), "`ustd {}`: {out:?}", args.join(" "));
+    }
+    let out = ustd(&w, &["start", "--json"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let body: Value = serde_json::from_str(&stdout).expect("JSON reply");
+    let failed = body["report"]["failed"].as_array().expect("failed list");
+    assert!(
+        failed.is_empty(),
+        "{} app(s) failed, first: {}",
+        failed.len(),
+        failed[0]
+    );
+    assert_eq!(body["report"]["applied"], APPS, "{body}");
+    assert!(out.status.success(), "start: {out:?}");
+    assert!(
+        !w.daemon_log().contains("Too many open files"),
+        "the daemon hit EMFILE"
+    );
+    let out = ustd(&w, &["destroy"]);
+    assert!(out.status.success(), "destroy: {out:?}");
+    common::signal(bench.id() as i32, libc::SIGTERM);
+    let _ = bench.wait();
+}
