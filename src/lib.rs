@@ -26,6 +26,7 @@ pub mod command;
 #[cfg(not(ustd_loom))]
 pub mod control;
 pub mod core;
+pub mod filter;
 #[cfg(not(ustd_loom))]
 pub mod engine;
 #[cfg(not(ustd_loom))]

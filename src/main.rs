@@ -128,6 +128,8 @@ enum Cmd {
         /// Exactly this level.
         #[arg(long)]
         loglevel_only: Option<String>,
+        #[command(flatten)]
+        rule: RuleArgs,
         #[arg(long)]
         json: bool,
     },
@@ -181,11 +183,42 @@ enum Cmd {
         /// Context fields to add (repeatable).
         #[arg(short = 't', long = "type")]
         types: Vec<String>,
+        #[command(flatten)]
+        rule: RuleArgs,
         #[arg(long)]
         json: bool,
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+}
+
+/// `--filter` and `-x`, as lttng's enable-event has them.
+#[derive(clap::Args, Debug)]
+struct RuleArgs {
+    /// Filter expression (lttng's language), e.g. 'value > 3 && text == "a*"'.
+    #[arg(short = 'f', long, allow_hyphen_values = true)]
+    filter: Option<String>,
+    /// Event names (or `*` globs) a `*` pattern leaves out, comma separated.
+    #[arg(short = 'x', long = "exclude", value_name = "NAME[,NAME...]")]
+    exclude: Option<String>,
+}
+
+impl RuleArgs {
+    /// Compiles the filter here too, so a mistake is shown with a caret
+    /// before the daemon is asked (it compiles the same text).
+    fn resolve(self) -> Result<record::Rule, String> {
+        if let Some(f) = &self.filter {
+            ustd::filter::compile(f).map_err(|e| format!("{e}\n{}", e.caret(f)))?;
+        }
+        let exclusions = self
+            .exclude
+            .map(|x| x.split(',').map(str::to_owned).collect())
+            .unwrap_or_default();
+        Ok(record::Rule {
+            filter: self.filter,
+            exclusions,
+        })
+    }
 }
 
 /// Exit status of a command carried out, but not by every app.
@@ -478,10 +511,12 @@ impl Client {
                 session,
                 loglevel: ll,
                 loglevel_only,
+                rule,
                 json,
                 ..
             } => {
                 let patterns = patterns(p, all)?;
+                let rule = rule.resolve()?;
                 let loglevel = match (ll, loglevel_only) {
                     (Some(l), _) => LoglevelSel {
                         kind: LoglevelType::Range,
@@ -499,6 +534,8 @@ impl Client {
                     channel,
                     patterns,
                     loglevel,
+                    filter: rule.filter,
+                    exclusions: rule.exclusions,
                 };
                 self.change(&req, json, &what)
             }
@@ -551,6 +588,7 @@ impl Client {
                 output,
                 buffers_pid,
                 types,
+                rule,
                 json,
                 command,
             } => record::run(
@@ -558,6 +596,7 @@ impl Client {
                 output.map(absolute).transpose()?,
                 buffers_pid,
                 types,
+                rule.resolve()?,
                 json,
                 command,
             )
@@ -638,6 +677,12 @@ fn describe_session(s: &SessionView) -> String {
                 ll.level,
                 if e.enabled { "enabled" } else { "disabled" }
             );
+            if let Some(f) = &e.key.filter {
+                out += &format!("      filter: {}\n", f.expression());
+            }
+            if !e.key.exclusions.is_empty() {
+                out += &format!("      exclusions: {}\n", e.key.exclusions.join(", "));
+            }
         }
         if !c.contexts.is_empty() {
             let names: Vec<String> = c

@@ -74,11 +74,19 @@ fn app_env(paths: &Paths) -> Result<Option<PathBuf>, String> {
     }
 }
 
+/// The filter and exclusions of the recorded `*` rule.
+#[derive(Debug, Default)]
+pub(crate) struct Rule {
+    pub(crate) filter: Option<String>,
+    pub(crate) exclusions: Vec<String>,
+}
+
 pub(crate) fn run(
     client: &Client,
     output: Option<PathBuf>,
     buffers_pid: bool,
     types: Vec<String>,
+    rule: Rule,
     json: bool,
     command: Vec<String>,
 ) -> Result<(), String> {
@@ -115,6 +123,8 @@ pub(crate) fn run(
             channel: None,
             patterns: vec!["*".into()],
             loglevel: LoglevelSel::ALL,
+            filter: rule.filter.clone(),
+            exclusions: rule.exclusions.clone(),
         })?;
         if !types.is_empty() {
             client.call(&Request::AddContext {

@@ -20,6 +20,7 @@ pub use session::{
     show_session, start, stop,
 };
 
+use crate::core::event_filter::EventFilter;
 use crate::core::session::SessionError;
 use crate::io::state::Daemon;
 
@@ -32,6 +33,18 @@ pub enum CommandError {
     /// closed.
     #[error("{0}")]
     Trace(String),
+    /// A filter expression that does not compile (the message names the
+    /// position).
+    #[error("{0}")]
+    Filter(String),
+}
+
+/// Compiles a filter expression into an event rule's filter, as liblttng-ctl
+/// does for the lttng CLI (ustd's own front end sends the text).
+pub fn compile_filter(expression: &str) -> Result<EventFilter, CommandError> {
+    let b = crate::filter::compile(expression).map_err(|e| CommandError::Filter(e.to_string()))?;
+    EventFilter::new(expression.to_owned(), b.data, b.reloc_offset)
+        .map_err(|e| CommandError::Filter(e.to_string()))
 }
 
 /// Carries out one request.
@@ -56,7 +69,14 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
             channel,
             patterns,
             loglevel,
-        } => Reply::Changed(enable_event(d, session, channel, patterns, loglevel).await?),
+            filter,
+            exclusions,
+        } => {
+            let filter = filter.as_deref().map(compile_filter).transpose()?;
+            Reply::Changed(
+                enable_event(d, session, channel, patterns, loglevel, filter, exclusions).await?,
+            )
+        }
         Request::DisableEvent {
             session,
             channel,

@@ -33,6 +33,12 @@ pub enum Request {
         channel: Option<String>,
         patterns: Vec<String>,
         loglevel: LoglevelSel,
+        /// Filter expression; the daemon compiles it (lttng 2.13 language).
+        #[serde(default)]
+        filter: Option<String>,
+        /// Event names left out of the patterns (`-x`).
+        #[serde(default)]
+        exclusions: Vec<String>,
     },
     DisableEvent {
         session: Option<String>,

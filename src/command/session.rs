@@ -10,7 +10,8 @@ use crate::command::reply::{
 };
 use crate::command::request::ChannelOptions;
 use crate::command::CommandError;
-use crate::core::session::{LoglevelSel, SessionConfig, SessionError};
+use crate::core::event_filter::EventFilter;
+use crate::core::session::{EventKey, LoglevelSel, SessionConfig, SessionError};
 use crate::engine::trace::SessionTrace;
 use crate::io::app_conn::AppJob;
 use crate::io::fan_out::{fan_out, sync_apps};
@@ -72,17 +73,26 @@ pub async fn enable_channel(
     change(d, session, |c| c.enable_channel(&name, Some(attrs))).await
 }
 
+/// Enables one rule per pattern, all with the same loglevel, filter and
+/// exclusions.
 pub async fn enable_event(
     d: &Daemon,
     session: Option<String>,
     channel: Option<String>,
     patterns: Vec<String>,
     loglevel: LoglevelSel,
+    filter: Option<EventFilter>,
+    exclusions: Vec<String>,
 ) -> Result<Applied, CommandError> {
     change(d, session, |c| {
-        patterns
-            .iter()
-            .try_for_each(|p| c.enable_event(channel.as_deref(), p, loglevel))
+        patterns.iter().try_for_each(|p| {
+            let key = EventKey {
+                filter: filter.clone(),
+                exclusions: exclusions.clone(),
+                ..EventKey::new(p, loglevel)
+            };
+            c.enable_rule(channel.as_deref(), key)
+        })
     })
     .await
 }

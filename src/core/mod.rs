@@ -2,6 +2,7 @@
 //! timer; the `io` layer drives it and loom models it.
 
 pub mod app;
+pub mod event_filter;
 pub mod fd_budget;
 pub mod map;
 pub mod metadata;

@@ -25,7 +25,7 @@
 //! the trace out. The trace type is a parameter (`engine::trace::SessionTrace`
 //! in the daemon, a model in the loom tests), so this stays I/O-free.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -33,6 +33,8 @@ use serde::{Deserialize, Serialize};
 use crate::sync::atomic::{fence, AtomicU64, Ordering};
 use crate::sync::{lock, Arc, Mutex};
 use crate::wire::cmd::LoglevelType;
+
+use super::event_filter::EventFilter;
 
 pub const DEFAULT_CHANNEL: &str = "channel0";
 /// Longest event name or pattern the ABI carries (256 bytes with the NUL).
@@ -105,12 +107,55 @@ impl LoglevelSel {
     };
 }
 
-/// Identity of an event rule, as lttng matches them: name, loglevel and
-/// filter together.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Identity of an event rule, as lttng-sessiond matches them
+/// (`trace_ust_ht_match_event`): name, loglevel, filter bytecode and the
+/// set of exclusions. Two rules differing only in their filter are two rules.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventKey {
     pub pattern: String,
     pub loglevel: LoglevelSel,
+    #[serde(default)]
+    pub filter: Option<EventFilter>,
+    /// Event names (globs allowed) the rule leaves out, in the order given;
+    /// compared as a set.
+    #[serde(default)]
+    pub exclusions: Vec<String>,
+}
+
+impl EventKey {
+    /// A rule without filter or exclusions.
+    pub fn new(pattern: &str, loglevel: LoglevelSel) -> Self {
+        Self {
+            pattern: pattern.to_owned(),
+            loglevel,
+            filter: None,
+            exclusions: Vec::new(),
+        }
+    }
+
+    fn exclusion_set(&self) -> BTreeSet<&str> {
+        self.exclusions.iter().map(String::as_str).collect()
+    }
+}
+
+impl PartialEq for EventKey {
+    fn eq(&self, o: &Self) -> bool {
+        self.pattern == o.pattern
+            && self.loglevel == o.loglevel
+            && self.filter == o.filter
+            && self.exclusion_set() == o.exclusion_set()
+    }
+}
+
+impl Eq for EventKey {}
+
+impl std::hash::Hash for EventKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.pattern.hash(h);
+        self.loglevel.hash(h);
+        self.filter.hash(h);
+        self.exclusion_set().hash(h);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,6 +213,8 @@ pub enum SessionError {
     NotActive(String),
     #[error("invalid event pattern `{0}`: {1}")]
     BadPattern(String, &'static str),
+    #[error("invalid exclusion `{0}`: {1}")]
+    BadExclusion(String, String),
     #[error("event `{0}` not found in channel `{1}`")]
     NoEvent(String, String),
     #[error("all channels of a session must use the same buffer scheme (session uses per-{0:?} buffers)")]
@@ -250,6 +297,69 @@ pub fn validate_pattern(p: &str) -> Result<(), SessionError> {
         return bad("consecutive `*`");
     }
     Ok(())
+}
+
+/// lttng's rules for `-x`: only with a `*` pattern; each name fits the
+/// ABI's 256 bytes; none may exclude the whole pattern (`-x 'a*'` on
+/// `a*`). An exclusion that excludes nothing is allowed (lttng warns).
+pub fn validate_exclusions(pattern: &str, exclusions: &[String]) -> Result<(), SessionError> {
+    let bad = |x: &str, why: String| Err(SessionError::BadExclusion(x.to_owned(), why));
+    if exclusions.is_empty() {
+        return Ok(());
+    }
+    if !has_unescaped_star(pattern) {
+        return bad(&exclusions[0], format!("exclusions need a `*` pattern, not `{pattern}`"));
+    }
+    for x in exclusions {
+        if x.is_empty() || x.len() > MAX_NAME || x.contains('\0') {
+            return bad(x, "must be 1 to 255 bytes without NUL".into());
+        }
+        if excludes_all(pattern, x) {
+            return bad(x, format!("excludes all events of `{pattern}`"));
+        }
+    }
+    Ok(())
+}
+
+fn has_unescaped_star(p: &str) -> bool {
+    let b = p.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'*' => return true,
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    false
+}
+
+/// The excluder reaches a `*` while still matching the pattern before the
+/// pattern's own `*` (lttng-tools' `check_exclusion_subsets` error case).
+fn excludes_all(pattern: &str, x: &str) -> bool {
+    let (e, x) = (pattern.as_bytes(), x.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    loop {
+        if e.get(i) == Some(&b'\\') {
+            if x.get(j) != e.get(i) {
+                return false;
+            }
+            i += 1;
+            j += 1;
+        } else {
+            if x.get(j) == Some(&b'*') {
+                return true;
+            }
+            if e.get(i) == Some(&b'*') {
+                return false;
+            }
+        }
+        if x.get(j) != e.get(i) || e.get(i).is_none() {
+            return false;
+        }
+        i += 1;
+        j += 1;
+    }
 }
 
 /// Whether tracepoint `name` matches glob `pattern` (`*` matches any run).
@@ -588,12 +698,14 @@ impl SessionConfig {
         pattern: &str,
         loglevel: LoglevelSel,
     ) -> Result<(), SessionError> {
-        validate_pattern(pattern)?;
+        self.enable_rule(channel, EventKey::new(pattern, loglevel))
+    }
+
+    /// Enables the rule `key` (creating it, or re-enabling the same rule).
+    pub fn enable_rule(&mut self, channel: Option<&str>, key: EventKey) -> Result<(), SessionError> {
+        validate_pattern(&key.pattern)?;
+        validate_exclusions(&key.pattern, &key.exclusions)?;
         let ch = self.channel_or_default(channel)?;
-        let key = EventKey {
-            pattern: pattern.to_owned(),
-            loglevel,
-        };
         match ch.events.iter_mut().find(|e| e.key == key) {
             Some(e) => e.enabled = true,
             None => ch.events.push(EventRule { key, enabled: true }),
@@ -748,5 +860,47 @@ mod tests {
             s.update(&a, |c| c.enable_channel("x", Some(bad))),
             Err(SessionError::Invalid(_))
         ));
+    }
+
+    fn filter(expr: &str, byte: u8) -> Option<EventFilter> {
+        Some(EventFilter::new(expr.into(), vec![byte, 1], 2).unwrap())
+    }
+
+    #[test]
+    fn rules_keyed_on_name_loglevel_filter_and_exclusion_set() {
+        let s = Sessions::<()>::new();
+        let a = s.create("a", "/tmp/a".into()).unwrap();
+        let rule = |f, x: &[&str]| EventKey {
+            filter: f,
+            exclusions: x.iter().map(|s| s.to_string()).collect(),
+            ..EventKey::new("p:*", LoglevelSel::ALL)
+        };
+        for key in [
+            rule(filter("a == 1", 1), &["p:x", "p:y"]),
+            rule(filter("a==1", 1), &["p:y", "p:x"]), // same bytecode, same set
+            rule(filter("a == 2", 2), &["p:x", "p:y"]),
+            rule(None, &["p:x", "p:y"]),
+            rule(None, &[]),
+        ] {
+            s.update(&a, |c| c.enable_rule(None, key)).unwrap();
+        }
+        let events = &a.config().channels[0].events;
+        assert_eq!(events.len(), 4);
+        assert_eq!(events[0].key.filter.as_ref().map(|f| f.expression()), Some("a == 1"));
+        // disable-event by name reaches every rule of that name.
+        s.update(&a, |c| c.disable_event(None, "p:*")).unwrap();
+        assert!(a.config().channels[0].events.iter().all(|e| !e.enabled));
+    }
+
+    #[test]
+    fn exclusions_follow_lttng_rules() {
+        let x = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(validate_exclusions("p:*", &x(&["p:a", "q:b"])).is_ok());
+        assert!(matches!(validate_exclusions("p:a", &x(&["p:b"])), Err(SessionError::BadExclusion(..))));
+        assert!(matches!(validate_exclusions("p:*", &x(&["p*"])), Err(SessionError::BadExclusion(..))));
+        assert!(matches!(validate_exclusions("p:*", &x(&["p:*"])), Err(SessionError::BadExclusion(..))));
+        assert!(validate_exclusions("p:*", &x(&["p:a*"])).is_ok());
+        assert!(matches!(validate_exclusions("p:*", &x(&[""])), Err(SessionError::BadExclusion(..))));
+        assert!(matches!(validate_exclusions("p:*", &x(&[&"a".repeat(256)])), Err(SessionError::BadExclusion(..))));
     }
 }

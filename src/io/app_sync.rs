@@ -57,6 +57,14 @@ impl AppLink<'_> {
         Ok(exchange(&self.conn.cmd, self.deadline, msg).await?.ret_val)
     }
 
+    /// A command whose payload follows the message (FILTER, EXCLUSION):
+    /// lttng-ust reads both, then replies once.
+    async fn call_with_payload(&self, msg: &CmdMsg, payload: &[u8]) -> Result<u32, AppIoError> {
+        self.deadline.run(write_all(&self.conn.cmd, &msg.bytes)).await?;
+        self.deadline.run(write_all(&self.conn.cmd, payload)).await?;
+        read_reply(self, msg).await
+    }
+
     fn map_obj(&self, handle: u32, obj: ObjRef) {
         crate::sync::lock(&self.conn.objects).insert(handle, obj);
     }
@@ -204,6 +212,17 @@ impl AppShadow {
                         let msg =
                             CmdMsg::event(cs.handle, &k.pattern, k.loglevel.kind, k.loglevel.level);
                         let ev = link.call(&msg).await?;
+                        // As lttng-sessiond: FILTER, then EXCLUSION, then ENABLE.
+                        if let Some(f) = &k.filter {
+                            let len = f.bytecode().len() as u32;
+                            let msg = CmdMsg::filter(ev, len, f.reloc_offset(), 0);
+                            link.call_with_payload(&msg, f.bytecode()).await?;
+                        }
+                        if !k.exclusions.is_empty() {
+                            let msg = CmdMsg::exclusion(ev, k.exclusions.len() as u32);
+                            let names = CmdMsg::exclusion_names(&k.exclusions);
+                            link.call_with_payload(&msg, &names).await?;
+                        }
                         link.call(&CmdMsg::simple(ev, op::ENABLE)).await?;
                         cs.events.insert(rule.key.clone(), (ev, true));
                     }

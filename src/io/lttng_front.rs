@@ -12,13 +12,14 @@ use crate::command::request::ChannelOptions;
 use crate::core::session::{
     BufferScheme, ChannelConfig, LoglevelSel, SessionConfig, SessionError, DEFAULT_CHANNEL,
 };
+use crate::core::event_filter::EventFilter;
 use crate::io::commands::{self, CommandError};
 use crate::io::lttng_client::{ClientHandler, Peer};
 use crate::io::state::Daemon;
 use crate::lttng_wire::channel::{encode_channels, ChannelAttr};
 use crate::lttng_wire::context::Context;
 use crate::lttng_wire::event::{
-    encode_events, encode_fields, EventField, EventRule, FieldType, LoglevelType,
+    encode_events, encode_fields, EventField, EventRule, FieldType, Filter, LoglevelType,
 };
 use crate::lttng_wire::header::BufferType;
 use crate::lttng_wire::request::SaveAttr;
@@ -63,8 +64,10 @@ fn code(e: &CommandError) -> ErrorCode {
             SessionError::NoEvent(..) => ErrorCode::UstEventNotFound,
             SessionError::MixedBuffers(_) => ErrorCode::BufferTypeMismatch,
             SessionError::Invalid(_) => ErrorCode::Invalid,
+            SessionError::BadExclusion(..) => ErrorCode::ExclusionInval,
         },
         CommandError::Trace(_) => ErrorCode::UstSessFail,
+        CommandError::Filter(_) => ErrorCode::FilterInval,
     }
 }
 
@@ -232,10 +235,17 @@ impl LttngFront {
                 event,
             } => {
                 ust(&target)?;
-                if event.filter.is_some() || !event.exclusions.is_empty() {
-                    tracing::info!("filters and exclusions are not applied yet: rule refused");
-                    return Err(ErrorCode::NotSupported);
-                }
+                // liblttng-ctl compiled the expression; the bytecode is used as sent.
+                let filter = match event.filter {
+                    None => None,
+                    Some(f) => {
+                        let b = f.bytecode.ok_or(ErrorCode::FilterInval)?;
+                        Some(
+                            EventFilter::new(f.expression, b.data, b.reloc_offset)
+                                .map_err(|_| ErrorCode::FilterInval)?,
+                        )
+                    }
+                };
                 let c = self.config(&target.session)?;
                 let chan = self.channel_for(&c, &channel)?;
                 let loglevel = LoglevelSel {
@@ -258,6 +268,8 @@ impl LttngFront {
                         chan,
                         vec![event.name],
                         loglevel,
+                        filter,
+                        event.exclusions,
                     )
                     .await,
                 )
@@ -528,8 +540,12 @@ fn events_of(ch: &ChannelConfig) -> Vec<EventRule> {
             pid: 0,
             flags: 0,
             name: e.key.pattern.clone(),
-            exclusions: vec![],
-            filter: None,
+            exclusions: e.key.exclusions.clone(),
+            // List replies carry the expression only.
+            filter: e.key.filter.as_ref().map(|f| Filter {
+                expression: f.expression().to_owned(),
+                bytecode: None,
+            }),
         })
         .collect()
 }

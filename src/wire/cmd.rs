@@ -129,6 +129,17 @@ impl CmdMsg {
         Self { bytes: w.buf }
     }
 
+    /// The payload after EXCLUSION: each name NUL-padded to 256 bytes
+    /// (names longer than 255 bytes are cut; the session layer refuses them).
+    pub fn exclusion_names(names: &[String]) -> Vec<u8> {
+        let mut out = vec![0u8; names.len() * 256];
+        for (slot, name) in out.chunks_mut(256).zip(names) {
+            let n = name.len().min(255);
+            slot[..n].copy_from_slice(&name.as_bytes()[..n]);
+        }
+        out
+    }
+
     pub fn handle(&self) -> u32 {
         u32::from_le_bytes(self.bytes[0..4].try_into().expect("4 bytes"))
     }
@@ -268,6 +279,24 @@ mod tests {
             i32::from_le_bytes(m.bytes[304..308].try_into().unwrap()),
             -1
         );
+    }
+
+    #[test]
+    fn filter_and_exclusion_layout() {
+        // As lttng-sessiond sent them for `a == 1`-sized bytecode (18 bytes,
+        // relocation table at 14, seqnum 0) and `-x rich:skipme`.
+        let f = CmdMsg::filter(5, 18, 14, 0);
+        assert_eq!((f.handle(), f.cmd()), (5, op::FILTER));
+        assert_eq!(u32::from_le_bytes(f.bytes[40..44].try_into().unwrap()), 18);
+        assert_eq!(u32::from_le_bytes(f.bytes[44..48].try_into().unwrap()), 14);
+        assert_eq!(u64::from_le_bytes(f.bytes[48..56].try_into().unwrap()), 0);
+        let x = CmdMsg::exclusion(5, 1);
+        assert_eq!(u32::from_le_bytes(x.bytes[40..44].try_into().unwrap()), 1);
+        let names = CmdMsg::exclusion_names(&["rich:skipme".into(), "b".into()]);
+        assert_eq!(names.len(), 512);
+        assert_eq!(&names[..11], b"rich:skipme");
+        assert!(names[11..256].iter().all(|&b| b == 0));
+        assert_eq!(names[256], b'b');
     }
 
     #[test]

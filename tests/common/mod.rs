@@ -681,13 +681,18 @@ impl World {
     /// by `env` inside the namespace so that e.g. `LD_PRELOAD` reaches the
     /// app only, not nsenter.
     pub fn spawn_app_env(&self, args: &[&str], env: &[(&str, &Path)]) -> App {
+        self.spawn_program(fixture_app(), args, env)
+    }
+
+    /// Starts another app `program` inside the world, as [`Self::spawn_app_env`].
+    pub fn spawn_program(&self, program: &Path, args: &[&str], env: &[(&str, &Path)]) -> App {
         let mut c = self.command_in(Path::new("env"));
         for (k, v) in env {
             let mut kv = std::ffi::OsString::from(format!("{k}="));
             kv.push(v);
             c.arg(kv);
         }
-        c.arg(fixture_app()).args(args).env("LTTNG_HOME", &self.dir);
+        c.arg(program).args(args).env("LTTNG_HOME", &self.dir);
         App::spawn(c)
     }
 
