@@ -259,12 +259,19 @@ struct ListOutput {
 pub struct WorldBuilder {
     env: Vec<(String, String)>,
     exclusive: bool,
+    nofile: Option<u64>,
 }
 
 impl WorldBuilder {
     /// An environment variable for the daemon (e.g. `LTTNG_APP_SOCKET_TIMEOUT`).
     pub fn daemon_env(mut self, k: &str, v: &str) -> Self {
         self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// Starts the daemon with this RLIMIT_NOFILE (soft and hard).
+    pub fn daemon_nofile(mut self, n: u64) -> Self {
+        self.nofile = Some(n);
         self
     }
 
@@ -302,6 +309,7 @@ pub struct World {
     _mnt_ns_handle: File,
     daemon: Option<Child>,
     daemon_env: Vec<(String, String)>,
+    daemon_nofile: Option<u64>,
     daemon_starts: usize,
     _load: LoadGuard,
 }
@@ -311,6 +319,7 @@ impl World {
         WorldBuilder {
             env: Vec::new(),
             exclusive: false,
+            nofile: None,
         }
     }
 
@@ -384,6 +393,7 @@ impl World {
             _mnt_ns_handle: mnt_ns_handle,
             daemon: None,
             daemon_env: b.env,
+            daemon_nofile: b.nofile,
             daemon_starts: 0,
             _load: load,
         }
@@ -418,6 +428,24 @@ impl World {
         );
         for (k, v) in &self.daemon_env {
             c.env(k, v);
+        }
+        if let Some(n) = self.daemon_nofile {
+            use std::os::unix::process::CommandExt;
+            let lim = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            // SAFETY: runs between fork and exec and only calls setrlimit(2),
+            // async-signal-safe, on a struct owned by the closure. The limit
+            // survives the exec of nsenter and of the daemon.
+            unsafe {
+                c.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
         }
         c
     }

@@ -81,6 +81,9 @@ pub enum Answer {
     Mute,
     /// Replies with a handle the command did not carry.
     WrongHandle,
+    /// Answers TRACER_VERSION, then reads commands and never replies: the
+    /// daemon's notify task serves it while the handshake waits.
+    VersionOnly,
 }
 
 /// A test-process "app" that registers both sockets and answers commands
@@ -129,6 +132,8 @@ impl FakeApp {
                 match answer {
                     Answer::Honest => {}
                     Answer::Mute => continue,
+                    Answer::VersionOnly if u32_at(&msg, 4) != op::TRACER_VERSION => continue,
+                    Answer::VersionOnly => {}
                     Answer::WrongHandle => {
                         let bad = u32_at(&msg, 0).wrapping_add(77);
                         reply[0..4].copy_from_slice(&bad.to_le_bytes());
