@@ -1370,12 +1370,17 @@ fn kill_9_during_start_stop_destroy_fan_outs() {
     w.wait_fd_count(baseline, GENEROUS);
 }
 
-/// Garbage on the control socket while a session traces an app: every
-/// bad client is answered or dropped, the session and its trace are not
-/// disturbed.
+/// Garbage on the control socket while a session traces an app: each bad
+/// request gets an error reply, each stalled client is dropped after the
+/// control deadline, a request past the size bound is refused, `ustd list`
+/// is answered meanwhile, and the session and its trace are undisturbed.
+///
+/// Break caught: `tokio::spawn(client(..))` made `client(..).await` in
+/// `control_server::serve` (the five stalled clients hold the server 25 s,
+/// past `ustd list`'s 10 s).
 #[test]
 fn control_socket_garbage_during_an_active_session() {
-    use std::io::Write;
+    use std::io::{BufRead, BufReader, Write};
     let (mut w, baseline) = fault_world();
     let out = create(&w, "s");
     ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
@@ -1385,29 +1390,43 @@ fn control_socket_garbage_during_an_active_session() {
     let mut app = spawn_patient(&w, &["-s", "-n", &k, "-w"]);
     w.wait_registered(app.pid(), GENEROUS);
 
-    let garbage: [&[u8]; 6] = [
+    // Stalled clients first: a request never finished.
+    let stalled: Vec<_> = (0..5)
+        .map(|_| {
+            let mut s = common::raw::connect(&w.ctl_socket());
+            s.write_all(&[b'{'; 4096]).expect("send");
+            s
+        })
+        .collect();
+    let garbage: [&[u8]; 5] = [
         b"\x00\xff\xfe\x01 not json\n",
         b"{\"cmd\":\"destroy\",\"name\":\n",
         b"{\"cmd\":\"no-such-command\"}\n",
         b"[1,2,3]\n",
-        &[b'{'; 4096],
-        b"\n\n\n",
+        b"\n",
     ];
-    let mut held = Vec::new();
     for g in garbage {
         let mut s = common::raw::connect(&w.ctl_socket());
-        let _ = s.write_all(g);
-        held.push(s);
+        s.write_all(g).expect("send");
+        s.set_read_timeout(Some(GENEROUS)).expect("timeout");
+        let mut reply = String::new();
+        BufReader::new(&s)
+            .read_line(&mut reply)
+            .unwrap_or_else(|e| panic!("no reply to {g:?}: {e}"));
+        assert!(reply.contains("error"), "reply to {g:?}: {reply:?}");
     }
     // A line far past any request's size.
     let mut huge = common::raw::connect(&w.ctl_socket());
     let _ = huge.write_all(&vec![b'x'; 1 << 20]);
-    held.push(huge);
+    w.try_list()
+        .expect("the daemon answers while stalled clients are connected");
+    for s in &stalled {
+        common::raw::wait_closed(s, GENEROUS).expect("a stalled control client is dropped");
+    }
+    common::raw::wait_closed(&huge, GENEROUS).expect("an oversize request is dropped");
 
     app.signal(libc::SIGUSR1);
     wait_emitted(&app, 3 * K);
-    w.try_list().expect("the daemon answers while garbage clients are connected");
-    drop(held);
     stop_destroy(&w, "s", &out);
     w.assert_daemon_alive();
     let events = fixture_events(&read_trace(&out));
@@ -1423,6 +1442,9 @@ fn control_socket_garbage_during_an_active_session() {
 /// count far past its bound) while a session traces a real app. Each is
 /// refused (an error reply, or the app dropped when the framing cannot be
 /// trusted), logged, and the real app's trace is complete.
+///
+/// Break caught: the length bound of notify tails disabled (`if len > max`
+/// made `if false` in `notify::bounded`).
 #[test]
 fn hostile_notify_bodies_during_an_active_session() {
     use common::raw::{self, Answer, FakeApp};
@@ -1511,6 +1533,10 @@ fn hostile_notify_bodies_during_an_active_session() {
 /// The daemon is killed with SIGKILL while apps run and a session is
 /// active; a new daemon on the same rundir starts, the running apps
 /// register again, and a new session traces them completely.
+///
+/// Break caught: the stale socket left by the killed daemon not removed
+/// before bind (`let _ = std::fs::remove_file(path);` dropped in
+/// `daemon::bind`).
 #[test]
 fn daemon_sigkill_and_restart_while_apps_run() {
     let mut w = World::start();
@@ -1565,6 +1591,9 @@ fn daemon_sigkill_and_restart_while_apps_run() {
 /// few apps): the apps past it are refused with the reason logged, the
 /// daemon and the app it traces are unharmed, and once the crowd is gone
 /// its fd count is back to its baseline.
+///
+/// Break caught: the budget taken as unlimited (`fd_limit.saturating_sub(
+/// FD_RESERVE)` made `usize::MAX` in `daemon::fd_budget`).
 #[test]
 fn low_rlimit_nofile_refuses_apps_not_the_daemon() {
     // 64 fds are the daemon's own reserve: this leaves 16 for app sockets,
