@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use loom::thread;
-use ustd::core::metadata::{Fragment, MetadataError, MetadataSink, PushError, Registry};
+use ustd::core::metadata::{Fragment, MetadataError, MetadataRegistry, MetadataSink, PushError};
 use ustd::sync::{lock, Arc, Mutex};
 use ustd_loom_tests::metadata::{event, per_uid_registry, CHANNEL_KEY};
 use ustd_loom_tests::without_mutants;
@@ -34,7 +34,7 @@ struct Consumer {
 /// checks are the consumer's view of the protocol.
 struct Link {
     consumer: Arc<Mutex<Consumer>>,
-    registry: Arc<Registry>,
+    registry: Arc<MetadataRegistry>,
     /// Fragments this link delivered.
     pushed: usize,
 }
@@ -78,7 +78,7 @@ impl MetadataSink for Link {
 /// An app's notify task handling REGISTER_EVENT: register, push what is
 /// pending, reply. Returns whether the reply is a success.
 fn register_and_push(
-    registry: &Arc<Registry>,
+    registry: &Arc<MetadataRegistry>,
     consumer: &Arc<Mutex<Consumer>>,
     name: &str,
 ) -> bool {
