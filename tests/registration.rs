@@ -21,22 +21,23 @@ use ustd::wire::reg::{SocketType, REG_MSG_LEN};
 
 /// lttng-ust's constructor waits up to 3 s for REGISTER_DONE, then lets
 /// main() run unregistered (its first events are then lost). main() reached
-/// before that proves the handshake released it. Margin: main() is reached
-/// after 40-300 ms on the 2-core CI machine with five builds alongside,
-/// at least 10x under the bound.
+/// before that proves the handshake released it. Margin: main() was reached
+/// after 15-19 ms on the shared 2-core machine at load average 15 (five
+/// other builds running), over 100x under the bound.
 const CONSTRUCTOR_WAIT: Duration = Duration::from_secs(3);
 /// The app deadline (`LTTNG_APP_SOCKET_TIMEOUT`) of hostile worlds: every
 /// handshake step and every unpaired half gets this long. Long on purpose,
 /// so that the bounds below, fractions of it, leave a wide margin.
 const DEADLINE: Duration = Duration::from_secs(15);
 /// "Before the deadline": a socket refused for its content is closed at
-/// once (under 50 ms here, under 1.5 s loaded: >= 3x margin); a daemon that
-/// ignored the content would park it and close it only at DEADLINE.
+/// once (within the first read here, at load average 15; a 1.6 s close
+/// would still leave 3x margin); a daemon that ignored the content would
+/// park it and close it only at DEADLINE.
 const EARLY: Duration = Duration::from_secs(5);
 /// An honest app registers within this while hostile peers hold sockets the
-/// daemon may only close at DEADLINE. Measured 0.1-0.9 s from spawn to
-/// listed on the loaded 2-core machine (>= 3x margin); a daemon serving one
-/// handshake at a time would take DEADLINE.
+/// daemon may only close at DEADLINE. Measured 26-57 ms from spawn to
+/// listed on the shared 2-core machine at load average 15 (about 90x
+/// margin); a daemon serving one handshake at a time would take DEADLINE.
 const HONEST_WITHIN: Duration = Duration::from_secs(5);
 
 fn test_pid() -> i32 {
