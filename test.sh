@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of ustd: unit tests, the integration tests with real
-# lttng-ust apps and babeltrace2, and the loom models (bound 2, release).
+# lttng-ust apps and babeltrace2, the loom models (bound 2, release), and a
+# short run of each fuzz target.
 # Needs root (integration tests use private mount namespaces). Installs the
 # system packages it needs when they are missing (Debian 12).
 set -euo pipefail
@@ -24,3 +25,5 @@ fi
 cargo build --release -p ustd-bench
 cargo test --workspace --release
 LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2} loom-tests/run.sh
+# Each fuzz target a few seconds on its corpus (see fuzz/README.md).
+fuzz/run.sh

@@ -1275,3 +1275,371 @@ fn a_stopped_app_is_reported_and_catches_up_after_it_resumes() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Issue 13: fault campaign. After each fault the daemon is alive (unless it
+// was the one killed), its fd count is back to its baseline once the
+// session is destroyed and the apps gone, and the traced apps that were not
+// hit have every event they emitted (discard mode, buffers far larger than
+// K iterations).
+// ---------------------------------------------------------------------------
+
+/// The app deadline of the fault worlds. A fan-out stuck on a stopped app
+/// waits this long; one whose app was killed must end well before: 2 s of
+/// waiting on purpose plus the command, about 2.5 s on the loaded 2-core
+/// machine, 6x under it.
+const FAULT_DEADLINE: Duration = Duration::from_secs(15);
+
+fn fault_world() -> (World, usize) {
+    let w = World::builder()
+        .daemon_env(
+            "LTTNG_APP_SOCKET_TIMEOUT",
+            &FAULT_DEADLINE.as_secs().to_string(),
+        )
+        .start();
+    let fds = w.settled_fd_count();
+    (w, fds)
+}
+
+/// Runs `ustd ARGS` in the background.
+fn ustd_bg(w: &World, args: &[&str]) -> std::sync::mpsc::Receiver<Output> {
+    let mut c = w.command_in(&ustd_bin());
+    c.arg("--rundir").arg(&w.rundir).args(args);
+    c.env("LTTNG_HOME", &w.dir);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(common::run_with_timeout(c, CLI_TIMEOUT).expect("ustd runs"));
+    });
+    rx
+}
+
+/// Has `victim` (registered, its session state applied) SIGSTOPped, starts
+/// `ustd ARGS`, checks it is still waiting on the victim after a while,
+/// kills the victim with SIGKILL and checks the command then ends before
+/// the deadline (a dead app costs nothing). Returns the command's output.
+fn kill_victim_during(w: &World, victim: &mut App, args: &[&str]) -> Output {
+    victim.signal(libc::SIGSTOP);
+    let t0 = std::time::Instant::now();
+    let rx = ustd_bg(w, args);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        rx.try_recv().is_err(),
+        "`ustd {}` did not wait on the stopped app",
+        args.join(" ")
+    );
+    victim.kill9();
+    let out = rx.recv().expect("command thread");
+    let took = t0.elapsed();
+    assert!(
+        took < FAULT_DEADLINE,
+        "`ustd {}` took {took:?}: the dead app held it until the deadline\n{}",
+        args.join(" "),
+        w.daemon_log()
+    );
+    w.wait_gone(&[victim.pid()], GENEROUS);
+    out
+}
+
+/// kill -9 of an app while `start`, then `stop`, then `destroy` wait on it;
+/// the app traced all along keeps every event.
+///
+/// Break caught: `Ok(0) => continue` for `Ok(0) => return Err(Eof)` in
+/// `io::stream::read_exact` (each command then waits out the deadline).
+#[test]
+fn kill_9_during_start_stop_destroy_fan_outs() {
+    let (mut w, baseline) = fault_world();
+    let out = create(&w, "s");
+    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
+    add_process_contexts(&w);
+    let k = K.to_string();
+    let mut traced = spawn_patient(&w, &["-s", "-n", &k, "-w"]);
+    let mut victim = spawn_patient(&w, &["-w"]);
+    w.wait_all_registered(&[traced.pid(), victim.pid()], GENEROUS);
+
+    let start = kill_victim_during(&w, &mut victim, &["start", "--json"]);
+    assert!(start.status.success(), "start: {start:?}");
+    traced.signal(libc::SIGUSR1);
+    wait_emitted(&traced, 3 * K);
+
+    // Registered while the session runs: the session is applied to it.
+    let mut victim = spawn_patient(&w, &["-w"]);
+    w.wait_registered(victim.pid(), GENEROUS);
+    let stop = kill_victim_during(&w, &mut victim, &["stop", "--json"]);
+    assert!(stop.status.success(), "stop: {stop:?}");
+
+    let mut victim = spawn_patient(&w, &["-w"]);
+    w.wait_registered(victim.pid(), GENEROUS);
+    let destroy = kill_victim_during(&w, &mut victim, &["destroy", "--json"]);
+    assert!(destroy.status.success(), "destroy: {destroy:?}");
+
+    w.assert_daemon_alive();
+    let events = fixture_events(&read_trace(&out));
+    assert_exact(&events_of(&events, traced.pid()), ALL, K, "the traced app");
+    traced.signal(libc::SIGTERM);
+    traced.wait_exit(GENEROUS);
+    w.wait_gone(&[traced.pid()], GENEROUS);
+    w.wait_fd_count(baseline, GENEROUS);
+}
+
+/// Garbage on the control socket while a session traces an app: each bad
+/// request gets an error reply or a closed socket, each stalled client is dropped after the
+/// control deadline, a request past the size bound is refused, `ustd list`
+/// is answered meanwhile, and the session and its trace are undisturbed.
+///
+/// Break caught: `tokio::spawn(client(..))` made `client(..).await` in
+/// `control_server::serve` (the five stalled clients hold the server 25 s,
+/// past `ustd list`'s 10 s).
+#[test]
+fn control_socket_garbage_during_an_active_session() {
+    use std::io::{BufRead, BufReader, Write};
+    let (mut w, baseline) = fault_world();
+    let out = create(&w, "s");
+    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
+    add_process_contexts(&w);
+    ok(&w, &["start"]);
+    let k = K.to_string();
+    let mut app = spawn_patient(&w, &["-s", "-n", &k, "-w"]);
+    w.wait_registered(app.pid(), GENEROUS);
+
+    // Stalled clients first: a request never finished.
+    let stalled: Vec<_> = (0..5)
+        .map(|_| {
+            let mut s = common::raw::connect(&w.ctl_socket());
+            s.write_all(&[b'{'; 4096]).expect("send");
+            s
+        })
+        .collect();
+    let garbage: [&[u8]; 5] = [
+        b"\x00\xff\xfe\x01 not json\n",
+        b"{\"cmd\":\"destroy\",\"name\":\n",
+        b"{\"cmd\":\"no-such-command\"}\n",
+        b"[1,2,3]\n",
+        b"\n",
+    ];
+    for g in garbage {
+        let mut s = common::raw::connect(&w.ctl_socket());
+        s.write_all(g).expect("send");
+        s.set_read_timeout(Some(GENEROUS)).expect("timeout");
+        let mut reply = String::new();
+        BufReader::new(&s)
+            .read_line(&mut reply)
+            .unwrap_or_else(|e| panic!("no reply to {g:?}: {e}"));
+        // An error reply, or (bytes that are not UTF-8) the socket closed.
+        assert!(
+            reply.is_empty() || reply.contains("error"),
+            "reply to {g:?}: {reply:?}"
+        );
+    }
+    // A line far past any request's size.
+    let mut huge = common::raw::connect(&w.ctl_socket());
+    let _ = huge.write_all(&vec![b'x'; 1 << 20]);
+    w.try_list()
+        .expect("the daemon answers while stalled clients are connected");
+    for s in &stalled {
+        common::raw::wait_closed(s, GENEROUS).expect("a stalled control client is dropped");
+    }
+    common::raw::wait_closed(&huge, GENEROUS).expect("an oversize request is dropped");
+
+    app.signal(libc::SIGUSR1);
+    wait_emitted(&app, 3 * K);
+    stop_destroy(&w, "s", &out);
+    w.assert_daemon_alive();
+    let events = fixture_events(&read_trace(&out));
+    assert_exact(&events_of(&events, app.pid()), ALL, K, "the traced app");
+    app.signal(libc::SIGTERM);
+    app.wait_exit(GENEROUS);
+    w.wait_gone(&[app.pid()], GENEROUS);
+    w.wait_fd_count(baseline, GENEROUS);
+}
+
+/// A paired app sends notify requests with valid headers and hostile bodies
+/// (unknown session/channel ids, nesting past the decoder's bound, a field
+/// count far past its bound) while a session traces a real app. Each is
+/// refused (an error reply, or the app dropped when the framing cannot be
+/// trusted), logged, and the real app's trace is complete.
+///
+/// Break caught: the length bound of notify tails disabled (`if len > max`
+/// made `if false` in `notify::bounded`).
+#[test]
+fn hostile_notify_bodies_during_an_active_session() {
+    use common::raw::{self, Answer, FakeApp};
+    use std::io::{Read, Write};
+    use ustd::wire::field::{Field, FieldType, StringEncoding};
+    use ustd::wire::notify::{EventReg, NotifyRequest, EVENT_REPLY_LEN, HEADER_LEN};
+    use ustd::wire::reg::SocketType;
+
+    let (mut w, baseline) = fault_world();
+    let out = create(&w, "s");
+    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
+    add_process_contexts(&w);
+    ok(&w, &["start"]);
+    let k = K.to_string();
+    let mut app = spawn_patient(&w, &["-s", "-n", &k, "-w"]);
+    w.wait_registered(app.pid(), GENEROUS);
+
+    let event = |session_objd: u32, fields: Vec<Field>| {
+        NotifyRequest::Event(EventReg {
+            session_objd,
+            channel_objd: session_objd,
+            name: "hostile:event".into(),
+            loglevel: 13,
+            signature: String::new(),
+            fields,
+            model_emf_uri: None,
+        })
+        .encode()
+    };
+    let mut deep = FieldType::String(StringEncoding::Utf8);
+    for _ in 0..(ustd::wire::field::MAX_NESTING + 8) {
+        deep = FieldType::Struct {
+            alignment: 0,
+            fields: vec![Field {
+                name: "f".into(),
+                ty: deep,
+            }],
+        };
+    }
+    let nested = event(0, vec![Field { name: "deep".into(), ty: deep }]);
+    let unknown_ids = event(0x7fff_0000, Vec::new());
+    let mut huge_count = event(0, Vec::new());
+    // The event body's field-list length (body offset 272).
+    huge_count[HEADER_LEN + 272..HEADER_LEN + 276].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+
+    let fake = FakeApp::register_answering(
+        &w.app_socket(),
+        &raw::honest_reg(SocketType::Cmd),
+        &raw::honest_reg(SocketType::Notify),
+        Answer::VersionOnly,
+    );
+    let mut notify = &fake.notify;
+    notify
+        .set_read_timeout(Some(GENEROUS))
+        .expect("read timeout");
+    // Framing intact, content refused: an error reply each, the app kept.
+    for (what, msg) in [("unknown ids", &unknown_ids), ("nesting past the bound", &nested)] {
+        notify.write_all(msg).expect("send");
+        let mut reply = [0u8; EVENT_REPLY_LEN];
+        notify
+            .read_exact(&mut reply)
+            .unwrap_or_else(|e| panic!("{what}: no reply ({e})\n{}", w.daemon_log()));
+        let code = i32::from_le_bytes(reply[4..8].try_into().unwrap());
+        assert!(code < 0, "{what}: reply code {code}, expected an error");
+    }
+    let pid = format!("pid={}", std::process::id());
+    w.wait_log_line(&["malformed notify request", &pid], GENEROUS);
+    // A length past its bound: the stream cannot be resynchronised.
+    notify.write_all(&huge_count).expect("send");
+    raw::wait_closed(&fake.notify, GENEROUS).expect("the daemon drops the app");
+    w.wait_log_line(&["notify socket", &pid, "exceeds the bound"], GENEROUS);
+    drop(fake);
+
+    app.signal(libc::SIGUSR1);
+    wait_emitted(&app, 3 * K);
+    stop_destroy(&w, "s", &out);
+    w.assert_daemon_alive();
+    let events = fixture_events(&read_trace(&out));
+    assert_exact(&events_of(&events, app.pid()), ALL, K, "the traced app");
+    app.signal(libc::SIGTERM);
+    app.wait_exit(GENEROUS);
+    w.wait_gone(&[app.pid()], GENEROUS);
+    w.wait_fd_count(baseline, GENEROUS);
+}
+
+/// The daemon is killed with SIGKILL while apps run and a session is
+/// active; a new daemon on the same rundir starts, the running apps
+/// register again, and a new session traces them completely.
+///
+/// Break caught: the stale socket left by the killed daemon not removed
+/// before bind (`let _ = std::fs::remove_file(path);` dropped in
+/// `daemon::bind`).
+#[test]
+fn daemon_sigkill_and_restart_while_apps_run() {
+    let mut w = World::start();
+    let old = create(&w, "before");
+    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
+    ok(&w, &["start"]);
+    let k = K.to_string();
+    let apps: Vec<App> = (0..2)
+        .map(|_| spawn_patient(&w, &["-s", "-n", &k, "-w"]))
+        .collect();
+    let pids: Vec<i32> = apps.iter().map(App::pid).collect();
+    w.wait_all_registered(&pids, GENEROUS);
+
+    let st = w.stop_daemon_with(libc::SIGKILL);
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&st),
+        Some(libc::SIGKILL)
+    );
+    w.start_daemon();
+    // lttng-ust retries every 5 s after a lost daemon.
+    w.wait_all_registered(&pids, Duration::from_secs(30));
+    let out = create(&w, "after");
+    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
+    add_process_contexts(&w);
+    ok(&w, &["start"]);
+    for a in &apps {
+        a.signal(libc::SIGUSR1);
+    }
+    for a in &apps {
+        wait_emitted(a, 3 * K);
+    }
+    stop_destroy(&w, "after", &out);
+    w.assert_daemon_alive();
+    let events = fixture_events(&read_trace(&out));
+    for a in &apps {
+        assert_exact(
+            &events_of(&events, a.pid()),
+            ALL,
+            K,
+            &format!("app {}", a.pid()),
+        );
+    }
+    // The killed daemon's session is gone with it.
+    assert!(
+        !ok(&w, &["list"]).contains("before"),
+        "a session survived the daemon"
+    );
+    let _ = old;
+}
+
+/// A daemon started with a low RLIMIT_NOFILE (its fd budget then admits a
+/// few apps): the apps past it are refused with the reason logged, the
+/// daemon and the app it traces are unharmed, and once the crowd is gone
+/// its fd count is back to its baseline.
+///
+/// Break caught: the budget taken as unlimited (`fd_limit.saturating_sub(
+/// FD_RESERVE)` made `usize::MAX` in `daemon::fd_budget`).
+#[test]
+fn low_rlimit_nofile_refuses_apps_not_the_daemon() {
+    // 64 fds are the daemon's own reserve: this leaves 16 for app sockets,
+    // 8 apps.
+    let mut w = World::builder().daemon_nofile(80).start();
+    let baseline = w.settled_fd_count();
+    let out = create(&w, "s");
+    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
+    add_process_contexts(&w);
+    ok(&w, &["start"]);
+    let k = K.to_string();
+    let mut app = spawn_patient(&w, &["-s", "-n", &k, "-w"]);
+    w.wait_registered(app.pid(), GENEROUS);
+
+    let crowd: Vec<App> = (0..12).map(|_| w.spawn_app(&["-w"])).collect();
+    for c in &crowd {
+        c.wait_line("main reached", Duration::from_secs(60));
+    }
+    w.wait_log_line(&["fd budget exhausted"], GENEROUS);
+    w.assert_daemon_alive();
+    app.signal(libc::SIGUSR1);
+    wait_emitted(&app, 3 * K);
+    let pids: Vec<i32> = crowd.iter().map(App::pid).collect();
+    drop(crowd);
+    w.wait_gone(&pids, GENEROUS);
+    stop_destroy(&w, "s", &out);
+    w.assert_daemon_alive();
+    let events = fixture_events(&read_trace(&out));
+    assert_exact(&events_of(&events, app.pid()), ALL, K, "the traced app");
+    app.signal(libc::SIGTERM);
+    app.wait_exit(GENEROUS);
+    w.wait_gone(&[app.pid()], GENEROUS);
+    w.wait_fd_count(baseline, GENEROUS);
+}

@@ -68,26 +68,79 @@ pub fn explore(name: &str, model: impl Fn() + Sync + Send + 'static) -> Outcome 
     run(name, &Arc::default(), model)
 }
 
+/// Messages of the panics raised while [`expect_failure`] runs, in order
+/// (a plain std mutex: it lives outside the model).
+static PANICS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// How loom reports two accesses to a model cell (or atomic) that no
+/// happens-before relation orders.
+const CAUSALITY: &str = "Causality violation";
+
+fn panic_message(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let p = info.payload();
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "<non-string panic payload>".to_owned())
+}
+
 /// For a mutant build: asserts that loom finds an interleaving of `model`
-/// that fails. Returns how many interleavings it took.
-pub fn expect_failure(name: &str, model: impl Fn() + Sync + Send + 'static) -> usize {
+/// that breaks the invariant the mutant targets, and nothing else.
+///
+/// - The *first* panic of the exploration must carry one of `identities`
+///   (distinctive texts of that invariant's assertions, or loom's own
+///   report of an unordered access to a model cell, `"Causality
+///   violation"`): a harness `expect`, a different invariant, or one of
+///   loom's limits (branches, threads) does not count.
+/// - The first execution (loom's schedule without preemption) must pass:
+///   a mutant caught there needs no interleaving to show up. Unless the
+///   failure is loom's causality report (see below).
+///
+/// Returns how many interleavings it took.
+pub fn expect_failure(
+    name: &str,
+    identities: &[&str],
+    model: impl Fn() + Sync + Send + 'static,
+) -> usize {
     let counter = Arc::default();
     let start = Instant::now();
+    PANICS.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        PANICS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(panic_message(info));
+    }));
     let result = catch_unwind(AssertUnwindSafe(|| run(name, &counter, model)));
+    std::panic::set_hook(previous);
     let n = counter.load(Ordering::Relaxed);
-    match result {
-        Ok(o) => panic!(
+    let panics = std::mem::take(&mut *PANICS.lock().unwrap_or_else(|e| e.into_inner()));
+    if let Ok(o) = result {
+        panic!(
             "mutant of {name}: loom explored {} interleavings and none failed; \
              this model cannot catch the bug it targets",
             o.interleavings
-        ),
-        Err(_) => {
-            println!(
-                "[loom] mutant of {name}: caught, failing interleaving found after {n} \
-                 interleavings, {:.2?}",
-                start.elapsed()
-            );
-            n
-        }
+        );
     }
+    let first = panics.first().map_or("<no panic message recorded>", String::as_str);
+    assert!(
+        identities.iter().any(|id| first.contains(id)),
+        "mutant of {name}: the model failed, but not on the invariant the mutant \
+         breaks (expected one of {identities:?}); first panic: {first}"
+    );
+    // loom's causality report is the exception: it comes from its
+    // happens-before analysis, which proves that the two accesses can run
+    // concurrently in some interleaving without executing that one.
+    assert!(
+        n > 1 || first.contains(CAUSALITY),
+        "mutant of {name}: caught on loom's first schedule, so the model does not \
+         need an interleaving to show it: {first}"
+    );
+    println!(
+        "[loom] mutant of {name}: caught after {n} interleavings, {:.2?}, by: {}",
+        start.elapsed(),
+        first.lines().next().unwrap_or("")
+    );
+    n
 }

@@ -1,6 +1,8 @@
 //! Model 2: metadata push ordering of one per-UID registry.
 #![cfg(ustd_loom)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use loom::thread;
 use ustd::core::metadata::{Fragment, MetadataError, MetadataRegistry, MetadataSink, PushError};
 use ustd::sync::{lock, Arc, Mutex};
@@ -10,6 +12,15 @@ use ustd_loom_tests::without_mutants;
 /// Apps registering concurrently (the model's threads are these plus the
 /// main thread, which stops the session).
 const APPS: usize = 3;
+
+/// Coverage, across executions: a push delivered its own fragment; a push
+/// found its text already delivered by another pusher (the reserve/commit
+/// protocol at work); the final push delivered bytes; an app was refused
+/// because the registry was closing.
+static DELIVERED_OWN: AtomicUsize = AtomicUsize::new(0);
+static DELIVERED_BY_OTHER: AtomicUsize = AtomicUsize::new(0);
+static FINAL_PUSH_SENT: AtomicUsize = AtomicUsize::new(0);
+static REFUSED_CLOSING: AtomicUsize = AtomicUsize::new(0);
 
 /// The consumer's end of the metadata channel.
 #[derive(Default)]
@@ -24,6 +35,8 @@ struct Consumer {
 struct Link {
     consumer: Arc<Mutex<Consumer>>,
     registry: Arc<MetadataRegistry>,
+    /// Fragments this link delivered.
+    pushed: usize,
 }
 
 impl MetadataSink for Link {
@@ -44,6 +57,7 @@ impl MetadataSink for Link {
             fragment.offset
         );
         c.received.extend_from_slice(&fragment.bytes);
+        self.pushed += 1;
         Ok(())
     }
 
@@ -70,14 +84,25 @@ fn register_and_push(
 ) -> bool {
     match registry.register_event(CHANNEL_KEY, &event(name)) {
         Ok(_) => {}
-        Err(MetadataError::Closed) => return false,
+        Err(MetadataError::Closed) => {
+            REFUSED_CLOSING.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
         Err(e) => panic!("registration refused: {e}"),
     }
     let mut link = Link {
         consumer: consumer.clone(),
         registry: registry.clone(),
+        pushed: 0,
     };
-    match registry.push_all(&mut link) {
+    let result = registry.push_all(&mut link);
+    let seen = if link.pushed > 0 {
+        &DELIVERED_OWN
+    } else {
+        &DELIVERED_BY_OTHER
+    };
+    seen.fetch_add(1, Ordering::Relaxed);
+    match result {
         // Someone else closed after delivering our text: still a success.
         Ok(_) | Err(PushError::Registry(MetadataError::Closed)) => true,
         Err(e) => panic!("push failed: {e}"),
@@ -117,9 +142,14 @@ fn push_ordering() {
     let mut link = Link {
         consumer: consumer.clone(),
         registry: registry.clone(),
+        pushed: 0,
     };
     match registry.final_push_and_close(&mut link) {
-        Ok(_) => {}
+        Ok(_) => {
+            if link.pushed > 0 {
+                FINAL_PUSH_SENT.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         Err(e) => panic!("final push failed: {e}"),
     }
     let replies: Vec<_> = apps
@@ -149,6 +179,15 @@ without_mutants! {
     #[test]
     fn model_push_ordering() {
         ustd_loom_tests::explore("metadata push ordering", push_ordering);
+        // The model must reach the cases it is about.
+        for (what, n) in [
+            ("push delivering its own fragment", &DELIVERED_OWN),
+            ("push finding its text delivered by another", &DELIVERED_BY_OTHER),
+            ("final push sending bytes", &FINAL_PUSH_SENT),
+            ("registration refused while closing", &REFUSED_CLOSING),
+        ] {
+            assert!(n.load(Ordering::Relaxed) > 0, "no execution had a {what}");
+        }
     }
 }
 
@@ -157,5 +196,11 @@ without_mutants! {
 #[cfg(ustd_mutant = "push_advance_early")]
 #[test]
 fn mutant_push_advance_early_is_caught() {
-    ustd_loom_tests::expect_failure("metadata push ordering", push_ordering);
+    // Invariants 1 and 2: a gap (the advanced offset hides an unsent
+    // fragment) or a close before everything was delivered.
+    ustd_loom_tests::expect_failure(
+        "metadata push ordering",
+        &["gap: fragment at", "closed before the final push delivered everything"],
+        push_ordering,
+    );
 }

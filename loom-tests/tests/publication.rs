@@ -135,5 +135,13 @@ without_mutants! {
 #[cfg(ustd_mutant = "publish_early")]
 #[test]
 fn mutant_publish_early_is_caught() {
-    ustd_loom_tests::expect_failure("publication", publication);
+    // Invariant 1.
+    ustd_loom_tests::expect_failure(
+        "publication",
+        &[
+            "a reader saw the app before its setup was done",
+            "a live app is missing from an index",
+        ],
+        publication,
+    );
 }

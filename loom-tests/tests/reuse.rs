@@ -63,27 +63,10 @@ fn fd_and_pid_reuse() {
     let a_task = a.lease().expect("a live app hands out leases");
     let a_notify_fd = a.info.notify_key;
 
-    let a_leaves = {
-        let (registry, a) = (world.registry.clone(), a.clone());
-        thread::spawn(move || {
-            let won = registry.unregister(&a);
-            drop(a_task);
-            won
-        })
-    };
-    let b_arrives = {
-        let (registry, connect, a_id) = (world.registry.clone(), world.connector(), a.id);
-        thread::spawn(move || {
-            let b = connect(PID);
-            registry
-                .publish(&b)
-                .expect("B registers despite reusing A's pid or fds");
-            if registry.get(a_id).is_some() {
-                PID_OVERLAP.fetch_add(1, Ordering::Relaxed);
-            }
-            b
-        })
-    };
+    // Spawned in this order so that loom's first schedule (no preemption)
+    // runs the stale work, then A's teardown, then B: a pid then still finds
+    // A, and a mutant needs a real interleaving (B in before a teardown of
+    // A) to show.
     let stale = {
         let (registry, a) = (world.registry.clone(), a.clone());
         thread::spawn(move || {
@@ -106,6 +89,27 @@ fn fd_and_pid_reuse() {
         })
     };
 
+    let a_leaves = {
+        let (registry, a) = (world.registry.clone(), a.clone());
+        thread::spawn(move || {
+            let won = registry.unregister(&a);
+            drop(a_task);
+            won
+        })
+    };
+    let b_arrives = {
+        let (registry, connect, a_id) = (world.registry.clone(), world.connector(), a.id);
+        thread::spawn(move || {
+            let b = connect(PID);
+            registry
+                .publish(&b)
+                .expect("B registers despite reusing A's pid or fds");
+            if registry.get(a_id).is_some() {
+                PID_OVERLAP.fetch_add(1, Ordering::Relaxed);
+            }
+            b
+        })
+    };
     assert_eq!(world.reap_one(), a.id, "the teardown job is A's");
     let won = [a_leaves, stale].map(|t| t.join().expect("model thread panicked"));
     assert_eq!(
@@ -145,5 +149,17 @@ without_mutants! {
 #[cfg(ustd_mutant = "pid_only")]
 #[test]
 fn mutant_pid_only_is_caught() {
-    ustd_loom_tests::expect_failure("fd and pid reuse", fd_and_pid_reuse);
+    // Invariants 1 and 3: a teardown of A reaching B.
+    ustd_loom_tests::expect_failure(
+        "fd and pid reuse",
+        &[
+            "the teardown job is A's",
+            "exactly one teardown of A wins",
+            "B is live",
+            "the pid maps to B",
+            "used after its teardown",
+            "no longer belongs to app",
+        ],
+        fd_and_pid_reuse,
+    );
 }

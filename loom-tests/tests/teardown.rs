@@ -81,14 +81,9 @@ fn teardown_vs_notify_vs_fanout() {
     let torn_down = Arc::new(AtomicBool::new(false));
     let metadata = Arc::new(per_uid_registry());
 
-    let hangup = {
-        let (registry, a, torn_down) = (world.registry.clone(), a.clone(), torn_down.clone());
-        thread::spawn(move || {
-            assert!(registry.unregister(&a), "the only teardown wins");
-            torn_down.store(true, Ordering::SeqCst);
-            drop(cmd_task);
-        })
-    };
+    // Spawned users first, hang-up last: loom's first schedule (no
+    // preemption) runs them in this order, all uses before the teardown, so
+    // the mutant needs a real interleaving to show.
     let notify = {
         let (a, torn_down, metadata) = (a.clone(), torn_down.clone(), metadata.clone());
         thread::spawn(move || {
@@ -128,8 +123,16 @@ fn teardown_vs_notify_vs_fanout() {
         })
     };
 
+    let hangup = {
+        let (registry, a, torn_down) = (world.registry.clone(), a.clone(), torn_down.clone());
+        thread::spawn(move || {
+            assert!(registry.unregister(&a), "the only teardown wins");
+            torn_down.store(true, Ordering::SeqCst);
+            drop(cmd_task);
+        })
+    };
     assert_eq!(world.reap_one(), a.id);
-    for t in [hangup, notify, fanout] {
+    for t in [notify, fanout, hangup] {
         t.join().expect("model thread panicked");
     }
     assert!(!world.job_pending(), "teardown I/O ran twice");
@@ -156,8 +159,10 @@ without_mutants! {
 #[cfg(ustd_mutant = "teardown_early")]
 #[test]
 fn mutant_teardown_early_is_caught() {
+    // Invariant 1: a use of A's sockets not ordered before their close.
     ustd_loom_tests::expect_failure(
         "teardown vs notify vs fan-out",
+        &["after its teardown", "Causality violation"],
         teardown_vs_notify_vs_fanout,
     );
 }

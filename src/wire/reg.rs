@@ -148,21 +148,22 @@ mod tests {
         assert_eq!(RegMsg::decode(&b), Err(WireError::BadBitness(16)));
     }
 
-    /// Bytes of a real 2.13.5 registration (x86_64, cmd socket, name "rapp").
+    /// Bytes of a real registration: what lttng-ust 2.13.5 (x86_64, app
+    /// `rapp`) sent lttng-sessiond 2.13.9 on each socket, captured with
+    /// strace by `tests/data/capture/capture.py` (see `tests/data/README.md`).
     #[test]
     fn decodes_captured_bytes() {
-        let mut b = [0u8; REG_MSG_LEN];
-        let hdr: [u32; 14] = [0xC57C57C5, 9, 0, 4242, 4200, 0, 0, 64, 8, 8, 8, 8, 8, 0];
-        for (i, v) in hdr.iter().enumerate() {
-            b[i * 4..i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+        let cmd = RegMsg::decode(include_bytes!("../../tests/data/reg_cmd.bin")).unwrap();
+        let notify = RegMsg::decode(include_bytes!("../../tests/data/reg_notify.bin")).unwrap();
+        // The capture's process: pid 7069, child of 7066, as root.
+        for (m, t) in [(&cmd, SocketType::Cmd), (&notify, SocketType::Notify)] {
+            assert_eq!(m.socket_type, t);
+            assert_eq!(
+                (m.major, m.minor, m.pid, m.ppid, m.uid, m.gid),
+                (9, 0, 7069, 7066, 0, 0)
+            );
+            assert_eq!((m.bits_per_long, m.alignments), (64, [8; 5]));
+            assert_eq!(m.name, "rapp");
         }
-        b[56..60].copy_from_slice(b"rapp");
-        let m = RegMsg::decode(&b).unwrap();
-        assert_eq!(
-            (m.major, m.pid, m.ppid, m.bits_per_long),
-            (9, 4242, 4200, 64)
-        );
-        assert_eq!(m.socket_type, SocketType::Cmd);
-        assert_eq!(m.name, "rapp");
     }
 }

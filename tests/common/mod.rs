@@ -539,6 +539,24 @@ impl World {
         s
     }
 
+    /// Waits for a line of the daemon's log holding every one of `needles`
+    /// (a reason, a peer pid, ...); returns it.
+    pub fn wait_log_line(&self, needles: &[&str], timeout: Duration) -> String {
+        let what = format!("a daemon log line with {needles:?}");
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.daemon_log();
+            if let Some(l) = log.lines().find(|l| needles.iter().all(|n| l.contains(n))) {
+                return l.to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}\n{log}"
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
     /// Open file descriptors of the daemon (entries of /proc/<pid>/fd).
     pub fn daemon_fd_count(&self) -> usize {
         fs::read_dir(format!("/proc/{}/fd", self.daemon_pid()))
@@ -766,7 +784,8 @@ pub struct App {
 }
 
 impl App {
-    fn spawn(mut c: Command) -> App {
+    /// Spawns `c` (stdout captured line by line).
+    pub fn spawn(mut c: Command) -> App {
         let mut child = c
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -81,6 +81,9 @@ pub enum Answer {
     Mute,
     /// Replies with a handle the command did not carry.
     WrongHandle,
+    /// Answers TRACER_VERSION, then reads commands and never replies: the
+    /// daemon's notify task serves it while the handshake waits.
+    VersionOnly,
 }
 
 /// A test-process "app" that registers both sockets and answers commands
@@ -129,6 +132,8 @@ impl FakeApp {
                 match answer {
                     Answer::Honest => {}
                     Answer::Mute => continue,
+                    Answer::VersionOnly if u32_at(&msg, 4) != op::TRACER_VERSION => continue,
+                    Answer::VersionOnly => {}
                     Answer::WrongHandle => {
                         let bad = u32_at(&msg, 0).wrapping_add(77);
                         reply[0..4].copy_from_slice(&bad.to_le_bytes());
@@ -186,4 +191,69 @@ fn reply_for(msg: &[u8; CMD_MSG_LEN]) -> [u8; REPLY_LEN] {
         }
     }
     r
+}
+
+/// Whether the peer still holds `s` open: no EOF and no error is pending
+/// (the daemon never writes to a socket it has not registered).
+pub fn is_open(s: &UnixStream) -> bool {
+    let mut buf = [0u8; 1];
+    s.set_nonblocking(true).expect("set_nonblocking");
+    let open = matches!((&*s).read(&mut buf), Err(e) if e.kind() == ErrorKind::WouldBlock);
+    s.set_nonblocking(false).expect("set_nonblocking");
+    open
+}
+
+/// The handshake steps a [`run_child`] process stops at, in protocol order.
+pub const CHILD_STEPS: [&str; 5] = [
+    "connected",
+    "cmd-registered",
+    "registered",
+    "tracer-version",
+    "register-done",
+];
+
+/// The body of a raw app *process* (see `registration.rs`'s
+/// `raw_app_child`): goes through the handshake like lttng-ust, answering
+/// honestly, stops right after `step`, prints `at-step <step>` and then
+/// waits to be killed with everything open.
+pub fn run_child(app_socket: &Path, step: &str) -> ! {
+    assert!(CHILD_STEPS.contains(&step), "unknown step {step}");
+    let stop = |held: Vec<UnixStream>| -> ! {
+        // A line of its own: libtest has printed "test NAME ... " before.
+        println!("\nat-step {step}");
+        std::io::stdout().flush().expect("flush stdout");
+        let _held = held;
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    };
+    let mut cmd = connect(app_socket);
+    if step == "connected" {
+        stop(vec![cmd]);
+    }
+    cmd.write_all(&honest_reg(SocketType::Cmd).encode())
+        .expect("send cmd registration");
+    if step == "cmd-registered" {
+        stop(vec![cmd]);
+    }
+    let mut notify = connect(app_socket);
+    notify
+        .write_all(&honest_reg(SocketType::Notify).encode())
+        .expect("send notify registration");
+    if step == "registered" {
+        stop(vec![cmd, notify]);
+    }
+    let mut msg = [0u8; CMD_MSG_LEN];
+    loop {
+        cmd.read_exact(&mut msg).expect("read a command");
+        cmd.write_all(&reply_for(&msg)).expect("reply");
+        let done = match u32_at(&msg, 4) {
+            op::TRACER_VERSION => step == "tracer-version",
+            op::REGISTER_DONE => step == "register-done",
+            _ => false,
+        };
+        if done {
+            stop(vec![cmd, notify]);
+        }
+    }
 }
