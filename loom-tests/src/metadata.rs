@@ -35,6 +35,9 @@ pub fn per_uid_registry() -> Registry {
     });
     reg.add_channel(CHANNEL_KEY)
         .expect("a new registry accepts its channel");
+    // Event blocks of a channel no app registered are held back.
+    reg.register_channel(CHANNEL_KEY, &[])
+        .expect("a new registry registers its channel");
     reg
 }
 

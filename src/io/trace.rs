@@ -77,8 +77,8 @@ struct TraceSet {
     key: TraceKey,
     dir: PathBuf,
     registry: Registry,
-    /// Channel hand-outs by session channel key, created on first use.
-    channels: Mutex<HashMap<u32, Arc<ChannelHandOut>>>,
+    /// Channel buffers by registry channel key, created on first use.
+    channels: Mutex<HashMap<u64, SetChannel>>,
     /// Apps currently using the set (per-UID: the last one leaving pushes).
     users: Mutex<Vec<AppId>>,
     /// Held across every metadata push of the set. The registry lets a
@@ -86,6 +86,13 @@ struct TraceSet {
     /// with this held, the closer sends the last fragments itself, so the
     /// consumer's stream is never released under a pending push.
     pushing: Mutex<()>,
+}
+
+/// One channel's buffers in a set.
+struct SetChannel {
+    /// Stream files are `<file_name>_<cpu>`.
+    file_name: String,
+    hand_out: Arc<ChannelHandOut>,
 }
 
 pub struct SessionTrace {
@@ -283,11 +290,12 @@ impl SessionTrace {
         ch: &ChannelConfig,
     ) -> Result<AppChannelObjects, TraceError> {
         let set = self.set_for(app, id)?;
+        let key = u64::from(ch.key);
         let mut chans = lock(&set.channels);
-        if let Some(h) = chans.get(&ch.key) {
-            return Ok(h.app_objects()?);
+        if let Some(c) = chans.get(&key) {
+            return Ok(c.hand_out.app_objects()?);
         }
-        let chan_id = set.registry.add_channel(u64::from(ch.key))?;
+        let chan_id = set.registry.add_channel(key)?;
         let a = &ch.attrs;
         let spec = ChannelSpec {
             subbuf_size: a.subbuf_size,
@@ -300,9 +308,16 @@ impl SessionTrace {
             uuid: set.registry.uuid(),
         };
         let buffers = BufferChannel::create(&self.ctl, &spec)?;
-        let hand_out = self.consumer.add_channel(set.key, &ch.name, buffers)?;
+        let file_name = ch.name.clone();
+        let hand_out = self.consumer.add_channel(set.key, &file_name, buffers)?;
         let objs = hand_out.app_objects()?;
-        chans.insert(ch.key, hand_out);
+        chans.insert(
+            key,
+            SetChannel {
+                file_name,
+                hand_out,
+            },
+        );
         Ok(objs)
     }
 
@@ -373,10 +388,23 @@ impl SessionTrace {
             .final_push_and_close(&mut sink)
             .map_err(push_err);
         drop(pushing);
+        // The registry is closed: no channel registers from here on. The
+        // files of a channel no app registered have no stream class in the
+        // metadata (babeltrace2 would refuse the whole trace) and hold
+        // nothing but empty packets, so they go.
+        let unregistered = set.registry.unregistered_channels();
+        let discard: Vec<String> = lock(&set.channels)
+            .iter()
+            .filter(|(key, _)| unregistered.contains(key))
+            .map(|(_, c)| c.file_name.clone())
+            .collect();
+        if !discard.is_empty() {
+            tracing::info!(session = %self.name, dir = %set.dir.display(), channels = ?discard, "no app registered these channels: their files are not kept");
+        }
         // Released even after a failed push: the set is gone either way.
         let removed = self
             .consumer
-            .remove_trace(set.key)
+            .remove_trace(set.key, discard)
             .map_err(TraceError::from);
         pushed.and(removed)
     }

@@ -60,6 +60,8 @@ enum Request {
     },
     RemoveTrace {
         trace: u64,
+        /// Channels whose files are deleted rather than kept.
+        discard: Vec<String>,
         reply: Reply<()>,
     },
     Snapshot {
@@ -237,11 +239,14 @@ impl Consumer {
         })
     }
 
-    /// Flushes, drains, then destroys a trace's buffers (files are kept):
-    /// per-PID buffers of an app that exited, or session destroy.
-    pub fn remove_trace(&self, trace: TraceKey) -> UstCtlResult<()> {
+    /// Flushes, drains, then destroys a trace's buffers: per-PID buffers
+    /// of an app that exited, or session destroy. Files are kept, except
+    /// those of the channels named in `discard` (channels the metadata does
+    /// not describe), which are deleted.
+    pub fn remove_trace(&self, trace: TraceKey, discard: Vec<String>) -> UstCtlResult<()> {
         self.call(|reply| Request::RemoveTrace {
             trace: trace.0,
+            discard,
             reply,
         })
     }
@@ -369,7 +374,9 @@ impl Worker {
         }
         let keys: Vec<u64> = self.traces.keys().copied().collect();
         for k in keys {
-            self.drop_trace(k);
+            if let Err(e) = self.drop_trace(k, &[]) {
+                tracing::warn!(error = %e, "dropping a trace failed");
+            }
         }
     }
 
@@ -401,10 +408,14 @@ impl Worker {
             Request::Flush { trace, reply } => {
                 let _ = reply.send(self.flush(trace));
             }
-            Request::RemoveTrace { trace, reply } => {
+            Request::RemoveTrace {
+                trace,
+                discard,
+                reply,
+            } => {
                 let r = self.flush(Some(trace));
-                self.drop_trace(trace);
-                let _ = reply.send(r);
+                let removed = self.drop_trace(trace, &discard);
+                let _ = reply.send(r.and(removed));
             }
             Request::Shutdown { .. } => unreachable!("handled by the loop"),
         }
@@ -618,11 +629,13 @@ impl Worker {
     }
 
     /// Forgets a trace: its streams leave epoll, then its buffers are
-    /// destroyed (streams before channels, by `Buffers::drop`).
-    fn drop_trace(&mut self, trace: u64) {
+    /// destroyed (streams before channels, by `Buffers::drop`). The files
+    /// of the channels named in `discard` are deleted.
+    fn drop_trace(&mut self, trace: u64, discard: &[String]) -> UstCtlResult<()> {
         let Some(t) = self.traces.remove(&trace) else {
-            return;
+            return Ok(());
         };
+        let mut first_err = None;
         for ch in &t.channels {
             for &tok in &ch.tokens {
                 if let Some(ds) = self.slots[tok].take() {
@@ -633,10 +646,16 @@ impl Worker {
                         });
                     }
                     self.free.push(tok);
+                    if discard.contains(&ch.name) {
+                        if let Err(e) = ds.out.remove() {
+                            first_err.get_or_insert(e);
+                        }
+                    }
                 }
             }
         }
         drop(t);
+        first_err.map_or(Ok(()), Err)
     }
 }
 

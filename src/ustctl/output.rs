@@ -189,6 +189,16 @@ impl StreamFile {
         Ok(())
     }
 
+    /// Deletes the file and its index: a stream the trace's metadata does
+    /// not describe.
+    pub fn remove(self) -> UstCtlResult<()> {
+        std::fs::remove_file(&self.path).map_err(UstCtlError::file(&self.path))?;
+        if let Some((path, _)) = &self.index {
+            std::fs::remove_file(path).map_err(UstCtlError::file(path))?;
+        }
+        Ok(())
+    }
+
     pub fn has_index(&self) -> bool {
         self.index.is_some()
     }

@@ -145,6 +145,11 @@ struct Channel {
     id: u32,
     /// Context fields and header type fixed by the first REGISTER_CHANNEL.
     registered: Option<(Vec<Field>, HeaderType)>,
+    /// Event blocks registered before the channel: held back until its
+    /// stream block is written, so the text never names a stream class it
+    /// does not declare (an app killed between its event and channel
+    /// registrations would otherwise leave a trace babeltrace2 refuses).
+    held_back: Vec<String>,
     /// Events by name; identity is checked among same-name entries.
     events: HashMap<String, Vec<Event>>,
     next_event_id: u32,
@@ -216,6 +221,7 @@ impl Registry {
             Channel {
                 id,
                 registered: None,
+                held_back: Vec::new(),
                 events: HashMap::new(),
                 next_event_id: 0,
             },
@@ -250,8 +256,12 @@ impl Registry {
             };
         }
         let header = HeaderType::Large;
-        let block = tsdl::stream_block(ch.id, header, ctx_fields, self.byte_order, enums)?;
+        let mut block = tsdl::stream_block(ch.id, header, ctx_fields, self.byte_order, enums)?;
+        for ev in &ch.held_back {
+            block.push_str(ev);
+        }
         append(text, &block)?;
+        ch.held_back.clear();
         ch.registered = Some((ctx_fields.to_vec(), header));
         Ok((ch.id, header))
     }
@@ -304,7 +314,11 @@ impl Registry {
             self.byte_order,
             enums,
         )?;
-        append(text, &block)?;
+        if ch.registered.is_some() {
+            append(text, &block)?;
+        } else {
+            ch.held_back.push(block);
+        }
         ch.next_event_id = id.saturating_add(1);
         ch.events.entry(ev.name.clone()).or_default().push(Event {
             loglevel: ev.loglevel,
@@ -313,6 +327,22 @@ impl Registry {
             id,
         });
         Ok(id)
+    }
+
+    /// Keys of the channels no app has registered (REGISTER_CHANNEL): the
+    /// text has no stream class for them, so their data files must not be
+    /// part of the trace. Nothing was ever recorded in them: lttng-ust
+    /// registers a channel before its session starts writing.
+    pub fn unregistered_channels(&self) -> Vec<u64> {
+        let g = lock(&self.inner);
+        let mut v: Vec<u64> = g
+            .channels
+            .iter()
+            .filter(|(_, c)| c.registered.is_none())
+            .map(|(k, _)| *k)
+            .collect();
+        v.sort_unstable();
+        v
     }
 
     /// REGISTER_ENUM: registry-wide ids from 0. The same name with the same
@@ -640,19 +670,25 @@ mod tests {
         let r = registry();
         r.add_channel(1).unwrap();
         r.add_channel(2).unwrap();
-        // An event registered before its channel gets its block first.
+        // An event registered before its channel gets its id at once; its
+        // block is held back until the stream block is written.
         let text = appended(&r, || {
             assert_eq!(
                 r.register_event(1, &event("p:a", vec![int_field("i", 32)]))
                     .unwrap(),
                 0
             );
+        });
+        assert_eq!(text, "", "no event block before its stream block");
+        assert_eq!(r.unregistered_channels(), vec![1, 2]);
+        let text = appended(&r, || {
             r.register_channel(1, &[]).unwrap();
         });
         assert!(
-            text.find("event {").unwrap() < text.find("stream {").unwrap(),
+            text.find("stream {").unwrap() < text.find("event {").unwrap(),
             "{text}"
         );
+        assert_eq!(r.unregistered_channels(), vec![2]);
 
         let text = appended(&r, || {
             // Same identity, different signature: same id, no text.
@@ -679,6 +715,7 @@ mod tests {
         assert_eq!(text.matches("name = \"p:a\";").count(), 3);
 
         // Ids are per channel.
+        r.register_channel(2, &[]).unwrap();
         assert_eq!(r.register_event(2, &event("p:a", vec![])).unwrap(), 0);
         assert_eq!(
             r.register_event(9, &event("p:a", vec![])),
@@ -713,6 +750,7 @@ mod tests {
     fn enum_ids_and_use() {
         let r = registry();
         r.add_channel(1).unwrap();
+        r.register_channel(1, &[]).unwrap();
         let entry = |label: &str, v| EnumEntry {
             start: EnumValue {
                 value: v,
@@ -781,6 +819,7 @@ mod tests {
     fn one_push_in_flight_and_no_lost_bytes() {
         let r = registry();
         r.add_channel(1).unwrap();
+        r.register_channel(1, &[]).unwrap();
         let first = send(r.begin_push().unwrap());
         assert_eq!(first.offset, 0);
         assert_eq!(first.bytes, r.text().as_bytes());
@@ -902,6 +941,7 @@ mod tests {
         let mut c = Consumer::default();
         assert!(!r.push_all(&mut c).unwrap());
         r.add_channel(1).unwrap();
+        r.register_channel(1, &[]).unwrap();
         r.register_event(1, &event("p:a", vec![])).unwrap();
         assert!(!r.push_all(&mut c).unwrap());
         assert!(r.final_push_and_close(&mut c).unwrap());
