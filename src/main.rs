@@ -591,6 +591,14 @@ fn describe_session(b: &Value) -> String {
                 .collect();
             out += &format!("    contexts: {}\n", names.join(", "));
         }
+        let name = c["name"].as_str().unwrap_or("?");
+        let l = &b["buffers"][name];
+        if l.is_object() {
+            out += &format!(
+                "    lost: {} events discarded, {} packets lost, {} sub-buffers unreadable; {} stalled streams, {} wedged buffer sets replaced\n",
+                l["discarded_events"], l["lost_packets"], l["unreadable_subbufs"], l["stalled_streams"], l["recoveries"]
+            );
+        }
     }
     out
 }

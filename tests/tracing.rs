@@ -1283,16 +1283,16 @@ fn crash_world() -> World {
         .start()
 }
 
-/// One channel `channel0` (small sub-buffers, so that a few writers fill a
-/// lap quickly) with every fixture event and the process contexts; started.
-fn crash_session(w: &World, per_pid: bool) -> PathBuf {
+/// One channel `channel0` of 4 sub-buffers of `subbuf` bytes with every
+/// fixture event and the process contexts; started.
+fn crash_session(w: &World, per_pid: bool, subbuf: &str) -> PathBuf {
     let out = create(w, "s");
     let mut ch = vec![
         "enable-channel",
         "-u",
         "channel0",
         "--subbuf-size",
-        "4k",
+        subbuf,
         "--num-subbuf",
         "4",
     ];
@@ -1381,9 +1381,14 @@ fn each_trace_dir_opens(out: &Path) {
 /// one more app emitting numbered events; stop; destroy; babeltrace2.
 fn crash_scenario(per_pid: bool) {
     let w = crash_world();
-    let out = crash_session(&w, per_pid);
+    // Room for the later app's events behind a sub-buffer wedged by a
+    // writer killed last (read out at destroy).
+    let out = crash_session(&w, per_pid, "64k");
+    // Per-UID, writers register first and then all write at once (hot
+    // loops would starve the registration of the others on a small box).
+    let wait = if per_pid { "-w" } else { "-s" };
     let mut writers: Vec<App> = (0..CRASH_APPS)
-        .map(|_| w.spawn_app(&["-n", "1000000000"]))
+        .map(|_| w.spawn_app(&[wait, "-n", "1000000000"]))
         .collect();
     let pids: Vec<i32> = writers.iter().map(App::pid).collect();
     if per_pid {
@@ -1395,20 +1400,29 @@ fn crash_scenario(per_pid: bool) {
         });
     } else {
         w.wait_all_registered(&pids, Duration::from_secs(60));
+        for a in &writers {
+            a.signal(libc::SIGUSR1);
+        }
         // One writer dies between reserve and commit while the others
         // write on: the per-UID stream it wrote to wedges.
-        let mut victim = w.spawn_app(&["-n", "1000000000", "-k", "1000"]);
+        let mut victim = spawn_patient(&w, &["-n", "1000000000", "-k", "1000"]);
         let st = victim.wait_exit(GENEROUS);
         assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(9));
-        std::thread::sleep(Duration::from_millis(300));
+        // The live writers move to fresh buffers.
+        wait_until("the wedged per-UID buffers are retired", Duration::from_secs(60), || {
+            (loss_figure(&w, "recoveries") >= 1).then_some(())
+        });
     }
     for a in &mut writers {
         a.kill9();
     }
+    // Every death is seen before the later app registers, and buffers
+    // wedged by the last deaths are detected and retired: within two stall
+    // periods (1 s, see engine) plus a watcher tick; 4 s leaves 30% margin
+    // on 3 s.
+    w.wait_gone(&pids, GENEROUS);
     if !per_pid {
-        wait_until("the wedged per-UID buffers are retired", Duration::from_secs(60), || {
-            (loss_figure(&w, "recoveries") >= 1).then_some(())
-        });
+        std::thread::sleep(Duration::from_secs(4));
     }
     let k = LATER.to_string();
     let mut later = spawn_patient(&w, &["-n", &k]);
@@ -1418,12 +1432,95 @@ fn crash_scenario(per_pid: bool) {
     each_trace_dir_opens(&out);
     let events = fixture_events(&read_trace(&out));
     assert_exact(&events_of(&events, later.pid()), ALL, LATER, "the later app");
-    let _ = b;
+    assert!(b["buffers"]["channel0"].is_object(), "loss report: {b}");
+}
+
+#[test]
+fn per_uid_apps_killed_mid_write_cost_no_later_events() {
+    crash_scenario(false);
 }
 
 #[test]
 fn per_pid_apps_killed_anywhere_leave_a_readable_trace() {
     crash_scenario(true);
+}
+
+/// An app of the UID dies between reserving an event and committing it
+/// while other apps of the UID keep writing on the same CPU: the wedged
+/// buffers are retired, live apps move to fresh ones, and both a live
+/// app's later events and a new app's events are in the trace.
+#[test]
+fn per_uid_writer_killed_mid_event_other_apps_keep_their_events() {
+    let w = crash_world();
+    pin_to_one_cpu();
+    let out = crash_session(&w, false, "4k");
+    let k = K.to_string();
+    let live = spawn_patient(&w, &["-s", "-n", &k, "-w"]);
+    w.wait_registered(live.pid(), GENEROUS);
+    let mut victim = spawn_patient(&w, &["-n", "1000", "-k", "5"]);
+    let st = victim.wait_exit(GENEROUS);
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(9));
+    // Enough events after the hole to fill the sub-buffer and move on.
+    let mut filler = spawn_patient(&w, &["-n", "2000", "-e", "simple"]);
+    assert!(filler.wait_exit(GENEROUS).success());
+    wait_until("the wedged buffers are retired", Duration::from_secs(30), || {
+        (loss_figure(&w, "recoveries") >= 1).then_some(())
+    });
+    let mut live = live;
+    live.signal(libc::SIGUSR1);
+    wait_emitted(&live, 3 * K);
+    live.signal(libc::SIGTERM);
+    assert!(live.wait_exit(GENEROUS).success());
+    let mut late = spawn_patient(&w, &["-n", &k]);
+    wait_emitted(&late, 3 * K);
+    assert!(late.wait_exit(GENEROUS).success());
+    let b = stop_destroy_bounded(&w, &out);
+    assert!(
+        b["buffers"]["channel0"]["unreadable_subbufs"].as_u64() >= Some(1),
+        "the wedged sub-buffer is reported lost: {b}"
+    );
+    let events = fixture_events(&read_trace(&out));
+    assert_exact(&events_of(&events, live.pid()), ALL, K, "live app");
+    assert_exact(&events_of(&events, late.pid()), ALL, K, "app started later");
+}
+
+/// A writer stopped (SIGSTOP) between reserve and commit while another
+/// writer of the UID dies is not taken for a dead one: its buffers are
+/// not retired and, once resumed, all its events are in the trace.
+#[test]
+fn per_uid_stopped_writer_is_not_taken_for_dead() {
+    let w = crash_world();
+    pin_to_one_cpu();
+    let out = crash_session(&w, false, "4k");
+    let k = K.to_string();
+    let mut dead = spawn_patient(&w, &["-w"]);
+    w.wait_registered(dead.pid(), GENEROUS);
+    let stopped = spawn_patient(&w, &["-n", &k, "-S", "5", "-w"]);
+    wait_until("the writer stops itself mid-event", GENEROUS, || {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", stopped.pid())).ok()?;
+        let state = stat.rsplit_once(')')?.1.split_whitespace().next()?.to_owned();
+        (state == "T").then_some(())
+    });
+    dead.kill9();
+    // Enough to close the stopped writer's sub-buffer, not to fill the
+    // ring: its events after SIGCONT must find room.
+    let mut filler = spawn_patient(&w, &["-n", "150", "-e", "simple"]);
+    assert!(filler.wait_exit(GENEROUS).success());
+    wait_until("the stall is seen", Duration::from_secs(30), || {
+        (loss_figure(&w, "stalled_streams") >= 1).then_some(())
+    });
+    // Three stall periods (1 s, see engine) after it was seen: a dead
+    // writer would have been recovered from by now.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(loss_figure(&w, "recoveries"), 0, "{}", channel_loss(&w));
+    let mut stopped = stopped;
+    stopped.signal(libc::SIGCONT);
+    wait_emitted(&stopped, 3 * K);
+    stopped.signal(libc::SIGTERM);
+    assert!(stopped.wait_exit(GENEROUS).success());
+    stop_destroy_bounded(&w, &out);
+    let events = fixture_events(&read_trace(&out));
+    assert_exact(&events_of(&events, stopped.pid()), ALL, K, "stopped writer");
 }
 
 /// An app killed after the daemon handed it its per-PID buffers and before
@@ -1432,7 +1529,7 @@ fn per_pid_apps_killed_anywhere_leave_a_readable_trace() {
 #[test]
 fn per_pid_app_killed_before_channel_registration_leaves_a_readable_trace() {
     let w = crash_world();
-    let out = crash_session(&w, true);
+    let out = crash_session(&w, true, "4k");
     let k = K.to_string();
     let others: Vec<App> = (0..2)
         .map(|_| spawn_patient(&w, &["-s", "-n", &k, "-w"]))

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod fd_budget;
+pub mod handover;
 pub mod map;
 pub mod metadata;
 pub mod pairing;

@@ -32,7 +32,12 @@ use crate::wire::notify::{self, NotifyRequest};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjRef {
     Session { session_id: u64 },
-    Channel { session_id: u64, chan_key: u32 },
+    /// `gen`: the buffer generation the channel's buffers belong to.
+    Channel {
+        session_id: u64,
+        chan_key: u32,
+        gen: u32,
+    },
 }
 
 #[derive(Default)]
@@ -69,6 +74,8 @@ struct ChannelShadow {
 struct SessionShadow {
     handle: u32,
     started: bool,
+    /// Generation of the buffers its channels map, once it has some.
+    gen: Option<u32>,
     channels: HashMap<u32, ChannelShadow>,
 }
 
@@ -112,12 +119,14 @@ impl AppLink<'_> {
         trace: &SessionTrace,
         session_handle: u32,
         ch: &ChannelConfig,
+        gen: u32,
     ) -> Result<u32, SyncError> {
         // Creating a set's buffers waits on the consumer thread (memfds,
         // mmap, file creation): let the runtime move other tasks away.
-        let objs =
-            tokio::task::block_in_place(|| trace.channel_for_app(&self.app.info, self.app.id, ch))
-                .map_err(SyncError::Trace)?;
+        let objs = tokio::task::block_in_place(|| {
+            trace.channel_for_app(&self.app.info, self.app.id, ch, gen)
+        })
+        .map_err(SyncError::Trace)?;
         let s = &self.conn.cmd;
         let msg = CmdMsg::channel(session_handle, objs.blob.len() as u64, false);
         self.deadline.run(write_all(s, &msg.bytes)).await?;
@@ -184,6 +193,18 @@ impl AppShadow {
         if !cfg.ever_started && !self.sessions.contains_key(&session_id) {
             return Ok(());
         }
+        // Its buffers were retired (wedged by a dead writer of its UID):
+        // lttng-ust takes no new channel in a session that ran, so the app
+        // gets a new app-side session on the current generation's buffers
+        // (see core::handover).
+        let (info, id) = (&link.app.info, link.app.id);
+        if let Some(gen) = self.sessions.get(&session_id).and_then(|ss| ss.gen) {
+            let current = trace.generation(info, id);
+            if gen != current {
+                tracing::info!(app = id.0, pid = info.creds.pid, from = gen, to = current, "moving the app off retired buffers");
+                self.forget(link, session_id).await?;
+            }
+        }
         let ss = match self.sessions.entry(session_id) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(v) => {
@@ -192,6 +213,7 @@ impl AppShadow {
                 v.insert(SessionShadow {
                     handle,
                     started: false,
+                    gen: None,
                     channels: HashMap::new(),
                 })
             }
@@ -203,12 +225,21 @@ impl AppShadow {
                     // (the configuration layer forbids it too).
                     continue;
                 }
-                let handle = link.create_channel(trace, ss.handle, ch).await?;
+                let gen = match ss.gen {
+                    Some(g) => g,
+                    None => {
+                        let g = tokio::task::block_in_place(|| trace.attach(info, id))
+                            .map_err(SyncError::Trace)?;
+                        *ss.gen.insert(g)
+                    }
+                };
+                let handle = link.create_channel(trace, ss.handle, ch, gen).await?;
                 link.map_obj(
                     handle,
                     ObjRef::Channel {
                         session_id,
                         chan_key: ch.key,
+                        gen,
                     },
                 );
                 for &ctx in &ch.contexts {
@@ -437,9 +468,9 @@ fn channel_of(
     d: &Daemon,
     app: &AppRef,
     handle: u32,
-) -> Result<(u32, Arc<SessionTrace>), NotifyError> {
+) -> Result<(u32, u32, Arc<SessionTrace>), NotifyError> {
     match lookup(d, app, handle)? {
-        (ObjRef::Channel { chan_key, .. }, trace) => Ok((chan_key, trace)),
+        (ObjRef::Channel { chan_key, gen, .. }, trace) => Ok((chan_key, gen, trace)),
         _ => Err(NotifyError::UnknownObject),
     }
 }
@@ -459,14 +490,15 @@ fn dispatch(d: &Daemon, app: &AppRef, req: &NotifyRequest) -> Result<Vec<u8>, No
     let (info, id) = (&app.info, app.id);
     match req {
         NotifyRequest::Channel(c) => {
-            let (chan_key, trace) = channel_of(d, app, c.channel_objd)?;
-            let (chan_id, header) = trace.register_channel(info, id, chan_key, &c.ctx_fields)?;
+            let (chan_key, gen, trace) = channel_of(d, app, c.channel_objd)?;
+            let (chan_id, header) =
+                trace.register_channel(info, id, chan_key, gen, &c.ctx_fields)?;
             schedule_push(app, trace);
             Ok(notify::encode_channel_reply(0, chan_id, header.wire_value()).to_vec())
         }
         NotifyRequest::Event(e) => {
-            let (chan_key, trace) = channel_of(d, app, e.channel_objd)?;
-            let event_id = trace.register_event(info, id, chan_key, e)?;
+            let (chan_key, gen, trace) = channel_of(d, app, e.channel_objd)?;
+            let event_id = trace.register_event(info, id, chan_key, gen, e)?;
             schedule_push(app, trace);
             Ok(notify::encode_event_reply(0, event_id).to_vec())
         }

@@ -79,7 +79,7 @@ async fn fan_out<T: Send + 'static>(
     (report, values)
 }
 
-async fn sync_apps(d: &Daemon) -> FanOutReport {
+pub(crate) async fn sync_apps(d: &Daemon) -> FanOutReport {
     fan_out(d, |done| AppJob::Sync { done }).await.0
 }
 
@@ -246,16 +246,21 @@ pub async fn destroy(d: &Daemon, session: Option<String>) -> Outcome {
     .await;
     let trace = crate::sync::lock(&d.traces).remove(&id);
     let mut path = Value::Null;
+    let mut buffers = Value::Null;
     if let Some(trace) = trace {
         path = json!(trace.output_dir());
         let r = tokio::task::spawn_blocking(move || trace.destroy()).await;
-        if let Ok(Err(e)) = r {
-            return Err(CommandError::Trace(format!(
-                "session destroyed, but closing its trace failed: {e}"
-            )));
+        match r {
+            Ok(Err(e)) => {
+                return Err(CommandError::Trace(format!(
+                    "session destroyed, but closing its trace failed: {e}"
+                )))
+            }
+            Ok(Ok(loss)) => buffers = json!(loss),
+            Err(_) => {}
         }
     }
-    Ok(json!({ "session": name, "report": report, "trace": path }))
+    Ok(json!({ "session": name, "report": report, "trace": path, "buffers": buffers }))
 }
 
 pub fn list_sessions(d: &Daemon) -> Outcome {
@@ -268,9 +273,18 @@ pub fn list_sessions(d: &Daemon) -> Outcome {
     Ok(json!({ "sessions": v }))
 }
 
+/// The session, and what its channels lost so far (`buffers`, by channel:
+/// discarded events, lost packets, unreadable sub-buffers, stalled streams,
+/// recoveries from wedged buffers) once it has a trace.
 pub fn show_session(d: &Daemon, name: &str) -> Outcome {
     let s = d.sessions.get(name)?;
-    Ok(session_json(&s, &s.config()))
+    let mut v = session_json(&s, &s.config());
+    if let Some(trace) = d.trace(s.id) {
+        // A round trip to the session's consumer thread.
+        let loss = tokio::task::block_in_place(|| trace.loss());
+        v["buffers"] = json!(loss);
+    }
+    Ok(v)
 }
 
 pub async fn list_tracepoints(d: &Daemon, fields: bool) -> Outcome {

@@ -234,6 +234,7 @@ async fn serve(d: Arc<Daemon>) -> Result<(), DaemonError> {
 
     tokio::spawn(registration::accept_loop(d.clone(), app_listener));
     tokio::spawn(control_server::serve(d.clone(), ctl_listener));
+    tokio::spawn(crate::io::stall_watch::run(Arc::downgrade(&d)));
     let woken = shm
         .announce()
         .map_err(io_err("wake apps through", Path::new(&p.wait_shm)))?;

@@ -12,6 +12,7 @@ pub mod job_queue;
 pub mod notify;
 pub mod paths;
 pub mod reaper;
+pub mod stall_watch;
 pub mod registration;
 pub mod stream;
 pub mod sys;

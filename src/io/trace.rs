@@ -20,13 +20,21 @@
 //! * `closing` orders set teardown: a per-PID app leaving and destroy each
 //!   close only the sets they took out of `sets`, and destroy returns after
 //!   any close under way has finished.
+//! * Each per-UID set has a [`Handover`] (generations, see
+//!   `core::handover` and ARCHITECTURE.md "Wedged per-UID buffers"):
+//!   [`SessionTrace::recover_stalled`], run by the stall watcher, retires a
+//!   generation whose stream stalled after a writer left; apps then get
+//!   the next generation's buffers (new channel ids in the same registry,
+//!   files `<channel>-<gen>_<cpu>`) at their next sync. Retired buffers are
+//!   still drained, and salvaged at teardown.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::core::app::{AppId, AppInfo};
+use crate::core::handover::{Handover, Retire};
 use crate::core::metadata::{
     format_ctf_datetime, Abi, BufferingScheme, ByteOrder, ClockParams, ClockSample, Fragment,
     HeaderType, MetadataError, MetadataSink, PushError, Registry, SessionParams, TracerVersion,
@@ -34,8 +42,8 @@ use crate::core::metadata::{
 use crate::core::session::{BufferScheme, ChannelConfig, SessionConfig};
 use crate::sync::{lock, Mutex};
 use crate::ustctl::{
-    pid_trace_dir, uid_trace_dir, AppChannelObjects, BufferChannel, ChannelHandOut, ChannelSpec,
-    Consumer, MetadataChannel, TraceKey, UstCtl, UstCtlError,
+    pid_trace_dir, uid_trace_dir, AppChannelObjects, BufferChannel, ChannelHandOut, ChannelLoss,
+    ChannelSpec, Consumer, MetadataChannel, TraceKey, TraceLoss, UstCtl, UstCtlError,
 };
 use crate::wire::field::{EnumEntry, Field};
 use crate::wire::notify::EventReg;
@@ -81,6 +89,10 @@ struct TraceSet {
     channels: Mutex<HashMap<u64, SetChannel>>,
     /// Apps currently using the set (per-UID: the last one leaving pushes).
     users: Mutex<Vec<AppId>>,
+    /// Pids of the set's live apps (a stopped one blocks a retirement).
+    pids: Mutex<HashMap<AppId, i32>>,
+    /// Buffer generations (only per-UID sets ever retire one).
+    handover: Handover,
     /// Held across every metadata push of the set. The registry lets a
     /// closer return while another caller's fragment is still in flight;
     /// with this held, the closer sends the last fragments itself, so the
@@ -90,10 +102,29 @@ struct TraceSet {
 
 /// One channel's buffers in a set.
 struct SetChannel {
-    /// Stream files are `<file_name>_<cpu>`.
+    /// The session channel's name; stream files are `<file_name>_<cpu>`.
+    name: String,
     file_name: String,
+    gen: u32,
     hand_out: Arc<ChannelHandOut>,
 }
+
+/// Registry key of a session channel's buffers of one generation.
+fn reg_key(gen: u32, chan_key: u32) -> u64 {
+    (u64::from(gen) << 32) | u64::from(chan_key)
+}
+
+/// What a session channel lost, over every set and generation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Loss {
+    #[serde(flatten)]
+    pub buffers: ChannelLoss,
+    /// Wedged buffer generations retired (apps moved to fresh buffers).
+    pub recoveries: u64,
+}
+
+/// Loss by session channel name.
+pub type LossReport = BTreeMap<String, Loss>;
 
 pub struct SessionTrace {
     name: String,
@@ -110,6 +141,8 @@ pub struct SessionTrace {
     /// whole close: the one that takes a set out of `sets` closes it, and
     /// destroy returns only once every close has finished.
     closing: Mutex<()>,
+    /// Final figures of the sets already closed (per-PID apps that left).
+    closed_loss: Mutex<LossReport>,
 }
 
 /// The consumer as the registry's push target.
@@ -158,6 +191,7 @@ impl SessionTrace {
             consumer,
             sets: Mutex::new(HashMap::new()),
             closing: Mutex::new(()),
+            closed_loss: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -212,6 +246,7 @@ impl SessionTrace {
             if !users.contains(&id) {
                 users.push(id);
             }
+            lock(&s.pids).insert(id, app.creds.pid);
             return Ok(s.clone());
         }
         let params = self.params(app, key);
@@ -237,6 +272,8 @@ impl SessionTrace {
             registry,
             channels: Mutex::new(HashMap::new()),
             users: Mutex::new(vec![id]),
+            pids: Mutex::new(HashMap::from([(id, app.creds.pid)])),
+            handover: Handover::new(),
             pushing: Mutex::new(()),
         });
         *slot = Some(set.clone());
@@ -281,16 +318,32 @@ impl SessionTrace {
         }
     }
 
-    /// The channel and stream objects one app maps for `ch`; the buffers
-    /// are created (and handed to the consumer) for the first app.
+    /// Attaches the app to its buffer set (created for the first app) and
+    /// returns the generation whose buffers it must map: pass it to
+    /// [`SessionTrace::channel_for_app`] for each of the app session's
+    /// channels.
+    pub fn attach(&self, app: &AppInfo, id: AppId) -> Result<u32, TraceError> {
+        Ok(self.set_for(app, id)?.handover.attach(id))
+    }
+
+    /// The generation of buffers the app would get now (0 without a set).
+    pub fn generation(&self, app: &AppInfo, id: AppId) -> u32 {
+        self.existing_set(app, id)
+            .map_or(0, |s| s.handover.current())
+    }
+
+    /// The channel and stream objects one app maps for `ch` in generation
+    /// `gen`; the buffers are created (and handed to the consumer) for the
+    /// first app.
     pub fn channel_for_app(
         &self,
         app: &AppInfo,
         id: AppId,
         ch: &ChannelConfig,
+        gen: u32,
     ) -> Result<AppChannelObjects, TraceError> {
         let set = self.set_for(app, id)?;
-        let key = u64::from(ch.key);
+        let key = reg_key(gen, ch.key);
         let mut chans = lock(&set.channels);
         if let Some(c) = chans.get(&key) {
             return Ok(c.hand_out.app_objects()?);
@@ -308,13 +361,18 @@ impl SessionTrace {
             uuid: set.registry.uuid(),
         };
         let buffers = BufferChannel::create(&self.ctl, &spec)?;
-        let file_name = ch.name.clone();
+        let file_name = match gen {
+            0 => ch.name.clone(),
+            g => format!("{}-{g}", ch.name),
+        };
         let hand_out = self.consumer.add_channel(set.key, &file_name, buffers)?;
         let objs = hand_out.app_objects()?;
         chans.insert(
             key,
             SetChannel {
+                name: ch.name.clone(),
                 file_name,
+                gen,
                 hand_out,
             },
         );
@@ -326,12 +384,13 @@ impl SessionTrace {
         app: &AppInfo,
         id: AppId,
         chan_key: u32,
+        gen: u32,
         ctx: &[Field],
     ) -> Result<(u32, HeaderType), TraceError> {
         Ok(self
             .existing_set(app, id)?
             .registry
-            .register_channel(u64::from(chan_key), ctx)?)
+            .register_channel(reg_key(gen, chan_key), ctx)?)
     }
 
     pub fn register_event(
@@ -339,12 +398,13 @@ impl SessionTrace {
         app: &AppInfo,
         id: AppId,
         chan_key: u32,
+        gen: u32,
         ev: &EventReg,
     ) -> Result<u32, TraceError> {
         Ok(self
             .existing_set(app, id)?
             .registry
-            .register_event(u64::from(chan_key), ev)?)
+            .register_event(reg_key(gen, chan_key), ev)?)
     }
 
     pub fn register_enum(
@@ -378,6 +438,7 @@ impl SessionTrace {
     /// trace (the files stay). The caller owns the set: it took it out of
     /// `sets` while holding `closing`.
     fn close_owned_set(&self, set: &TraceSet) -> Result<(), TraceError> {
+        let recoveries = u64::from(set.handover.current());
         let pushing = lock(&set.pushing);
         let mut sink = ConsumerSink {
             consumer: &self.consumer,
@@ -406,7 +467,92 @@ impl SessionTrace {
             .consumer
             .remove_trace(set.key, discard)
             .map_err(TraceError::from);
+        let removed = removed.map(|loss| {
+            let mut closed = lock(&self.closed_loss);
+            self.add_set_loss(&mut closed, set, &loss, recoveries);
+        });
         pushed.and(removed)
+    }
+
+    /// Adds a set's consumer figures (by file name) to `report` (by
+    /// session channel name).
+    fn add_set_loss(&self, report: &mut LossReport, set: &TraceSet, loss: &TraceLoss, recoveries: u64) {
+        let chans = lock(&set.channels);
+        let current = set.handover.current();
+        let mut names: Vec<&str> = Vec::new();
+        for (file, l) in loss {
+            let Some(c) = chans.values().find(|c| c.file_name == *file) else {
+                continue;
+            };
+            let e = report.entry(c.name.clone()).or_default();
+            let mut l = *l;
+            if c.gen != current {
+                // Retired: recovered from, no longer stalling anyone.
+                l.stalled_streams = 0;
+            }
+            e.buffers.add(&l);
+            if !names.contains(&c.name.as_str()) {
+                names.push(&c.name);
+                e.recoveries += recoveries;
+            }
+        }
+    }
+
+    /// Loss figures so far, by session channel.
+    pub fn loss(&self) -> LossReport {
+        let mut report = lock(&self.closed_loss).clone();
+        for (_, set) in self.all_sets() {
+            match self.consumer.loss(set.key) {
+                Ok(l) => self.add_set_loss(&mut report, &set, &l, u64::from(set.handover.current())),
+                Err(e) => tracing::warn!(dir = %set.dir.display(), error = %e, "loss figures unavailable"),
+            }
+        }
+        report
+    }
+
+    /// One stall-watcher pass: retires every per-UID generation with a
+    /// stalled stream when a writer of the set left since the last
+    /// retirement and none of its live apps is stopped (see
+    /// `core::handover`). Returns whether some app still maps retired
+    /// buffers, i.e. needs a sync to move.
+    pub fn recover_stalled(&self) -> bool {
+        let mut lagging = false;
+        for (key, set) in self.all_sets() {
+            if !matches!(key, SetKey::Uid { .. }) {
+                continue;
+            }
+            let loss = match self.consumer.loss(set.key) {
+                Ok(l) => l,
+                Err(_) => continue,
+            };
+            let stalled: Vec<u32> = {
+                let chans = lock(&set.channels);
+                let mut g: Vec<u32> = loss
+                    .iter()
+                    .filter(|(_, l)| l.stalled_streams > 0)
+                    .filter_map(|(f, _)| chans.values().find(|c| c.file_name == *f).map(|c| c.gen))
+                    .collect();
+                g.sort_unstable();
+                g.dedup();
+                g
+            };
+            for gen in stalled {
+                let any_stopped = lock(&set.pids).values().any(|&pid| is_stopped(pid));
+                match set.handover.retire(gen, any_stopped) {
+                    Retire::Retired(next) => tracing::warn!(
+                        session = %self.name, dir = %set.dir.display(), retired = gen, next,
+                        "buffers wedged by a writer that died mid-event: moving the apps to fresh buffers"
+                    ),
+                    Retire::Inconclusive => tracing::info!(
+                        session = %self.name, dir = %set.dir.display(),
+                        "stalled stream with a stopped app: not retiring the buffers"
+                    ),
+                    Retire::Stale | Retire::NoDeadWriter => {}
+                }
+            }
+            lagging |= !set.handover.lagging().is_empty();
+        }
+        lagging
     }
 
     /// Pushes whatever metadata the app's registry gained (after a notify
@@ -437,6 +583,8 @@ impl SessionTrace {
     /// registered; the set stays for the UID's other and future apps.
     pub fn app_left(&self, id: AppId) {
         for (key, set) in self.all_sets() {
+            set.handover.detach(id);
+            lock(&set.pids).remove(&id);
             let mut users = lock(&set.users);
             let Some(pos) = users.iter().position(|u| *u == id) else {
                 continue;
@@ -445,7 +593,14 @@ impl SessionTrace {
             drop(users);
             let r = match key {
                 SetKey::Pid { .. } => self.close_set(key),
-                SetKey::Uid { .. } => self.push(&set),
+                // The app may have died between reserve and commit:
+                // closing the current sub-buffers makes such a hole a
+                // stall now, before the UID's next writer lands behind it.
+                SetKey::Uid { .. } => self
+                    .consumer
+                    .switch_trace(set.key)
+                    .map_err(TraceError::from)
+                    .and_then(|_| self.push(&set)),
             };
             if let Err(e) = r {
                 tracing::warn!(session = %self.name, dir = %set.dir.display(), error = %e, "metadata push after app exit failed");
@@ -467,7 +622,8 @@ impl SessionTrace {
 
     /// Destroy: flush and drain everything, then final push, close and
     /// release of every set. Waits for a per-PID close already under way.
-    pub fn destroy(&self) -> Result<(), TraceError> {
+    /// Returns what every channel lost.
+    pub fn destroy(&self) -> Result<LossReport, TraceError> {
         let _closing = lock(&self.closing);
         self.consumer.flush_and_drain()?;
         let keys: Vec<SetKey> = lock(&self.sets).keys().copied().collect();
@@ -477,8 +633,19 @@ impl SessionTrace {
                 first_err.get_or_insert(e);
             }
         }
-        first_err.map_or(Ok(()), Err)
+        first_err.map_or_else(|| Ok(lock(&self.closed_loss).clone()), Err)
     }
+}
+
+/// Whether the process is stopped (SIGSTOP) or traced-stopped: it may hold
+/// a reservation and resume.
+fn is_stopped(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which may hold ')'.
+    let state = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().next());
+    matches!(state, Some("T" | "t"))
 }
 
 fn unix_and_offset(t: SystemTime) -> (i64, i32) {

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 pub use channel::{
     AppChannelObjects, BufferChannel, ChannelHandOut, ChannelSpec, MetadataChannel, StreamObj,
 };
-pub use consumer::{Consumer, TraceKey};
+pub use consumer::{ChannelLoss, Consumer, TraceKey, TraceLoss, STALL_AFTER};
 pub use error::{UstCtlError, UstCtlResult};
 pub use output::{pid_trace_dir, uid_trace_dir, PacketIndex, INDEX_ENTRY_LEN, INDEX_HEADER_LEN};
 pub use sys::{DEFAULT_LIB, LIB_ENV, PACKAGE};
