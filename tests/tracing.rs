@@ -1300,11 +1300,23 @@ fn crash_session(w: &World, per_pid: bool, subbuf: &str) -> PathBuf {
         ch.push("--buffers-pid");
     }
     ok(w, &ch);
-    ok(w, &["enable-event", "-u", "ustd_fixture:*", "-c", "channel0"]);
+    ok(
+        w,
+        &["enable-event", "-u", "ustd_fixture:*", "-c", "channel0"],
+    );
     ok(
         w,
         &[
-            "add-context", "-u", "-c", "channel0", "-t", "vpid", "-t", "vtid", "-t", "procname",
+            "add-context",
+            "-u",
+            "-c",
+            "channel0",
+            "-t",
+            "vpid",
+            "-t",
+            "vtid",
+            "-t",
+            "procname",
         ],
     );
     ok(w, &["start"]);
@@ -1414,9 +1426,11 @@ fn crash_scenario(per_pid: bool) {
         let st = victim.wait_exit(GENEROUS);
         assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(9));
         // The live writers move to fresh buffers.
-        wait_until("the wedged per-UID buffers are retired", Duration::from_secs(60), || {
-            (loss_figure(&w, "recoveries") >= 1).then_some(())
-        });
+        wait_until(
+            "the wedged per-UID buffers are retired",
+            Duration::from_secs(60),
+            || (loss_figure(&w, "recoveries") >= 1).then_some(()),
+        );
     }
     for a in &mut writers {
         a.kill9();
@@ -1436,7 +1450,12 @@ fn crash_scenario(per_pid: bool) {
     let b = stop_destroy_bounded(&w, &out);
     each_trace_dir_opens(&out);
     let events = fixture_events(&read_trace(&out));
-    assert_exact(&events_of(&events, later.pid()), ALL, LATER, "the later app");
+    assert_exact(
+        &events_of(&events, later.pid()),
+        ALL,
+        LATER,
+        "the later app",
+    );
     assert!(b["buffers"]["channel0"].is_object(), "loss report: {b}");
 }
 
@@ -1468,9 +1487,11 @@ fn per_uid_writer_killed_mid_event_other_apps_keep_their_events() {
     // Enough events after the hole to fill the sub-buffer and move on.
     let mut filler = spawn_patient(&w, &["-n", "2000", "-e", "simple"]);
     assert!(filler.wait_exit(GENEROUS).success());
-    wait_until("the wedged buffers are retired", Duration::from_secs(30), || {
-        (loss_figure(&w, "recoveries") >= 1).then_some(())
-    });
+    wait_until(
+        "the wedged buffers are retired",
+        Duration::from_secs(30),
+        || (loss_figure(&w, "recoveries") >= 1).then_some(()),
+    );
     let mut live = live;
     live.signal(libc::SIGUSR1);
     wait_emitted(&live, 3 * K);
@@ -1503,7 +1524,12 @@ fn per_uid_stopped_writer_is_not_taken_for_dead() {
     let stopped = spawn_patient(&w, &["-n", &k, "-S", "5", "-w"]);
     wait_until("the writer stops itself mid-event", GENEROUS, || {
         let stat = fs::read_to_string(format!("/proc/{}/stat", stopped.pid())).ok()?;
-        let state = stat.rsplit_once(')')?.1.split_whitespace().next()?.to_owned();
+        let state = stat
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .next()?
+            .to_owned();
         (state == "T").then_some(())
     });
     dead.kill9();
@@ -1569,6 +1595,11 @@ fn per_pid_app_killed_before_channel_registration_leaves_a_readable_trace() {
     }
     let events = fixture_events(&read_trace(&out));
     for a in &others {
-        assert_exact(&events_of(&events, a.pid()), ALL, K, &format!("app {}", a.pid()));
+        assert_exact(
+            &events_of(&events, a.pid()),
+            ALL,
+            K,
+            &format!("app {}", a.pid()),
+        );
     }
 }

@@ -81,7 +81,11 @@ fn handover() {
     }
     let current = h.current();
     assert_eq!(current, 1, "one stall, one retirement");
-    assert_eq!(*ustd::sync::lock(&live_gen), current, "the live app stays on retired buffers");
+    assert_eq!(
+        *ustd::sync::lock(&live_gen),
+        current,
+        "the live app stays on retired buffers"
+    );
     assert_eq!(
         *ustd::sync::lock(&new_gen),
         Some(current),

@@ -31,7 +31,9 @@ use crate::wire::notify::{self, NotifyRequest};
 /// ustd's identity of an app-side object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjRef {
-    Session { session_id: u64 },
+    Session {
+        session_id: u64,
+    },
     /// `gen`: the buffer generation the channel's buffers belong to.
     Channel {
         session_id: u64,
@@ -201,7 +203,13 @@ impl AppShadow {
         if let Some(gen) = self.sessions.get(&session_id).and_then(|ss| ss.gen) {
             let current = trace.generation(info, id);
             if gen != current {
-                tracing::info!(app = id.0, pid = info.creds.pid, from = gen, to = current, "moving the app off retired buffers");
+                tracing::info!(
+                    app = id.0,
+                    pid = info.creds.pid,
+                    from = gen,
+                    to = current,
+                    "moving the app off retired buffers"
+                );
                 self.forget(link, session_id).await?;
             }
         }

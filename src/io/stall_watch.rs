@@ -22,14 +22,19 @@ pub async fn run(d: Weak<Daemon>) {
         let traces: Vec<_> = crate::sync::lock(&d.traces).values().cloned().collect();
         // Consumer round trips: off the runtime's workers.
         let lagging = tokio::task::spawn_blocking(move || {
-            traces.iter().fold(false, |acc, t| t.recover_stalled() | acc)
+            traces
+                .iter()
+                .fold(false, |acc, t| t.recover_stalled() | acc)
         })
         .await
         .unwrap_or(false);
         if lagging {
             let report = crate::io::commands::sync_apps(&d).await;
             if !report.failed.is_empty() {
-                tracing::info!(failed = report.failed.len(), "some apps could not be moved off retired buffers yet");
+                tracing::info!(
+                    failed = report.failed.len(),
+                    "some apps could not be moved off retired buffers yet"
+                );
             }
         }
     }

@@ -476,7 +476,13 @@ impl SessionTrace {
 
     /// Adds a set's consumer figures (by file name) to `report` (by
     /// session channel name).
-    fn add_set_loss(&self, report: &mut LossReport, set: &TraceSet, loss: &TraceLoss, recoveries: u64) {
+    fn add_set_loss(
+        &self,
+        report: &mut LossReport,
+        set: &TraceSet,
+        loss: &TraceLoss,
+        recoveries: u64,
+    ) {
         let chans = lock(&set.channels);
         let current = set.handover.current();
         let mut names: Vec<&str> = Vec::new();
@@ -503,8 +509,12 @@ impl SessionTrace {
         let mut report = lock(&self.closed_loss).clone();
         for (_, set) in self.all_sets() {
             match self.consumer.loss(set.key) {
-                Ok(l) => self.add_set_loss(&mut report, &set, &l, u64::from(set.handover.current())),
-                Err(e) => tracing::warn!(dir = %set.dir.display(), error = %e, "loss figures unavailable"),
+                Ok(l) => {
+                    self.add_set_loss(&mut report, &set, &l, u64::from(set.handover.current()))
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %set.dir.display(), error = %e, "loss figures unavailable")
+                }
             }
         }
         report
@@ -644,7 +654,9 @@ fn is_stopped(pid: i32) -> bool {
         return false;
     };
     // The state follows the command name, which may hold ')'.
-    let state = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().next());
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, r)| r.split_whitespace().next());
     matches!(state, Some("T" | "t"))
 }
 

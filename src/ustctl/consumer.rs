@@ -377,7 +377,10 @@ impl StreamStats {
                 self.lost_packets += ix.packet_seq_num - last - 1;
             }
         }
-        self.last_seq = Some(self.last_seq.map_or(ix.packet_seq_num, |l| l.max(ix.packet_seq_num)));
+        self.last_seq = Some(
+            self.last_seq
+                .map_or(ix.packet_seq_num, |l| l.max(ix.packet_seq_num)),
+        );
     }
 }
 
@@ -624,6 +627,8 @@ impl Worker {
         result
     }
 
+    // c_ulong is u32 on 32-bit targets.
+    #[allow(clippy::useless_conversion)]
     fn add_stream(
         &mut self,
         trace: u64,
@@ -669,7 +674,7 @@ impl Worker {
             wait_fd,
             out,
             polled: true,
-            subbuf: subbuf as u64,
+            subbuf: u64::from(subbuf),
             stats: StreamStats::default(),
             watch: Watch::new(0, Instant::now()),
         });
@@ -952,16 +957,27 @@ impl Trace {
 
 /// The stream's consumed and produced positions, sampled without the
 /// commit checks of `snapshot` (which fail on a wedged sub-buffer).
+// c_ulong is u32 on 32-bit targets.
+#[allow(clippy::useless_conversion)]
 fn positions(ctl: &UstCtl, stream: NonNull<RawStream>) -> UstCtlResult<(u64, u64)> {
     let s = stream.as_ptr();
     let (mut c, mut p): (libc::c_ulong, libc::c_ulong) = (0, 0);
     // SAFETY: live stream used only by this thread; out-pointers valid.
     unsafe {
-        check("snapshot_sample_positions", (ctl.api.snapshot_sample_positions)(s))?;
-        check("snapshot_get_consumed", (ctl.api.snapshot_get_consumed)(s, &mut c))?;
-        check("snapshot_get_produced", (ctl.api.snapshot_get_produced)(s, &mut p))?;
+        check(
+            "snapshot_sample_positions",
+            (ctl.api.snapshot_sample_positions)(s),
+        )?;
+        check(
+            "snapshot_get_consumed",
+            (ctl.api.snapshot_get_consumed)(s, &mut c),
+        )?;
+        check(
+            "snapshot_get_produced",
+            (ctl.api.snapshot_get_produced)(s, &mut p),
+        )?;
     }
-    Ok((c as u64, p as u64))
+    Ok((u64::from(c), u64::from(p)))
 }
 
 /// See [`Worker::salvage`].
