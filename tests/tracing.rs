@@ -1396,17 +1396,18 @@ fn crash_scenario(per_pid: bool) {
     // Room for the later app's events behind a sub-buffer wedged by a
     // writer killed last (read out at destroy).
     let out = crash_session(&w, per_pid, "64k");
-    // Per-UID, writers register first and then all write at once (hot
-    // loops would starve the registration of the others on a small box).
-    // Per-PID, they write every 5 ms: what matters there is where in its
-    // registration each app dies, and a flood of events would only make
-    // the trace slow to read.
-    let args: &[&str] = if per_pid {
-        &["-w", "-i", "5", "-n", "1000000000"]
-    } else {
-        &["-s", "-n", "1000000000"]
-    };
-    let mut writers: Vec<App> = (0..CRASH_APPS).map(|_| w.spawn_app(args)).collect();
+    // They write every 5 ms: enough to be killed mid-loop, while a flood of
+    // events would only make the trace slow to read. Per-UID, they register
+    // first and then start writing together; per-PID they write at once,
+    // being killed anywhere in their registration is the point there.
+    let args = [
+        if per_pid { "-w" } else { "-s" },
+        "-i",
+        "5",
+        "-n",
+        "1000000000",
+    ];
+    let mut writers: Vec<App> = (0..CRASH_APPS).map(|_| w.spawn_app(&args)).collect();
     let pids: Vec<i32> = writers.iter().map(App::pid).collect();
     if per_pid {
         // Kill while about half are registered: the others die anywhere
