@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # bench/run.sh: load scenarios for a UST session daemon, driven by the
-# ustd-bench load generator (src/bin/ustd-bench). Every scenario runs against
+# ustd-bench load generator (ustd-bench/, a workspace member). Every scenario runs against
 # lttng-sessiond and ustd in the same invocation; the script prints one
 # comparison table (lttng-sessiond, ustd, ratio lttng/ustd), the targets of
 # issue 5, and per-daemon detail tables. Raw JSON stays in $OUT.

@@ -167,3 +167,18 @@ pub fn call(
         Response::Error { message } => Err(ClientError::Daemon(message)),
     }
 }
+
+/// One tracepoint of an app, with its fields when asked.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TracepointInfo {
+    pub name: String,
+    pub loglevel: i32,
+    pub fields: Vec<TracepointField>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TracepointField {
+    pub name: String,
+    pub kind: String,
+    pub nowrite: bool,
+}

@@ -65,7 +65,7 @@ fn app_env(paths: &Paths) -> Result<Option<PathBuf>, String> {
     }
 }
 
-pub fn run(
+pub(crate) fn run(
     client: &Client,
     output: Option<PathBuf>,
     buffers_pid: bool,
@@ -79,7 +79,7 @@ pub fn run(
     let name = format!(
         "record-{}-{}",
         std::process::id(),
-        ustd::io::commands::local_datetime(std::time::SystemTime::now())
+        ustd::io::host::local_datetime(std::time::SystemTime::now())
     );
     let created = client.call(&Request::CreateSession {
         name: name.clone(),

@@ -6,14 +6,14 @@
 //! session, saved the depacketized metadata text of each trace, and captured
 //! with strace every byte lttng-sessiond read from the apps' notify sockets
 //! (`notify.capture.hex`). This test replays those exact notify requests,
-//! decoded by the wire codec, into a `Registry` and compares the whole text
+//! decoded by the wire codec, into a `MetadataRegistry` and compares the whole text
 //! after normalising what differs between runs by design: trace and clock
 //! UUIDs, host name, dates and the measured clock offset.
 
 use std::collections::HashMap;
 
 use ustd::core::metadata::{
-    Abi, BufferingScheme, ClockParams, Registry, SessionParams, TracerVersion,
+    Abi, BufferingScheme, ClockParams, MetadataRegistry, SessionParams, TracerVersion,
 };
 use ustd::wire::notify::{decode_message, NotifyRequest};
 use ustd::wire::reg::{RegMsg, REG_MSG_LEN};
@@ -92,7 +92,7 @@ fn params(first: &RegMsg, scheme: BufferingScheme, trace_name: &str) -> SessionP
 /// Replays every app's requests (all on one channel, as in the fixture
 /// sessions) and checks the ids handed back are lttng's: the apps embedded
 /// lttng's enum ids in later requests, and lttng's event ids are in the text.
-fn replay(registry: &Registry, apps: &[&AppCapture]) {
+fn replay(registry: &MetadataRegistry, apps: &[&AppCapture]) {
     const CHANNEL_KEY: u64 = 1;
     assert_eq!(registry.add_channel(CHANNEL_KEY).unwrap(), 0);
     for app in apps {
@@ -187,7 +187,7 @@ fn per_uid_text_matches_lttng_sessiond() {
     let apps = load_capture();
     let uid_apps: Vec<&AppCapture> = apps.iter().take(2).collect();
     let first = &uid_apps[0].reg;
-    let registry = Registry::new(&params(
+    let registry = MetadataRegistry::new(&params(
         first,
         BufferingScheme::PerUid { uid: first.uid },
         "s",
@@ -215,7 +215,7 @@ fn per_pid_text_matches_lttng_sessiond() {
         procname: app.reg.name.clone(),
         registration_datetime: "19700101T000000+0000".into(),
     };
-    let registry = Registry::new(&params(&app.reg, scheme, "p"));
+    let registry = MetadataRegistry::new(&params(&app.reg, scheme, "p"));
     replay(&registry, &[app]);
     assert_same_text(
         &normalise(&registry.text()),

@@ -9,9 +9,8 @@ use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant, SystemTime};
 
 use ustctl_common::*;
-use ustd::ustctl::{
-    pid_trace_dir, uid_trace_dir, BufferChannel, ChannelSpec, Consumer, MetadataChannel, UstCtl,
-};
+use ustd::engine::{pid_trace_dir, uid_trace_dir, Consumer};
+use ustd::ustctl::{BufferChannel, ChannelSpec, MetadataChannel, UstCtl};
 
 /// Per-UID layout: two apps of the UID write into the same buffers. The
 /// second one fills several sub-buffers (so the consumer must drain them on
@@ -107,7 +106,7 @@ fn per_pid_trace_flushed_at_stop() {
     let uuid = *b"ustd-e2e-pid-tst";
     let consumer = Consumer::start(ctl.clone(), "pid").unwrap();
     let mut rig = Rig::register(&listener);
-    let datetime = ustd::io::commands::local_datetime(SystemTime::now());
+    let datetime = ustd::io::host::local_datetime(SystemTime::now());
     let dir = pid_trace_dir(&root.join("out"), &rig.reg.name, rig.reg.pid, &datetime);
     let trace = consumer
         .add_trace(&dir, MetadataChannel::create(&ctl, uuid).unwrap())

@@ -18,9 +18,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ustctl_common::*;
-use ustd::ustctl::{
-    block_rt_signals, uid_trace_dir, BufferChannel, ChannelSpec, Consumer, MetadataChannel, UstCtl,
-};
+use ustd::engine::{uid_trace_dir, Consumer};
+use ustd::ustctl::{block_rt_signals, BufferChannel, ChannelSpec, MetadataChannel, UstCtl};
 
 const TIMER_US: u32 = 20_000;
 
@@ -81,7 +80,7 @@ fn timers_deliver_without_flush() {
 }
 
 fn main() -> ExitCode {
-    block_rt_signals();
+    block_rt_signals().expect("block real-time signals");
     spawn_idle_thread();
 
     print!("test timers_deliver_without_flush ... ");

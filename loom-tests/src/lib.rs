@@ -36,6 +36,7 @@ macro_rules! without_mutants {
                 ustd_mutant = "push_advance_early",
                 ustd_mutant = "pid_only",
                 ustd_mutant = "publish_early",
+                ustd_mutant = "start_unchecked",
                 ustd_mutant = "attach_records_current",
             )))]
             $item

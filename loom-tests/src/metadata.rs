@@ -1,7 +1,7 @@
 //! A per-UID metadata registry and event registrations for the models.
 
 use ustd::core::metadata::{
-    Abi, BufferingScheme, ByteOrder, ClockParams, Registry, SessionParams, TracerVersion,
+    Abi, BufferingScheme, ByteOrder, ClockParams, MetadataRegistry, SessionParams, TracerVersion,
 };
 use ustd::wire::notify::EventReg;
 
@@ -10,8 +10,8 @@ pub const CHANNEL_KEY: u64 = 0;
 
 /// The registry of one per-UID buffer set (uid 1000, 64-bit), its channel
 /// created: what a started session holds before any app registers.
-pub fn per_uid_registry() -> Registry {
-    let reg = Registry::new(&SessionParams {
+pub fn per_uid_registry() -> MetadataRegistry {
+    let reg = MetadataRegistry::new(&SessionParams {
         uuid: [1; 16],
         abi: Abi {
             bits_per_long: 64,

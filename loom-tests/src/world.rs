@@ -1,6 +1,6 @@
 //! The world around ustd's core in a model: a kernel with an fd table,
 //! sockets whose state lives in loom cells, apps built with ustd's own
-//! `App`/`Registry`, and the reaper loop.
+//! `App`/`AppRegistry`, and the reaper loop.
 //!
 //! A socket's state is the stand-in for "A's state" in the invariants: every
 //! user touches it through a loom `UnsafeCell`, and the reaper's teardown
@@ -12,7 +12,7 @@ use std::time::UNIX_EPOCH;
 
 use loom::cell::UnsafeCell;
 use ustd::core::app::{App, AppId, AppInfo, Claimed, PeerCreds, TeardownJob};
-use ustd::core::registry::Registry;
+use ustd::core::registry::AppRegistry;
 use ustd::sync::{lock, mpsc, Arc, Mutex};
 
 /// The kernel's fd table: which app's socket each fd number is. New sockets
@@ -167,7 +167,7 @@ pub struct ModelConn {
 /// Kernel, registry and reaper channel of one execution.
 pub struct World {
     pub kernel: Arc<Kernel>,
-    pub registry: Arc<Registry<ModelConn>>,
+    pub registry: Arc<AppRegistry<ModelConn>>,
     reaper_tx: mpsc::Sender<TeardownJob<ModelConn>>,
     reaper_rx: mpsc::Receiver<TeardownJob<ModelConn>>,
 }
@@ -183,7 +183,7 @@ impl World {
         let (reaper_tx, reaper_rx) = mpsc::channel();
         Self {
             kernel: Arc::new(Kernel::default()),
-            registry: Arc::new(Registry::new()),
+            registry: Arc::new(AppRegistry::new()),
             reaper_tx,
             reaper_rx,
         }
@@ -207,7 +207,7 @@ impl World {
 
     fn connect_with(
         kernel: &Arc<Kernel>,
-        registry: &Registry<ModelConn>,
+        registry: &AppRegistry<ModelConn>,
         tx: &mpsc::Sender<TeardownJob<ModelConn>>,
         pid: i32,
     ) -> Arc<App<ModelConn>> {

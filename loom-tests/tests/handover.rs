@@ -1,4 +1,4 @@
-//! Model 5: retirement of wedged per-UID buffers against an app's sync and
+//! Model 6: retirement of wedged per-UID buffers against an app's sync and
 //! a new app of the UID registering (`core::handover`).
 #![cfg(ustd_loom)]
 

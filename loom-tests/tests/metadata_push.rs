@@ -2,7 +2,7 @@
 #![cfg(ustd_loom)]
 
 use loom::thread;
-use ustd::core::metadata::{Fragment, MetadataError, MetadataSink, PushError, Registry};
+use ustd::core::metadata::{Fragment, MetadataError, MetadataRegistry, MetadataSink, PushError};
 use ustd::sync::{lock, Arc, Mutex};
 use ustd_loom_tests::metadata::{event, per_uid_registry, CHANNEL_KEY};
 use ustd_loom_tests::without_mutants;
@@ -23,7 +23,7 @@ struct Consumer {
 /// checks are the consumer's view of the protocol.
 struct Link {
     consumer: Arc<Mutex<Consumer>>,
-    registry: Arc<Registry>,
+    registry: Arc<MetadataRegistry>,
 }
 
 impl MetadataSink for Link {
@@ -64,7 +64,7 @@ impl MetadataSink for Link {
 /// An app's notify task handling REGISTER_EVENT: register, push what is
 /// pending, reply. Returns whether the reply is a success.
 fn register_and_push(
-    registry: &Arc<Registry>,
+    registry: &Arc<MetadataRegistry>,
     consumer: &Arc<Mutex<Consumer>>,
     name: &str,
 ) -> bool {

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use loom::thread;
 use ustd::core::app::{App, AppState};
-use ustd::core::registry::{PublishError, Registry};
+use ustd::core::registry::{AppRegistry, PublishError};
 use ustd::sync::Arc;
 use ustd_loom_tests::{without_mutants, ModelConn, World};
 
@@ -17,7 +17,7 @@ static TORN_BEFORE_LIVE: AtomicUsize = AtomicUsize::new(0);
 /// What a reader may rely on once it sees `app` live: its setup is complete.
 /// The registry's share of setup is every index entry; the registration
 /// task's share (handshake, global update) is visible through a lease.
-fn check_whole(registry: &Registry<ModelConn>, app: &Arc<App<ModelConn>>) {
+fn check_whole(registry: &AppRegistry<ModelConn>, app: &Arc<App<ModelConn>>) {
     SEEN.fetch_add(1, Ordering::Relaxed);
     let indexed = [
         registry.get(app.id),

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicUsize;
 
 use loom::thread;
 use ustd::core::app::{App, AppState, Lease};
-use ustd::core::metadata::Registry;
+use ustd::core::metadata::MetadataRegistry;
 use ustd::sync::atomic::{AtomicBool, Ordering};
 use ustd::sync::Arc;
 use ustd_loom_tests::metadata::{event, per_uid_registry, CHANNEL_KEY};
@@ -23,11 +23,15 @@ enum Reply {
     Error,
 }
 
-/// The notify task's handling of one REGISTER_EVENT, as `io::app_session`
+/// The notify task's handling of one REGISTER_EVENT, as `io::notify`
 /// does it: find the app's objects through a fresh lease (refused once
 /// teardown has begun), register the event in the session's metadata
 /// registry, then reply on the notify socket the task holds.
-fn handle_notify(app: &App<ModelConn>, task: &Lease<ModelConn>, metadata: &Registry) -> Reply {
+fn handle_notify(
+    app: &App<ModelConn>,
+    task: &Lease<ModelConn>,
+    metadata: &MetadataRegistry,
+) -> Reply {
     let reply = match app.lease() {
         None => Reply::Error,
         Some(conn) => {

@@ -23,12 +23,12 @@
 //!
 //! # Protocol
 //!
-//! 1. **Publication.** [`Registry::publish`] inserts into every map, then
+//! 1. **Publication.** [`AppRegistry::publish`] inserts into every map, then
 //!    CASes `Registering -> Live`. Readers only return `Live` apps, so no
 //!    reader sees an app whose setup is incomplete. If a teardown won the
 //!    race (the app hung up during its handshake), publish unlinks what it
 //!    inserted and reports failure.
-//! 2. **Teardown.** [`Registry::unregister`] swaps the state to `Dying`
+//! 2. **Teardown.** [`AppRegistry::unregister`] swaps the state to `Dying`
 //!    (exactly one caller wins), removes the app from every map by pointer
 //!    identity, then drops the daemon's lease. Resources reach the reaper
 //!    when the last other lease ends.
@@ -40,7 +40,7 @@ use crate::core::map::ConcurrentMap;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::Arc;
 
-pub struct Registry<C: Send + Sync + 'static> {
+pub struct AppRegistry<C: Send + Sync + 'static> {
     next_id: AtomicU64,
     by_id: ConcurrentMap<AppId, App<C>>,
     by_cmd_sock: ConcurrentMap<i32, App<C>>,
@@ -56,13 +56,13 @@ pub enum PublishError {
     KeyInUse(i32),
 }
 
-impl<C: Send + Sync + 'static> Default for Registry<C> {
+impl<C: Send + Sync + 'static> Default for AppRegistry<C> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<C: Send + Sync + 'static> Registry<C> {
+impl<C: Send + Sync + 'static> AppRegistry<C> {
     pub fn new() -> Self {
         Self {
             next_id: AtomicU64::new(1),
@@ -233,7 +233,7 @@ mod tests {
     }
 
     fn new_app(
-        reg: &Registry<FakeConn>,
+        reg: &AppRegistry<FakeConn>,
         tx: &mpsc::Sender<TeardownJob<FakeConn>>,
         pid: i32,
         key: i32,
@@ -245,7 +245,7 @@ mod tests {
     #[test]
     fn unpublished_apps_are_invisible() {
         let (tx, _rx) = mpsc::channel();
-        let reg = Registry::new();
+        let reg = AppRegistry::new();
         let a = new_app(&reg, &tx, 100, 10);
         assert!(reg.get(a.id).is_none());
         reg.publish(&a).unwrap();
@@ -258,7 +258,7 @@ mod tests {
     #[test]
     fn teardown_is_exactly_once_and_waits_for_leases() {
         let (tx, rx) = mpsc::channel();
-        let reg = Registry::new();
+        let reg = AppRegistry::new();
         let a = new_app(&reg, &tx, 100, 10);
         reg.publish(&a).unwrap();
         let lease = a.lease().unwrap();
@@ -276,7 +276,7 @@ mod tests {
     #[test]
     fn torn_down_during_handshake_is_never_published() {
         let (tx, rx) = mpsc::channel();
-        let reg = Registry::new();
+        let reg = AppRegistry::new();
         let a = new_app(&reg, &tx, 100, 10);
         assert!(reg.unregister(&a));
         assert_eq!(reg.publish(&a), Err(PublishError::TornDown));
@@ -287,7 +287,7 @@ mod tests {
     #[test]
     fn reused_pid_and_fd_do_not_mix() {
         let (tx, _rx) = mpsc::channel();
-        let reg = Registry::new();
+        let reg = AppRegistry::new();
         let a = new_app(&reg, &tx, 100, 10);
         reg.publish(&a).unwrap();
         // B arrives with A's pid before A's teardown ran.
@@ -311,7 +311,7 @@ mod tests {
     #[test]
     fn concurrent_register_lookup_remove_and_iterate() {
         let (tx, rx) = mpsc::channel();
-        let reg = Arc::new(Registry::new());
+        let reg = Arc::new(AppRegistry::new());
         let threads = 4;
         let per = 500;
         let mut hs = Vec::new();

@@ -1,6 +1,6 @@
 //! Tracing sessions as the user configured them: the desired state every
 //! app is brought to. Pure data plus validation; applying it to apps is the
-//! `io` layer's job (see `io::app_session`).
+//! `io` layer's job (see `io::app_sync`).
 //!
 //! # Concurrency
 //!
@@ -12,13 +12,25 @@
 //! published and re-syncs if it moved. So an app registering concurrently
 //! with `start` is either in the fan-out's snapshot or notices the change
 //! itself: it is never left behind.
+//!
+//! # One owner per session
+//!
+//! A [`Session`] owns both its configuration and its run state
+//! ([`RunState`]: `Configured -> Started(trace) -> Stopped(trace)`), behind
+//! one per-session mutex, held for a state transition only (never across
+//! I/O). Every transition re-checks the session under that mutex, so a
+//! `destroy` between a command's checks and its effect cannot leave a trace
+//! behind: [`Sessions::start`] refuses (and hands the fresh trace back for
+//! disposal) once the session is destroyed, and [`Sessions::destroy`] takes
+//! the trace out. The trace type is a parameter (`engine::trace::SessionTrace`
+//! in the daemon, a model in the loom tests), so this stays I/O-free.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::atomic::{fence, AtomicU64, Ordering};
 use crate::sync::{lock, Arc, Mutex};
 use crate::wire::cmd::LoglevelType;
 
@@ -161,24 +173,62 @@ pub enum SessionError {
     Invalid(String),
 }
 
-pub struct Session {
-    pub id: u64,
-    config: Mutex<SessionConfig>,
+/// What a session has run: nothing yet, or its trace (kept when stopped,
+/// so a restart continues it).
+pub enum RunState<T> {
+    Configured,
+    Started(Arc<T>),
+    Stopped(Arc<T>),
 }
 
-impl Session {
+struct Inner<T> {
+    config: SessionConfig,
+    run: RunState<T>,
+    destroyed: bool,
+}
+
+pub struct Session<T> {
+    pub id: u64,
+    inner: Mutex<Inner<T>>,
+}
+
+impl<T> Session<T> {
     pub fn config(&self) -> SessionConfig {
-        lock(&self.config).clone()
+        lock(&self.inner).config.clone()
     }
+
+    /// The session's trace, once it was started.
+    pub fn trace(&self) -> Option<Arc<T>> {
+        match &lock(&self.inner).run {
+            RunState::Configured => None,
+            RunState::Started(t) | RunState::Stopped(t) => Some(t.clone()),
+        }
+    }
+}
+
+/// Why [`Sessions::start`] did not start; a fresh trace it was given comes
+/// back for the caller to dispose of.
+pub struct StartRefused<T> {
+    pub error: SessionError,
+    pub unused: Option<T>,
 }
 
 /// The set of sessions plus the generation counter that orders
 /// configuration changes against app registration (module docs).
-#[derive(Default)]
-pub struct Sessions {
-    by_name: Mutex<BTreeMap<String, Arc<Session>>>,
+pub struct Sessions<T> {
+    by_name: Mutex<BTreeMap<String, Arc<Session<T>>>>,
     next_id: AtomicU64,
     generation: AtomicU64,
+}
+
+impl<T> Default for Sessions<T> {
+    fn default() -> Self {
+        Self {
+            by_name: Mutex::new(BTreeMap::new()),
+            next_id: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+        }
+    }
 }
 
 /// Checks an event name or `*` glob the way lttng would accept it.
@@ -222,21 +272,29 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
     p[pi..].iter().all(|&c| c == b'*')
 }
 
-impl Sessions {
+impl<T> Sessions<T> {
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Current configuration generation (read after an app is published).
+    ///
+    /// The fences make the pairing a store-buffering proof: a bump then the
+    /// fan-out's reads of the registry, against an app's publication then
+    /// this read. SeqCst on the counter alone does not order it against the
+    /// registry's (acquire/release) app state; found by the loom model
+    /// `session_owner`.
     pub fn generation(&self) -> u64 {
+        fence(Ordering::SeqCst);
         self.generation.load(Ordering::SeqCst)
     }
 
     fn bump(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
     }
 
-    pub fn get(&self, name: &str) -> Result<Arc<Session>, SessionError> {
+    pub fn get(&self, name: &str) -> Result<Arc<Session<T>>, SessionError> {
         lock(&self.by_name)
             .get(name)
             .cloned()
@@ -245,7 +303,7 @@ impl Sessions {
 
     /// The named session, or the only/most recent one when `name` is None
     /// (lttng keeps a "current session"; ustd uses the newest one).
-    pub fn resolve(&self, name: Option<&str>) -> Result<Arc<Session>, SessionError> {
+    pub fn resolve(&self, name: Option<&str>) -> Result<Arc<Session<T>>, SessionError> {
         match name {
             Some(n) => self.get(n),
             None => lock(&self.by_name)
@@ -256,18 +314,18 @@ impl Sessions {
         }
     }
 
-    pub fn all(&self) -> Vec<Arc<Session>> {
+    pub fn all(&self) -> Vec<Arc<Session<T>>> {
         lock(&self.by_name).values().cloned().collect()
     }
 
-    pub fn active(&self) -> Vec<Arc<Session>> {
+    pub fn active(&self) -> Vec<Arc<Session<T>>> {
         self.all()
             .into_iter()
-            .filter(|s| lock(&s.config).active)
+            .filter(|s| lock(&s.inner).config.active)
             .collect()
     }
 
-    pub fn create(&self, name: &str, output: PathBuf) -> Result<Arc<Session>, SessionError> {
+    pub fn create(&self, name: &str, output: PathBuf) -> Result<Arc<Session<T>>, SessionError> {
         if name.is_empty() || name.contains('/') || name.len() > MAX_NAME {
             return Err(SessionError::Invalid(format!(
                 "invalid session name `{name}`"
@@ -279,39 +337,151 @@ impl Sessions {
         }
         let s = Arc::new(Session {
             id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
-            config: Mutex::new(SessionConfig {
-                name: name.to_owned(),
-                output,
-                active: false,
-                ever_started: false,
-                channels: Vec::new(),
+            inner: Mutex::new(Inner {
+                config: SessionConfig {
+                    name: name.to_owned(),
+                    output,
+                    active: false,
+                    ever_started: false,
+                    channels: Vec::new(),
+                },
+                run: RunState::Configured,
+                destroyed: false,
             }),
         });
         m.insert(name.to_owned(), s.clone());
         Ok(s)
     }
 
-    /// Removes the session; the caller then tears down its app state.
-    pub fn destroy(&self, name: &str) -> Result<Arc<Session>, SessionError> {
+    /// Removes the session and takes its trace out; the caller then tears
+    /// down its app state and closes the trace. Later transitions of the
+    /// session are refused.
+    pub fn destroy(&self, name: &str) -> Result<(Arc<Session<T>>, Option<Arc<T>>), SessionError> {
         let s = lock(&self.by_name)
             .remove(name)
             .ok_or_else(|| SessionError::NotFound(name.to_owned()))?;
-        lock(&s.config).active = false;
+        let trace = {
+            let mut inner = lock(&s.inner);
+            inner.config.active = false;
+            inner.destroyed = true;
+            match std::mem::replace(&mut inner.run, RunState::Configured) {
+                RunState::Configured => None,
+                RunState::Started(t) | RunState::Stopped(t) => Some(t),
+            }
+        };
         self.bump();
-        Ok(s)
+        Ok((s, trace))
+    }
+
+    /// Whether starting `s` needs a fresh trace (it never ran). An answer
+    /// only: [`Sessions::start`] checks again.
+    pub fn needs_trace(&self, s: &Session<T>) -> Result<bool, SessionError> {
+        let inner = lock(&s.inner);
+        if inner.destroyed {
+            return Err(SessionError::NotFound(inner.config.name.clone()));
+        }
+        if inner.config.active {
+            return Err(SessionError::AlreadyActive(inner.config.name.clone()));
+        }
+        Ok(matches!(inner.run, RunState::Configured))
+    }
+
+    /// Starts `s`: `Configured` needs `fresh` and becomes `Started(fresh)`,
+    /// `Stopped(t)` becomes `Started(t)`. One transition under the session's
+    /// mutex, so a concurrent `destroy` either took the trace out after this
+    /// or makes this refuse.
+    pub fn start(&self, s: &Session<T>, fresh: Option<T>) -> Result<(), StartRefused<T>> {
+        let refuse = |error, unused| Err(StartRefused { error, unused });
+        let mut inner = lock(&s.inner);
+        // The check the mutant `start_unchecked` leaves to `needs_trace`,
+        // done earlier and without the lock: check-then-act.
+        #[cfg(not(ustd_mutant = "start_unchecked"))]
+        if inner.destroyed {
+            let name = inner.config.name.clone();
+            return refuse(SessionError::NotFound(name), fresh);
+        }
+        let mut next = inner.config.clone();
+        if let Err(e) = next.start() {
+            return refuse(e, fresh);
+        }
+        let (run, unused) = match (
+            std::mem::replace(&mut inner.run, RunState::Configured),
+            fresh,
+        ) {
+            (RunState::Configured, Some(t)) => (RunState::Started(Arc::new(t)), None),
+            (RunState::Configured, None) => {
+                let e = SessionError::Invalid("starting a session needs its trace".into());
+                return refuse(e, None);
+            }
+            (RunState::Stopped(t) | RunState::Started(t), fresh) => (RunState::Started(t), fresh),
+        };
+        inner.run = run;
+        inner.config = next;
+        drop(inner);
+        self.bump();
+        if unused.is_some() {
+            // Raced with another start that installed its own trace.
+            return Err(StartRefused {
+                error: SessionError::AlreadyActive(s.config().name),
+                unused,
+            });
+        }
+        Ok(())
+    }
+
+    /// Stops `s` (`Started(t)` becomes `Stopped(t)`); returns its trace.
+    pub fn stop(&self, s: &Session<T>) -> Result<Option<Arc<T>>, SessionError> {
+        let mut inner = lock(&s.inner);
+        let mut next = inner.config.clone();
+        next.stop()?;
+        inner.config = next;
+        let trace = match std::mem::replace(&mut inner.run, RunState::Configured) {
+            RunState::Configured => None,
+            RunState::Started(t) | RunState::Stopped(t) => {
+                inner.run = RunState::Stopped(t.clone());
+                Some(t)
+            }
+        };
+        drop(inner);
+        self.bump();
+        Ok(trace)
+    }
+
+    /// Every session's trace (for work that concerns all, like an app
+    /// leaving).
+    pub fn traces(&self) -> Vec<Arc<T>> {
+        self.all().iter().filter_map(|s| s.trace()).collect()
+    }
+
+    /// Takes every session's trace out (daemon shutdown).
+    pub fn take_traces(&self) -> Vec<Arc<T>> {
+        let all = std::mem::take(&mut *lock(&self.by_name));
+        all.into_values()
+            .filter_map(|s| {
+                let mut inner = lock(&s.inner);
+                inner.destroyed = true;
+                match std::mem::replace(&mut inner.run, RunState::Configured) {
+                    RunState::Configured => None,
+                    RunState::Started(t) | RunState::Stopped(t) => Some(t),
+                }
+            })
+            .collect()
     }
 
     /// Applies `f` to a session's configuration and publishes the change.
-    pub fn update<T>(
+    pub fn update<R>(
         &self,
-        s: &Session,
-        f: impl FnOnce(&mut SessionConfig) -> Result<T, SessionError>,
-    ) -> Result<T, SessionError> {
-        let mut cfg = lock(&s.config);
-        let mut next = cfg.clone();
+        s: &Session<T>,
+        f: impl FnOnce(&mut SessionConfig) -> Result<R, SessionError>,
+    ) -> Result<R, SessionError> {
+        let mut inner = lock(&s.inner);
+        if inner.destroyed {
+            return Err(SessionError::NotFound(inner.config.name.clone()));
+        }
+        let mut next = inner.config.clone();
         let out = f(&mut next)?;
-        *cfg = next;
-        drop(cfg);
+        inner.config = next;
+        drop(inner);
         self.bump();
         Ok(out)
     }
@@ -501,7 +671,7 @@ mod tests {
 
     #[test]
     fn lifecycle_and_errors() {
-        let s = Sessions::new();
+        let s = Sessions::<()>::new();
         let a = s.create("a", "/tmp/a".into()).unwrap();
         assert_eq!(
             s.create("a", "/tmp/a".into()).err(),
@@ -542,7 +712,7 @@ mod tests {
 
     #[test]
     fn buffer_schemes_do_not_mix() {
-        let s = Sessions::new();
+        let s = Sessions::<()>::new();
         let a = s.create("a", "/tmp/a".into()).unwrap();
         let pid = ChannelAttrs::default_for(BufferScheme::Pid);
         s.update(&a, |c| c.enable_channel("p", Some(pid))).unwrap();

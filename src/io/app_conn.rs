@@ -1,16 +1,18 @@
 //! An app's connection resources and the command exchanges on them.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::core::app::App;
+use crate::core::app::{App, Lease, PeerCreds};
 use crate::core::fd_budget::FdPermit;
-use crate::io::app_session::{ObjTable, TracepointInfo};
+pub use crate::io::job_queue::AppJob;
 use crate::io::job_queue::JobQueue;
 use crate::io::stream::{exchange, AppIoError, Deadline};
 use crate::wire::cmd::{CmdMsg, Reply};
+use crate::wire::reg::RegMsg;
 
 /// Everything that must be released when an app goes: its two sockets and
 /// their fd-budget permits. Closed by the reaper when the last lease drops.
@@ -27,24 +29,6 @@ pub struct AppConn {
     pub _permits: (FdPermit, FdPermit),
 }
 
-/// A request for the app's command actor, answered on `done`.
-pub enum AppJob {
-    /// Bring the app in line with every session's current configuration.
-    Sync {
-        done: tokio::sync::oneshot::Sender<Result<(), String>>,
-    },
-    /// Release a destroyed session's objects in the app.
-    Forget {
-        session_id: u64,
-        done: tokio::sync::oneshot::Sender<Result<(), String>>,
-    },
-    /// List the app's tracepoints (and their fields).
-    ListTracepoints {
-        fields: bool,
-        done: tokio::sync::oneshot::Sender<Result<Vec<TracepointInfo>, String>>,
-    },
-}
-
 pub type AppRef = Arc<App<AppConn>>;
 
 impl AppConn {
@@ -52,5 +36,90 @@ impl AppConn {
     /// actor calls this, so there is one command in flight per socket.
     pub async fn exchange(&self, deadline: Deadline, msg: &CmdMsg) -> Result<Reply, AppIoError> {
         exchange(&self.cmd, deadline, msg).await
+    }
+}
+
+/// One registered socket waiting for its counterpart.
+pub struct Half {
+    pub(crate) stream: UnixStream,
+    pub(crate) reg: RegMsg,
+    pub(crate) creds: PeerCreds,
+    pub(crate) permit: FdPermit,
+    /// Dropped once the half leaves the pairing table (paired or replaced):
+    /// that ends its parked task's wait early instead of at the deadline.
+    pub(crate) parked_wake: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// ustd's identity of an app-side object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjRef {
+    Session {
+        session_id: u64,
+    },
+    /// `gen`: the buffer generation the channel's buffers belong to.
+    Channel {
+        session_id: u64,
+        chan_key: u32,
+        gen: u32,
+    },
+}
+
+#[derive(Default)]
+pub struct ObjTable {
+    by_handle: HashMap<u32, ObjRef>,
+}
+
+impl ObjTable {
+    pub fn insert(&mut self, handle: u32, obj: ObjRef) {
+        self.by_handle.insert(handle, obj);
+    }
+
+    /// Drops every handle of one session (its objects are being released).
+    pub fn forget_session(&mut self, session_id: u64) {
+        self.by_handle.retain(|_, o| match o {
+            ObjRef::Session { session_id: s } | ObjRef::Channel { session_id: s, .. } => {
+                *s != session_id
+            }
+        });
+    }
+
+    pub fn get(&self, handle: u32) -> Option<ObjRef> {
+        self.by_handle.get(&handle).copied()
+    }
+
+    /// Sessions the app currently has objects in.
+    pub fn sessions(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .by_handle
+            .values()
+            .filter_map(|o| match o {
+                ObjRef::Session { session_id } => Some(*session_id),
+                ObjRef::Channel { .. } => None,
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// The actor's end of its app's queue; closes the queue when dropped, even
+/// if the actor never ran.
+pub struct JobReceiver {
+    lease: Arc<Lease<AppConn>>,
+}
+
+impl JobReceiver {
+    pub fn new(lease: Arc<Lease<AppConn>>) -> Self {
+        Self { lease }
+    }
+
+    pub async fn recv(&self) -> Box<AppJob> {
+        self.lease.jobs.recv().await
+    }
+}
+
+impl Drop for JobReceiver {
+    fn drop(&mut self) {
+        self.lease.jobs.close();
     }
 }

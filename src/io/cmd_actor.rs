@@ -9,12 +9,10 @@
 
 use std::sync::Arc;
 
-use crate::io::job_queue::JobReceiver;
-
 use crate::core::app::Lease;
-use crate::io::app_conn::{AppConn, AppJob, AppRef};
-use crate::io::app_session::{list_tracepoints, AppLink, AppShadow, SyncError};
-use crate::io::daemon::Daemon;
+use crate::io::app_conn::{AppConn, AppJob, AppRef, JobReceiver};
+use crate::io::app_sync::{list_tracepoints, sync_all, AppLink, AppShadow, SyncError};
+use crate::io::state::Daemon;
 use crate::io::stream::idle_watch;
 
 pub async fn run(
@@ -38,9 +36,9 @@ pub async fn run(
         match *job {
             AppJob::Sync { done } => {
                 let r = Box::pin(sync_all(&d, &link, &mut shadow)).await;
-                if let Err(SyncError::App(e)) = &r {
-                    if !matches!(e, crate::io::stream::AppIoError::Refused { .. }) {
-                        d.hang_up(&app, &lease, "configuration", e);
+                if let Err(e @ SyncError::App(io)) = &r {
+                    if e.is_fatal() {
+                        d.hang_up(&app, &lease, "configuration", io);
                     }
                 }
                 let _ = done.send(r.map_err(|e| e.to_string()));
@@ -61,27 +59,4 @@ pub async fn run(
             }
         }
     }
-}
-
-/// Brings the app in line with every session (the global update).
-pub async fn sync_all(
-    d: &Daemon,
-    link: &AppLink<'_>,
-    shadow: &mut AppShadow,
-) -> Result<(), SyncError> {
-    let sessions = d.sessions.all();
-    for s in &sessions {
-        let Some(trace) = d.trace(s.id) else { continue };
-        shadow.sync(link, s.id, &s.config(), &trace).await?;
-    }
-    // A session destroyed while this app was not yet in the fan-out's
-    // snapshot (e.g. during its handshake) is released here.
-    for gone in shadow
-        .session_ids()
-        .into_iter()
-        .filter(|id| sessions.iter().all(|s| s.id != *id))
-    {
-        shadow.forget(link, gone).await?;
-    }
-    Ok(())
 }

@@ -8,7 +8,7 @@
 //! is held while waiting.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+
 use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
@@ -17,9 +17,10 @@ use tokio::task::JoinSet;
 
 use crate::control::{AppFailure, ChannelOptions, FanOutReport};
 use crate::core::session::{LoglevelSel, Session, SessionConfig, SessionError};
+use crate::engine::trace::SessionTrace;
 use crate::io::app_conn::{AppJob, AppRef};
-use crate::io::daemon::Daemon;
-use crate::io::trace::SessionTrace;
+use crate::io::host::local_datetime;
+use crate::io::state::Daemon;
 
 /// Upper bound on one app's share of a fan-out, beyond its per-step
 /// deadlines (a full job queue ahead of ours, say).
@@ -90,30 +91,7 @@ fn default_output(name: &str) -> PathBuf {
         .join(format!("{name}-{}", local_datetime(SystemTime::now())))
 }
 
-/// `YYYYmmdd-HHMMSS` in local time, as lttng names trace directories.
-pub fn local_datetime(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as libc::time_t;
-    // SAFETY: `tm` is plain data filled by localtime_r; both pointers are
-    // valid for the call.
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&secs, &mut tm);
-        tm
-    };
-    format!(
-        "{:04}{:02}{:02}-{:02}{:02}{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    )
-}
-
-fn session_json(s: &Session, cfg: &SessionConfig) -> Value {
+fn session_json<T>(s: &Session<T>, cfg: &SessionConfig) -> Value {
     json!({ "id": s.id, "name": cfg.name, "output": cfg.output, "active": cfg.active, "channels": cfg.channels })
 }
 
@@ -198,27 +176,30 @@ pub async fn add_context(
 pub async fn start(d: &Daemon, session: Option<String>) -> Outcome {
     let s = d.sessions.resolve(session.as_deref())?;
     let cfg = s.config();
-    if cfg.active {
-        return Err(SessionError::AlreadyActive(cfg.name).into());
+    // The trace exists before the change is visible (one transition with
+    // it), so an app registering meanwhile finds buffers in its global update.
+    let fresh = if d.sessions.needs_trace(&s)? {
+        Some(SessionTrace::new(s.id, &cfg).map_err(|e| CommandError::Trace(e.to_string()))?)
+    } else {
+        None
+    };
+    if let Err(refused) = d.sessions.start(&s, fresh) {
+        if let Some(unused) = refused.unused {
+            // Destroyed (or started) meanwhile: this trace never held data.
+            let _ = tokio::task::spawn_blocking(move || unused.destroy()).await;
+        }
+        return Err(refused.error.into());
     }
-    // The trace must exist before the change is visible, so an app
-    // registering meanwhile finds buffers for it in its global update.
-    if d.trace(s.id).is_none() {
-        let trace =
-            SessionTrace::new(s.id, &cfg).map_err(|e| CommandError::Trace(e.to_string()))?;
-        crate::sync::lock(&d.traces).insert(s.id, Arc::new(trace));
-    }
-    d.sessions.update(&s, |c| c.start())?;
     let report = sync_apps(d).await;
     Ok(json!({ "session": cfg.name, "report": report }))
 }
 
 pub async fn stop(d: &Daemon, session: Option<String>) -> Outcome {
     let s = d.sessions.resolve(session.as_deref())?;
-    d.sessions.update(&s, |c| c.stop())?;
+    let trace = d.sessions.stop(&s)?;
     let report = sync_apps(d).await;
     let mut flushed = Value::Null;
-    if let Some(trace) = d.trace(s.id) {
+    if let Some(trace) = trace {
         // Flushing and draining touch files and shm, not apps: off the
         // runtime's workers.
         let r = tokio::task::spawn_blocking(move || trace.stop()).await;
@@ -237,14 +218,13 @@ pub async fn destroy(d: &Daemon, session: Option<String>) -> Outcome {
         stop(d, Some(s.config().name)).await?;
     }
     let name = s.config().name;
-    d.sessions.destroy(&name)?;
+    let (_, trace) = d.sessions.destroy(&name)?;
     let id = s.id;
     let (report, _) = fan_out(d, |done| AppJob::Forget {
         session_id: id,
         done,
     })
     .await;
-    let trace = crate::sync::lock(&d.traces).remove(&id);
     let mut path = Value::Null;
     let mut buffers = Value::Null;
     if let Some(trace) = trace {

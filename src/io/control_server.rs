@@ -12,7 +12,7 @@ use tokio::net::{UnixListener, UnixStream};
 use crate::control::{AppView, Request, Response};
 use crate::io::app_conn::AppRef;
 use crate::io::commands;
-use crate::io::daemon::Daemon;
+use crate::io::state::Daemon;
 
 /// How long a control client may take to send its request line.
 const CLIENT_DEADLINE: Duration = Duration::from_secs(5);

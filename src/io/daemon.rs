@@ -10,19 +10,15 @@ use std::time::Duration;
 use tokio::net::UnixListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::core::app::{Lease, TeardownJob};
 use crate::core::fd_budget::FdBudget;
 use crate::core::pairing::Pairing;
-use crate::core::registry::Registry;
+use crate::core::registry::AppRegistry;
 use crate::core::session::Sessions;
-use crate::io::app_conn::{AppConn, AppRef};
 use crate::io::paths::Paths;
-use crate::io::registration::Half;
-use crate::io::stream::{AppIoError, Deadline};
-use crate::io::trace::SessionTrace;
+use crate::io::state::Daemon;
+use crate::io::stream::Deadline;
 use crate::io::wait_shm::WaitShm;
 use crate::io::{control_server, reaper::Reaper, registration, sys};
-use std::collections::HashMap;
 
 /// fds kept back from the budget for the daemon's own files and sockets.
 const FD_RESERVE: usize = 64;
@@ -49,42 +45,6 @@ fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Dae
 #[derive(Debug, Clone, Default)]
 pub struct DaemonOptions {
     pub rundir: Option<PathBuf>,
-}
-
-/// State shared by every task of the daemon.
-pub struct Daemon {
-    pub registry: Registry<AppConn>,
-    pub pairing: Pairing<Half>,
-    pub budget: Arc<FdBudget>,
-    pub deadline: Deadline,
-    pub reaper: std::sync::mpsc::Sender<TeardownJob<AppConn>>,
-    pub shutdown: CancellationToken,
-    pub paths: Paths,
-    pub sessions: Sessions,
-    /// Buffers, registries and consumer of each session that was started.
-    pub traces: crate::sync::Mutex<HashMap<u64, Arc<SessionTrace>>>,
-}
-
-impl Daemon {
-    pub fn trace(&self, session_id: u64) -> Option<Arc<SessionTrace>> {
-        crate::sync::lock(&self.traces).get(&session_id).cloned()
-    }
-
-    /// Tears an app down after a failure on either of its sockets: unlink it
-    /// from every index, then stop its tasks so their leases drop and the
-    /// reaper closes the sockets. Safe to call from several tasks at once.
-    pub fn hang_up(&self, app: &AppRef, lease: &Lease<AppConn>, step: &str, why: &AppIoError) {
-        if self.registry.unregister(app) {
-            let level_info = matches!(why, AppIoError::Eof);
-            let (id, pid, name) = (app.id.0, app.info.creds.pid, &app.info.name);
-            if level_info {
-                tracing::info!(app = id, pid, %name, "app left ({step}: {why})");
-            } else {
-                tracing::warn!(app = id, pid, %name, "app disconnected ({step}: {why})");
-            }
-        }
-        lease.cancel.cancel();
-    }
 }
 
 /// Takes the rundir's lock, so a second daemon on it refuses to start.
@@ -168,7 +128,7 @@ fn fd_budget(fd_limit: usize) -> Result<usize, DaemonError> {
 
 /// Runs the daemon until SIGINT or SIGTERM.
 pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
-    sys::block_realtime_signals().map_err(io_err("block signals in", Path::new("main")))?;
+    crate::ustctl::block_rt_signals().map_err(io_err("block signals in", Path::new("main")))?;
     let paths = Paths::resolve(opts.rundir.as_deref()).map_err(DaemonError::Config)?;
     let _lock = claim_rundir(&paths)?;
     let fd_limit = sys::raise_nofile_limit();
@@ -182,7 +142,7 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
     let reaper =
         Reaper::spawn(rt.handle().clone()).map_err(io_err("spawn reaper for", &paths.rundir))?;
     let daemon = Arc::new(Daemon {
-        registry: Registry::new(),
+        registry: AppRegistry::new(),
         pairing: Pairing::new(),
         budget,
         deadline: Deadline::from_env(),
@@ -190,14 +150,12 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
         shutdown: CancellationToken::new(),
         paths: paths.clone(),
         sessions: Sessions::new(),
-        traces: Default::default(),
     });
 
     let weak = Arc::downgrade(&daemon);
     reaper.on_app_gone(move |app| {
         if let Some(d) = weak.upgrade() {
-            let traces: Vec<_> = crate::sync::lock(&d.traces).values().cloned().collect();
-            for t in traces {
+            for t in d.sessions.traces() {
                 t.app_left(app);
             }
         }
@@ -209,11 +167,7 @@ pub fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
     drop(daemon.pairing.drain());
     // Sessions still open at shutdown keep their data: flush, final
     // metadata push, close.
-    let traces: Vec<_> = crate::sync::lock(&daemon.traces)
-        .drain()
-        .map(|(_, t)| t)
-        .collect();
-    for t in traces {
+    for t in daemon.sessions.take_traces() {
         if let Err(e) = t.destroy() {
             tracing::warn!(dir = %t.output_dir().display(), error = %e, "trace not closed cleanly at shutdown");
         }

@@ -7,21 +7,37 @@
 //! with heaptrack at 2,000 apps).
 //!
 //! Semantics are those of the channel it replaces: senders wait while the
-//! queue is full; once the actor is gone ([`JobReceiver`] dropped) every
+//! queue is full; once the actor is gone (`io::app_conn::JobReceiver` dropped) every
 //! queued job is dropped (its requester sees the app as disconnected) and
 //! every later send fails.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::core::app::Lease;
-use crate::io::app_conn::{AppConn, AppJob};
+use crate::control::TracepointInfo;
 use crate::sync::{lock, Mutex};
 
 /// Most jobs queued per app; a fan-out waits while an app's queue is full.
 pub const JOB_QUEUE: usize = 16;
+
+/// A request for the app's command actor, answered on `done`.
+pub enum AppJob {
+    /// Bring the app in line with every session's current configuration.
+    Sync {
+        done: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
+    /// Release a destroyed session's objects in the app.
+    Forget {
+        session_id: u64,
+        done: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
+    /// List the app's tracepoints (and their fields).
+    ListTracepoints {
+        fields: bool,
+        done: tokio::sync::oneshot::Sender<Result<Vec<TracepointInfo>, String>>,
+    },
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
@@ -106,28 +122,6 @@ impl JobQueue {
         // Outside the lock: dropping a job answers its requester.
         drop(dropped);
         self.room.notify_waiters();
-    }
-}
-
-/// The actor's end of its app's queue; closes the queue when dropped, even
-/// if the actor never ran.
-pub struct JobReceiver {
-    lease: Arc<Lease<AppConn>>,
-}
-
-impl JobReceiver {
-    pub fn new(lease: Arc<Lease<AppConn>>) -> Self {
-        Self { lease }
-    }
-
-    pub async fn recv(&self) -> Box<AppJob> {
-        self.lease.jobs.recv().await
-    }
-}
-
-impl Drop for JobReceiver {
-    fn drop(&mut self) {
-        self.lease.jobs.close();
     }
 }
 

@@ -2,19 +2,20 @@
 //! daemon's tasks, around the synchronous `core`.
 
 pub mod app_conn;
-pub mod app_session;
+pub mod app_sync;
 pub mod cmd_actor;
 pub mod commands;
 pub mod control_server;
 pub mod daemon;
 pub mod fdpass;
+pub mod host;
 pub mod job_queue;
 pub mod notify;
 pub mod paths;
 pub mod reaper;
 pub mod registration;
 pub mod stall_watch;
+pub mod state;
 pub mod stream;
 pub mod sys;
-pub mod trace;
 pub mod wait_shm;

@@ -10,30 +10,18 @@ use std::time::SystemTime;
 
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::core::app::{App, AppInfo, Claimed, PeerCreds};
+use crate::core::app::{App, AppInfo, Claimed};
 use crate::core::fd_budget::FdPermit;
 use crate::core::pairing::Offer;
-use crate::io::app_conn::{AppConn, AppRef};
-use crate::io::app_session::{AppLink, AppShadow, SyncError};
-use crate::io::cmd_actor::sync_all;
-use crate::io::daemon::Daemon;
-use crate::io::job_queue::{JobQueue, JobReceiver};
-use crate::io::stream::{exchange, read_exact, AppIoError};
+use crate::io::app_conn::{AppConn, AppJob, AppRef, Half, JobReceiver};
+use crate::io::app_sync::{sync_all, AppLink, AppShadow, SyncError};
+use crate::io::job_queue::JobQueue;
+use crate::io::state::Daemon;
+use crate::io::stream::{exchange, read_exact};
 
 use crate::io::sys;
 use crate::wire::cmd::{op, CmdMsg, ROOT_HANDLE};
 use crate::wire::reg::{RegMsg, REG_MSG_LEN};
-
-/// One registered socket waiting for its counterpart.
-pub struct Half {
-    stream: UnixStream,
-    reg: RegMsg,
-    creds: PeerCreds,
-    permit: FdPermit,
-    /// Dropped once the half leaves the pairing table (paired or replaced):
-    /// that ends its parked task's wait early instead of at the deadline.
-    parked_wake: Option<tokio::sync::oneshot::Sender<()>>,
-}
 
 pub async fn accept_loop(d: Arc<Daemon>, listener: UnixListener) {
     loop {
@@ -203,11 +191,11 @@ async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
     let generation = d.sessions.generation();
     // Boxed (see cmd_actor::run): the update's state is only needed now.
     if let Err(e) = Box::pin(sync_all(&d, &link, &mut shadow)).await {
-        match e {
-            SyncError::App(e) if !matches!(e, AppIoError::Refused { .. }) => {
-                return d.hang_up(&app, &lease, "global update", &e);
+        match &e {
+            SyncError::App(io) if e.is_fatal() => {
+                return d.hang_up(&app, &lease, "global update", io);
             }
-            e => {
+            _ => {
                 tracing::warn!(app = app.id.0, pid = app.info.creds.pid, error = %e, "global update incomplete")
             }
         }
@@ -231,9 +219,7 @@ async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
     // missed us in its fan-out snapshot: catch up (see core::session).
     if d.sessions.generation() != generation {
         let (tx, _rx) = tokio::sync::oneshot::channel();
-        let _ = lease
-            .jobs
-            .try_send(Box::new(crate::io::app_conn::AppJob::Sync { done: tx }));
+        let _ = lease.jobs.try_send(Box::new(AppJob::Sync { done: tx }));
     }
     // The actor gets a task of its own, sized for its idle loop; this
     // handshake's state is freed now rather than kept for the app's life.

@@ -7,8 +7,8 @@
 
 use std::sync::Weak;
 
-use crate::io::daemon::Daemon;
-use crate::ustctl::STALL_AFTER;
+use crate::engine::STALL_AFTER;
+use crate::io::state::Daemon;
 
 pub async fn run(d: Weak<Daemon>) {
     let mut tick = tokio::time::interval(STALL_AFTER);
@@ -19,7 +19,7 @@ pub async fn run(d: Weak<Daemon>) {
         if d.shutdown.is_cancelled() {
             return;
         }
-        let traces: Vec<_> = crate::sync::lock(&d.traces).values().cloned().collect();
+        let traces = d.sessions.traces();
         // Consumer round trips: off the runtime's workers.
         let lagging = tokio::task::spawn_blocking(move || {
             traces

@@ -39,26 +39,6 @@ pub fn peer_creds(sock: impl AsFd) -> io::Result<PeerCreds> {
     })
 }
 
-/// Blocks the real-time signals in the calling thread. liblttng-ust-ctl
-/// requires it of every thread of a process that loads it, and threads
-/// inherit the mask, so the daemon calls this first thing in `main`.
-pub fn block_realtime_signals() -> io::Result<()> {
-    // SAFETY: sigset_t is plain data; sigemptyset/sigaddset initialise it.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid, exclusively borrowed sigset_t.
-    unsafe { libc::sigemptyset(&mut set) };
-    for sig in libc::SIGRTMIN()..=libc::SIGRTMAX() {
-        // SAFETY: as above; `sig` is within the real-time range.
-        unsafe { libc::sigaddset(&mut set, sig) };
-    }
-    // SAFETY: `set` is initialised; a null old-set pointer is allowed.
-    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-    if rc != 0 {
-        return Err(io::Error::from_raw_os_error(rc));
-    }
-    Ok(())
-}
-
 /// Soft limit on open fds (RLIMIT_NOFILE), raised to the hard limit first.
 pub fn raise_nofile_limit() -> usize {
     use rustix::process::{getrlimit, setrlimit, Resource};

@@ -140,7 +140,7 @@ impl Buffers {
         Ok(b)
     }
 
-    pub fn chan(&self) -> *mut RawChannel {
+    pub(crate) fn chan(&self) -> *mut RawChannel {
         self.chan.as_ptr()
     }
 }

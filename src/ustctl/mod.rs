@@ -1,12 +1,11 @@
-//! Ring buffers through liblttng-ust-ctl.so.5 and the consumer that writes
-//! them as a CTF trace.
+//! FFI bindings to liblttng-ust-ctl.so.5: ring buffers created through the
+//! library. The consumer that drains them is `engine::consumer`.
 //!
 //! - [`UstCtl`]: the library, loaded once per process at run time, with the
 //!   process set-up it requires;
 //! - [`BufferChannel`] / [`MetadataChannel`]: buffers of one channel (one
 //!   stream per possible CPU) or of a trace's metadata;
 //! - [`ChannelHandOut`]: the channel and stream objects every app maps;
-//! - [`Consumer`]: a thread draining streams into trace directories.
 //!
 //! # Process requirements
 //! Call [`UstCtl::load`] (or at least [`block_rt_signals`]) on the main
@@ -16,11 +15,9 @@
 //! is killed by the default action. Threads inherit the mask of their
 //! creator.
 
-mod channel;
-mod consumer;
+pub(crate) mod channel;
 mod error;
-mod output;
-mod sys;
+pub(crate) mod sys;
 mod tls;
 
 use std::ffi::{c_int, c_void};
@@ -30,9 +27,7 @@ use std::sync::{Arc, Mutex};
 pub use channel::{
     AppChannelObjects, BufferChannel, ChannelHandOut, ChannelSpec, MetadataChannel, StreamObj,
 };
-pub use consumer::{ChannelLoss, Consumer, TraceKey, TraceLoss, STALL_AFTER};
 pub use error::{UstCtlError, UstCtlResult};
-pub use output::{pid_trace_dir, uid_trace_dir, PacketIndex, INDEX_ENTRY_LEN, INDEX_HEADER_LEN};
 pub use sys::{DEFAULT_LIB, LIB_ENV, PACKAGE};
 
 use sys::Api;
@@ -76,7 +71,10 @@ impl UstCtl {
         if let Some(ctl) = slot.as_ref() {
             return Ok(ctl.clone());
         }
-        block_rt_signals();
+        block_rt_signals().map_err(|source| UstCtlError::Io {
+            op: "block real-time signals",
+            source,
+        })?;
         // Order matters: the RCU symbols and the TLS variable must be
         // resolvable when the library is relocated.
         sys::open_urcu()?;
@@ -113,20 +111,26 @@ impl UstCtl {
     }
 }
 
-/// Blocks SIGRTMIN, SIGRTMIN+1 and SIGRTMIN+2 in the calling thread (and
-/// so in every thread it creates afterwards). The library's timer helper
-/// thread is the only one meant to receive them.
-pub fn block_rt_signals() {
-    // SAFETY: `set` is a local sigset_t initialised by sigemptyset before
-    // use; pthread_sigmask only reads it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for i in 0..3 {
-            libc::sigaddset(&mut set, libc::SIGRTMIN() + i);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+/// Blocks the real-time signals (SIGRTMIN..=SIGRTMAX) in the calling
+/// thread, and so in every thread it creates afterwards. liblttng-ust-ctl
+/// raises SIGRTMIN..SIGRTMIN+2 process-wide for channel timers; its timer
+/// helper thread is the only one meant to receive them. The one blocker of
+/// the crate: the daemon calls it first thing in `main`.
+pub fn block_rt_signals() -> std::io::Result<()> {
+    // SAFETY: sigset_t is plain data; sigemptyset/sigaddset initialise it.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid, exclusively borrowed sigset_t.
+    unsafe { libc::sigemptyset(&mut set) };
+    for sig in libc::SIGRTMIN()..=libc::SIGRTMAX() {
+        // SAFETY: as above; `sig` is within the real-time range.
+        unsafe { libc::sigaddset(&mut set, sig) };
     }
+    // SAFETY: `set` is initialised; a null old-set pointer is allowed.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(std::io::Error::from_raw_os_error(rc));
+    }
+    Ok(())
 }
 
 /// SIGBUS raised while the library touches a buffer whose backing file was

@@ -47,7 +47,7 @@ const _: () = assert!(std::mem::size_of::<ChannelAttr>() == 64);
 
 impl ChannelAttr {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub(crate) fn new(
         kind: i32,
         subbuf_size: u64,
         num_subbuf: u64,
@@ -96,21 +96,21 @@ impl ObjectData {
         ])
     }
     /// Channel object: pointer to the `size` bytes of channel data.
-    pub fn channel_data(&self) -> *const u8 {
+    pub(crate) fn channel_data(&self) -> *const u8 {
         let mut b = [0u8; 8];
         b.copy_from_slice(&self.u[0..8]);
         usize::from_ne_bytes(b) as *const u8
     }
-    pub fn channel_wakeup_fd(&self) -> c_int {
+    pub(crate) fn channel_wakeup_fd(&self) -> c_int {
         self.u32_at(12) as c_int
     }
-    pub fn stream_shm_fd(&self) -> c_int {
+    pub(crate) fn stream_shm_fd(&self) -> c_int {
         self.u32_at(0) as c_int
     }
-    pub fn stream_wakeup_fd(&self) -> c_int {
+    pub(crate) fn stream_wakeup_fd(&self) -> c_int {
         self.u32_at(4) as c_int
     }
-    pub fn stream_nr(&self) -> u32 {
+    pub(crate) fn stream_nr(&self) -> u32 {
         self.u32_at(8)
     }
 }

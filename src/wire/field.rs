@@ -123,14 +123,14 @@ pub mod atype {
 
 /// Offsets inside one 920-byte entry.
 mod off {
-    pub const NAME: usize = 0;
-    pub const ATYPE: usize = 256;
+    pub(super) const NAME: usize = 0;
+    pub(super) const ATYPE: usize = 256;
     /// Start of the type union.
-    pub const U: usize = 260;
+    pub(super) const U: usize = 260;
     /// Second basic type of a legacy sequence (element) and length of a legacy array.
-    pub const LEGACY_SECOND: usize = 576;
+    pub(super) const LEGACY_SECOND: usize = 576;
     /// Size of every name area (`LTTNG_UST_ABI_SYM_NAME_LEN`).
-    pub const SYM_LEN: usize = 256;
+    pub(super) const SYM_LEN: usize = 256;
 }
 
 impl StringEncoding {

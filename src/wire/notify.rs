@@ -45,23 +45,23 @@ const ENUM_BODY_LEN: usize = 296;
 
 /// Body offsets (relative to the end of the header).
 mod ev {
-    pub const SESSION: usize = 0;
-    pub const CHANNEL: usize = 4;
-    pub const NAME: usize = 8;
-    pub const LOGLEVEL: usize = 264;
-    pub const SIGNATURE_LEN: usize = 268;
-    pub const FIELDS_LEN: usize = 272;
-    pub const EMF_LEN: usize = 276;
+    pub(super) const SESSION: usize = 0;
+    pub(super) const CHANNEL: usize = 4;
+    pub(super) const NAME: usize = 8;
+    pub(super) const LOGLEVEL: usize = 264;
+    pub(super) const SIGNATURE_LEN: usize = 268;
+    pub(super) const FIELDS_LEN: usize = 272;
+    pub(super) const EMF_LEN: usize = 276;
 }
 mod ch {
-    pub const SESSION: usize = 0;
-    pub const CHANNEL: usize = 4;
-    pub const CTX_LEN: usize = 8;
+    pub(super) const SESSION: usize = 0;
+    pub(super) const CHANNEL: usize = 4;
+    pub(super) const CTX_LEN: usize = 8;
 }
 mod en {
-    pub const SESSION: usize = 0;
-    pub const NAME: usize = 4;
-    pub const ENTRIES_LEN: usize = 260;
+    pub(super) const SESSION: usize = 0;
+    pub(super) const NAME: usize = 4;
+    pub(super) const ENTRIES_LEN: usize = 260;
 }
 const NAME_LEN: usize = 256;
 

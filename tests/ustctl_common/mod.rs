@@ -13,10 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
+use ustd::engine::{PacketIndex, INDEX_ENTRY_LEN, INDEX_HEADER_LEN};
 use ustd::io::fdpass::send_fds;
-use ustd::ustctl::{
-    ChannelHandOut, ChannelSpec, PacketIndex, UstCtl, INDEX_ENTRY_LEN, INDEX_HEADER_LEN,
-};
+use ustd::ustctl::{ChannelHandOut, ChannelSpec, UstCtl};
 use ustd::wire::cmd::{op, CmdMsg, LoglevelType, Reply, REPLY_LEN};
 use ustd::wire::field::FieldType;
 use ustd::wire::notify::{self, header_type, NotifyRequest};

@@ -1,6 +1,6 @@
 //! The metadata registry and its CTF 1.8 TSDL generator.
 //!
-//! One [`Registry`] per per-UID registry (session, uid, bitness) or per
+//! One [`MetadataRegistry`] per per-UID registry (session, uid, bitness) or per
 //! per-PID app session. It allocates channel, event and enum ids the way
 //! lttng-sessiond 2.13 does, appends the TSDL text in registration order
 //! (preamble at creation, a `stream` block at a channel's first
@@ -18,7 +18,9 @@ pub use params::{
     clock_offset_from_samples, format_ctf_datetime, format_uuid, Abi, BufferingScheme, ByteOrder,
     ClockParams, ClockSample, SessionParams, TracerVersion,
 };
-pub use registry::{Fragment, Lifecycle, MetadataSink, PushError, PushFailure, PushStep, Registry};
+pub use registry::{
+    Fragment, Lifecycle, MetadataRegistry, MetadataSink, PushError, PushFailure, PushStep,
+};
 pub use tsdl::TsdlError;
 
 use crate::wire::notify::header_type;

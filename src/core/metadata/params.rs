@@ -147,35 +147,12 @@ pub fn format_uuid(uuid: &[u8; 16]) -> String {
 /// Formats a time as lttng's ISO 8601 basic form `YYYYmmddTHHMMSS±hhmm`, in
 /// the local time given by `utc_offset_secs` (the caller reads the zone).
 pub fn format_ctf_datetime(unix_secs: i64, utc_offset_secs: i32) -> String {
-    let local = unix_secs.saturating_add(i64::from(utc_offset_secs));
-    let days = local.div_euclid(86_400);
-    let secs_of_day = local.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    let sign = if utc_offset_secs < 0 { '-' } else { '+' };
-    let off_min = utc_offset_secs.unsigned_abs() / 60;
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}{sign}{:02}{:02}",
-        secs_of_day / 3600,
-        secs_of_day / 60 % 60,
-        secs_of_day % 60,
-        off_min / 60,
-        off_min % 60,
-    )
-}
-
-/// Proleptic Gregorian date of a day count since 1970-01-01 (Howard
-/// Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    use jiff::tz::{Offset, TimeZone};
+    let ts = jiff::Timestamp::from_second(unix_secs).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let off = Offset::from_seconds(utc_offset_secs).unwrap_or(Offset::UTC);
+    ts.to_zoned(TimeZone::fixed(off))
+        .strftime("%Y%m%dT%H%M%S%z")
+        .to_string()
 }
 
 /// One reading of the realtime clock bracketed by two trace-clock readings.

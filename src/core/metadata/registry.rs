@@ -7,16 +7,16 @@
 //! it (the caller that received [`PushStep::Send`]) owns the right to send
 //! and nobody else sends:
 //!
-//! 1. [`Registry::begin_push`] returns `Send(fragment)` with every byte from
+//! 1. [`MetadataRegistry::begin_push`] returns `Send(fragment)` with every byte from
 //!    `sent_len` to the current end and marks it in flight, or `Idle` when
 //!    there is nothing new *or another push is in flight* (that pusher will
 //!    see the new bytes when it commits, see 2).
-//! 2. After the consumer acknowledged, [`Registry::commit_push`] advances
+//! 2. After the consumer acknowledged, [`MetadataRegistry::commit_push`] advances
 //!    `sent_len` to the fragment's end and immediately hands the same caller
 //!    the next step: `Send` with what was appended meanwhile (still in
 //!    flight), `Close` if a close was requested and everything is sent, or
 //!    `Idle`.
-//! 3. If the send failed, [`Registry::abort_push`] ends the flight without
+//! 3. If the send failed, [`MetadataRegistry::abort_push`] ends the flight without
 //!    advancing `sent_len`; see [`PushFailure`].
 //!
 //! Hence the consumer receives fragments that are contiguous from offset 0,
@@ -28,13 +28,13 @@
 //!
 //! # Close
 //!
-//! [`Registry::request_close`] moves the registry to `Closing`: registrations
+//! [`MetadataRegistry::request_close`] moves the registry to `Closing`: registrations
 //! are refused from then on (the app gets an error reply), pushes go on until
 //! everything appended is sent, then exactly one caller gets
 //! [`PushStep::Close`] (the one holding the flight at that moment) and the
 //! registry is `Closed`. After that, pushes fail with
 //! [`MetadataError::Closed`] and further close requests are no-ops.
-//! [`Registry::push_all`] and [`Registry::final_push_and_close`] drive the
+//! [`MetadataRegistry::push_all`] and [`MetadataRegistry::final_push_and_close`] drive the
 //! steps for a synchronous [`MetadataSink`].
 
 use std::collections::HashMap;
@@ -105,7 +105,7 @@ pub enum Lifecycle {
     Closed,
 }
 
-/// A synchronous consumer link, for [`Registry::push_all`].
+/// A synchronous consumer link, for [`MetadataRegistry::push_all`].
 pub trait MetadataSink {
     type Error;
     /// Sends `fragment` and waits for the consumer's acknowledgement.
@@ -122,7 +122,7 @@ pub enum PushError<E> {
     Sink(E),
 }
 
-pub struct Registry {
+pub struct MetadataRegistry {
     /// Fixed at creation, read without the lock.
     byte_order: ByteOrder,
     uuid: [u8; 16],
@@ -178,7 +178,7 @@ impl EnumLookup for Enums {
     }
 }
 
-impl Registry {
+impl MetadataRegistry {
     /// Creates the registry and writes the session statedump.
     pub fn new(params: &SessionParams) -> Self {
         Self {
@@ -569,8 +569,8 @@ mod tests {
     use crate::core::metadata::TsdlError;
     use crate::wire::field::{EnumValue, FieldType, IntegerType, StringEncoding};
 
-    fn registry() -> Registry {
-        Registry::new(&SessionParams {
+    fn registry() -> MetadataRegistry {
+        MetadataRegistry::new(&SessionParams {
             uuid: [7; 16],
             abi: Abi {
                 bits_per_long: 64,
@@ -620,7 +620,7 @@ mod tests {
         }
     }
 
-    fn appended(r: &Registry, f: impl FnOnce()) -> String {
+    fn appended(r: &MetadataRegistry, f: impl FnOnce()) -> String {
         let before = r.text();
         f();
         let after = r.text();

@@ -9,7 +9,7 @@
 //!   mutex (memfds, mmap, files, a round trip to the consumer thread; never
 //!   app I/O), so only apps needing that very set wait for it; a channel's
 //!   buffers likewise under the set's `channels` mutex.
-//! * Each set's [`Registry`] has its own lock (see `core::metadata`), taken
+//! * Each set's [`MetadataRegistry`] has its own lock (see `core::metadata`), taken
 //!   by notify tasks registering channels/events/enums.
 //! * Metadata pushes follow the registry's push protocol: at most one push is
 //!   in flight per registry; the consumer receives contiguous fragments. They
@@ -36,14 +36,19 @@ use std::time::SystemTime;
 use crate::core::app::{AppId, AppInfo};
 use crate::core::handover::{Handover, Retire};
 use crate::core::metadata::{
-    format_ctf_datetime, Abi, BufferingScheme, ByteOrder, ClockParams, ClockSample, Fragment,
-    HeaderType, MetadataError, MetadataSink, PushError, Registry, SessionParams, TracerVersion,
+    format_ctf_datetime, Abi, BufferingScheme, ByteOrder, ClockParams, Fragment, HeaderType,
+    MetadataError, MetadataRegistry, MetadataSink, PushError, SessionParams, TracerVersion,
 };
 use crate::core::session::{BufferScheme, ChannelConfig, SessionConfig};
+use crate::engine::{pid_trace_dir, uid_trace_dir, ChannelLoss, Consumer, TraceKey, TraceLoss};
+use crate::io::host::{
+    boot_id, hostname, local_datetime, measure_clock_offset, process_stopped, random_uuid,
+    unix_and_offset,
+};
 use crate::sync::{lock, Mutex};
 use crate::ustctl::{
-    pid_trace_dir, uid_trace_dir, AppChannelObjects, BufferChannel, ChannelHandOut, ChannelLoss,
-    ChannelSpec, Consumer, MetadataChannel, TraceKey, TraceLoss, UstCtl, UstCtlError,
+    AppChannelObjects, BufferChannel, ChannelHandOut, ChannelSpec, MetadataChannel, UstCtl,
+    UstCtlError,
 };
 use crate::wire::field::{EnumEntry, Field};
 use crate::wire::notify::EventReg;
@@ -58,6 +63,8 @@ pub enum TraceError {
     Push(String),
     #[error("this app has no buffers in the session")]
     NoBuffers,
+    #[error("the session is being destroyed")]
+    Closed,
 }
 
 impl TraceError {
@@ -84,7 +91,7 @@ type Slot = Arc<Mutex<Option<Arc<TraceSet>>>>;
 struct TraceSet {
     key: TraceKey,
     dir: PathBuf,
-    registry: Registry,
+    registry: MetadataRegistry,
     /// Channel buffers by registry channel key, created on first use.
     channels: Mutex<HashMap<u64, SetChannel>>,
     /// Apps currently using the set (per-UID: the last one leaving pushes).
@@ -143,6 +150,9 @@ pub struct SessionTrace {
     closing: Mutex<()>,
     /// Final figures of the sets already closed (per-PID apps that left).
     closed_loss: Mutex<LossReport>,
+    /// Set by destroy, read and written under `sets`: no set is created
+    /// once destroy listed the sets it closes, so none outlives the session.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 /// The consumer as the registry's push target.
@@ -192,6 +202,7 @@ impl SessionTrace {
             sets: Mutex::new(HashMap::new()),
             closing: Mutex::new(()),
             closed_loss: Mutex::new(BTreeMap::new()),
+            closed: Default::default(),
         })
     }
 
@@ -239,7 +250,13 @@ impl SessionTrace {
     /// and output directory) for the first app that needs it.
     fn set_for(&self, app: &AppInfo, id: AppId) -> Result<Arc<TraceSet>, TraceError> {
         let key = self.set_key(app, id);
-        let slot = lock(&self.sets).entry(key).or_default().clone();
+        let slot = {
+            let mut sets = lock(&self.sets);
+            if self.closed.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(TraceError::Closed);
+            }
+            sets.entry(key).or_default().clone()
+        };
         let mut slot = lock(&slot);
         if let Some(s) = slot.as_ref() {
             let mut users = lock(&s.users);
@@ -257,12 +274,12 @@ impl SessionTrace {
                     &self.output,
                     &app.name,
                     app.creds.pid,
-                    &crate::io::commands::local_datetime(app.registered_at),
+                    &local_datetime(app.registered_at),
                 ),
                 "pid",
             ),
         };
-        let registry = Registry::new(&params);
+        let registry = MetadataRegistry::new(&params);
         let metadata = MetadataChannel::create(&self.ctl, registry.uuid())?;
         let trace_key = self.consumer.add_trace(&dir, metadata)?;
         tracing::info!(session = %self.name, dir = %dir.display(), scheme = scheme_dir, "buffer set created");
@@ -547,7 +564,7 @@ impl SessionTrace {
                 g
             };
             for gen in stalled {
-                let any_stopped = lock(&set.pids).values().any(|&pid| is_stopped(pid));
+                let any_stopped = lock(&set.pids).values().any(|&pid| process_stopped(pid));
                 match set.handover.retire(gen, any_stopped) {
                     Retire::Retired(next) => tracing::warn!(
                         session = %self.name, dir = %set.dir.display(), retired = gen, next,
@@ -636,7 +653,12 @@ impl SessionTrace {
     pub fn destroy(&self) -> Result<LossReport, TraceError> {
         let _closing = lock(&self.closing);
         self.consumer.flush_and_drain()?;
-        let keys: Vec<SetKey> = lock(&self.sets).keys().copied().collect();
+        let keys: Vec<SetKey> = {
+            let sets = lock(&self.sets);
+            self.closed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            sets.keys().copied().collect()
+        };
         let mut first_err = None;
         for set in keys.into_iter().filter_map(|k| self.take_set(k)) {
             if let Err(e) = self.close_owned_set(&set) {
@@ -645,84 +667,4 @@ impl SessionTrace {
         }
         first_err.map_or_else(|| Ok(lock(&self.closed_loss).clone()), Err)
     }
-}
-
-/// Whether the process is stopped (SIGSTOP) or traced-stopped: it may hold
-/// a reservation and resume.
-fn is_stopped(pid: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The state follows the command name, which may hold ')'.
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, r)| r.split_whitespace().next());
-    matches!(state, Some("T" | "t"))
-}
-
-fn unix_and_offset(t: SystemTime) -> (i64, i32) {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as i64;
-    let tt = secs as libc::time_t;
-    // SAFETY: `tm` is plain data filled by localtime_r; both pointers are
-    // valid for the call.
-    let off = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&tt, &mut tm);
-        tm.tm_gmtoff
-    };
-    (secs, off as i32)
-}
-
-fn random_uuid() -> [u8; 16] {
-    let mut u = [0u8; 16];
-    if rustix::rand::getrandom(&mut u, rustix::rand::GetRandomFlags::empty()).is_err() {
-        // Unique enough as a fallback: time and pid.
-        let t = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        u.copy_from_slice(&(t ^ (u128::from(std::process::id()) << 64)).to_le_bytes());
-    }
-    u[6] = (u[6] & 0x0f) | 0x40;
-    u[8] = (u[8] & 0x3f) | 0x80;
-    u
-}
-
-fn hostname() -> String {
-    rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn boot_id() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .ok()
-        .map(|s| s.trim().to_owned())
-}
-
-/// CLOCK_REALTIME minus CLOCK_MONOTONIC in ns, as lttng measures it (the
-/// tightest of several bracketed readings).
-fn measure_clock_offset() -> i64 {
-    use rustix::time::{clock_gettime, ClockId};
-    let ns = |c| {
-        let t = clock_gettime(c);
-        (t.tv_sec as u64)
-            .wrapping_mul(1_000_000_000)
-            .wrapping_add(t.tv_nsec as u64)
-    };
-    let samples: Vec<ClockSample> = (0..10)
-        .map(|_| {
-            let clock_before = ns(ClockId::Monotonic);
-            let realtime = ns(ClockId::Realtime);
-            let clock_after = ns(ClockId::Monotonic);
-            ClockSample {
-                clock_before,
-                realtime,
-                clock_after,
-            }
-        })
-        .collect();
-    crate::core::metadata::clock_offset_from_samples(&samples)
 }

@@ -22,11 +22,10 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use rustix::event::epoll;
 use rustix::io::Errno;
 
-use super::channel::{BufferChannel, Buffers, ChannelHandOut, MetadataChannel};
-use super::error::{UstCtlError, UstCtlResult};
 use super::output::{create_dir, PacketIndex, StreamFile};
-use super::sys::RawStream;
-use super::{block_rt_signals, check, UstCtl};
+use crate::ustctl::channel::{BufferChannel, Buffers, ChannelHandOut, MetadataChannel};
+use crate::ustctl::sys::RawStream;
+use crate::ustctl::{block_rt_signals, check, UstCtl, UstCtlError, UstCtlResult};
 
 /// How often the worker looks for streams that stopped making progress.
 const WATCH_PERIOD: Duration = Duration::from_millis(250);
@@ -444,7 +443,11 @@ unsafe impl Send for Worker {}
 
 impl Worker {
     fn run(mut self) {
-        block_rt_signals();
+        // Inherited from the creating thread already; checked again because
+        // an unblocked thread is killed by the library's timer signals.
+        if let Err(e) = block_rt_signals() {
+            tracing::error!(error = %e, "consumer thread cannot block real-time signals");
+        }
         let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
         let period = rustix::time::Timespec {
             tv_sec: 0,
@@ -1050,10 +1053,11 @@ fn snapshot_stream(
             // out-pointer.
             check(op, unsafe { f(s, &mut v) }).map(|_| v)
         };
-    // SAFETY (both calls): live stream used only by this thread. The
-    // flush closes the current sub-buffer only if it holds events, so
-    // repeated snapshots add no empty packets (and writers may be active).
+    // SAFETY: live stream used only by this thread. The flush closes the
+    // current sub-buffer only if it holds events, so repeated snapshots add
+    // no empty packets (and writers may be active).
     check("flush_buffer", unsafe { (api.flush_buffer)(s, 1) })?;
+    // SAFETY: live stream used only by this thread.
     check("snapshot", unsafe { (api.snapshot)(s) })?;
     let mut pos = pos_of("snapshot_get_consumed", api.snapshot_get_consumed)?;
     let produced = pos_of("snapshot_get_produced", api.snapshot_get_produced)?;

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use super::error::{UstCtlError, UstCtlResult};
+use crate::ustctl::{UstCtlError, UstCtlResult};
 
 /// `<output>/ust/uid/<uid>/<bits>-bit` (per-UID buffers).
 pub fn uid_trace_dir(output: &Path, uid: u32, bits_per_long: u32) -> PathBuf {
@@ -134,7 +134,7 @@ pub(crate) struct StreamFile {
 
 impl StreamFile {
     /// Data stream `<dir>/<name>` with `<dir>/index/<name>.idx`.
-    pub fn data(dir: &Path, name: &str) -> UstCtlResult<Self> {
+    pub(crate) fn data(dir: &Path, name: &str) -> UstCtlResult<Self> {
         let index_dir = dir.join("index");
         create_dir(&index_dir)?;
         let idx_path = index_dir.join(format!("{name}.idx"));
@@ -151,7 +151,7 @@ impl StreamFile {
     }
 
     /// `<dir>/<name>` without index (snapshots).
-    pub fn plain(dir: &Path, name: &str) -> UstCtlResult<Self> {
+    pub(crate) fn plain(dir: &Path, name: &str) -> UstCtlResult<Self> {
         let path = dir.join(name);
         Ok(Self {
             file: create_file(&path)?,
@@ -162,7 +162,7 @@ impl StreamFile {
     }
 
     /// `<dir>/metadata` (no index).
-    pub fn metadata(dir: &Path) -> UstCtlResult<Self> {
+    pub(crate) fn metadata(dir: &Path) -> UstCtlResult<Self> {
         create_dir(dir)?;
         // lttng creates index/ for every trace, even when nothing uses it.
         create_dir(&dir.join("index"))?;
@@ -176,7 +176,11 @@ impl StreamFile {
     }
 
     /// Appends one packet; the index entry gets the packet's file offset.
-    pub fn write_packet(&mut self, bytes: &[u8], mut index: PacketIndex) -> UstCtlResult<()> {
+    pub(crate) fn write_packet(
+        &mut self,
+        bytes: &[u8],
+        mut index: PacketIndex,
+    ) -> UstCtlResult<()> {
         self.file
             .write_all(bytes)
             .map_err(UstCtlError::file(&self.path))?;
@@ -191,7 +195,7 @@ impl StreamFile {
 
     /// Deletes the file and its index: a stream the trace's metadata does
     /// not describe.
-    pub fn remove(self) -> UstCtlResult<()> {
+    pub(crate) fn remove(self) -> UstCtlResult<()> {
         std::fs::remove_file(&self.path).map_err(UstCtlError::file(&self.path))?;
         if let Some((path, _)) = &self.index {
             std::fs::remove_file(path).map_err(UstCtlError::file(path))?;
@@ -199,11 +203,11 @@ impl StreamFile {
         Ok(())
     }
 
-    pub fn has_index(&self) -> bool {
+    pub(crate) fn has_index(&self) -> bool {
         self.index.is_some()
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 }

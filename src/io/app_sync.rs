@@ -5,7 +5,7 @@
 //!
 //! * [`AppShadow`] (handles of the app's session, channel and event objects)
 //!   is owned by the app's command actor; nobody else reads or writes it.
-//! * [`ObjTable`] maps the app's session/channel handles back to ustd's
+//! * `io::app_conn::ObjTable` maps the app's session/channel handles back to ustd's
 //!   session and channel. The actor inserts entries *before* the command that
 //!   can make the app send notify requests about them (ENABLE of a session);
 //!   the notify task only reads it. Guarded by a per-app mutex held for a map
@@ -17,55 +17,15 @@
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::os::fd::AsFd;
-use std::sync::Arc;
 
+use crate::control::{TracepointField, TracepointInfo};
 use crate::core::session::{ChannelConfig, EventKey, SessionConfig};
-use crate::io::app_conn::{AppConn, AppRef};
-use crate::io::daemon::Daemon;
+use crate::engine::trace::SessionTrace;
+use crate::io::app_conn::{AppConn, AppRef, ObjRef};
+use crate::io::state::Daemon;
 use crate::io::stream::{exchange, exchange_any, send_fds, write_all, AppIoError, Deadline};
-use crate::io::trace::SessionTrace;
 use crate::wire::cmd::{op, ust_err, CmdMsg, ROOT_HANDLE};
 use crate::wire::list::{FieldIterEntry, FIELD_ITER_LEN};
-use crate::wire::notify::{self, NotifyRequest};
-
-/// ustd's identity of an app-side object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObjRef {
-    Session {
-        session_id: u64,
-    },
-    /// `gen`: the buffer generation the channel's buffers belong to.
-    Channel {
-        session_id: u64,
-        chan_key: u32,
-        gen: u32,
-    },
-}
-
-#[derive(Default)]
-pub struct ObjTable {
-    by_handle: HashMap<u32, ObjRef>,
-}
-
-impl ObjTable {
-    pub fn get(&self, handle: u32) -> Option<ObjRef> {
-        self.by_handle.get(&handle).copied()
-    }
-
-    /// Sessions the app currently has objects in.
-    pub fn sessions(&self) -> Vec<u64> {
-        let mut v: Vec<u64> = self
-            .by_handle
-            .values()
-            .filter_map(|o| match o {
-                ObjRef::Session { session_id } => Some(*session_id),
-                ObjRef::Channel { .. } => None,
-            })
-            .collect();
-        v.sort_unstable();
-        v
-    }
-}
 
 struct ChannelShadow {
     handle: u32,
@@ -100,19 +60,11 @@ impl AppLink<'_> {
     }
 
     fn map_obj(&self, handle: u32, obj: ObjRef) {
-        crate::sync::lock(&self.conn.objects)
-            .by_handle
-            .insert(handle, obj);
+        crate::sync::lock(&self.conn.objects).insert(handle, obj);
     }
 
     fn unmap_session(&self, session_id: u64) {
-        crate::sync::lock(&self.conn.objects)
-            .by_handle
-            .retain(|_, o| match o {
-                ObjRef::Session { session_id: s } | ObjRef::Channel { session_id: s, .. } => {
-                    *s != session_id
-                }
-            });
+        crate::sync::lock(&self.conn.objects).forget_session(session_id);
     }
 
     /// CHANNEL (blob + wakeup fd), then one STREAM (shm + wakeup fds) per CPU.
@@ -172,7 +124,7 @@ pub enum SyncError {
     #[error(transparent)]
     App(#[from] AppIoError),
     #[error("buffers: {0}")]
-    Trace(crate::io::trace::TraceError),
+    Trace(crate::engine::trace::TraceError),
 }
 
 impl SyncError {
@@ -322,19 +274,27 @@ impl AppShadow {
     }
 }
 
-/// One tracepoint of an app, with its fields when asked.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct TracepointInfo {
-    pub name: String,
-    pub loglevel: i32,
-    pub fields: Vec<TracepointField>,
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct TracepointField {
-    pub name: String,
-    pub kind: String,
-    pub nowrite: bool,
+/// Brings the app in line with every session (the global update).
+pub async fn sync_all(
+    d: &Daemon,
+    link: &AppLink<'_>,
+    shadow: &mut AppShadow,
+) -> Result<(), SyncError> {
+    let sessions = d.sessions.all();
+    for s in &sessions {
+        let Some(trace) = d.trace(s.id) else { continue };
+        shadow.sync(link, s.id, &s.config(), &trace).await?;
+    }
+    // A session destroyed while this app was not yet in the fan-out's
+    // snapshot (e.g. during its handshake) is released here.
+    for gone in shadow
+        .session_ids()
+        .into_iter()
+        .filter(|id| sessions.iter().all(|s| s.id != *id))
+    {
+        shadow.forget(link, gone).await?;
+    }
+    Ok(())
 }
 
 /// TRACEPOINT_LIST (and TRACEPOINT_FIELD_LIST) iteration, ended by -1025.
@@ -416,104 +376,4 @@ fn field_kind_name(ty: i32) -> String {
         _ => "other",
     }
     .to_owned()
-}
-
-/// Answers one notify request from the registry of the session the named
-/// objects belong to. Anything unknown — including a session or channel
-/// being torn down — gets an error reply, never silence.
-pub fn handle_notify(d: &Daemon, app: &AppRef, req: NotifyRequest) -> Vec<u8> {
-    let cmd = req.notify_cmd();
-    match dispatch(d, app, &req) {
-        Ok(reply) => reply,
-        Err(e) => {
-            tracing::debug!(
-                app = app.id.0,
-                pid = app.info.creds.pid,
-                "refusing {}: {e}",
-                crate::io::notify::describe(&req)
-            );
-            notify::error_reply(cmd, e.ret_code()).unwrap_or_default()
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum NotifyError {
-    #[error("no such session or channel object")]
-    UnknownObject,
-    #[error("session is being torn down")]
-    Gone,
-    #[error(transparent)]
-    Registry(#[from] crate::io::trace::TraceError),
-}
-
-impl NotifyError {
-    fn ret_code(&self) -> i32 {
-        match self {
-            NotifyError::UnknownObject | NotifyError::Gone => -ust_err::NOENT,
-            NotifyError::Registry(e) => e.ret_code(),
-        }
-    }
-}
-
-fn lookup(
-    d: &Daemon,
-    app: &AppRef,
-    handle: u32,
-) -> Result<(ObjRef, Arc<SessionTrace>), NotifyError> {
-    let lease = app.lease().ok_or(NotifyError::Gone)?;
-    let obj = crate::sync::lock(&lease.objects)
-        .get(handle)
-        .ok_or(NotifyError::UnknownObject)?;
-    let session_id = match obj {
-        ObjRef::Session { session_id } | ObjRef::Channel { session_id, .. } => session_id,
-    };
-    let trace = d.trace(session_id).ok_or(NotifyError::Gone)?;
-    Ok((obj, trace))
-}
-
-fn channel_of(
-    d: &Daemon,
-    app: &AppRef,
-    handle: u32,
-) -> Result<(u32, u32, Arc<SessionTrace>), NotifyError> {
-    match lookup(d, app, handle)? {
-        (ObjRef::Channel { chan_key, gen, .. }, trace) => Ok((chan_key, gen, trace)),
-        _ => Err(NotifyError::UnknownObject),
-    }
-}
-
-/// Writes what a registration appended to the metadata, off the notify path
-/// (the reply does not wait for the consumer).
-fn schedule_push(app: &AppRef, trace: Arc<SessionTrace>) {
-    let (info, id) = (app.info.clone(), app.id);
-    tokio::task::spawn_blocking(move || {
-        if let Err(e) = trace.push_for(&info, id) {
-            tracing::warn!(app = id.0, error = %e, "metadata push failed");
-        }
-    });
-}
-
-fn dispatch(d: &Daemon, app: &AppRef, req: &NotifyRequest) -> Result<Vec<u8>, NotifyError> {
-    let (info, id) = (&app.info, app.id);
-    match req {
-        NotifyRequest::Channel(c) => {
-            let (chan_key, gen, trace) = channel_of(d, app, c.channel_objd)?;
-            let (chan_id, header) =
-                trace.register_channel(info, id, chan_key, gen, &c.ctx_fields)?;
-            schedule_push(app, trace);
-            Ok(notify::encode_channel_reply(0, chan_id, header.wire_value()).to_vec())
-        }
-        NotifyRequest::Event(e) => {
-            let (chan_key, gen, trace) = channel_of(d, app, e.channel_objd)?;
-            let event_id = trace.register_event(info, id, chan_key, gen, e)?;
-            schedule_push(app, trace);
-            Ok(notify::encode_event_reply(0, event_id).to_vec())
-        }
-        NotifyRequest::Enum(e) => {
-            let (_, trace) = lookup(d, app, e.session_objd)?;
-            let enum_id = trace.register_enum(info, id, &e.name, &e.entries)?;
-            Ok(notify::encode_enum_reply(0, enum_id).to_vec())
-        }
-    }
 }
