@@ -352,10 +352,13 @@ impl Client {
             }
             Cmd::Destroy { name, json } => {
                 let b = self.call(&Request::DestroySession { name })?;
-                let trace = b["trace"]
+                let mut trace = b["trace"]
                     .as_str()
                     .map(|t| format!("\nTrace written in {t}"))
                     .unwrap_or_default();
+                for (chan, l) in b["buffers"].as_object().into_iter().flatten() {
+                    trace += &format!("\n{chan}: {}", loss_line(l));
+                }
                 report(
                     &b,
                     json,
@@ -604,13 +607,18 @@ fn describe_session(b: &Value) -> String {
         let name = c["name"].as_str().unwrap_or("?");
         let l = &b["buffers"][name];
         if l.is_object() {
-            out += &format!(
-                "    lost: {} events discarded, {} packets lost, {} sub-buffers unreadable; {} stalled streams, {} wedged buffer sets replaced\n",
-                l["discarded_events"], l["lost_packets"], l["unreadable_subbufs"], l["stalled_streams"], l["recoveries"]
-            );
+            out += &format!("    {}\n", loss_line(l));
         }
     }
     out
+}
+
+/// One channel's loss figures (`buffers.<channel>` of list and destroy).
+fn loss_line(l: &Value) -> String {
+    format!(
+        "lost: {} events discarded, {} packets lost, {} sub-buffers unreadable; {} stalled streams, {} wedged buffer sets replaced",
+        l["discarded_events"], l["lost_packets"], l["unreadable_subbufs"], l["stalled_streams"], l["recoveries"]
+    )
 }
 
 fn describe_tracepoints(b: &Value) -> String {

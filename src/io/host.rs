@@ -116,4 +116,3 @@ mod tests {
         assert_eq!(a[8] >> 6, 0b10);
     }
 }
-
