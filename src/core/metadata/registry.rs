@@ -145,11 +145,6 @@ struct Channel {
     id: u32,
     /// Context fields and header type fixed by the first REGISTER_CHANNEL.
     registered: Option<(Vec<Field>, HeaderType)>,
-    /// Event blocks registered before the channel: held back until its
-    /// stream block is written, so the text never names a stream class it
-    /// does not declare (an app killed between its event and channel
-    /// registrations would otherwise leave a trace babeltrace2 refuses).
-    held_back: Vec<String>,
     /// Events by name; identity is checked among same-name entries.
     events: HashMap<String, Vec<Event>>,
     next_event_id: u32,
@@ -221,7 +216,6 @@ impl MetadataRegistry {
             Channel {
                 id,
                 registered: None,
-                held_back: Vec::new(),
                 events: HashMap::new(),
                 next_event_id: 0,
             },
@@ -256,12 +250,8 @@ impl MetadataRegistry {
             };
         }
         let header = HeaderType::Large;
-        let mut block = tsdl::stream_block(ch.id, header, ctx_fields, self.byte_order, enums)?;
-        for ev in &ch.held_back {
-            block.push_str(ev);
-        }
+        let block = tsdl::stream_block(ch.id, header, ctx_fields, self.byte_order, enums)?;
         append(text, &block)?;
-        ch.held_back.clear();
         ch.registered = Some((ctx_fields.to_vec(), header));
         Ok((ch.id, header))
     }
@@ -314,11 +304,7 @@ impl MetadataRegistry {
             self.byte_order,
             enums,
         )?;
-        if ch.registered.is_some() {
-            append(text, &block)?;
-        } else {
-            ch.held_back.push(block);
-        }
+        append(text, &block)?;
         ch.next_event_id = id.saturating_add(1);
         ch.events.entry(ev.name.clone()).or_default().push(Event {
             loglevel: ev.loglevel,
@@ -670,22 +656,19 @@ mod tests {
         let r = registry();
         r.add_channel(1).unwrap();
         r.add_channel(2).unwrap();
-        // An event registered before its channel gets its id at once; its
-        // block is held back until the stream block is written.
+        // An event registered before its channel gets its block first (as
+        // lttng-sessiond writes it).
+        assert_eq!(r.unregistered_channels(), vec![1, 2]);
         let text = appended(&r, || {
             assert_eq!(
                 r.register_event(1, &event("p:a", vec![int_field("i", 32)]))
                     .unwrap(),
                 0
             );
-        });
-        assert_eq!(text, "", "no event block before its stream block");
-        assert_eq!(r.unregistered_channels(), vec![1, 2]);
-        let text = appended(&r, || {
             r.register_channel(1, &[]).unwrap();
         });
         assert!(
-            text.find("stream {").unwrap() < text.find("event {").unwrap(),
+            text.find("event {").unwrap() < text.find("stream {").unwrap(),
             "{text}"
         );
         assert_eq!(r.unregistered_channels(), vec![2]);
