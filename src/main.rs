@@ -464,11 +464,14 @@ impl Client {
                     self.call(&Request::DestroySession { name })?,
                     Reply::Destroyed
                 );
-                let trace = d
+                let mut trace = d
                     .trace
                     .as_ref()
                     .map(|t| format!("\nTrace written in {}", t.display()))
                     .unwrap_or_default();
+                for (chan, l) in d.buffers.iter().flatten() {
+                    trace += &format!("\n{chan}: {}", l.line());
+                }
                 let text = format!("Session {} destroyed.{trace}", d.session);
                 print(&d, Some(&d.report), json, &text)
             }
@@ -691,6 +694,9 @@ fn describe_session(s: &SessionView) -> String {
                 .map(|&v| ctx::name(v).map_or_else(|| v.to_string(), str::to_owned))
                 .collect();
             out += &format!("    contexts: {}\n", names.join(", "));
+        }
+        if let Some(l) = s.buffers.as_ref().and_then(|b| b.get(&c.name)) {
+            out += &format!("    {}\n", l.line());
         }
     }
     out

@@ -1643,3 +1643,343 @@ fn low_rlimit_nofile_refuses_apps_not_the_daemon() {
     w.wait_gone(&[app.pid()], GENEROUS);
     w.wait_fd_count(baseline, GENEROUS);
 }
+
+// ---------------------------------------------------------------------------
+// Issue 15: crash-tolerant traces
+// ---------------------------------------------------------------------------
+
+/// Fixture apps writing in loops when they are all killed (CI-sized; the
+/// issue's report used 200).
+const CRASH_APPS: usize = 50;
+/// Iterations of the app started after the kill (3 numbered events each).
+const LATER: usize = 100;
+/// `LTTNG_APP_SOCKET_TIMEOUT` of the crash tests' daemons, in seconds.
+const APP_DEADLINE_S: u64 = 5;
+
+fn crash_world() -> World {
+    World::builder()
+        .daemon_env("LTTNG_APP_SOCKET_TIMEOUT", &APP_DEADLINE_S.to_string())
+        .start()
+}
+
+/// One channel `channel0` of 4 sub-buffers of `subbuf` bytes with every
+/// fixture event and the process contexts; started.
+fn crash_session(w: &World, per_pid: bool, subbuf: &str) -> PathBuf {
+    let out = create(w, "s");
+    let mut ch = vec![
+        "enable-channel",
+        "-u",
+        "channel0",
+        "--subbuf-size",
+        subbuf,
+        "--num-subbuf",
+        "4",
+    ];
+    if per_pid {
+        ch.push("--buffers-pid");
+    }
+    ok(w, &ch);
+    ok(
+        w,
+        &["enable-event", "-u", "ustd_fixture:*", "-c", "channel0"],
+    );
+    ok(
+        w,
+        &[
+            "add-context",
+            "-u",
+            "-c",
+            "channel0",
+            "-t",
+            "vpid",
+            "-t",
+            "vtid",
+            "-t",
+            "procname",
+        ],
+    );
+    ok(w, &["start"]);
+    out
+}
+
+/// `channel0`'s loss figures in `ustd list s --json`.
+fn channel_loss(w: &World) -> Value {
+    let b = ok_json(w, &["list", "s"]);
+    b["buffers"]["channel0"].clone()
+}
+
+fn loss_figure(w: &World, key: &str) -> u64 {
+    channel_loss(w)[key].as_u64().unwrap_or(0)
+}
+
+/// Pins the calling test thread, and so every process it starts from now
+/// on, to one CPU: the apps then share one per-CPU stream.
+fn pin_to_one_cpu() {
+    // SAFETY: `set` is a zeroed cpu_set_t filled by sched_getaffinity, then
+    // reduced to one CPU; both calls only read/write it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        assert_eq!(libc::sched_getaffinity(0, size, &mut set), 0);
+        let cpu = (0..libc::CPU_SETSIZE as usize)
+            .find(|&c| libc::CPU_ISSET(c, &set))
+            .expect("an allowed CPU");
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(cpu, &mut set);
+        assert_eq!(libc::sched_setaffinity(0, size, &set), 0);
+    }
+}
+
+/// Stop, then destroy within the app deadline (with 3x margin: destroy
+/// must not wait on a wedged or half-written buffer); returns destroy's
+/// reply.
+fn stop_destroy_bounded(w: &World, out: &Path) -> Value {
+    ok(w, &["stop", "s"]);
+    let t0 = std::time::Instant::now();
+    let b = ok_json(w, &["destroy", "s"]);
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_secs(3 * APP_DEADLINE_S),
+        "destroy took {took:?}"
+    );
+    assert_eq!(b["trace"].as_str(), Some(path_str(out)), "destroy: {b}");
+    b
+}
+
+/// Every per-app (or per-UID) directory opens in babeltrace2 on its own.
+fn each_trace_dir_opens(out: &Path) {
+    for scheme in ["pid", "uid"] {
+        let base = out.join("ust").join(scheme);
+        if !base.exists() {
+            continue;
+        }
+        let mut dirs = vec![base];
+        while let Some(d) = dirs.pop() {
+            if d.join("metadata").exists() {
+                read_trace(&d);
+                continue;
+            }
+            for e in fs::read_dir(&d).expect("read trace dir").flatten() {
+                if e.path().is_dir() {
+                    dirs.push(e.path());
+                }
+            }
+        }
+    }
+}
+
+/// The issue's scenario: apps writing in loops, all killed with -9, then
+/// one more app emitting numbered events; stop; destroy; babeltrace2.
+fn crash_scenario(per_pid: bool) {
+    let w = crash_world();
+    // Room for the later app's events behind a sub-buffer wedged by a
+    // writer killed last (read out at destroy).
+    let out = crash_session(&w, per_pid, "64k");
+    // They write every 5 ms: enough to be killed mid-loop, while a flood of
+    // events would only make the trace slow to read. Per-UID, they register
+    // first and then start writing together; per-PID they write at once,
+    // being killed anywhere in their registration is the point there.
+    let args = [
+        if per_pid { "-w" } else { "-s" },
+        "-i",
+        "5",
+        "-n",
+        "1000000000",
+    ];
+    let mut writers: Vec<App> = (0..CRASH_APPS).map(|_| w.spawn_app(&args)).collect();
+    let pids: Vec<i32> = writers.iter().map(App::pid).collect();
+    if per_pid {
+        // Kill while about half are registered: the others die anywhere
+        // between connecting and their first event.
+        wait_until("half the apps registered", GENEROUS, || {
+            let live = w.list().iter().filter(|e| pids.contains(&e.pid)).count();
+            (live >= CRASH_APPS / 2).then_some(())
+        });
+    } else {
+        w.wait_all_registered(&pids, Duration::from_secs(60));
+        for a in &writers {
+            a.signal(libc::SIGUSR1);
+        }
+        // One writer dies between reserve and commit while the others
+        // write on: the per-UID stream it wrote to wedges.
+        let mut victim = spawn_patient(&w, &["-n", "1000000000", "-k", "1000"]);
+        let st = victim.wait_exit(GENEROUS);
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(9));
+        // The live writers move to fresh buffers.
+        wait_until(
+            "the wedged per-UID buffers are retired",
+            Duration::from_secs(60),
+            || (loss_figure(&w, "recoveries") >= 1).then_some(()),
+        );
+    }
+    for a in &mut writers {
+        a.kill9();
+    }
+    // Every death is seen before the later app registers, and buffers
+    // wedged by the last deaths are detected and retired: within two stall
+    // periods (1 s, see engine) plus a watcher tick; 4 s leaves 30% margin
+    // on 3 s.
+    w.wait_gone(&pids, GENEROUS);
+    if !per_pid {
+        std::thread::sleep(Duration::from_secs(4));
+    }
+    let k = LATER.to_string();
+    let mut later = spawn_patient(&w, &["-n", &k]);
+    wait_emitted(&later, 3 * LATER);
+    assert!(later.wait_exit(GENEROUS).success());
+    let b = stop_destroy_bounded(&w, &out);
+    each_trace_dir_opens(&out);
+    let events = fixture_events(&read_trace(&out));
+    assert_exact(
+        &events_of(&events, later.pid()),
+        ALL,
+        LATER,
+        "the later app",
+    );
+    assert!(b["buffers"]["channel0"].is_object(), "loss report: {b}");
+}
+
+#[test]
+fn per_uid_apps_killed_mid_write_cost_no_later_events() {
+    crash_scenario(false);
+}
+
+#[test]
+fn per_pid_apps_killed_anywhere_leave_a_readable_trace() {
+    crash_scenario(true);
+}
+
+/// An app of the UID dies between reserving an event and committing it
+/// while other apps of the UID keep writing on the same CPU: the wedged
+/// buffers are retired, live apps move to fresh ones, and both a live
+/// app's later events and a new app's events are in the trace.
+#[test]
+fn per_uid_writer_killed_mid_event_other_apps_keep_their_events() {
+    let w = crash_world();
+    pin_to_one_cpu();
+    let out = crash_session(&w, false, "4k");
+    let k = K.to_string();
+    let live = spawn_patient(&w, &["-s", "-n", &k, "-w"]);
+    w.wait_registered(live.pid(), GENEROUS);
+    let mut victim = spawn_patient(&w, &["-n", "1000", "-k", "5"]);
+    let st = victim.wait_exit(GENEROUS);
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(9));
+    // Enough events after the hole to fill the sub-buffer and move on.
+    let mut filler = spawn_patient(&w, &["-n", "2000", "-e", "simple"]);
+    assert!(filler.wait_exit(GENEROUS).success());
+    wait_until(
+        "the wedged buffers are retired",
+        Duration::from_secs(30),
+        || (loss_figure(&w, "recoveries") >= 1).then_some(()),
+    );
+    let mut live = live;
+    live.signal(libc::SIGUSR1);
+    wait_emitted(&live, 3 * K);
+    live.signal(libc::SIGTERM);
+    assert!(live.wait_exit(GENEROUS).success());
+    let mut late = spawn_patient(&w, &["-n", &k]);
+    wait_emitted(&late, 3 * K);
+    assert!(late.wait_exit(GENEROUS).success());
+    let b = stop_destroy_bounded(&w, &out);
+    assert!(
+        b["buffers"]["channel0"]["unreadable_subbufs"].as_u64() >= Some(1),
+        "the wedged sub-buffer is reported lost: {b}"
+    );
+    let events = fixture_events(&read_trace(&out));
+    assert_exact(&events_of(&events, live.pid()), ALL, K, "live app");
+    assert_exact(&events_of(&events, late.pid()), ALL, K, "app started later");
+}
+
+/// A writer stopped (SIGSTOP) between reserve and commit while another
+/// writer of the UID dies is not taken for a dead one: its buffers are
+/// not retired and, once resumed, all its events are in the trace.
+#[test]
+fn per_uid_stopped_writer_is_not_taken_for_dead() {
+    let w = crash_world();
+    pin_to_one_cpu();
+    let out = crash_session(&w, false, "4k");
+    let k = K.to_string();
+    let mut dead = spawn_patient(&w, &["-w"]);
+    w.wait_registered(dead.pid(), GENEROUS);
+    let stopped = spawn_patient(&w, &["-n", &k, "-S", "5", "-w"]);
+    wait_until("the writer stops itself mid-event", GENEROUS, || {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", stopped.pid())).ok()?;
+        let state = stat
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .next()?
+            .to_owned();
+        (state == "T").then_some(())
+    });
+    dead.kill9();
+    // Enough to close the stopped writer's sub-buffer, not to fill the
+    // ring: its events after SIGCONT must find room.
+    let mut filler = spawn_patient(&w, &["-n", "150", "-e", "simple"]);
+    assert!(filler.wait_exit(GENEROUS).success());
+    wait_until("the stall is seen", Duration::from_secs(30), || {
+        (loss_figure(&w, "stalled_streams") >= 1).then_some(())
+    });
+    // Three stall periods (1 s, see engine) after it was seen: a dead
+    // writer would have been recovered from by now.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(loss_figure(&w, "recoveries"), 0, "{}", channel_loss(&w));
+    let mut stopped = stopped;
+    stopped.signal(libc::SIGCONT);
+    wait_emitted(&stopped, 3 * K);
+    stopped.signal(libc::SIGTERM);
+    assert!(stopped.wait_exit(GENEROUS).success());
+    stop_destroy_bounded(&w, &out);
+    let events = fixture_events(&read_trace(&out));
+    assert_exact(&events_of(&events, stopped.pid()), ALL, K, "stopped writer");
+}
+
+/// An app killed after the daemon handed it its per-PID buffers and before
+/// it registered its channel, while other apps write: every directory and
+/// the whole trace open in babeltrace2 with the others' events.
+#[test]
+fn per_pid_app_killed_before_channel_registration_leaves_a_readable_trace() {
+    let w = crash_world();
+    let out = crash_session(&w, true, "4k");
+    let k = K.to_string();
+    let others: Vec<App> = (0..2)
+        .map(|_| spawn_patient(&w, &["-s", "-n", &k, "-w"]))
+        .collect();
+    w.wait_all_registered(&others.iter().map(App::pid).collect::<Vec<_>>(), GENEROUS);
+    let mut victim = w.spawn_app_env(
+        &["-n", &k],
+        &[
+            ("LD_PRELOAD", common::die_at_lib()),
+            ("USTD_DIE_AT", Path::new("register-channel")),
+        ],
+    );
+    let st = victim.wait_exit(GENEROUS);
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(9));
+    w.wait_gone(&[victim.pid()], GENEROUS);
+    for a in &others {
+        a.signal(libc::SIGUSR1);
+    }
+    for a in &others {
+        wait_emitted(a, 3 * K);
+    }
+    stop_destroy_bounded(&w, &out);
+    each_trace_dir_opens(&out);
+    for name in file_names(&out.join("ust/pid")) {
+        if is_pid_dir_name(&name, victim.pid()) {
+            let files = file_names(&out.join("ust/pid").join(&name));
+            assert!(
+                files.iter().all(|f| !f.starts_with("channel0_")),
+                "data files of a channel its app never registered: {files:?}"
+            );
+        }
+    }
+    let events = fixture_events(&read_trace(&out));
+    for a in &others {
+        assert_exact(
+            &events_of(&events, a.pid()),
+            ALL,
+            K,
+            &format!("app {}", a.pid()),
+        );
+    }
+}

@@ -126,7 +126,7 @@ fn per_pid_trace_flushed_at_stop() {
 
     app.finish();
     rig.join_notify();
-    consumer.remove_trace(trace).unwrap();
+    consumer.remove_trace(trace, Vec::new()).unwrap();
     consumer.close().unwrap();
     assert!(dir.starts_with(root.join("out/ust/pid")));
     assert_eq!(

@@ -37,6 +37,7 @@ macro_rules! without_mutants {
                 ustd_mutant = "pid_only",
                 ustd_mutant = "publish_early",
                 ustd_mutant = "start_unchecked",
+                ustd_mutant = "attach_records_current",
             )))]
             $item
         )*

@@ -2,6 +2,7 @@
 //! these (the CLI as text or JSON, the lttng front end as lttng records);
 //! the JSON field names are the documented `--json` contract.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -63,7 +64,38 @@ pub struct SessionView {
     pub output: PathBuf,
     pub active: bool,
     pub channels: Vec<ChannelConfig>,
+    /// What each channel lost so far, once the session has a trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buffers: Option<LossView>,
 }
+
+/// What a session channel lost, over every buffer set and generation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelLossView {
+    /// Events the writers dropped (buffer full).
+    pub discarded_events: u64,
+    /// Gaps in the sequence numbers of the packets written.
+    pub lost_packets: u64,
+    /// Sub-buffers that could not be read (a writer died mid-event).
+    pub unreadable_subbufs: u64,
+    /// Streams stalled now.
+    pub stalled_streams: u64,
+    /// Wedged buffer generations retired (apps moved to fresh buffers).
+    pub recoveries: u64,
+}
+
+impl ChannelLossView {
+    /// One line for the CLI.
+    pub fn line(&self) -> String {
+        format!(
+            "lost: {} events discarded, {} packets lost, {} sub-buffers unreadable; {} stalled streams, {} wedged buffer sets replaced",
+            self.discarded_events, self.lost_packets, self.unreadable_subbufs, self.stalled_streams, self.recoveries
+        )
+    }
+}
+
+/// Loss by session channel name.
+pub type LossView = BTreeMap<String, ChannelLossView>;
 
 impl SessionView {
     pub(crate) fn of<T>(s: &Session<T>) -> Self {
@@ -74,6 +106,7 @@ impl SessionView {
             output: c.output,
             active: c.active,
             channels: c.channels,
+            buffers: None,
         }
     }
 }
@@ -142,6 +175,8 @@ pub struct Destroyed {
     pub report: FanOutReport,
     /// Where the trace was written; `None` if the session never ran.
     pub trace: Option<PathBuf>,
+    /// What each channel lost, over the whole trace.
+    pub buffers: Option<LossView>,
 }
 
 /// Every registered app.

@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use crate::command::reply::{
-    Applied, Destroyed, FanOutReport, Flush, SessionList, SessionView, Stopped,
+    Applied, ChannelLossView, LossView, Destroyed, FanOutReport, Flush, SessionList, SessionView, Stopped,
 };
 use crate::command::request::ChannelOptions;
 use crate::command::CommandError;
 use crate::core::event_filter::EventFilter;
 use crate::core::session::{EventKey, LoglevelSel, SessionConfig, SessionError};
-use crate::engine::trace::SessionTrace;
+use crate::engine::trace::{LossReport, SessionTrace};
 use crate::io::app_conn::AppJob;
 use crate::io::fan_out::{fan_out, sync_apps};
 use crate::io::host::local_datetime;
@@ -23,6 +23,22 @@ fn default_output(name: &str) -> PathBuf {
     PathBuf::from(home)
         .join("lttng-traces")
         .join(format!("{name}-{}", local_datetime(SystemTime::now())))
+}
+
+fn loss_view(r: &LossReport) -> LossView {
+    r.iter()
+        .map(|(name, l)| {
+            let b = &l.buffers;
+            let v = ChannelLossView {
+                discarded_events: b.discarded_events,
+                lost_packets: b.lost_packets,
+                unreadable_subbufs: b.unreadable_subbufs,
+                stalled_streams: b.stalled_streams,
+                recoveries: l.recoveries,
+            };
+            (name.clone(), v)
+        })
+        .collect()
 }
 
 fn trace_error(e: impl std::fmt::Display) -> CommandError {
@@ -185,19 +201,25 @@ pub async fn destroy(d: &Daemon, session: Option<String>) -> Result<Destroyed, C
     })
     .await;
     let mut path = None;
+    let mut buffers = None;
     if let Some(trace) = trace {
         path = Some(trace.output_dir().to_path_buf());
         let r = tokio::task::spawn_blocking(move || trace.destroy()).await;
-        if let Ok(Err(e)) = r {
-            return Err(CommandError::Trace(format!(
-                "session destroyed, but closing its trace failed: {e}"
-            )));
+        match r {
+            Ok(Err(e)) => {
+                return Err(CommandError::Trace(format!(
+                    "session destroyed, but closing its trace failed: {e}"
+                )))
+            }
+            Ok(Ok(loss)) => buffers = Some(loss_view(&loss)),
+            Err(_) => {}
         }
     }
     Ok(Destroyed {
         session: name,
         report,
         trace: path,
+        buffers,
     })
 }
 
@@ -212,7 +234,13 @@ pub fn list_sessions(d: &Daemon) -> SessionList {
     }
 }
 
+/// The session, and what its channels lost so far once it has a trace.
 pub fn show_session(d: &Daemon, name: &str) -> Result<SessionView, CommandError> {
     let s = d.sessions.get(name)?;
-    Ok(SessionView::of(&s))
+    let mut v = SessionView::of(&s);
+    if let Some(trace) = s.trace() {
+        // A round trip to the session's consumer thread.
+        v.buffers = Some(loss_view(&tokio::task::block_in_place(|| trace.loss())));
+    }
+    Ok(v)
 }

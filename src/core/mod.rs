@@ -4,6 +4,7 @@
 pub mod app;
 pub mod event_filter;
 pub mod fd_budget;
+pub mod handover;
 pub mod map;
 pub mod metadata;
 pub mod pairing;

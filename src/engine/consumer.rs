@@ -16,6 +16,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use rustix::event::epoll;
@@ -25,6 +26,42 @@ use super::output::{create_dir, PacketIndex, StreamFile};
 use crate::ustctl::channel::{BufferChannel, Buffers, ChannelHandOut, MetadataChannel};
 use crate::ustctl::sys::RawStream;
 use crate::ustctl::{block_rt_signals, check, UstCtl, UstCtlError, UstCtlResult};
+
+/// How often the worker looks for streams that stopped making progress.
+const WATCH_PERIOD: Duration = Duration::from_millis(250);
+/// A stream whose sub-buffer at the read position is closed but cannot be
+/// read for this long (and still not after a read attempt) is *stalled*:
+/// far above any reserve-to-commit window of a running writer.
+pub const STALL_AFTER: Duration = Duration::from_secs(1);
+/// Least time between two read attempts on a stalled stream.
+const PROBE_STALLED: Duration = Duration::from_millis(100);
+
+/// What a channel of a trace lost, summed over its streams.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ChannelLoss {
+    /// Events the writers dropped (buffer full), from the packet headers
+    /// read (the per-stream running count of the last packet).
+    pub discarded_events: u64,
+    /// Gaps in the sequence numbers of the packets written.
+    pub lost_packets: u64,
+    /// Sub-buffers that could not be read at teardown (commit count never
+    /// completed: a writer died between reserve and commit).
+    pub unreadable_subbufs: u64,
+    /// Streams stalled now (see [`STALL_AFTER`]).
+    pub stalled_streams: u64,
+}
+
+impl ChannelLoss {
+    pub fn add(&mut self, o: &ChannelLoss) {
+        self.discarded_events += o.discarded_events;
+        self.lost_packets += o.lost_packets;
+        self.unreadable_subbufs += o.unreadable_subbufs;
+        self.stalled_streams += o.stalled_streams;
+    }
+}
+
+/// Loss figures by channel file name (`<name>` of `<name>_<cpu>`).
+pub type TraceLoss = Vec<(String, ChannelLoss)>;
 
 /// Identifies a trace (output directory) inside one consumer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,9 +94,21 @@ enum Request {
         trace: Option<u64>,
         reply: Reply<()>,
     },
-    RemoveTrace {
+    /// Close the current sub-buffer of every stream of a trace that holds
+    /// events, as lttng's switch timer does (safe with live writers).
+    Switch {
         trace: u64,
         reply: Reply<()>,
+    },
+    RemoveTrace {
+        trace: u64,
+        /// Channels whose files are deleted rather than kept.
+        discard: Vec<String>,
+        reply: Reply<TraceLoss>,
+    },
+    Loss {
+        trace: u64,
+        reply: Reply<TraceLoss>,
     },
     Snapshot {
         trace: u64,
@@ -236,10 +285,36 @@ impl Consumer {
         })
     }
 
-    /// Flushes, drains, then destroys a trace's buffers (files are kept):
-    /// per-PID buffers of an app that exited, or session destroy.
-    pub fn remove_trace(&self, trace: TraceKey) -> UstCtlResult<()> {
+    /// Flushes, drains, then destroys a trace's buffers: per-PID buffers
+    /// of an app that exited, or session destroy. Files are kept, except
+    /// those of the channels named in `discard` (channels the metadata does
+    /// not describe), which are deleted.
+    ///
+    /// Sub-buffers left behind a wedged one (a writer died between reserve
+    /// and commit) are read at their positions; those that cannot be read
+    /// are counted. Returns the trace's final loss figures.
+    pub fn remove_trace(&self, trace: TraceKey, discard: Vec<String>) -> UstCtlResult<TraceLoss> {
         self.call(|reply| Request::RemoveTrace {
+            trace: trace.0,
+            discard,
+            reply,
+        })
+    }
+
+    /// Closes the current sub-buffer of each stream of `trace` that holds
+    /// events, with writers still active, and drains. After a writer left,
+    /// a commit it never made then shows as a stalled stream at once
+    /// instead of in whatever the next writer puts in that sub-buffer.
+    pub fn switch_trace(&self, trace: TraceKey) -> UstCtlResult<()> {
+        self.call(|reply| Request::Switch {
+            trace: trace.0,
+            reply,
+        })
+    }
+
+    /// The trace's loss figures so far, and its stalled streams.
+    pub fn loss(&self, trace: TraceKey) -> UstCtlResult<TraceLoss> {
+        self.call(|reply| Request::Loss {
             trace: trace.0,
             reply,
         })
@@ -273,11 +348,58 @@ impl Drop for Consumer {
 
 struct DataStream {
     trace: u64,
+    /// File name of its channel.
+    channel: String,
     stream: NonNull<RawStream>,
     /// Owned by the library (closed by destroy_stream).
     wait_fd: RawFd,
     out: StreamFile,
     polled: bool,
+    subbuf: u64,
+    stats: StreamStats,
+    watch: Watch,
+}
+
+#[derive(Default)]
+struct StreamStats {
+    discarded: u64,
+    last_seq: Option<u64>,
+    lost_packets: u64,
+    unreadable: u64,
+}
+
+impl StreamStats {
+    fn account(&mut self, ix: &PacketIndex) {
+        self.discarded = self.discarded.max(ix.events_discarded);
+        if let Some(last) = self.last_seq {
+            if ix.packet_seq_num > last.saturating_add(1) {
+                self.lost_packets += ix.packet_seq_num - last - 1;
+            }
+        }
+        self.last_seq = Some(
+            self.last_seq
+                .map_or(ix.packet_seq_num, |l| l.max(ix.packet_seq_num)),
+        );
+    }
+}
+
+/// Progress of a stream's read position, for stall detection.
+struct Watch {
+    consumed: u64,
+    since: Instant,
+    probed: Instant,
+    stalled: bool,
+}
+
+impl Watch {
+    fn new(consumed: u64, now: Instant) -> Self {
+        Self {
+            consumed,
+            since: now,
+            probed: now,
+            stalled: false,
+        }
+    }
 }
 
 struct Trace {
@@ -327,12 +449,17 @@ impl Worker {
             tracing::error!(error = %e, "consumer thread cannot block real-time signals");
         }
         let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
+        let period = rustix::time::Timespec {
+            tv_sec: 0,
+            tv_nsec: WATCH_PERIOD.as_nanos() as _,
+        };
+        let mut next_watch = Instant::now() + WATCH_PERIOD;
         loop {
             events.clear();
             match epoll::wait(
                 &self.epoll,
                 rustix::buffer::spare_capacity(&mut events),
-                None,
+                Some(&period),
             ) {
                 Ok(_) => {}
                 Err(Errno::INTR) => continue,
@@ -360,6 +487,10 @@ impl Worker {
                     }
                 }
             }
+            if Instant::now() >= next_watch {
+                self.watch();
+                next_watch = Instant::now() + WATCH_PERIOD;
+            }
         }
         self.shutdown(true);
     }
@@ -372,7 +503,9 @@ impl Worker {
         }
         let keys: Vec<u64> = self.traces.keys().copied().collect();
         for k in keys {
-            self.drop_trace(k);
+            if let Err(e) = self.drop_trace(k, &[]) {
+                tracing::warn!(error = %e, "dropping a trace failed");
+            }
         }
     }
 
@@ -404,10 +537,22 @@ impl Worker {
             Request::Flush { trace, reply } => {
                 let _ = reply.send(self.flush(trace));
             }
-            Request::RemoveTrace { trace, reply } => {
+            Request::RemoveTrace {
+                trace,
+                discard,
+                reply,
+            } => {
                 let r = self.flush(Some(trace));
-                self.drop_trace(trace);
-                let _ = reply.send(r);
+                self.salvage(trace);
+                let loss = self.loss(trace);
+                let removed = self.drop_trace(trace, &discard);
+                let _ = reply.send(r.and(removed).map(|_| loss));
+            }
+            Request::Switch { trace, reply } => {
+                let _ = reply.send(self.switch(trace));
+            }
+            Request::Loss { trace, reply } => {
+                let _ = reply.send(Ok(self.loss(trace)));
             }
             Request::Shutdown { .. } => unreachable!("handled by the loop"),
         }
@@ -464,7 +609,7 @@ impl Worker {
         let mut result = Ok(());
         if let Some(dir) = dir {
             for (cpu, s) in buffers.streams.iter().enumerate() {
-                match self.add_stream(trace, &dir, &format!("{name}_{cpu}"), *s) {
+                match self.add_stream(trace, &dir, &name, cpu, *s) {
                     Ok(t) => tokens.push(t),
                     Err(e) => {
                         result = Err(e);
@@ -485,13 +630,22 @@ impl Worker {
         result
     }
 
+    // c_ulong is u32 on 32-bit targets.
+    #[allow(clippy::useless_conversion)]
     fn add_stream(
         &mut self,
         trace: u64,
         dir: &Path,
-        file: &str,
+        channel: &str,
+        cpu: usize,
         stream: NonNull<RawStream>,
     ) -> UstCtlResult<usize> {
+        let file = &format!("{channel}_{cpu}");
+        let mut subbuf: libc::c_ulong = 0;
+        // SAFETY: live stream; `subbuf` is a valid out-pointer.
+        check("get_max_subbuf_size", unsafe {
+            (self.ctl.api.get_max_subbuf_size)(stream.as_ptr(), &mut subbuf)
+        })?;
         // SAFETY: `stream` is live (owned by Buffers kept with the trace).
         let wait_fd = check("stream_get_wait_fd", unsafe {
             (self.ctl.api.stream_get_wait_fd)(stream.as_ptr())
@@ -518,10 +672,14 @@ impl Worker {
         .map_err(|e| UstCtlError::io("epoll_ctl")(e.into()))?;
         self.slots[token] = Some(DataStream {
             trace,
+            channel: channel.to_owned(),
             stream,
             wait_fd,
             out,
             polled: true,
+            subbuf: u64::from(subbuf),
+            stats: StreamStats::default(),
+            watch: Watch::new(0, Instant::now()),
         });
         Ok(token)
     }
@@ -538,8 +696,17 @@ impl Worker {
                 break;
             }
         }
-        if let Err(e) = drain(&self.ctl, ds.stream, &mut ds.out) {
-            tracing::warn!(file = %ds.out.path().display(), error = %e, "draining stream failed");
+        // A stalled stream blocks each read ~50 ms in the library's
+        // retries, and every other writer's delivery wakes us: probe it at
+        // most every PROBE_STALLED (the stopped writer may have resumed).
+        let now = Instant::now();
+        if !ds.watch.stalled || now.duration_since(ds.watch.probed) >= PROBE_STALLED {
+            if ds.watch.stalled {
+                ds.watch.probed = now;
+            }
+            if let Err(e) = drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats) {
+                tracing::warn!(file = %ds.out.path().display(), error = %e, "draining stream failed");
+            }
         }
         if flags.intersects(epoll::EventFlags::HUP | epoll::EventFlags::ERR) && ds.polled {
             // Every writer is gone: nothing will wake us again. The stream
@@ -585,7 +752,7 @@ impl Worker {
             let r = check("flush_buffer", unsafe {
                 (self.ctl.api.flush_buffer)(ds.stream.as_ptr(), 0)
             })
-            .and_then(|_| drain(&self.ctl, ds.stream, &mut ds.out).map(|_| ()));
+            .and_then(|_| drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats).map(|_| ()));
             if let Err(e) = r {
                 tracing::warn!(file = %ds.out.path().display(), error = %e, "flush failed");
                 first_err.get_or_insert(e);
@@ -601,6 +768,99 @@ impl Worker {
             }
         }
         first_err.map_or(Ok(()), Err)
+    }
+
+    fn switch(&mut self, trace: u64) -> UstCtlResult<()> {
+        let mut first_err = None;
+        for ds in self.slots.iter_mut().flatten().filter(|d| d.trace == trace) {
+            // SAFETY: live stream; producer_active = 1 switches only a
+            // sub-buffer holding data, concurrently with writers.
+            let r = check("flush_buffer", unsafe {
+                (self.ctl.api.flush_buffer)(ds.stream.as_ptr(), 1)
+            });
+            let r = r.and_then(|_| {
+                if ds.watch.stalled {
+                    return Ok(0);
+                }
+                drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats)
+            });
+            if let Err(e) = r {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Marks streams stalled: the sub-buffer at the read position is
+    /// closed (the write position is a whole sub-buffer ahead) yet nothing
+    /// was read for [`STALL_AFTER`], not even on a read attempt. That is
+    /// what a writer killed between reserve and commit leaves (its commit
+    /// never completes the sub-buffer), but also a writer stopped there, so
+    /// the trace decides what it means.
+    fn watch(&mut self) {
+        let now = Instant::now();
+        for ds in self.slots.iter_mut().flatten() {
+            let Ok((consumed, produced)) = positions(&self.ctl, ds.stream) else {
+                continue;
+            };
+            let pending = produced.wrapping_sub(consumed) as i64 >= ds.subbuf as i64;
+            if !pending || consumed != ds.watch.consumed {
+                if ds.watch.stalled {
+                    tracing::info!(file = %ds.out.path().display(), "stalled stream moves again");
+                }
+                ds.watch = Watch::new(consumed, now);
+                continue;
+            }
+            if now.duration_since(ds.watch.probed) < STALL_AFTER {
+                continue;
+            }
+            ds.watch.probed = now;
+            // The wake-up may only be late: read what can be read.
+            if let Err(e) = drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats) {
+                tracing::warn!(file = %ds.out.path().display(), error = %e, "draining stream failed");
+            }
+            match positions(&self.ctl, ds.stream) {
+                Ok((c, _)) if c != consumed => ds.watch = Watch::new(c, now),
+                _ if !ds.watch.stalled => {
+                    ds.watch.stalled = true;
+                    tracing::warn!(
+                        file = %ds.out.path().display(),
+                        stuck_for = ?now.duration_since(ds.watch.since),
+                        "stream stalled: its oldest sub-buffer never completes"
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Teardown of a trace whose streams may be wedged: every whole
+    /// sub-buffer between the read and write positions is read at its
+    /// position (in-order reading stops at a wedged one); those that cannot
+    /// be read are counted as lost.
+    fn salvage(&mut self, trace: u64) {
+        for ds in self.slots.iter_mut().flatten().filter(|d| d.trace == trace) {
+            if let Err(e) = salvage_stream(&self.ctl, ds) {
+                tracing::warn!(file = %ds.out.path().display(), error = %e, "salvaging stream failed");
+            }
+        }
+    }
+
+    fn loss(&self, trace: u64) -> TraceLoss {
+        let mut out: TraceLoss = Vec::new();
+        for ds in self.slots.iter().flatten().filter(|d| d.trace == trace) {
+            let l = ChannelLoss {
+                discarded_events: ds.stats.discarded,
+                lost_packets: ds.stats.lost_packets,
+                unreadable_subbufs: ds.stats.unreadable,
+                stalled_streams: u64::from(ds.watch.stalled),
+            };
+            match out.iter_mut().find(|(n, _)| *n == ds.channel) {
+                Some((_, sum)) => sum.add(&l),
+                None => out.push((ds.channel.clone(), l)),
+            }
+        }
+        out
     }
 
     fn snapshot(&mut self, trace: u64, dest: &Path) -> UstCtlResult<()> {
@@ -621,11 +881,13 @@ impl Worker {
     }
 
     /// Forgets a trace: its streams leave epoll, then its buffers are
-    /// destroyed (streams before channels, by `Buffers::drop`).
-    fn drop_trace(&mut self, trace: u64) {
+    /// destroyed (streams before channels, by `Buffers::drop`). The files
+    /// of the channels named in `discard` are deleted.
+    fn drop_trace(&mut self, trace: u64, discard: &[String]) -> UstCtlResult<()> {
         let Some(t) = self.traces.remove(&trace) else {
-            return;
+            return Ok(());
         };
+        let mut first_err = None;
         for ch in &t.channels {
             for &tok in &ch.tokens {
                 if let Some(ds) = self.slots[tok].take() {
@@ -636,10 +898,16 @@ impl Worker {
                         });
                     }
                     self.free.push(tok);
+                    if discard.contains(&ch.name) {
+                        if let Err(e) = ds.out.remove() {
+                            first_err.get_or_insert(e);
+                        }
+                    }
                 }
             }
         }
         drop(t);
+        first_err.map_or(Ok(()), Err)
     }
 }
 
@@ -684,14 +952,72 @@ impl Trace {
             check("flush_buffer", unsafe {
                 (ctl.api.flush_buffer)(stream.as_ptr(), 1)
             })?;
-            drain(ctl, stream, &mut m.out)?;
+            drain(ctl, stream, &mut m.out, &mut StreamStats::default())?;
         }
         Ok(())
     }
 }
 
+/// The stream's consumed and produced positions, sampled without the
+/// commit checks of `snapshot` (which fail on a wedged sub-buffer).
+// c_ulong is u32 on 32-bit targets.
+#[allow(clippy::useless_conversion)]
+fn positions(ctl: &UstCtl, stream: NonNull<RawStream>) -> UstCtlResult<(u64, u64)> {
+    let s = stream.as_ptr();
+    let (mut c, mut p): (libc::c_ulong, libc::c_ulong) = (0, 0);
+    // SAFETY: live stream used only by this thread; out-pointers valid.
+    unsafe {
+        check(
+            "snapshot_sample_positions",
+            (ctl.api.snapshot_sample_positions)(s),
+        )?;
+        check(
+            "snapshot_get_consumed",
+            (ctl.api.snapshot_get_consumed)(s, &mut c),
+        )?;
+        check(
+            "snapshot_get_produced",
+            (ctl.api.snapshot_get_produced)(s, &mut p),
+        )?;
+    }
+    Ok((u64::from(c), u64::from(p)))
+}
+
+/// See [`Worker::salvage`].
+fn salvage_stream(ctl: &UstCtl, ds: &mut DataStream) -> UstCtlResult<()> {
+    let (consumed, produced) = positions(ctl, ds.stream)?;
+    let s = ds.stream.as_ptr();
+    let mut pos = consumed;
+    while ds.subbuf > 0 && produced.wrapping_sub(pos) as i64 >= ds.subbuf as i64 {
+        let mut at = pos as libc::c_ulong;
+        // SAFETY: live stream used only by this thread; `at` is a valid
+        // in/out position.
+        let rc = unsafe { (ctl.api.get_subbuf)(s, &mut at) };
+        if rc == -libc::EAGAIN {
+            ds.stats.unreadable += 1;
+        } else {
+            check("get_subbuf", rc)?;
+            let written = copy_subbuf(ctl, s, &mut ds.out);
+            // SAFETY: the sub-buffer taken by get_subbuf is held.
+            let put = check("put_subbuf", unsafe { (ctl.api.put_subbuf)(s) });
+            ds.stats.account(&written?);
+            put?;
+        }
+        pos = pos.wrapping_add(ds.subbuf);
+    }
+    if ds.stats.unreadable > 0 {
+        tracing::warn!(file = %ds.out.path().display(), unreadable = ds.stats.unreadable, "sub-buffers lost to a writer that died mid-event");
+    }
+    Ok(())
+}
+
 /// Reads every available sub-buffer of `stream` into `out`.
-fn drain(ctl: &UstCtl, stream: NonNull<RawStream>, out: &mut StreamFile) -> UstCtlResult<usize> {
+fn drain(
+    ctl: &UstCtl,
+    stream: NonNull<RawStream>,
+    out: &mut StreamFile,
+    stats: &mut StreamStats,
+) -> UstCtlResult<usize> {
     let s = stream.as_ptr();
     let mut packets = 0;
     loop {
@@ -701,7 +1027,7 @@ fn drain(ctl: &UstCtl, stream: NonNull<RawStream>, out: &mut StreamFile) -> UstC
             return Ok(packets);
         }
         check("get_next_subbuf", rc)?;
-        let written = copy_subbuf(ctl, s, out);
+        let written = copy_subbuf(ctl, s, out).map(|ix| stats.account(&ix));
         // SAFETY: a sub-buffer is held (get_next_subbuf succeeded).
         let put = check("put_next_subbuf", unsafe { (ctl.api.put_next_subbuf)(s) });
         written?;
@@ -749,7 +1075,7 @@ fn snapshot_stream(
         let rc = unsafe { (api.get_subbuf)(s, &mut at) };
         if rc != -libc::EAGAIN {
             check("get_subbuf", rc)?;
-            let written = copy_subbuf(ctl, s, out);
+            let written = copy_subbuf(ctl, s, out).map(|_| ());
             // SAFETY: the sub-buffer taken by get_subbuf is held.
             let put = check("put_subbuf", unsafe { (api.put_subbuf)(s) });
             written?;
@@ -761,8 +1087,8 @@ fn snapshot_stream(
 }
 
 /// Copies the held sub-buffer (padded to the page size, as lttng writes
-/// local traces) and its index entry.
-fn copy_subbuf(ctl: &UstCtl, s: *mut RawStream, out: &mut StreamFile) -> UstCtlResult<()> {
+/// local traces) and its index entry, which it returns.
+fn copy_subbuf(ctl: &UstCtl, s: *mut RawStream, out: &mut StreamFile) -> UstCtlResult<PacketIndex> {
     let api = &ctl.api;
     let u64_of = |op: &'static str, f: unsafe extern "C" fn(*mut RawStream, *mut u64) -> i32| {
         let mut v = 0u64;
@@ -804,5 +1130,6 @@ fn copy_subbuf(ctl: &UstCtl, s: *mut RawStream, out: &mut StreamFile) -> UstCtlR
     // inside the stream's mapping and the writer does not touch it; the
     // backing memfd is sealed against shrinking, so reading cannot fault.
     let bytes = unsafe { std::slice::from_raw_parts(base.cast::<u8>().add(offset), padded) };
-    out.write_packet(bytes, index)
+    out.write_packet(bytes, index)?;
+    Ok(index)
 }

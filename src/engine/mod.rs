@@ -8,5 +8,5 @@ pub mod consumer;
 pub mod output;
 pub mod trace;
 
-pub use consumer::{Consumer, TraceKey};
+pub use consumer::{ChannelLoss, Consumer, TraceKey, TraceLoss, STALL_AFTER};
 pub use output::{pid_trace_dir, uid_trace_dir, PacketIndex, INDEX_ENTRY_LEN, INDEX_HEADER_LEN};

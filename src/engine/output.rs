@@ -193,6 +193,16 @@ impl StreamFile {
         Ok(())
     }
 
+    /// Deletes the file and its index: a stream the trace's metadata does
+    /// not describe.
+    pub(crate) fn remove(self) -> UstCtlResult<()> {
+        std::fs::remove_file(&self.path).map_err(UstCtlError::file(&self.path))?;
+        if let Some((path, _)) = &self.index {
+            std::fs::remove_file(path).map_err(UstCtlError::file(path))?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn has_index(&self) -> bool {
         self.index.is_some()
     }

@@ -20,22 +20,31 @@
 //! * `closing` orders set teardown: a per-PID app leaving and destroy each
 //!   close only the sets they took out of `sets`, and destroy returns after
 //!   any close under way has finished.
+//! * Each per-UID set has a [`Handover`] (generations, see
+//!   `core::handover` and ARCHITECTURE.md "Wedged per-UID buffers"):
+//!   [`SessionTrace::recover_stalled`], run by the stall watcher, retires a
+//!   generation whose stream stalled after a writer left; apps then get
+//!   the next generation's buffers (new channel ids in the same registry,
+//!   files `<channel>-<gen>_<cpu>`) at their next sync. Retired buffers are
+//!   still drained, and salvaged at teardown.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::core::app::{AppId, AppInfo};
 use crate::core::fd_budget::{cost, FdBudget, FdPermit};
+use crate::core::handover::{Handover, Retire};
 use crate::core::metadata::{
     format_ctf_datetime, Abi, BufferingScheme, ByteOrder, ClockParams, Fragment, HeaderType,
     MetadataError, MetadataRegistry, MetadataSink, PushError, SessionParams, TracerVersion,
 };
 use crate::core::session::{BufferScheme, ChannelConfig, SessionConfig};
-use crate::engine::{pid_trace_dir, uid_trace_dir, Consumer, TraceKey};
+use crate::engine::{pid_trace_dir, uid_trace_dir, ChannelLoss, Consumer, TraceKey, TraceLoss};
 use crate::io::host::{
-    boot_id, hostname, local_datetime, measure_clock_offset, random_uuid, unix_and_offset,
+    boot_id, hostname, local_datetime, measure_clock_offset, process_stopped, random_uuid,
+    unix_and_offset,
 };
 use crate::sync::{lock, Mutex};
 use crate::ustctl::{
@@ -92,11 +101,14 @@ struct TraceSet {
     key: TraceKey,
     dir: PathBuf,
     registry: MetadataRegistry,
-    /// Channel hand-outs by session channel key, created on first use,
-    /// with the fds their buffers hold.
-    channels: Mutex<HashMap<u32, (Arc<ChannelHandOut>, FdPermit)>>,
+    /// Channel buffers by registry channel key, created on first use.
+    channels: Mutex<HashMap<u64, SetChannel>>,
     /// Apps currently using the set (per-UID: the last one leaving pushes).
     users: Mutex<Vec<AppId>>,
+    /// Pids of the set's live apps (a stopped one blocks a retirement).
+    pids: Mutex<HashMap<AppId, i32>>,
+    /// Buffer generations (only per-UID sets ever retire one).
+    handover: Handover,
     /// Held across every metadata push of the set. The registry lets a
     /// closer return while another caller's fragment is still in flight;
     /// with this held, the closer sends the last fragments itself, so the
@@ -105,6 +117,34 @@ struct TraceSet {
     /// The fds of its metadata buffers and file.
     _fds: FdPermit,
 }
+
+/// One channel's buffers in a set.
+struct SetChannel {
+    /// The session channel's name; stream files are `<file_name>_<cpu>`.
+    name: String,
+    file_name: String,
+    gen: u32,
+    hand_out: Arc<ChannelHandOut>,
+    /// The fds its buffers hold.
+    _fds: FdPermit,
+}
+
+/// Registry key of a session channel's buffers of one generation.
+fn reg_key(gen: u32, chan_key: u32) -> u64 {
+    (u64::from(gen) << 32) | u64::from(chan_key)
+}
+
+/// What a session channel lost, over every set and generation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Loss {
+    #[serde(flatten)]
+    pub buffers: ChannelLoss,
+    /// Wedged buffer generations retired (apps moved to fresh buffers).
+    pub recoveries: u64,
+}
+
+/// Loss by session channel name.
+pub type LossReport = BTreeMap<String, Loss>;
 
 pub struct SessionTrace {
     name: String,
@@ -123,6 +163,8 @@ pub struct SessionTrace {
     /// whole close: the one that takes a set out of `sets` closes it, and
     /// destroy returns only once every close has finished.
     closing: Mutex<()>,
+    /// Final figures of the sets already closed (per-PID apps that left).
+    closed_loss: Mutex<LossReport>,
     /// Set by destroy, read and written under `sets`: no set is created
     /// once destroy listed the sets it closes, so none outlives the session.
     closed: std::sync::atomic::AtomicBool,
@@ -183,6 +225,7 @@ impl SessionTrace {
             _consumer_fds: consumer_fds,
             sets: Mutex::new(HashMap::new()),
             closing: Mutex::new(()),
+            closed_loss: Mutex::new(BTreeMap::new()),
             closed: Default::default(),
         })
     }
@@ -238,13 +281,19 @@ impl SessionTrace {
     /// (call it where blocking is allowed), so that apps arriving meanwhile
     /// do not reserve the buffers again. An overestimate after a race is
     /// returned as soon as the hand-out is built.
-    pub fn fds_for_channel(&self, app: &AppInfo, id: AppId, ch: &ChannelConfig) -> usize {
+    pub fn fds_for_channel(
+        &self,
+        app: &AppInfo,
+        id: AppId,
+        ch: &ChannelConfig,
+        gen: u32,
+    ) -> usize {
         let streams = self.ctl.nr_streams_per_channel() as usize;
         let hand_out = cost::hand_out(streams);
         let slot = lock(&self.sets).get(&self.set_key(app, id)).cloned();
         match slot.and_then(|s| lock(&s).clone()) {
             None => hand_out + cost::SET + cost::channel(streams),
-            Some(set) if lock(&set.channels).contains_key(&ch.key) => hand_out,
+            Some(set) if lock(&set.channels).contains_key(&reg_key(gen, ch.key)) => hand_out,
             Some(_) => hand_out + cost::channel(streams),
         }
     }
@@ -281,6 +330,7 @@ impl SessionTrace {
             if !users.contains(&id) {
                 users.push(id);
             }
+            lock(&s.pids).insert(id, app.creds.pid);
             return Ok(s.clone());
         }
         let params = self.params(app, key);
@@ -307,6 +357,8 @@ impl SessionTrace {
             registry,
             channels: Mutex::new(HashMap::new()),
             users: Mutex::new(vec![id]),
+            pids: Mutex::new(HashMap::from([(id, app.creds.pid)])),
+            handover: Handover::new(),
             pushing: Mutex::new(()),
             _fds: fds,
         });
@@ -352,26 +404,58 @@ impl SessionTrace {
         }
     }
 
-    /// The channel and stream objects one app maps for `ch`; the buffers
-    /// are created (and handed to the consumer) for the first app. Their
-    /// fds come out of `reserved` (see [`Self::fds_for_channel`]); what
-    /// stays in it pays for the returned objects until they are dropped.
+    /// Attaches the app to its buffer set (created for the first app, its
+    /// fds taken out of `reserved`, see [`Self::fds_for_attach`]) and
+    /// returns the generation whose buffers it must map: pass it to
+    /// [`SessionTrace::channel_for_app`] for each of the app session's
+    /// channels.
+    pub fn attach(
+        &self,
+        app: &AppInfo,
+        id: AppId,
+        reserved: &mut FdPermit,
+    ) -> Result<u32, TraceError> {
+        Ok(self.set_for(app, id, reserved)?.handover.attach(id))
+    }
+
+    /// What [`Self::attach`] costs in fds: the set's, when it does not
+    /// exist yet. Waits for a creation under way on the app's set.
+    pub fn fds_for_attach(&self, app: &AppInfo, id: AppId) -> usize {
+        match self.existing_set(app, id) {
+            Ok(_) => 0,
+            Err(_) => cost::SET,
+        }
+    }
+
+    /// The generation of buffers the app would get now (0 without a set).
+    pub fn generation(&self, app: &AppInfo, id: AppId) -> u32 {
+        self.existing_set(app, id)
+            .map_or(0, |s| s.handover.current())
+    }
+
+    /// The channel and stream objects one app maps for `ch` in generation
+    /// `gen`; the buffers are created (and handed to the consumer) for the
+    /// first app. Their fds come out of `reserved` (see
+    /// [`Self::fds_for_channel`]); what stays in it pays for the returned
+    /// objects until they are dropped.
     pub fn channel_for_app(
         &self,
         app: &AppInfo,
         id: AppId,
         ch: &ChannelConfig,
+        gen: u32,
         reserved: &mut FdPermit,
     ) -> Result<AppChannelObjects, TraceError> {
         let set = self.set_for(app, id, reserved)?;
+        let key = reg_key(gen, ch.key);
         let mut chans = lock(&set.channels);
-        if let Some((h, _)) = chans.get(&ch.key) {
-            return Ok(h.app_objects()?);
+        if let Some(c) = chans.get(&key) {
+            return Ok(c.hand_out.app_objects()?);
         }
         let streams = self.ctl.nr_streams_per_channel() as usize;
         // The build's transient fds stay in `reserved`.
         let fds = self.take_fds(reserved, cost::channel(streams) - cost::CHANNEL_BUILD)?;
-        let chan_id = set.registry.add_channel(u64::from(ch.key))?;
+        let chan_id = set.registry.add_channel(key)?;
         let a = &ch.attrs;
         let spec = ChannelSpec {
             subbuf_size: a.subbuf_size,
@@ -384,9 +468,22 @@ impl SessionTrace {
             uuid: set.registry.uuid(),
         };
         let buffers = BufferChannel::create(&self.ctl, &spec)?;
-        let hand_out = self.consumer.add_channel(set.key, &ch.name, buffers)?;
+        let file_name = match gen {
+            0 => ch.name.clone(),
+            g => format!("{}-{g}", ch.name),
+        };
+        let hand_out = self.consumer.add_channel(set.key, &file_name, buffers)?;
         let objs = hand_out.app_objects()?;
-        chans.insert(ch.key, (hand_out, fds));
+        chans.insert(
+            key,
+            SetChannel {
+                name: ch.name.clone(),
+                file_name,
+                gen,
+                hand_out,
+                _fds: fds,
+            },
+        );
         Ok(objs)
     }
 
@@ -395,12 +492,13 @@ impl SessionTrace {
         app: &AppInfo,
         id: AppId,
         chan_key: u32,
+        gen: u32,
         ctx: &[Field],
     ) -> Result<(u32, HeaderType), TraceError> {
         Ok(self
             .existing_set(app, id)?
             .registry
-            .register_channel(u64::from(chan_key), ctx)?)
+            .register_channel(reg_key(gen, chan_key), ctx)?)
     }
 
     pub fn register_event(
@@ -408,12 +506,13 @@ impl SessionTrace {
         app: &AppInfo,
         id: AppId,
         chan_key: u32,
+        gen: u32,
         ev: &EventReg,
     ) -> Result<u32, TraceError> {
         Ok(self
             .existing_set(app, id)?
             .registry
-            .register_event(u64::from(chan_key), ev)?)
+            .register_event(reg_key(gen, chan_key), ev)?)
     }
 
     pub fn register_enum(
@@ -447,6 +546,7 @@ impl SessionTrace {
     /// trace (the files stay). The caller owns the set: it took it out of
     /// `sets` while holding `closing`.
     fn close_owned_set(&self, set: &TraceSet) -> Result<(), TraceError> {
+        let recoveries = u64::from(set.handover.current());
         let pushing = lock(&set.pushing);
         let mut sink = ConsumerSink {
             consumer: &self.consumer,
@@ -457,12 +557,120 @@ impl SessionTrace {
             .final_push_and_close(&mut sink)
             .map_err(push_err);
         drop(pushing);
+        // The registry is closed: no channel registers from here on. The
+        // files of a channel no app registered have no stream class in the
+        // metadata (babeltrace2 would refuse the whole trace) and hold
+        // nothing but empty packets, so they go.
+        let unregistered = set.registry.unregistered_channels();
+        let discard: Vec<String> = lock(&set.channels)
+            .iter()
+            .filter(|(key, _)| unregistered.contains(key))
+            .map(|(_, c)| c.file_name.clone())
+            .collect();
+        if !discard.is_empty() {
+            tracing::info!(session = %self.name, dir = %set.dir.display(), channels = ?discard, "no app registered these channels: their files are not kept");
+        }
         // Released even after a failed push: the set is gone either way.
         let removed = self
             .consumer
-            .remove_trace(set.key)
+            .remove_trace(set.key, discard)
             .map_err(TraceError::from);
+        let removed = removed.map(|loss| {
+            let mut closed = lock(&self.closed_loss);
+            self.add_set_loss(&mut closed, set, &loss, recoveries);
+        });
         pushed.and(removed)
+    }
+
+    /// Adds a set's consumer figures (by file name) to `report` (by
+    /// session channel name).
+    fn add_set_loss(
+        &self,
+        report: &mut LossReport,
+        set: &TraceSet,
+        loss: &TraceLoss,
+        recoveries: u64,
+    ) {
+        let chans = lock(&set.channels);
+        let current = set.handover.current();
+        let mut names: Vec<&str> = Vec::new();
+        for (file, l) in loss {
+            let Some(c) = chans.values().find(|c| c.file_name == *file) else {
+                continue;
+            };
+            let e = report.entry(c.name.clone()).or_default();
+            let mut l = *l;
+            if c.gen != current {
+                // Retired: recovered from, no longer stalling anyone.
+                l.stalled_streams = 0;
+            }
+            e.buffers.add(&l);
+            if !names.contains(&c.name.as_str()) {
+                names.push(&c.name);
+                e.recoveries += recoveries;
+            }
+        }
+    }
+
+    /// Loss figures so far, by session channel.
+    pub fn loss(&self) -> LossReport {
+        let mut report = lock(&self.closed_loss).clone();
+        for (_, set) in self.all_sets() {
+            match self.consumer.loss(set.key) {
+                Ok(l) => {
+                    self.add_set_loss(&mut report, &set, &l, u64::from(set.handover.current()))
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %set.dir.display(), error = %e, "loss figures unavailable")
+                }
+            }
+        }
+        report
+    }
+
+    /// One stall-watcher pass: retires every per-UID generation with a
+    /// stalled stream when a writer of the set left since the last
+    /// retirement and none of its live apps is stopped (see
+    /// `core::handover`). Returns whether some app still maps retired
+    /// buffers, i.e. needs a sync to move.
+    pub fn recover_stalled(&self) -> bool {
+        let mut lagging = false;
+        for (key, set) in self.all_sets() {
+            if !matches!(key, SetKey::Uid { .. }) {
+                continue;
+            }
+            let loss = match self.consumer.loss(set.key) {
+                Ok(l) => l,
+                Err(_) => continue,
+            };
+            let stalled: Vec<u32> = {
+                let chans = lock(&set.channels);
+                let mut g: Vec<u32> = loss
+                    .iter()
+                    .filter(|(_, l)| l.stalled_streams > 0)
+                    .filter_map(|(f, _)| chans.values().find(|c| c.file_name == *f).map(|c| c.gen))
+                    .collect();
+                g.sort_unstable();
+                g.dedup();
+                g
+            };
+            for gen in stalled {
+                let any_stopped = lock(&set.pids).values().any(|&pid| process_stopped(pid));
+                match set.handover.retire(gen, any_stopped) {
+                    Retire::Retired(next) => tracing::warn!(
+                        session = %self.name, dir = %set.dir.display(), retired = gen, next,
+                        "buffers wedged by a writer that died mid-event: moving the apps to fresh buffers"
+                    ),
+                    Retire::Inconclusive => tracing::info!(
+                        session = %self.name, dir = %set.dir.display(),
+                        "stalled stream with a stopped app: not retiring the buffers"
+                    ),
+                    Retire::Stale | Retire::NoDeadWriter => {}
+                }
+            }
+            lagging |= !set.handover.lagging().is_empty();
+        }
+        lagging
     }
 
     /// Pushes whatever metadata the app's registry gained (after a notify
@@ -493,6 +701,8 @@ impl SessionTrace {
     /// registered; the set stays for the UID's other and future apps.
     pub fn app_left(&self, id: AppId) {
         for (key, set) in self.all_sets() {
+            set.handover.detach(id);
+            lock(&set.pids).remove(&id);
             let mut users = lock(&set.users);
             let Some(pos) = users.iter().position(|u| *u == id) else {
                 continue;
@@ -501,7 +711,14 @@ impl SessionTrace {
             drop(users);
             let r = match key {
                 SetKey::Pid { .. } => self.close_set(key),
-                SetKey::Uid { .. } => self.push(&set),
+                // The app may have died between reserve and commit:
+                // closing the current sub-buffers makes such a hole a
+                // stall now, before the UID's next writer lands behind it.
+                SetKey::Uid { .. } => self
+                    .consumer
+                    .switch_trace(set.key)
+                    .map_err(TraceError::from)
+                    .and_then(|_| self.push(&set)),
             };
             if let Err(e) = r {
                 tracing::warn!(session = %self.name, dir = %set.dir.display(), error = %e, "metadata push after app exit failed");
@@ -523,7 +740,8 @@ impl SessionTrace {
 
     /// Destroy: flush and drain everything, then final push, close and
     /// release of every set. Waits for a per-PID close already under way.
-    pub fn destroy(&self) -> Result<(), TraceError> {
+    /// Returns what every channel lost.
+    pub fn destroy(&self) -> Result<LossReport, TraceError> {
         let _closing = lock(&self.closing);
         self.consumer.flush_and_drain()?;
         let keys: Vec<SetKey> = {
@@ -538,7 +756,7 @@ impl SessionTrace {
                 first_err.get_or_insert(e);
             }
         }
-        first_err.map_or(Ok(()), Err)
+        first_err.map_or_else(|| Ok(lock(&self.closed_loss).clone()), Err)
     }
 }
 

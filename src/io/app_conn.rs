@@ -53,8 +53,15 @@ pub struct Half {
 /// ustd's identity of an app-side object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjRef {
-    Session { session_id: u64 },
-    Channel { session_id: u64, chan_key: u32 },
+    Session {
+        session_id: u64,
+    },
+    /// `gen`: the buffer generation the channel's buffers belong to.
+    Channel {
+        session_id: u64,
+        chan_key: u32,
+        gen: u32,
+    },
 }
 
 #[derive(Default)]

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::os::fd::AsFd;
 
 use crate::command::reply::{TracepointField, TracepointInfo};
+use crate::core::fd_budget::FdPermit;
 use crate::core::session::{ChannelConfig, EventKey, SessionConfig};
 use crate::engine::trace::{SessionTrace, TraceError};
 use crate::io::app_conn::{AppConn, AppRef, ObjRef};
@@ -36,6 +37,8 @@ struct ChannelShadow {
 struct SessionShadow {
     handle: u32,
     started: bool,
+    /// Generation of the buffers its channels map, once it has some.
+    gen: Option<u32>,
     channels: HashMap<u32, ChannelShadow>,
 }
 
@@ -73,29 +76,44 @@ impl AppLink<'_> {
         crate::sync::lock(&self.conn.objects).forget_session(session_id);
     }
 
+    /// `need` fds from the budget, waited for within the app's deadline.
+    async fn reserve_fds(&self, trace: &SessionTrace, need: usize) -> Result<FdPermit, SyncError> {
+        self.deadline
+            .run(async { Ok(trace.fd_budget().acquire(need).await) })
+            .await
+            .map_err(|_| SyncError::FdBudget { need })?
+            .map_err(|e| SyncError::Trace(TraceError::from(e)))
+    }
+
+    /// Attaches the app to its buffer set, paying first for the set's fds
+    /// when this app creates it.
+    async fn attach(&self, trace: &SessionTrace) -> Result<u32, SyncError> {
+        let (info, id) = (&self.app.info, self.app.id);
+        let need = tokio::task::block_in_place(|| trace.fds_for_attach(info, id));
+        let mut reserved = self.reserve_fds(trace, need).await?;
+        tokio::task::block_in_place(|| trace.attach(info, id, &mut reserved))
+            .map_err(SyncError::Trace)
+    }
+
     /// CHANNEL (blob + wakeup fd), then one STREAM (shm + wakeup fds) per CPU.
     async fn create_channel(
         &self,
         trace: &SessionTrace,
         session_handle: u32,
         ch: &ChannelConfig,
+        gen: u32,
     ) -> Result<u32, SyncError> {
         let (info, id) = (&self.app.info, self.app.id);
         // Every fd this takes is paid for first, all at once: holding part
         // of it while waiting for the rest could deadlock a fan-out. Until
         // it is dropped (after the objects, declared later), `reserved`
         // pays for our copies of the fds sent to the app.
-        let need = tokio::task::block_in_place(|| trace.fds_for_channel(info, id, ch));
-        let mut reserved = self
-            .deadline
-            .run(async { Ok(trace.fd_budget().acquire(need).await) })
-            .await
-            .map_err(|_| SyncError::FdBudget { need })?
-            .map_err(|e| SyncError::Trace(TraceError::from(e)))?;
+        let need = tokio::task::block_in_place(|| trace.fds_for_channel(info, id, ch, gen));
+        let mut reserved = self.reserve_fds(trace, need).await?;
         // Creating a set's buffers waits on the consumer thread (memfds,
         // mmap, file creation): let the runtime move other tasks away.
         let objs =
-            tokio::task::block_in_place(|| trace.channel_for_app(info, id, ch, &mut reserved))
+            tokio::task::block_in_place(|| trace.channel_for_app(info, id, ch, gen, &mut reserved))
                 .map_err(SyncError::Trace)?;
         let s = &self.conn.cmd;
         let msg = CmdMsg::channel(session_handle, objs.blob.len() as u64, false);
@@ -165,6 +183,24 @@ impl AppShadow {
         if !cfg.ever_started && !self.sessions.contains_key(&session_id) {
             return Ok(());
         }
+        // Its buffers were retired (wedged by a dead writer of its UID):
+        // lttng-ust takes no new channel in a session that ran, so the app
+        // gets a new app-side session on the current generation's buffers
+        // (see core::handover).
+        let (info, id) = (&link.app.info, link.app.id);
+        if let Some(gen) = self.sessions.get(&session_id).and_then(|ss| ss.gen) {
+            let current = trace.generation(info, id);
+            if gen != current {
+                tracing::info!(
+                    app = id.0,
+                    pid = info.creds.pid,
+                    from = gen,
+                    to = current,
+                    "moving the app off retired buffers"
+                );
+                self.forget(link, session_id).await?;
+            }
+        }
         let ss = match self.sessions.entry(session_id) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(v) => {
@@ -173,6 +209,7 @@ impl AppShadow {
                 v.insert(SessionShadow {
                     handle,
                     started: false,
+                    gen: None,
                     channels: HashMap::new(),
                 })
             }
@@ -184,12 +221,20 @@ impl AppShadow {
                     // (the configuration layer forbids it too).
                     continue;
                 }
-                let handle = link.create_channel(trace, ss.handle, ch).await?;
+                let gen = match ss.gen {
+                    Some(g) => g,
+                    None => {
+                        let g = link.attach(trace).await?;
+                        *ss.gen.insert(g)
+                    }
+                };
+                let handle = link.create_channel(trace, ss.handle, ch, gen).await?;
                 link.map_obj(
                     handle,
                     ObjRef::Channel {
                         session_id,
                         chan_key: ch.key,
+                        gen,
                     },
                 );
                 for &ctx in &ch.contexts {

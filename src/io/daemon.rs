@@ -200,6 +200,7 @@ async fn serve(d: Arc<Daemon>, ready: Option<std::os::fd::OwnedFd>) -> Result<()
         front,
         d.shutdown.clone(),
     ));
+    tokio::spawn(crate::io::stall_watch::run(Arc::downgrade(&d)));
     let woken = shm
         .announce()
         .map_err(io_err("wake apps through", Path::new(&p.wait_shm)))?;

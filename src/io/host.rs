@@ -80,6 +80,19 @@ pub fn measure_clock_offset() -> i64 {
     crate::core::metadata::clock_offset_from_samples(&samples)
 }
 
+/// Whether the process is stopped (SIGSTOP) or stopped by a tracer: it may
+/// be in the middle of something and resume.
+pub(crate) fn process_stopped(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which may hold ')'.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, r)| r.split_whitespace().next());
+    matches!(state, Some("T" | "t"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

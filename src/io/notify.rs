@@ -136,9 +136,9 @@ fn channel_of(
     d: &Daemon,
     app: &AppRef,
     handle: u32,
-) -> Result<(u32, Arc<SessionTrace>), NotifyError> {
+) -> Result<(u32, u32, Arc<SessionTrace>), NotifyError> {
     match lookup(d, app, handle)? {
-        (ObjRef::Channel { chan_key, .. }, trace) => Ok((chan_key, trace)),
+        (ObjRef::Channel { chan_key, gen, .. }, trace) => Ok((chan_key, gen, trace)),
         _ => Err(NotifyError::UnknownObject),
     }
 }
@@ -158,14 +158,15 @@ fn dispatch(d: &Daemon, app: &AppRef, req: &NotifyRequest) -> Result<Vec<u8>, No
     let (info, id) = (&app.info, app.id);
     match req {
         NotifyRequest::Channel(c) => {
-            let (chan_key, trace) = channel_of(d, app, c.channel_objd)?;
-            let (chan_id, header) = trace.register_channel(info, id, chan_key, &c.ctx_fields)?;
+            let (chan_key, gen, trace) = channel_of(d, app, c.channel_objd)?;
+            let (chan_id, header) =
+                trace.register_channel(info, id, chan_key, gen, &c.ctx_fields)?;
             schedule_push(app, trace);
             Ok(notify::encode_channel_reply(0, chan_id, header.wire_value()).to_vec())
         }
         NotifyRequest::Event(e) => {
-            let (chan_key, trace) = channel_of(d, app, e.channel_objd)?;
-            let event_id = trace.register_event(info, id, chan_key, e)?;
+            let (chan_key, gen, trace) = channel_of(d, app, e.channel_objd)?;
+            let event_id = trace.register_event(info, id, chan_key, gen, e)?;
             schedule_push(app, trace);
             Ok(notify::encode_event_reply(0, event_id).to_vec())
         }

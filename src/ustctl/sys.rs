@@ -167,6 +167,7 @@ api_table! {
     get_next_subbuf: fn(Strm) -> c_int;
     put_next_subbuf: fn(Strm) -> c_int;
     snapshot: fn(Strm) -> c_int;
+    snapshot_sample_positions: fn(Strm) -> c_int;
     snapshot_get_consumed: fn(Strm, *mut c_ulong) -> c_int;
     snapshot_get_produced: fn(Strm, *mut c_ulong) -> c_int;
     get_subbuf: fn(Strm, *mut c_ulong) -> c_int;

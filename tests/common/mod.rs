@@ -90,6 +90,34 @@ pub fn fixture_app() -> &'static Path {
     })
 }
 
+/// Builds the `USTD_DIE_AT` preload shim (tests/fixtures/die_at) once per
+/// test binary run and returns its path: `LD_PRELOAD` it into a fixture app
+/// to kill the app at a chosen protocol step.
+pub fn die_at_lib() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/die_at/die_at.c");
+        let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        fs::create_dir_all(&out_dir).expect("create CARGO_TARGET_TMPDIR");
+        let out = out_dir.join("libustd-die-at.so");
+        let tmp = out_dir.join(format!("libustd-die-at.{}.tmp", std::process::id()));
+        let output = Command::new("gcc")
+            .args(["-shared", "-fPIC", "-O1", "-Wall"])
+            .arg(&src)
+            .args(["-ldl", "-o"])
+            .arg(&tmp)
+            .output()
+            .expect("run gcc");
+        assert!(
+            output.status.success(),
+            "building the die-at shim failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        fs::rename(&tmp, &out).expect("install die-at shim");
+        out
+    })
+}
+
 /// Path of lttng-ust's fork wrapper (to `LD_PRELOAD` into forking apps).
 pub fn ust_fork_lib() -> PathBuf {
     let out = Command::new("gcc")

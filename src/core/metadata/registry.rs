@@ -315,6 +315,22 @@ impl MetadataRegistry {
         Ok(id)
     }
 
+    /// Keys of the channels no app has registered (REGISTER_CHANNEL): the
+    /// text has no stream class for them, so their data files must not be
+    /// part of the trace. Nothing was ever recorded in them: lttng-ust
+    /// registers a channel before its session starts writing.
+    pub fn unregistered_channels(&self) -> Vec<u64> {
+        let g = lock(&self.inner);
+        let mut v: Vec<u64> = g
+            .channels
+            .iter()
+            .filter(|(_, c)| c.registered.is_none())
+            .map(|(k, _)| *k)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
     /// REGISTER_ENUM: registry-wide ids from 0. The same name with the same
     /// entries gets the existing id. lttng ignores the entries' auto flag in
     /// that comparison; it is compared here because it changes the text.
@@ -640,7 +656,9 @@ mod tests {
         let r = registry();
         r.add_channel(1).unwrap();
         r.add_channel(2).unwrap();
-        // An event registered before its channel gets its block first.
+        // An event registered before its channel gets its block first (as
+        // lttng-sessiond writes it).
+        assert_eq!(r.unregistered_channels(), vec![1, 2]);
         let text = appended(&r, || {
             assert_eq!(
                 r.register_event(1, &event("p:a", vec![int_field("i", 32)]))
@@ -653,6 +671,7 @@ mod tests {
             text.find("event {").unwrap() < text.find("stream {").unwrap(),
             "{text}"
         );
+        assert_eq!(r.unregistered_channels(), vec![2]);
 
         let text = appended(&r, || {
             // Same identity, different signature: same id, no text.
@@ -679,6 +698,7 @@ mod tests {
         assert_eq!(text.matches("name = \"p:a\";").count(), 3);
 
         // Ids are per channel.
+        r.register_channel(2, &[]).unwrap();
         assert_eq!(r.register_event(2, &event("p:a", vec![])).unwrap(), 0);
         assert_eq!(
             r.register_event(9, &event("p:a", vec![])),
@@ -713,6 +733,7 @@ mod tests {
     fn enum_ids_and_use() {
         let r = registry();
         r.add_channel(1).unwrap();
+        r.register_channel(1, &[]).unwrap();
         let entry = |label: &str, v| EnumEntry {
             start: EnumValue {
                 value: v,
@@ -781,6 +802,7 @@ mod tests {
     fn one_push_in_flight_and_no_lost_bytes() {
         let r = registry();
         r.add_channel(1).unwrap();
+        r.register_channel(1, &[]).unwrap();
         let first = send(r.begin_push().unwrap());
         assert_eq!(first.offset, 0);
         assert_eq!(first.bytes, r.text().as_bytes());
@@ -902,6 +924,7 @@ mod tests {
         let mut c = Consumer::default();
         assert!(!r.push_all(&mut c).unwrap());
         r.add_channel(1).unwrap();
+        r.register_channel(1, &[]).unwrap();
         r.register_event(1, &event("p:a", vec![])).unwrap();
         assert!(!r.push_all(&mut c).unwrap());
         assert!(r.final_push_and_close(&mut c).unwrap());
