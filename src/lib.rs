@@ -21,6 +21,9 @@ pub mod core;
 pub mod engine;
 #[cfg(not(ustd_loom))]
 pub mod io;
+#[cfg(not(ustd_loom))]
+pub mod relayd;
+pub mod relayd_wire;
 pub mod sync;
 #[cfg(not(ustd_loom))]
 pub mod ustctl;
