@@ -69,7 +69,12 @@ impl Relayd {
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawn lttng-relayd ({e}); is lttng-tools installed?"));
-        let mut r = Relayd { child, ctrl: addr(c), data: addr(d), out };
+        let mut r = Relayd {
+            child,
+            ctrl: addr(c),
+            data: addr(d),
+            out,
+        };
         wait_until("lttng-relayd listening", GENEROUS, || {
             if let Ok(Some(st)) = r.child.try_wait() {
                 let log = fs::read_to_string(w.dir.join("relayd.log")).unwrap_or_default();
@@ -94,8 +99,12 @@ impl Drop for Relayd {
 
 fn ustd_ok(w: &World, args: &[&str]) {
     let mut c = w.command_in(&ustd_bin());
-    c.arg("--rundir").arg(&w.rundir).args(args).env("LTTNG_HOME", &w.dir);
-    let out = common::run_with_timeout(c, Duration::from_secs(120)).unwrap_or_else(|e| panic!("{e}"));
+    c.arg("--rundir")
+        .arg(&w.rundir)
+        .args(args)
+        .env("LTTNG_HOME", &w.dir);
+    let out =
+        common::run_with_timeout(c, Duration::from_secs(120)).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         out.status.success(),
         "`ustd {}`: {}\n{}",
@@ -111,17 +120,33 @@ fn record(w: &World) -> PathBuf {
     let out = w.dir.join("local");
     let o = out.to_str().expect("UTF-8 path");
     ustd_ok(w, &["create", "s", "-o", o]);
-    ustd_ok(w, &["enable-channel", "-u", "chan", "--subbuf-size", "64k", "--num-subbuf", "4"]);
+    ustd_ok(
+        w,
+        &[
+            "enable-channel",
+            "-u",
+            "chan",
+            "--subbuf-size",
+            "64k",
+            "--num-subbuf",
+            "4",
+        ],
+    );
     ustd_ok(w, &["enable-event", "-u", "-c", "chan", "ustd_fixture:*"]);
     ustd_ok(w, &["start"]);
     // Enough for several 64 KiB packets, few enough that 4 sub-buffers per
     // CPU hold them all even if they are only read at stop.
-    let mut app = w.spawn_app_env(&["-n", "600"], &[("LTTNG_UST_REGISTER_TIMEOUT", Path::new("-1"))]);
+    let mut app = w.spawn_app_env(
+        &["-n", "600"],
+        &[("LTTNG_UST_REGISTER_TIMEOUT", Path::new("-1"))],
+    );
     app.wait_line("emitted ", GENEROUS);
     assert!(app.wait_exit(GENEROUS).success());
     ustd_ok(w, &["stop", "s"]);
     ustd_ok(w, &["destroy", "s"]);
-    out.join("ust/uid").join(common::euid().to_string()).join("64-bit")
+    out.join("ust/uid")
+        .join(common::euid().to_string())
+        .join("64-bit")
 }
 
 /// babeltrace2's text output for a trace directory.
@@ -131,15 +156,28 @@ fn read_trace(dir: &Path) -> Vec<String> {
         .arg(dir)
         .output()
         .expect("run babeltrace2");
-    assert!(out.status.success(), "babeltrace2 {}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+    assert!(
+        out.status.success(),
+        "babeltrace2 {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Stream files (`<channel>_<cpu>`) of a buffer-set directory.
 fn streams(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dir)
         .expect("read trace dir")
-        .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .filter(|n| n != "metadata" && n != "index")
         .collect();
     v.sort();
@@ -152,18 +190,36 @@ fn check_index(stream: &Path, index: &Path) -> Vec<Vec<u8>> {
     let idx = fs::read(index).unwrap_or_else(|e| panic!("read {}: {e}", index.display()));
     let len = fs::metadata(stream).expect("stat stream").len();
     assert!(idx.len() >= 16, "{}: no header", index.display());
-    assert_eq!((be_u32(&idx, 0), be_u32(&idx, 4), be_u32(&idx, 8)), (0xC1F1_DCC1, 1, 1));
+    assert_eq!(
+        (be_u32(&idx, 0), be_u32(&idx, 4), be_u32(&idx, 8)),
+        (0xC1F1_DCC1, 1, 1)
+    );
     let entry = be_u32(&idx, 12) as usize;
     assert_eq!(entry, 72, "{}: entry length", index.display());
-    assert_eq!((idx.len() - 16) % entry, 0, "{}: partial entry", index.display());
+    assert_eq!(
+        (idx.len() - 16) % entry,
+        0,
+        "{}: partial entry",
+        index.display()
+    );
     let mut offset = 0;
     let entries: Vec<Vec<u8>> = idx[16..].chunks_exact(entry).map(<[u8]>::to_vec).collect();
     for (n, e) in entries.iter().enumerate() {
-        assert_eq!(be_u64(e, 0), offset, "{}: packet {n} offset", index.display());
+        assert_eq!(
+            be_u64(e, 0),
+            offset,
+            "{}: packet {n} offset",
+            index.display()
+        );
         assert!(be_u64(e, 16) <= be_u64(e, 8) && be_u64(e, 8) % 8 == 0);
         offset += be_u64(e, 8) / 8;
     }
-    assert_eq!(offset, len, "{}: packets do not tile the stream", index.display());
+    assert_eq!(
+        offset,
+        len,
+        "{}: packets do not tile the stream",
+        index.display()
+    );
     entries
 }
 
@@ -208,22 +264,37 @@ fn replayed_trace_reads_the_same_at_the_relayd() {
 
     let mut s = RelaydSession::connect(relayd.ctrl, relayd.data, CALL_TIMEOUT).expect("connect");
     assert_eq!(s.minor(), 13);
-    let info = s.create_session(&create_args("replay")).expect("create session");
-    assert!(info.output_path.starts_with("ustd-test/replay-"), "{info:?}");
-    s.create_trace_chunk(0, 1_700_000_000).expect("create trace chunk");
+    let info = s
+        .create_session(&create_args("replay"))
+        .expect("create session");
+    assert!(
+        info.output_path.starts_with("ustd-test/replay-"),
+        "{info:?}"
+    );
+    s.create_trace_chunk(0, 1_700_000_000)
+        .expect("create trace chunk");
     let names = streams(&local);
     let mut data: Vec<_> = names
         .iter()
         .map(|n| s.add_stream(n, PATH, 0).expect("add stream"))
         .collect();
-    let meta = s.add_stream("metadata", PATH, 0).expect("add metadata stream");
+    let meta = s
+        .add_stream("metadata", PATH, 0)
+        .expect("add metadata stream");
     s.streams_sent().expect("streams sent");
-    s.send_metadata(&meta, &fs::read(local.join("metadata")).expect("read metadata"), 0)
-        .expect("send metadata");
+    s.send_metadata(
+        &meta,
+        &fs::read(local.join("metadata")).expect("read metadata"),
+        0,
+    )
+    .expect("send metadata");
     let mut packets = 0;
     for (name, stream) in names.iter().zip(&mut data) {
         let bytes = fs::read(local.join(name)).expect("read stream");
-        let entries = check_index(&local.join(name), &local.join("index").join(format!("{name}.idx")));
+        let entries = check_index(
+            &local.join(name),
+            &local.join("index").join(format!("{name}.idx")),
+        );
         for e in &entries {
             let i = index_of(e);
             let at = be_u64(e, 0) as usize;
@@ -241,7 +312,9 @@ fn replayed_trace_reads_the_same_at_the_relayd() {
         s.close_stream(d).expect("close stream");
     }
     s.close_stream(meta).expect("close metadata");
-    let chunk = s.close_trace_chunk(0, 1_700_000_100).expect("close trace chunk");
+    let chunk = s
+        .close_trace_chunk(0, 1_700_000_100)
+        .expect("close trace chunk");
     assert!(!chunk.is_empty());
     drop(s);
     eprintln!("replayed {packets} packets in {:?}", t0.elapsed());
@@ -249,9 +322,14 @@ fn replayed_trace_reads_the_same_at_the_relayd() {
     let remote = relayd.out.join(&info.output_path).join(PATH);
     let want = read_trace(&local);
     assert!(want.len() >= 1800, "{} events recorded", want.len());
-    assert_eq!(read_trace(&remote), want, "the relayd's copy reads differently");
+    assert_eq!(
+        read_trace(&remote),
+        want,
+        "the relayd's copy reads differently"
+    );
     for name in &names {
-        let idx = |d: &Path| check_index(&d.join(name), &d.join("index").join(format!("{name}.idx")));
+        let idx =
+            |d: &Path| check_index(&d.join(name), &d.join("index").join(format!("{name}.idx")));
         assert_eq!(idx(&remote), idx(&local), "{name}: index entries");
     }
 }
@@ -260,9 +338,15 @@ fn replayed_trace_reads_the_same_at_the_relayd() {
 fn unreachable_relayd_is_a_connect_error() {
     let (c, d) = (addr(free_port()), addr(free_port()));
     let t0 = Instant::now();
-    let err = RelaydSession::connect(c, d, CALL_TIMEOUT).err().expect("nobody listens");
+    let err = RelaydSession::connect(c, d, CALL_TIMEOUT)
+        .err()
+        .expect("nobody listens");
     match &err {
-        RelaydError::Connect { which: "control", addr, source } => {
+        RelaydError::Connect {
+            which: "control",
+            addr,
+            source,
+        } => {
             assert_eq!(*addr, c);
             assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused);
         }
@@ -275,15 +359,21 @@ fn unreachable_relayd_is_a_connect_error() {
 /// A session with one data stream, ready for packets.
 fn ready_session(relayd: &Relayd) -> (RelaydSession, ustd::relayd::RelaydStream) {
     let mut s = RelaydSession::connect(relayd.ctrl, relayd.data, CALL_TIMEOUT).expect("connect");
-    s.create_session(&create_args("fault")).expect("create session");
-    s.create_trace_chunk(0, 1_700_000_000).expect("create trace chunk");
+    s.create_session(&create_args("fault"))
+        .expect("create session");
+    s.create_trace_chunk(0, 1_700_000_000)
+        .expect("create trace chunk");
     let st = s.add_stream("chan_0", PATH, 0).expect("add stream");
     s.streams_sent().expect("streams sent");
     (s, st)
 }
 
 fn packet_index() -> Index {
-    Index { packet_size: 4096 * 8, content_size: 4096 * 8, ..Index::default() }
+    Index {
+        packet_size: 4096 * 8,
+        content_size: 4096 * 8,
+        ..Index::default()
+    }
 }
 
 #[test]
@@ -292,7 +382,8 @@ fn relayd_killed_mid_stream_is_an_error_not_a_hang() {
     let mut relayd = Relayd::start(&w);
     let (mut s, mut st) = ready_session(&relayd);
     let page = vec![0u8; 4096];
-    s.send_packet(&mut st, &page, packet_index()).expect("first packet");
+    s.send_packet(&mut st, &page, packet_index())
+        .expect("first packet");
     relayd.child.kill().expect("kill relayd");
     relayd.child.wait().expect("reap relayd");
     let t0 = Instant::now();

@@ -35,7 +35,10 @@ pub enum RelaydError {
         timeout: Duration,
     },
     #[error("lttng-relayd closed the {which} connection during {op}")]
-    Closed { which: &'static str, op: &'static str },
+    Closed {
+        which: &'static str,
+        op: &'static str,
+    },
     #[error("lttng-relayd {which} connection: {op}: {source}")]
     Io {
         which: &'static str,
@@ -83,44 +86,80 @@ struct Conn {
 
 impl Conn {
     fn connect(which: &'static str, addr: SocketAddr, timeout: Duration) -> Result<Self> {
-        let sock = TcpStream::connect_timeout(&addr, timeout)
-            .map_err(|source| RelaydError::Connect { which, addr, source })?;
+        let sock =
+            TcpStream::connect_timeout(&addr, timeout).map_err(|source| RelaydError::Connect {
+                which,
+                addr,
+                source,
+            })?;
         // Small control messages must not wait for Nagle.
         let _ = sock.set_nodelay(true);
         Ok(Conn { sock, which })
     }
 
-    fn arm(&self, op: &'static str, deadline: Instant, timeout: Duration, read: bool) -> Result<()> {
+    fn arm(
+        &self,
+        op: &'static str,
+        deadline: Instant,
+        timeout: Duration,
+        read: bool,
+    ) -> Result<()> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(RelaydError::Timeout { which: self.which, op, timeout });
+            return Err(RelaydError::Timeout {
+                which: self.which,
+                op,
+                timeout,
+            });
         }
         let r = if read {
             self.sock.set_read_timeout(Some(left))
         } else {
             self.sock.set_write_timeout(Some(left))
         };
-        r.map_err(|source| RelaydError::Io { which: self.which, op, source })
+        r.map_err(|source| RelaydError::Io {
+            which: self.which,
+            op,
+            source,
+        })
     }
 
     fn error(&self, op: &'static str, timeout: Duration, e: std::io::Error) -> RelaydError {
         match e.kind() {
-            ErrorKind::WouldBlock | ErrorKind::TimedOut => {
-                RelaydError::Timeout { which: self.which, op, timeout }
-            }
-            ErrorKind::UnexpectedEof | ErrorKind::WriteZero => {
-                RelaydError::Closed { which: self.which, op }
-            }
-            _ => RelaydError::Io { which: self.which, op, source: e },
+            ErrorKind::WouldBlock | ErrorKind::TimedOut => RelaydError::Timeout {
+                which: self.which,
+                op,
+                timeout,
+            },
+            ErrorKind::UnexpectedEof | ErrorKind::WriteZero => RelaydError::Closed {
+                which: self.which,
+                op,
+            },
+            _ => RelaydError::Io {
+                which: self.which,
+                op,
+                source: e,
+            },
         }
     }
 
-    fn write_all(&mut self, op: &'static str, bufs: &[&[u8]], deadline: Instant, timeout: Duration) -> Result<()> {
+    fn write_all(
+        &mut self,
+        op: &'static str,
+        bufs: &[&[u8]],
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<()> {
         for mut b in bufs.iter().copied() {
             while !b.is_empty() {
                 self.arm(op, deadline, timeout, false)?;
                 match self.sock.write(b) {
-                    Ok(0) => return Err(RelaydError::Closed { which: self.which, op }),
+                    Ok(0) => {
+                        return Err(RelaydError::Closed {
+                            which: self.which,
+                            op,
+                        })
+                    }
                     Ok(n) => b = &b[n..],
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(e) => return Err(self.error(op, timeout, e)),
@@ -130,11 +169,22 @@ impl Conn {
         Ok(())
     }
 
-    fn read_exact(&mut self, op: &'static str, mut b: &mut [u8], deadline: Instant, timeout: Duration) -> Result<()> {
+    fn read_exact(
+        &mut self,
+        op: &'static str,
+        mut b: &mut [u8],
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<()> {
         while !b.is_empty() {
             self.arm(op, deadline, timeout, true)?;
             match self.sock.read(b) {
-                Ok(0) => return Err(RelaydError::Closed { which: self.which, op }),
+                Ok(0) => {
+                    return Err(RelaydError::Closed {
+                        which: self.which,
+                        op,
+                    })
+                }
                 Ok(n) => b = &mut b[n..],
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.error(op, timeout, e)),
@@ -169,8 +219,18 @@ impl RelaydSession {
     pub fn connect(control: SocketAddr, data: SocketAddr, timeout: Duration) -> Result<Self> {
         let ctrl = Conn::connect("control", control, timeout)?;
         let data = Conn::connect("data", data, timeout)?;
-        let mut s = RelaydSession { ctrl, data, timeout, minor: 0, session: None };
-        let r = s.call("version", &wire::version(wire::VERSION_MAJOR, wire::VERSION_MINOR), wire::VERSION_REPLY_LEN)?;
+        let mut s = RelaydSession {
+            ctrl,
+            data,
+            timeout,
+            minor: 0,
+            session: None,
+        };
+        let r = s.call(
+            "version",
+            &wire::version(wire::VERSION_MAJOR, wire::VERSION_MINOR),
+            wire::VERSION_REPLY_LEN,
+        )?;
         s.minor = wire::decode_version(&r)?.1;
         Ok(s)
     }
@@ -204,7 +264,11 @@ impl RelaydSession {
 
     /// CREATE_SESSION (2.11 form). One per connection.
     pub fn create_session(&mut self, c: &CreateSession<'_>) -> Result<RelaydSessionInfo> {
-        let r = self.call("create session", &wire::create_session(c)?, wire::CREATE_SESSION_REPLY_LEN)?;
+        let r = self.call(
+            "create session",
+            &wire::create_session(c)?,
+            wire::CREATE_SESSION_REPLY_LEN,
+        )?;
         let (id, len) = wire::decode_create_session_head(&r)?;
         let output_path = self.read_path("create session", Cmd::CreateSession, len)?;
         let info = RelaydSessionInfo { id, output_path };
@@ -222,9 +286,17 @@ impl RelaydSession {
     /// ADD_STREAM: `name` is `<channel>_<cpu>` or `metadata`, `path` e.g.
     /// `ust/uid/1000/64-bit`.
     pub fn add_stream(&mut self, name: &str, path: &str, chunk_id: u64) -> Result<RelaydStream> {
-        let r = self.call("add stream", &wire::add_stream(name, path, chunk_id)?, wire::ADD_STREAM_REPLY_LEN)?;
+        let r = self.call(
+            "add stream",
+            &wire::add_stream(name, path, chunk_id)?,
+            wire::ADD_STREAM_REPLY_LEN,
+        )?;
         let handle = wire::decode_add_stream(&r)?;
-        Ok(RelaydStream { handle, next_seq: 0, metadata: name == "metadata" })
+        Ok(RelaydStream {
+            handle,
+            next_seq: 0,
+            metadata: name == "metadata",
+        })
     }
 
     /// STREAMS_SENT: publishes the streams added so far to live viewers.
@@ -235,26 +307,41 @@ impl RelaydSession {
     /// Appends metadata bytes (then `padding` zeros) to the metadata stream.
     /// The relayd does not answer; a refusal shows as a closed connection on
     /// the next call.
-    pub fn send_metadata(&mut self, stream: &RelaydStream, bytes: &[u8], padding: u32) -> Result<()> {
+    pub fn send_metadata(
+        &mut self,
+        stream: &RelaydStream,
+        bytes: &[u8],
+        padding: u32,
+    ) -> Result<()> {
         let req = wire::send_metadata(stream.handle, padding, bytes)?;
         let deadline = Instant::now() + self.timeout;
-        self.ctrl.write_all("send metadata", &[&req], deadline, self.timeout)
+        self.ctrl
+            .write_all("send metadata", &[&req], deadline, self.timeout)
     }
 
     /// One packet: its `content` on the data connection (the relayd pads it to
     /// `index.packet_size` bits with zeros), then its index on the control
     /// connection. `index.relay_stream` and `index.net_seq` are filled here.
-    pub fn send_packet(&mut self, stream: &mut RelaydStream, content: &[u8], mut index: Index) -> Result<()> {
+    pub fn send_packet(
+        &mut self,
+        stream: &mut RelaydStream,
+        content: &[u8],
+        mut index: Index,
+    ) -> Result<()> {
         let packet = index.packet_size / 8;
         let padding = packet
             .checked_sub(content.len() as u64)
             .and_then(|p| u32::try_from(p).ok())
             .filter(|_| u32::try_from(content.len()).is_ok())
-            .ok_or(RelaydError::PacketSize { packet, content: content.len() })?;
+            .ok_or(RelaydError::PacketSize {
+                packet,
+                content: content.len(),
+            })?;
         let seq = stream.next_seq;
         let hdr = wire::data_header(stream.handle, seq, content.len() as u32, padding);
         let deadline = Instant::now() + self.timeout;
-        self.data.write_all("send packet", &[&hdr, content], deadline, self.timeout)?;
+        self.data
+            .write_all("send packet", &[&hdr, content], deadline, self.timeout)?;
         stream.next_seq += 1;
         index.relay_stream = stream.handle;
         index.net_seq = seq;
@@ -263,7 +350,12 @@ impl RelaydSession {
 
     /// A live beacon for an idle stream: it reached `now` (clock cycles)
     /// without a new packet. `stream_class_id` is the CTF stream class id.
-    pub fn send_beacon(&mut self, stream: &RelaydStream, stream_class_id: u64, now: u64) -> Result<()> {
+    pub fn send_beacon(
+        &mut self,
+        stream: &RelaydStream,
+        stream_class_id: u64,
+        now: u64,
+    ) -> Result<()> {
         let mut b = Index::beacon(stream.handle, stream_class_id, now);
         b.net_seq = stream.last_seq();
         self.status("send beacon", Cmd::SendIndex, &wire::send_index(&b))
@@ -272,25 +364,49 @@ impl RelaydSession {
     /// Whether the relayd still misses data already sent on `streams` (the
     /// BEGIN / DATA_PENDING per stream / QUIESCENT_CONTROL / END round that
     /// `lttng stop` runs). `quiescent` is the metadata stream, if any.
-    pub fn data_pending(&mut self, streams: &[&RelaydStream], quiescent: Option<&RelaydStream>) -> Result<bool> {
+    pub fn data_pending(
+        &mut self,
+        streams: &[&RelaydStream],
+        quiescent: Option<&RelaydStream>,
+    ) -> Result<bool> {
         let sid = self.session.as_ref().ok_or(RelaydError::NoSession)?.id;
-        self.status("begin data pending", Cmd::BeginDataPending, &wire::begin_data_pending(sid))?;
+        self.status(
+            "begin data pending",
+            Cmd::BeginDataPending,
+            &wire::begin_data_pending(sid),
+        )?;
         let mut pending = false;
         for s in streams {
-            let r = self.call("data pending", &wire::data_pending(s.handle, s.last_seq()), wire::STATUS_LEN)?;
+            let r = self.call(
+                "data pending",
+                &wire::data_pending(s.handle, s.last_seq()),
+                wire::STATUS_LEN,
+            )?;
             pending |= wire::decode_pending(Cmd::DataPending, &r)?;
         }
         if let Some(m) = quiescent {
-            self.status("quiescent control", Cmd::QuiescentControl, &wire::quiescent_control(m.handle))?;
+            self.status(
+                "quiescent control",
+                Cmd::QuiescentControl,
+                &wire::quiescent_control(m.handle),
+            )?;
         }
-        let r = self.call("end data pending", &wire::end_data_pending(sid), wire::STATUS_LEN)?;
+        let r = self.call(
+            "end data pending",
+            &wire::end_data_pending(sid),
+            wire::STATUS_LEN,
+        )?;
         Ok(wire::decode_pending(Cmd::EndDataPending, &r)? || pending)
     }
 
     /// CLOSE_STREAM: the relayd closes it once everything up to its last
     /// sequence number has arrived.
     pub fn close_stream(&mut self, stream: RelaydStream) -> Result<()> {
-        self.status("close stream", Cmd::CloseStream, &wire::close_stream(stream.handle, stream.last_seq()))
+        self.status(
+            "close stream",
+            Cmd::CloseStream,
+            &wire::close_stream(stream.handle, stream.last_seq()),
+        )
     }
 
     /// CLOSE_TRACE_CHUNK; returns the chunk's path at the relayd.

@@ -225,7 +225,12 @@ pub fn send_metadata(stream: u64, padding: u32, bytes: &[u8]) -> Result<Vec<u8>>
 
 /// Header of one data packet on the data socket: `data_size` content bytes
 /// follow; the relayd writes `padding` zeros after them.
-pub fn data_header(stream: u64, net_seq: u64, data_size: u32, padding: u32) -> [u8; DATA_HEADER_LEN] {
+pub fn data_header(
+    stream: u64,
+    net_seq: u64,
+    data_size: u32,
+    padding: u32,
+) -> [u8; DATA_HEADER_LEN] {
     let mut b = [0u8; DATA_HEADER_LEN];
     b[8..16].copy_from_slice(&stream.to_be_bytes());
     b[16..24].copy_from_slice(&net_seq.to_be_bytes());

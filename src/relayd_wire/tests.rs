@@ -57,14 +57,32 @@ fn encoders_reproduce_the_captured_control_stream() {
 
     let ts = u64_at(payload(f[3]), 8);
     assert_eq!(f[3], create_trace_chunk(0, ts, "").unwrap().as_slice());
-    assert_eq!(f[4], add_stream("chan_0", "ust/uid/0/64-bit", 0).unwrap().as_slice());
-    assert_eq!(f[5], add_stream("chan_1", "ust/uid/0/64-bit", 0).unwrap().as_slice());
-    assert_eq!(f[6], add_stream("metadata", "ust/uid/0/64-bit", 0).unwrap().as_slice());
+    assert_eq!(
+        f[4],
+        add_stream("chan_0", "ust/uid/0/64-bit", 0)
+            .unwrap()
+            .as_slice()
+    );
+    assert_eq!(
+        f[5],
+        add_stream("chan_1", "ust/uid/0/64-bit", 0)
+            .unwrap()
+            .as_slice()
+    );
+    assert_eq!(
+        f[6],
+        add_stream("metadata", "ust/uid/0/64-bit", 0)
+            .unwrap()
+            .as_slice()
+    );
     assert_eq!(f[7], streams_sent().as_slice());
 
     let m = payload(f[8]);
     let (stream, pad) = (u64_at(m, 0), u32_at(m, 8));
-    assert_eq!(f[8], send_metadata(stream, pad, &m[12..]).unwrap().as_slice());
+    assert_eq!(
+        f[8],
+        send_metadata(stream, pad, &m[12..]).unwrap().as_slice()
+    );
     // UST metadata is packetized: each packet starts with the CTF magic.
     assert!(m[12..].starts_with(&0x75D1_1D57u32.to_le_bytes()));
 
@@ -107,7 +125,11 @@ fn data_headers_and_indexes_agree() {
     assert_eq!(h, data_header(stream, seq, size, pad));
     let idx = payload(f[9]);
     assert_eq!((u64_at(idx, 0), u64_at(idx, 8)), (stream, seq));
-    assert_eq!(u64_at(idx, 16), 8 * (size + pad) as u64, "packet_size is in bits");
+    assert_eq!(
+        u64_at(idx, 16),
+        8 * (size + pad) as u64,
+        "packet_size is in bits"
+    );
     assert_eq!(u64_at(idx, 24), 8 * size as u64, "content_size is in bits");
 }
 
@@ -129,7 +151,12 @@ fn decoders_read_the_captured_replies() {
     for h in 1..=3 {
         assert_eq!(decode_add_stream(take(ADD_STREAM_REPLY_LEN)), Ok(h));
     }
-    for cmd in [Cmd::StreamsSent, Cmd::SendIndex, Cmd::SendIndex, Cmd::BeginDataPending] {
+    for cmd in [
+        Cmd::StreamsSent,
+        Cmd::SendIndex,
+        Cmd::SendIndex,
+        Cmd::BeginDataPending,
+    ] {
         decode_status(cmd, take(STATUS_LEN)).unwrap();
     }
     assert_eq!(decode_pending(Cmd::DataPending, take(4)), Ok(false));
@@ -163,31 +190,53 @@ fn malformed_replies_are_typed_errors() {
     }
     assert_eq!(
         decode_status(Cmd::AddStream, &11u32.to_be_bytes()),
-        Err(RelaydWireError::Refused { cmd: Cmd::AddStream, code: 11 })
+        Err(RelaydWireError::Refused {
+            cmd: Cmd::AddStream,
+            code: 11
+        })
     );
     let mut v = [0u8; 8];
     v[..4].copy_from_slice(&3u32.to_be_bytes());
-    assert!(matches!(decode_version(&v), Err(RelaydWireError::Version { major: 3, .. })));
+    assert!(matches!(
+        decode_version(&v),
+        Err(RelaydWireError::Version { major: 3, .. })
+    ));
     v[..4].copy_from_slice(&2u32.to_be_bytes());
     v[4..].copy_from_slice(&4u32.to_be_bytes());
-    assert!(matches!(decode_version(&v), Err(RelaydWireError::Version { minor: 4, .. })));
+    assert!(matches!(
+        decode_version(&v),
+        Err(RelaydWireError::Version { minor: 4, .. })
+    ));
     let mut h = [0u8; 16];
     h[8..12].copy_from_slice(&RET_OK.to_be_bytes());
     h[12..].copy_from_slice(&u32::MAX.to_be_bytes());
-    assert!(matches!(decode_create_session_head(&h), Err(RelaydWireError::PathLength { .. })));
+    assert!(matches!(
+        decode_create_session_head(&h),
+        Err(RelaydWireError::PathLength { .. })
+    ));
     assert!(decode_path(Cmd::CreateSession, b"no-nul").is_err());
     assert!(decode_path(Cmd::CreateSession, b"a\0b\0").is_err());
     assert!(decode_path(Cmd::CreateSession, b"\xff\0").is_err());
-    assert_eq!(decode_pending(Cmd::DataPending, &7u32.to_be_bytes()).is_err(), true);
+    assert!(decode_pending(Cmd::DataPending, &7u32.to_be_bytes()).is_err());
 }
 
 #[test]
 fn requests_refuse_what_the_relayd_would() {
     let long = "x".repeat(300);
-    assert!(matches!(add_stream(&long, "p", 0), Err(RelaydWireError::TooLong { .. })));
-    assert!(matches!(add_stream("a\0b", "p", 0), Err(RelaydWireError::Nul { .. })));
+    assert!(matches!(
+        add_stream(&long, "p", 0),
+        Err(RelaydWireError::TooLong { .. })
+    ));
+    assert!(matches!(
+        add_stream("a\0b", "p", 0),
+        Err(RelaydWireError::Nul { .. })
+    ));
     let b = Index::beacon(7, 0, 123);
     let f = send_index(&b);
-    assert_eq!((u64_at(&f, 24), u64_at(&f, 24 + 16)), (7, 0), "beacon: packet_size 0");
+    assert_eq!(
+        (u64_at(&f, 24), u64_at(&f, 24 + 16)),
+        (7, 0),
+        "beacon: packet_size 0"
+    );
     assert_eq!(u64_at(&f, 24 + 40), 123);
 }
