@@ -46,6 +46,7 @@ struct Relayd {
     child: Child,
     ctrl: SocketAddr,
     data: SocketAddr,
+    live: SocketAddr,
     out: PathBuf,
 }
 
@@ -73,6 +74,7 @@ impl Relayd {
             child,
             ctrl: addr(c),
             data: addr(d),
+            live: addr(l),
             out,
         };
         wait_until("lttng-relayd listening", GENEROUS, || {
@@ -358,9 +360,21 @@ fn unreachable_relayd_is_a_connect_error() {
 
 /// A session with one data stream, ready for packets.
 fn ready_session(relayd: &Relayd) -> (RelaydSession, ustd::relayd::RelaydStream) {
+    live_session(relayd, "fault", 0)
+}
+
+/// A session (live if `live_timer_us` > 0) with one data stream, published.
+fn live_session(
+    relayd: &Relayd,
+    name: &str,
+    live_timer_us: u32,
+) -> (RelaydSession, ustd::relayd::RelaydStream) {
     let mut s = RelaydSession::connect(relayd.ctrl, relayd.data, CALL_TIMEOUT).expect("connect");
-    s.create_session(&create_args("fault"))
-        .expect("create session");
+    let args = CreateSession {
+        live_timer_us,
+        ..create_args(name)
+    };
+    s.create_session(&args).expect("create session");
     s.create_trace_chunk(0, 1_700_000_000)
         .expect("create trace chunk");
     let st = s.add_stream("chan_0", PATH, 0).expect("add stream");
@@ -411,4 +425,22 @@ fn stalled_relayd_hits_the_call_deadline() {
     assert!(matches!(err, Some(RelaydError::Timeout { .. })), "{err:?}");
     // One deadline, not more: 3x margin for a loaded machine.
     assert!(took >= CALL_TIMEOUT && took < 3 * CALL_TIMEOUT, "{took:?}");
+}
+
+#[test]
+fn live_session_is_listed_to_viewers_and_takes_beacons() {
+    let w = World::builder().without_daemon();
+    let relayd = Relayd::start(&w);
+    let (mut s, st) = live_session(&relayd, "livess", 1_000_000);
+    s.send_beacon(&st, 0, 12_345).expect("beacon");
+    let mut c = Command::new("babeltrace2");
+    c.args(["--input-format=lttng-live"])
+        .arg(format!("net://{}", relayd.live));
+    let out = common::run_with_timeout(c, Duration::from_secs(60)).expect("babeltrace2");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("/host/ustd-test/livess (timer = 1000000, 1 stream(s)"),
+        "lttng-live listing: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
