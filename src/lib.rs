@@ -26,12 +26,15 @@ pub mod command;
 #[cfg(not(ustd_loom))]
 pub mod control;
 pub mod core;
-pub mod filter;
 #[cfg(not(ustd_loom))]
 pub mod engine;
+pub mod filter;
 #[cfg(not(ustd_loom))]
 pub mod io;
 pub mod lttng_wire;
+#[cfg(not(ustd_loom))]
+pub mod relayd;
+pub mod relayd_wire;
 pub mod sync;
 #[cfg(not(ustd_loom))]
 pub mod ustctl;

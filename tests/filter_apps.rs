@@ -37,7 +37,11 @@ fn filter_app() -> &'static Path {
             .args(["-llttng-ust", "-ldl", "-lpthread"])
             .output()
             .expect("run gcc");
-        assert!(o.status.success(), "building the filter fixture failed:\n{}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "building the filter fixture failed:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         std::fs::rename(&tmp, &out).expect("install filter fixture");
         out
     })
@@ -45,7 +49,10 @@ fn filter_app() -> &'static Path {
 
 fn ustd(w: &World, args: &[&str]) -> Output {
     let mut c = w.command_in(&ustd_bin());
-    c.arg("--rundir").arg(&w.rundir).args(args).env("LTTNG_HOME", &w.dir);
+    c.arg("--rundir")
+        .arg(&w.rundir)
+        .args(args)
+        .env("LTTNG_HOME", &w.dir);
     run_with_timeout(c, CLI_TIMEOUT).unwrap_or_else(|e| panic!("{e}\n{}", w.daemon_log()))
 }
 
@@ -73,12 +80,25 @@ fn events(trace: &Path) -> Vec<(String, i64)> {
         CLI_TIMEOUT,
     )
     .expect("babeltrace2");
-    assert!(out.status.success(), "babeltrace2 {}: {}", trace.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "babeltrace2 {}: {}",
+        trace.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| {
-            let name = l.split_whitespace().find(|w| w.starts_with("ustd_filter:"))?;
-            let i = l.split("{ i = ").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
+            let name = l
+                .split_whitespace()
+                .find(|w| w.starts_with("ustd_filter:"))?;
+            let i = l
+                .split("{ i = ")
+                .nth(1)?
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()?;
             Some((name.trim_end_matches(':').to_owned(), i))
         })
         .collect()
@@ -87,13 +107,25 @@ fn events(trace: &Path) -> Vec<(String, i64)> {
 /// The `i` of the sample events a filter keeps, from the fixture's fields.
 fn expected(keep: impl Fn(i64, &str, f64, i64, [i64; 3]) -> bool) -> Vec<i64> {
     (0..N)
-        .filter(|&i| keep(i, NAMES[(i % 5) as usize], i as f64 + 0.5, i % 3, [i, i + 1, 7]))
+        .filter(|&i| {
+            keep(
+                i,
+                NAMES[(i % 5) as usize],
+                i as f64 + 0.5,
+                i % 3,
+                [i, i + 1, 7],
+            )
+        })
         .collect()
 }
 
 /// Runs the fixture once (waiting for SIGUSR1 so every session is set up).
 fn run_app(w: &World) -> i32 {
-    let app = w.spawn_program(filter_app(), &[&N.to_string(), "-s"], &[("LTTNG_UST_REGISTER_TIMEOUT", Path::new("-1"))]);
+    let app = w.spawn_program(
+        filter_app(),
+        &[&N.to_string(), "-s"],
+        &[("LTTNG_UST_REGISTER_TIMEOUT", Path::new("-1"))],
+    );
     let pid = app.pid();
     app.wait_line("ready", GENEROUS);
     w.wait_registered(pid, GENEROUS);
@@ -109,19 +141,43 @@ fn filters_select_events_on_real_apps() {
     let w = World::start();
     type Keep = Box<dyn Fn(i64, &str, f64, i64, [i64; 3]) -> bool>;
     let cases: Vec<(&str, Keep)> = vec![
-        ("i >= 10 && i < 20", Box::new(|i, _, _, _, _| (10..20).contains(&i))),
-        ("i == 0x1c || i == 017", Box::new(|i, _, _, _, _| i == 28 || i == 15)),
+        (
+            "i >= 10 && i < 20",
+            Box::new(|i, _, _, _, _| (10..20).contains(&i)),
+        ),
+        (
+            "i == 0x1c || i == 017",
+            Box::new(|i, _, _, _, _| i == 28 || i == 15),
+        ),
         ("name == \"alpha\"", Box::new(|_, n, _, _, _| n == "alpha")),
-        ("name == \"alpha*\"", Box::new(|_, n, _, _, _| n.starts_with("alpha"))),
-        ("name == \"*ph*\"", Box::new(|_, n, _, _, _| n.contains("ph"))),
+        (
+            "name == \"alpha*\"",
+            Box::new(|_, n, _, _, _| n.starts_with("alpha")),
+        ),
+        (
+            "name == \"*ph*\"",
+            Box::new(|_, n, _, _, _| n.contains("ph")),
+        ),
         ("name == \"a\\*b\"", Box::new(|_, n, _, _, _| n == "a*b")),
-        ("d > 5.0 && d < 8.0", Box::new(|_, _, d, _, _| d > 5.0 && d < 8.0)),
+        (
+            "d > 5.0 && d < 8.0",
+            Box::new(|_, _, d, _, _| d > 5.0 && d < 8.0),
+        ),
         ("color == 2", Box::new(|_, _, _, c, _| c == 2)),
         ("arr[1] == 5", Box::new(|_, _, _, _, a| a[1] == 5)),
-        ("big > 20000000000000", Box::new(|i, _, _, _, _| i * 1_000_000_000_000 > 20_000_000_000_000)),
+        (
+            "big > 20000000000000",
+            Box::new(|i, _, _, _, _| i * 1_000_000_000_000 > 20_000_000_000_000),
+        ),
         // && binds tighter than ||: i == 0 || (i == 1 && name == "gamma").
-        ("i == 0 || i == 1 && name == \"gamma\"", Box::new(|i, _, _, _, _| i == 0)),
-        ("(i & 1) == 1 && !(i > 10)", Box::new(|i, _, _, _, _| i & 1 == 1 && i <= 10)),
+        (
+            "i == 0 || i == 1 && name == \"gamma\"",
+            Box::new(|i, _, _, _, _| i == 0),
+        ),
+        (
+            "(i & 1) == 1 && !(i > 10)",
+            Box::new(|i, _, _, _, _| i & 1 == 1 && i <= 10),
+        ),
         ("-i < -25", Box::new(|i, _, _, _, _| i > 25)),
         ("~i == -4", Box::new(|i, _, _, _, _| i == 3)),
     ];
@@ -130,7 +186,18 @@ fn filters_select_events_on_real_apps() {
         let name = format!("f{n}");
         let out = w.dir.join(&name);
         ok(&w, &["create", &name, "-o", out.to_str().expect("UTF-8")]);
-        ok(&w, &["enable-event", "-u", "ustd_filter:sample", "-s", &name, "--filter", filter]);
+        ok(
+            &w,
+            &[
+                "enable-event",
+                "-u",
+                "ustd_filter:sample",
+                "-s",
+                &name,
+                "--filter",
+                filter,
+            ],
+        );
         ok(&w, &["start", &name]);
         sessions.push((name, out, filter, expected(keep)));
     }
@@ -156,7 +223,16 @@ fn vpid_filter_keeps_one_app() {
     }
     ok(&w, &["create", "v", "-o", out.to_str().expect("UTF-8")]);
     let filter = format!("$ctx.vpid == {}", a.pid());
-    ok(&w, &["enable-event", "-u", "ustd_filter:sample", "--filter", &filter]);
+    ok(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_filter:sample",
+            "--filter",
+            &filter,
+        ],
+    );
     ok(&w, &["add-context", "-u", "-t", "vpid"]);
     ok(&w, &["start"]);
     for app in [&a, &b] {
@@ -168,9 +244,21 @@ fn vpid_filter_keeps_one_app() {
     let text = bt(&out);
     let vpids: Vec<i64> = text
         .lines()
-        .filter_map(|l| l.split("vpid = ").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .filter_map(|l| {
+            l.split("vpid = ")
+                .nth(1)?
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
         .collect();
-    assert_eq!(vpids, vec![i64::from(a.pid()); 3], "only app {} passes: {text}", a.pid());
+    assert_eq!(
+        vpids,
+        vec![i64::from(a.pid()); 3],
+        "only app {} passes: {text}",
+        a.pid()
+    );
 }
 
 /// babeltrace2's text output of the trace under `path`.
@@ -178,7 +266,12 @@ fn bt(path: &Path) -> String {
     let mut c = Command::new("babeltrace2");
     c.arg(path);
     let out = run_with_timeout(c, CLI_TIMEOUT).expect("babeltrace2");
-    assert!(out.status.success(), "babeltrace2 {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "babeltrace2 {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -190,24 +283,72 @@ fn exclusions_and_rules_keyed_on_filter() {
     let w = World::start();
     let out = w.dir.join("x");
     ok(&w, &["create", "x", "-o", out.to_str().expect("UTF-8")]);
-    ok(&w, &["enable-event", "-u", "ustd_filter:*", "-x", "ustd_filter:other,ustd_filter:nothing", "--filter", "i < 3"]);
-    ok(&w, &["enable-event", "-u", "ustd_filter:*", "-x", "ustd_filter:other,ustd_filter:nothing", "--filter", "i > 27"]);
+    ok(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_filter:*",
+            "-x",
+            "ustd_filter:other,ustd_filter:nothing",
+            "--filter",
+            "i < 3",
+        ],
+    );
+    ok(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_filter:*",
+            "-x",
+            "ustd_filter:other,ustd_filter:nothing",
+            "--filter",
+            "i > 27",
+        ],
+    );
     // Same rule again (same bytecode, exclusions in another order): not a third rule.
-    ok(&w, &["enable-event", "-u", "ustd_filter:*", "-x", "ustd_filter:nothing,ustd_filter:other", "--filter", "i>27"]);
+    ok(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_filter:*",
+            "-x",
+            "ustd_filter:nothing,ustd_filter:other",
+            "--filter",
+            "i>27",
+        ],
+    );
     let listed = ok(&w, &["list", "x"]);
-    assert!(listed.contains("filter: i < 3") && listed.contains("filter: i > 27"), "{listed}");
-    assert!(listed.contains("exclusions: ustd_filter:other, ustd_filter:nothing"), "{listed}");
+    assert!(
+        listed.contains("filter: i < 3") && listed.contains("filter: i > 27"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("exclusions: ustd_filter:other, ustd_filter:nothing"),
+        "{listed}"
+    );
     let json: Value = serde_json::from_str(&ok(&w, &["list", "x", "--json"])).expect("JSON");
-    let rules = json["channels"][0]["events"].as_array().expect("events").clone();
+    let rules = json["channels"][0]["events"]
+        .as_array()
+        .expect("events")
+        .clone();
     assert_eq!(rules.len(), 2, "{json}");
     assert_eq!(rules[0]["key"]["filter"]["expression"], "i < 3", "{json}");
-    assert_eq!(rules[0]["key"]["exclusions"][0], "ustd_filter:other", "{json}");
+    assert_eq!(
+        rules[0]["key"]["exclusions"][0], "ustd_filter:other",
+        "{json}"
+    );
     ok(&w, &["start"]);
     run_app(&w);
     ok(&w, &["stop"]);
     ok(&w, &["destroy"]);
     let got = events(&out);
-    let want: Vec<(String, i64)> = [0, 1, 2, 28, 29].iter().map(|&i| ("ustd_filter:sample".to_owned(), i)).collect();
+    let want: Vec<(String, i64)> = [0, 1, 2, 28, 29]
+        .iter()
+        .map(|&i| ("ustd_filter:sample".to_owned(), i))
+        .collect();
     assert_eq!(got, want);
 }
 
@@ -215,12 +356,38 @@ fn exclusions_and_rules_keyed_on_filter() {
 #[test]
 fn invalid_filter_names_the_position() {
     let w = World::start();
-    ok(&w, &["create", "e", "-o", w.dir.join("e").to_str().expect("UTF-8")]);
-    let out = ustd(&w, &["enable-event", "-u", "ustd_filter:sample", "--filter", "i == 1 && name @ 2"]);
+    ok(
+        &w,
+        &[
+            "create",
+            "e",
+            "-o",
+            w.dir.join("e").to_str().expect("UTF-8"),
+        ],
+    );
+    let out = ustd(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_filter:sample",
+            "--filter",
+            "i == 1 && name @ 2",
+        ],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("column 16") && err.contains("'@'"), "{err}");
-    let out = ustd(&w, &["enable-event", "-u", "ustd_filter:sample", "-x", "ustd_filter:other"]);
+    let out = ustd(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_filter:sample",
+            "-x",
+            "ustd_filter:other",
+        ],
+    );
     assert!(!out.status.success(), "exclusions need a pattern with `*`");
 }
 
@@ -230,7 +397,24 @@ fn record_applies_filter_and_exclusions() {
     let w = World::start();
     let out = w.dir.join("rec");
     let app = filter_app().to_str().expect("UTF-8");
-    ok(&w, &["record", "-o", out.to_str().expect("UTF-8"), "--filter", "i < 2 || i == 4", "-x", "ustd_filter:other", "--", app, "6"]);
-    let want: Vec<(String, i64)> = [0, 1, 4].iter().map(|&i| ("ustd_filter:sample".to_owned(), i)).collect();
+    ok(
+        &w,
+        &[
+            "record",
+            "-o",
+            out.to_str().expect("UTF-8"),
+            "--filter",
+            "i < 2 || i == 4",
+            "-x",
+            "ustd_filter:other",
+            "--",
+            app,
+            "6",
+        ],
+    );
+    let want: Vec<(String, i64)> = [0, 1, 4]
+        .iter()
+        .map(|&i| ("ustd_filter:sample".to_owned(), i))
+        .collect();
     assert_eq!(events(&out), want);
 }

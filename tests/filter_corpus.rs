@@ -15,8 +15,13 @@ fn data_dir() -> &'static Path {
 }
 
 fn load(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    serde_json::from_str::<Value>(&text).expect("valid JSON").as_array().expect("a list").clone()
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str::<Value>(&text)
+        .expect("valid JSON")
+        .as_array()
+        .expect("a list")
+        .clone()
 }
 
 fn short(e: &str) -> String {
@@ -32,7 +37,10 @@ fn short(e: &str) -> String {
 #[test]
 fn corpus_matches_stock_lttng() {
     let expected = load(&data_dir().join("expected.json"));
-    assert!(expected.len() >= 100, "the corpus has at least 100 expressions");
+    assert!(
+        expected.len() >= 100,
+        "the corpus has at least 100 expressions"
+    );
     let mut wrong = Vec::new();
     for entry in &expected {
         let expr = entry["expr"].as_str().expect("expr");
@@ -43,15 +51,28 @@ fn corpus_matches_stock_lttng() {
                 let reloc = entry["reloc_offset"].as_u64().expect("reloc_offset");
                 let have: String = b.data.iter().map(|x| format!("{x:02x}")).collect();
                 if have != want || u64::from(b.reloc_offset) != reloc {
-                    wrong.push(format!("{:?}: lttng {want}@{reloc}, ustd {have}@{}", short(expr), b.reloc_offset));
+                    wrong.push(format!(
+                        "{:?}: lttng {want}@{reloc}, ustd {have}@{}",
+                        short(expr),
+                        b.reloc_offset
+                    ));
                 }
             }
-            (true, Err(e)) => wrong.push(format!("{:?}: lttng accepts, ustd refuses: {e}", short(expr))),
+            (true, Err(e)) => wrong.push(format!(
+                "{:?}: lttng accepts, ustd refuses: {e}",
+                short(expr)
+            )),
             (false, Ok(_)) => wrong.push(format!("{:?}: lttng refuses, ustd accepts", short(expr))),
             (false, Err(_)) => {}
         }
     }
-    assert!(wrong.is_empty(), "{} of {} differ:\n{}", wrong.len(), expected.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {} differ:\n{}",
+        wrong.len(),
+        expected.len(),
+        wrong.join("\n")
+    );
 }
 
 /// What lttng-ust really received from lttng-sessiond (LTTNG_UST_ABI_FILTER,
@@ -67,7 +88,11 @@ fn app_receives_the_same_bytecode() {
         assert_eq!(got.len(), 1, "{expr:?}: the app got this bytecode once");
         let have: String = b.data.iter().map(|x| format!("{x:02x}")).collect();
         assert_eq!(got[0]["bytecode"].as_str(), Some(have.as_str()), "{expr:?}");
-        assert_eq!(got[0]["reloc_offset"].as_u64(), Some(u64::from(b.reloc_offset)), "{expr:?}");
+        assert_eq!(
+            got[0]["reloc_offset"].as_u64(),
+            Some(u64::from(b.reloc_offset)),
+            "{expr:?}"
+        );
     }
 }
 
@@ -75,7 +100,8 @@ fn app_receives_the_same_bytecode() {
 /// expectations cannot silently go stale (needs root, lttng, strace).
 #[test]
 fn capture_is_current() {
-    let out = std::env::temp_dir().join(format!("ustd-filter-expected-{}.json", std::process::id()));
+    let out =
+        std::env::temp_dir().join(format!("ustd-filter-expected-{}.json", std::process::id()));
     let status = Command::new("python3")
         .arg(data_dir().join("capture.py"))
         .arg("--out")
@@ -83,14 +109,26 @@ fn capture_is_current() {
         .status()
         .expect("run capture.py");
     assert!(status.success(), "capture.py failed: {status}");
-    let app_out = out.with_file_name(format!("ustd-filter-expected-{}_app.json", std::process::id()));
+    let app_out = out.with_file_name(format!(
+        "ustd-filter-expected-{}_app.json",
+        std::process::id()
+    ));
     let (fresh, fresh_app) = (load(&out), load(&app_out));
     let _ = std::fs::remove_file(&out);
     let _ = std::fs::remove_file(&app_out);
     let committed = load(&data_dir().join("expected.json"));
     assert_eq!(fresh.len(), committed.len());
     for (f, c) in fresh.iter().zip(&committed) {
-        assert_eq!(f, c, "stock lttng now sends something else for {:?}", short(c["expr"].as_str().unwrap_or("")));
+        assert_eq!(
+            f,
+            c,
+            "stock lttng now sends something else for {:?}",
+            short(c["expr"].as_str().unwrap_or(""))
+        );
     }
-    assert_eq!(fresh_app, load(&data_dir().join("expected_app.json")), "lttng-ust now receives something else");
+    assert_eq!(
+        fresh_app,
+        load(&data_dir().join("expected_app.json")),
+        "lttng-ust now receives something else"
+    );
 }

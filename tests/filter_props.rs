@@ -9,8 +9,15 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 
 fn config() -> Config {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000);
-    Config { cases, failure_persistence: None, ..Config::default() }
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
+    Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -26,13 +33,19 @@ fn int_literal() -> impl Strategy<Value = String> {
         any::<u64>().prop_map(|v| format!("0x{v:x}")),
         any::<u64>().prop_map(|v| format!("0{v:o}")),
         Just("0".to_string()),
-        (1u32..1000, prop::sample::select(vec!["u", "U", "l", "LL", "ul", "llu", "Lu"])).prop_map(|(v, s)| format!("{v}{s}")),
+        (
+            1u32..1000,
+            prop::sample::select(vec!["u", "U", "l", "LL", "ul", "llu", "Lu"])
+        )
+            .prop_map(|(v, s)| format!("{v}{s}")),
     ]
 }
 
 fn float_literal() -> impl Strategy<Value = String> {
     prop_oneof![
-        any::<f64>().prop_filter("finite", |v| v.is_finite()).prop_map(|v| format!("{:e}", v.abs())),
+        any::<f64>()
+            .prop_filter("finite", |v| v.is_finite())
+            .prop_map(|v| format!("{:e}", v.abs())),
         (0u32..10_000, 0u32..10_000).prop_map(|(a, b)| format!("{a}.{b}")),
         (0u32..100).prop_map(|b| format!(".{b}5f")),
         (1u32..0xffff, -1100i32..1100).prop_map(|(m, e)| format!("0x{m:x}.8p{e}")),
@@ -65,15 +78,37 @@ fn expr() -> impl Strategy<Value = (String, Ty)> {
     leaf.prop_recursive(6, 64, 2, |inner| {
         let not_str = inner.clone();
         prop_oneof![
-            (prop::sample::select(vec!["!", "-", "~", "+"]), not_str.clone())
+            (
+                prop::sample::select(vec!["!", "-", "~", "+"]),
+                not_str.clone()
+            )
                 .prop_map(|(op, (e, t))| (format!("{op}({e})"), t)),
-            (prop::sample::select(vec!["&&", "||"]), inner.clone(), inner.clone())
+            (
+                prop::sample::select(vec!["&&", "||"]),
+                inner.clone(),
+                inner.clone()
+            )
                 .prop_map(|(op, (a, _), (b, _))| (format!("({a}) {op} ({b})"), Ty::Num)),
-            (prop::sample::select(vec!["==", "!=", "<", ">", "<=", ">="]), inner.clone(), inner.clone())
+            (
+                prop::sample::select(vec!["==", "!=", "<", ">", "<=", ">="]),
+                inner.clone(),
+                inner.clone()
+            )
                 .prop_map(|(op, (a, _), (b, _))| (format!("({a}) {op} ({b})"), Ty::Num)),
-            (prop::sample::select(vec!["<<", ">>", "&", "|", "^"]), inner.clone(), inner.clone())
-                .prop_map(|(op, a, b)| (format!("({}) {op} ({})", integral(a), integral(b)), Ty::Num)),
-            (field(), prop::sample::select(vec!["==", "!="]), string_literal())
+            (
+                prop::sample::select(vec!["<<", ">>", "&", "|", "^"]),
+                inner.clone(),
+                inner.clone()
+            )
+                .prop_map(|(op, a, b)| (
+                    format!("({}) {op} ({})", integral(a), integral(b)),
+                    Ty::Num
+                )),
+            (
+                field(),
+                prop::sample::select(vec!["==", "!="]),
+                string_literal()
+            )
                 .prop_map(|(f, op, s)| (format!("{f} {op} {s}"), Ty::Num)),
             (inner.clone(), "[ \t\n]{0,2}(/\\* c \\*/)?")
                 .prop_map(|((e, t), ws)| (format!("{ws}({e}){ws}"), t)),

@@ -22,6 +22,8 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("wire", &[]),
     ("lttng_wire", &["wire::bytes"]),
     ("filter", &["wire::bytes"]),
+    ("relayd_wire", &[]),
+    ("relayd", &["relayd_wire"]),
     ("sync", &[]),
     ("core", &["sync", "wire"]),
     ("ustctl", &["sync"]),

@@ -47,10 +47,7 @@ fn test_pid() -> i32 {
 /// A daemon with the hostile DEADLINE, and its fd count with no client.
 fn hostile_world() -> (World, usize) {
     let w = World::builder()
-        .daemon_env(
-            "LTTNG_APP_SOCKET_TIMEOUT",
-            &DEADLINE.as_secs().to_string(),
-        )
+        .daemon_env("LTTNG_APP_SOCKET_TIMEOUT", &DEADLINE.as_secs().to_string())
         .start();
     let baseline = w.settled_fd_count();
     (w, baseline)
@@ -75,8 +72,9 @@ fn honest_registers_meanwhile(w: &World, hostile: &[&UnixStream]) -> App {
 
 /// Checks `s` is closed before the deadline could have closed it.
 fn closed_early(s: &UnixStream, what: &str) {
-    raw::wait_closed(s, EARLY)
-        .unwrap_or_else(|e| panic!("{what}: not closed on its content, {e} (deadline {DEADLINE:?})"));
+    raw::wait_closed(s, EARLY).unwrap_or_else(|e| {
+        panic!("{what}: not closed on its content, {e} (deadline {DEADLINE:?})")
+    });
 }
 
 /// Checks `s`, connected at `since`, is closed by the deadline: not before
@@ -174,7 +172,10 @@ fn fifty_apps_register_and_leave() {
         assert!(st.success(), "app {} exited with {st}", app.pid());
     }
     w.wait_gone(&pids, GENEROUS);
-    eprintln!("all {N} exited and unlisted {:?} after SIGTERM", t0.elapsed());
+    eprintln!(
+        "all {N} exited and unlisted {:?} after SIGTERM",
+        t0.elapsed()
+    );
     assert!(w.list().is_empty(), "entries left: {:?}", w.list());
 }
 
@@ -182,9 +183,14 @@ fn fifty_apps_register_and_leave() {
 /// (see [`raw_app_child`]); returns it once it says it reached the step.
 fn spawn_raw_child(w: &World, step: &str) -> App {
     let mut c = Command::new(std::env::current_exe().expect("test binary path"));
-    c.args(["--exact", "raw_app_child", "--nocapture", "--test-threads=1"])
-        .env("USTD_RAW_CHILD_STEP", step)
-        .env("USTD_RAW_CHILD_SOCKET", w.app_socket());
+    c.args([
+        "--exact",
+        "raw_app_child",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("USTD_RAW_CHILD_STEP", step)
+    .env("USTD_RAW_CHILD_SOCKET", w.app_socket());
     let child = App::spawn(c);
     child.wait_line(&format!("at-step {step}"), GENEROUS);
     child
@@ -216,9 +222,18 @@ fn kill_9_at_each_handshake_step() {
     // What the daemon logs when the app dies right after each step.
     let expect: [(&str, &[&str]); 5] = [
         // Registration read hits EOF.
-        ("connected", &["closing app socket: no registration", "peer closed the socket"]),
+        (
+            "connected",
+            &[
+                "closing app socket: no registration",
+                "peer closed the socket",
+            ],
+        ),
         // A parked cmd half is reclaimed at the deadline.
-        ("cmd-registered", &["closing app socket: its counterpart never came", "kind=Cmd"]),
+        (
+            "cmd-registered",
+            &["closing app socket: its counterpart never came", "kind=Cmd"],
+        ),
         // The version request gets no reply.
         ("registered", &["handshake failed at TRACER_VERSION"]),
         // The app object exists (an app id) but was never published: the
@@ -269,7 +284,11 @@ fn kill_9_during_start_fan_out() {
     };
     let ok = |args: &[&str]| {
         let out = common::run_with_timeout(ustd(args), GENEROUS + DEADLINE).expect("ustd runs");
-        assert!(out.status.success(), "ustd {args:?}: {out:?}\n{}", w.daemon_log());
+        assert!(
+            out.status.success(),
+            "ustd {args:?}: {out:?}\n{}",
+            w.daemon_log()
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let out_dir = w.dir.join("s");
@@ -288,7 +307,10 @@ fn kill_9_during_start_fan_out() {
     // Still waiting on the stopped app after a while: the kill lands inside
     // the fan-out.
     std::thread::sleep(Duration::from_secs(2));
-    assert!(rx.try_recv().is_err(), "start returned while the app was stopped");
+    assert!(
+        rx.try_recv().is_err(),
+        "start returned while the app was stopped"
+    );
     app.kill9();
     let out = rx.recv().expect("start thread").expect("start runs");
     let took = t0.elapsed();
@@ -300,7 +322,10 @@ fn kill_9_during_start_fan_out() {
         took < DEADLINE,
         "start took {took:?}: the kill did not end the wait on the dead app: {report}"
     );
-    assert!(report.contains(&app.pid().to_string()), "start report: {report}");
+    assert!(
+        report.contains(&app.pid().to_string()),
+        "start report: {report}"
+    );
     w.wait_gone(&[app.pid()], GENEROUS);
     ok(&["stop"]);
     ok(&["destroy"]);
@@ -414,9 +439,11 @@ fn hostile_mute_or_lying_app_after_pairing_is_dropped() {
         &raw::honest_reg(SocketType::Notify),
         raw::Answer::Mute,
     );
-    wait_until("the daemon to send the mute app a command", GENEROUS, || {
-        (!mute.commands.lock().unwrap().is_empty()).then_some(())
-    });
+    wait_until(
+        "the daemon to send the mute app a command",
+        GENEROUS,
+        || (!mute.commands.lock().unwrap().is_empty()).then_some(()),
+    );
     let honest = honest_registers_meanwhile(&w, &[&mute.notify]);
     assert!(!mute.cmd_closed(), "mute app's cmd socket closed early");
     closed_at_deadline(&mute.notify, t0, "mute app's notify socket");
@@ -439,10 +466,17 @@ fn hostile_mute_or_lying_app_after_pairing_is_dropped() {
     );
     closed_early(&liar.notify, "lying app's notify socket");
     w.wait_log_line(
-        &["handshake failed at TRACER_VERSION", &pid, "reply echoes handle"],
+        &[
+            "handshake failed at TRACER_VERSION",
+            &pid,
+            "reply echoes handle",
+        ],
         GENEROUS,
     );
-    assert!(liar.saw(op::TRACER_VERSION), "daemon sent no TRACER_VERSION");
+    assert!(
+        liar.saw(op::TRACER_VERSION),
+        "daemon sent no TRACER_VERSION"
+    );
     assert_survived(&mut w, honest, fds);
 }
 
@@ -465,7 +499,11 @@ fn hostile_truncated_registration_is_closed() {
     closed_early(&short, "truncated message at EOF");
     let peer = format!("peer_pid={}", test_pid());
     w.wait_log_line(
-        &["closing app socket: no registration", &peer, "peer closed the socket"],
+        &[
+            "closing app socket: no registration",
+            &peer,
+            "peer closed the socket",
+        ],
         GENEROUS,
     );
     let honest = honest_registers_meanwhile(&w, &[&stalled]);
@@ -497,10 +535,7 @@ fn hostile_unpaired_halves_are_closed_at_the_deadline() {
     let honest = honest_registers_meanwhile(&w, &[&cmd]);
     closed_at_deadline(&cmd, t0, "cmd socket without notify");
     let pid = format!("pid={}", test_pid());
-    w.wait_log_line(
-        &["its counterpart never came", &pid, "kind=Cmd"],
-        GENEROUS,
-    );
+    w.wait_log_line(&["its counterpart never came", &pid, "kind=Cmd"], GENEROUS);
     let child = format!("pid={}", notify_only.pid());
     w.wait_log_line(
         &["its counterpart never came", &child, "kind=Notify"],
@@ -514,8 +549,13 @@ fn hostile_unpaired_halves_are_closed_at_the_deadline() {
 /// from the test's, so its half does not pair with the test's cmd half).
 fn spawn_raw_notify_only(w: &World) -> App {
     let mut c = Command::new(std::env::current_exe().expect("test binary path"));
-    c.args(["--exact", "raw_notify_only_child", "--nocapture", "--test-threads=1"])
-        .env("USTD_RAW_NOTIFY_ONLY_SOCKET", w.app_socket());
+    c.args([
+        "--exact",
+        "raw_notify_only_child",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("USTD_RAW_NOTIFY_ONLY_SOCKET", w.app_socket());
     let child = App::spawn(c);
     child.wait_line("at-step notify-registered", GENEROUS);
     child
@@ -583,7 +623,11 @@ fn hostile_garbage_on_notify_after_pairing() {
     closed_early(&fake.notify, "notify socket sending garbage");
     let pid = format!("pid={}", test_pid());
     w.wait_log_line(
-        &["app disconnected (notify socket", &pid, "unknown notify command 4294967295"],
+        &[
+            "app disconnected (notify socket",
+            &pid,
+            "unknown notify command 4294967295",
+        ],
         GENEROUS,
     );
     // An app whose notify channel is gone cannot be traced: it must go.

@@ -1499,7 +1499,13 @@ fn hostile_notify_bodies_during_an_active_session() {
             }],
         };
     }
-    let nested = event(0, vec![Field { name: "deep".into(), ty: deep }]);
+    let nested = event(
+        0,
+        vec![Field {
+            name: "deep".into(),
+            ty: deep,
+        }],
+    );
     let unknown_ids = event(0x7fff_0000, Vec::new());
     let mut huge_count = event(0, Vec::new());
     // The event body's field-list length (body offset 272).
@@ -1516,7 +1522,10 @@ fn hostile_notify_bodies_during_an_active_session() {
         .set_read_timeout(Some(GENEROUS))
         .expect("read timeout");
     // Framing intact, content refused: an error reply each, the app kept.
-    for (what, msg) in [("unknown ids", &unknown_ids), ("nesting past the bound", &nested)] {
+    for (what, msg) in [
+        ("unknown ids", &unknown_ids),
+        ("nesting past the bound", &nested),
+    ] {
         notify.write_all(msg).expect("send");
         let mut reply = [0u8; EVENT_REPLY_LEN];
         notify

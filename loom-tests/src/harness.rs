@@ -123,7 +123,9 @@ pub fn expect_failure(
             o.interleavings
         );
     }
-    let first = panics.first().map_or("<no panic message recorded>", String::as_str);
+    let first = panics
+        .first()
+        .map_or("<no panic message recorded>", String::as_str);
     assert!(
         identities.iter().any(|id| first.contains(id)),
         "mutant of {name}: the model failed, but not on the invariant the mutant \

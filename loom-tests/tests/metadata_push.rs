@@ -200,7 +200,10 @@ fn mutant_push_advance_early_is_caught() {
     // fragment) or a close before everything was delivered.
     ustd_loom_tests::expect_failure(
         "metadata push ordering",
-        &["gap: fragment at", "closed before the final push delivered everything"],
+        &[
+            "gap: fragment at",
+            "closed before the final push delivered everything",
+        ],
         push_ordering,
     );
 }

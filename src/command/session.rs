@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use crate::command::reply::{
-    Applied, ChannelLossView, LossView, Destroyed, FanOutReport, Flush, SessionList, SessionView, Stopped,
+    Applied, ChannelLossView, Destroyed, FanOutReport, Flush, LossView, SessionList, SessionView,
+    Stopped,
 };
 use crate::command::request::ChannelOptions;
 use crate::command::CommandError;

@@ -32,7 +32,11 @@ pub enum EventFilterError {
 
 impl EventFilter {
     /// Checks the bounds lttng-ust checks before it reads the bytecode.
-    pub fn new(expression: String, bytecode: Vec<u8>, reloc_offset: u32) -> Result<Self, EventFilterError> {
+    pub fn new(
+        expression: String,
+        bytecode: Vec<u8>,
+        reloc_offset: u32,
+    ) -> Result<Self, EventFilterError> {
         if bytecode.is_empty() {
             return Err(EventFilterError::Empty);
         }
@@ -42,7 +46,11 @@ impl EventFilter {
         if reloc_offset as usize > bytecode.len() {
             return Err(EventFilterError::RelocOutside(reloc_offset, bytecode.len()));
         }
-        Ok(Self { expression, bytecode, reloc_offset })
+        Ok(Self {
+            expression,
+            bytecode,
+            reloc_offset,
+        })
     }
 
     pub fn expression(&self) -> &str {
@@ -86,7 +94,12 @@ struct Repr {
 impl Serialize for EventFilter {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let bytecode = self.bytecode.iter().map(|b| format!("{b:02x}")).collect();
-        Repr { expression: self.expression.clone(), bytecode, reloc_offset: self.reloc_offset }.serialize(s)
+        Repr {
+            expression: self.expression.clone(),
+            bytecode,
+            reloc_offset: self.reloc_offset,
+        }
+        .serialize(s)
     }
 }
 
@@ -123,12 +136,18 @@ mod tests {
     fn json_round_trip_and_bounds() {
         let f = EventFilter::new("x".into(), vec![0x3b, 0xff], 2).expect("valid");
         let j = serde_json::to_string(&f).expect("serialize");
-        assert_eq!(j, r#"{"expression":"x","bytecode":"3bff","reloc_offset":2}"#);
+        assert_eq!(
+            j,
+            r#"{"expression":"x","bytecode":"3bff","reloc_offset":2}"#
+        );
         let back: EventFilter = serde_json::from_str(&j).expect("deserialize");
         assert_eq!(back.expression(), "x");
         assert_eq!(back.bytecode(), &[0x3b, 0xff]);
         assert!(EventFilter::new("x".into(), vec![1], 2).is_err());
         assert!(EventFilter::new("x".into(), vec![0; MAX_FILTER_DATA + 1], 0).is_err());
-        assert!(serde_json::from_str::<EventFilter>(r#"{"expression":"x","bytecode":"3","reloc_offset":0}"#).is_err());
+        assert!(serde_json::from_str::<EventFilter>(
+            r#"{"expression":"x","bytecode":"3","reloc_offset":0}"#
+        )
+        .is_err());
     }
 }

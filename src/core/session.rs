@@ -308,7 +308,10 @@ pub fn validate_exclusions(pattern: &str, exclusions: &[String]) -> Result<(), S
         return Ok(());
     }
     if !has_unescaped_star(pattern) {
-        return bad(&exclusions[0], format!("exclusions need a `*` pattern, not `{pattern}`"));
+        return bad(
+            &exclusions[0],
+            format!("exclusions need a `*` pattern, not `{pattern}`"),
+        );
     }
     for x in exclusions {
         if x.is_empty() || x.len() > MAX_NAME || x.contains('\0') {
@@ -702,7 +705,11 @@ impl SessionConfig {
     }
 
     /// Enables the rule `key` (creating it, or re-enabling the same rule).
-    pub fn enable_rule(&mut self, channel: Option<&str>, key: EventKey) -> Result<(), SessionError> {
+    pub fn enable_rule(
+        &mut self,
+        channel: Option<&str>,
+        key: EventKey,
+    ) -> Result<(), SessionError> {
         validate_pattern(&key.pattern)?;
         validate_exclusions(&key.pattern, &key.exclusions)?;
         let ch = self.channel_or_default(channel)?;
@@ -886,7 +893,10 @@ mod tests {
         }
         let events = &a.config().channels[0].events;
         assert_eq!(events.len(), 4);
-        assert_eq!(events[0].key.filter.as_ref().map(|f| f.expression()), Some("a == 1"));
+        assert_eq!(
+            events[0].key.filter.as_ref().map(|f| f.expression()),
+            Some("a == 1")
+        );
         // disable-event by name reaches every rule of that name.
         s.update(&a, |c| c.disable_event(None, "p:*")).unwrap();
         assert!(a.config().channels[0].events.iter().all(|e| !e.enabled));
@@ -896,11 +906,26 @@ mod tests {
     fn exclusions_follow_lttng_rules() {
         let x = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(validate_exclusions("p:*", &x(&["p:a", "q:b"])).is_ok());
-        assert!(matches!(validate_exclusions("p:a", &x(&["p:b"])), Err(SessionError::BadExclusion(..))));
-        assert!(matches!(validate_exclusions("p:*", &x(&["p*"])), Err(SessionError::BadExclusion(..))));
-        assert!(matches!(validate_exclusions("p:*", &x(&["p:*"])), Err(SessionError::BadExclusion(..))));
+        assert!(matches!(
+            validate_exclusions("p:a", &x(&["p:b"])),
+            Err(SessionError::BadExclusion(..))
+        ));
+        assert!(matches!(
+            validate_exclusions("p:*", &x(&["p*"])),
+            Err(SessionError::BadExclusion(..))
+        ));
+        assert!(matches!(
+            validate_exclusions("p:*", &x(&["p:*"])),
+            Err(SessionError::BadExclusion(..))
+        ));
         assert!(validate_exclusions("p:*", &x(&["p:a*"])).is_ok());
-        assert!(matches!(validate_exclusions("p:*", &x(&[""])), Err(SessionError::BadExclusion(..))));
-        assert!(matches!(validate_exclusions("p:*", &x(&[&"a".repeat(256)])), Err(SessionError::BadExclusion(..))));
+        assert!(matches!(
+            validate_exclusions("p:*", &x(&[""])),
+            Err(SessionError::BadExclusion(..))
+        ));
+        assert!(matches!(
+            validate_exclusions("p:*", &x(&[&"a".repeat(256)])),
+            Err(SessionError::BadExclusion(..))
+        ));
     }
 }

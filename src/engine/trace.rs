@@ -281,13 +281,7 @@ impl SessionTrace {
     /// (call it where blocking is allowed), so that apps arriving meanwhile
     /// do not reserve the buffers again. An overestimate after a race is
     /// returned as soon as the hand-out is built.
-    pub fn fds_for_channel(
-        &self,
-        app: &AppInfo,
-        id: AppId,
-        ch: &ChannelConfig,
-        gen: u32,
-    ) -> usize {
+    pub fn fds_for_channel(&self, app: &AppInfo, id: AppId, ch: &ChannelConfig, gen: u32) -> usize {
         let streams = self.ctl.nr_streams_per_channel() as usize;
         let hand_out = cost::hand_out(streams);
         let slot = lock(&self.sets).get(&self.set_key(app, id)).cloned();

@@ -54,7 +54,10 @@ pub(crate) fn field_root(elems: &[super::parser::Elem]) -> Result<(Root, usize),
         (true, b"$ctx") => Root::Context,
         (true, b"$app") => Root::AppContext,
         (true, name) => {
-            return Err(FilterError::new(first.pos, K::UnknownGlobal(String::from_utf8_lossy(name).into())))
+            return Err(FilterError::new(
+                first.pos,
+                K::UnknownGlobal(String::from_utf8_lossy(name).into()),
+            ))
         }
     };
     if elems.len() < 2 {
@@ -91,8 +94,13 @@ pub(crate) fn check(ast: &Ast) -> Result<Vec<Ty>, FilterError> {
             Node::Str(s) => Ty::Str(glob_kind(s)),
             Node::Field(elems) => {
                 let (_, first) = field_root(elems)?;
-                if let Some(e) = elems[first..].iter().find(|e| matches!(e.index, Some(Index::Other(_)))) {
-                    let Some(Index::Other(pos)) = e.index else { unreachable!() };
+                if let Some(e) = elems[first..]
+                    .iter()
+                    .find(|e| matches!(e.index, Some(Index::Other(_))))
+                {
+                    let Some(Index::Other(pos)) = e.index else {
+                        unreachable!()
+                    };
                     return Err(FilterError::new(pos, K::NonConstantIndex));
                 }
                 Ty::Field
@@ -101,7 +109,9 @@ pub(crate) fn check(ast: &Ast) -> Result<Vec<Ty>, FilterError> {
                 Ty::Str(_) => return Err(FilterError::new(at, K::UnaryOnString(op.text()))),
                 t => t,
             },
-            Node::Binary(op, l, r) => binary_type(*op, ty[*l], ty[*r]).map_err(|k| FilterError::new(at, k))?,
+            Node::Binary(op, l, r) => {
+                binary_type(*op, ty[*l], ty[*r]).map_err(|k| FilterError::new(at, k))?
+            }
         };
     }
     match ty[ast.root] {
@@ -146,7 +156,9 @@ fn binary_type(op: BinOp, l: Ty, r: Ty) -> Result<Ty, K> {
     let is_str = |t| matches!(t, Ty::Str(_));
     let is_number = |t| matches!(t, Ty::Num | Ty::Float);
     match op {
-        BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Plus | BinOp::Minus => Err(K::UnsupportedOperator(op.text())),
+        BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Plus | BinOp::Minus => {
+            Err(K::UnsupportedOperator(op.text()))
+        }
         BinOp::Or | BinOp::And if is_str(l) || is_str(r) => Err(K::LogicalOnString(op.text())),
         BinOp::Shl | BinOp::Shr | BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor => {
             if is_str(l) || is_str(r) {

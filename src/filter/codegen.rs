@@ -69,7 +69,8 @@ impl Gen {
     }
 
     fn relocate(&mut self, insn_at: usize, symbol: &[u8]) {
-        self.reloc.extend_from_slice(&(insn_at as u16).to_le_bytes());
+        self.reloc
+            .extend_from_slice(&(insn_at as u16).to_le_bytes());
         self.reloc.extend_from_slice(symbol);
         self.reloc.push(0);
     }
@@ -132,7 +133,11 @@ impl Gen {
             }
             Node::Str(s) => {
                 let glob = glob_kind(s);
-                self.code.push(if glob == Glob::Star { op::LOAD_STAR_GLOB_STRING } else { op::LOAD_STRING });
+                self.code.push(if glob == Glob::Star {
+                    op::LOAD_STAR_GLOB_STRING
+                } else {
+                    op::LOAD_STRING
+                });
                 if glob == Glob::Plain {
                     self.code.extend_from_slice(s);
                 } else {
@@ -190,7 +195,10 @@ fn binary_opcode(op: BinOp) -> u8 {
 }
 
 pub(crate) fn generate(ast: &Ast, ty: &[Ty]) -> Result<Bytecode, FilterError> {
-    let mut g = Gen { code: Vec::new(), reloc: Vec::new() };
+    let mut g = Gen {
+        code: Vec::new(),
+        reloc: Vec::new(),
+    };
     let mut todo = vec![Task::Emit(op::RETURN), Task::Visit(ast.root)];
     while let Some(task) = todo.pop() {
         // Past the limit nothing can fit any more: stop early.
@@ -221,7 +229,9 @@ pub(crate) fn generate(ast: &Ast, ty: &[Ty]) -> Result<Bytecode, FilterError> {
                 ref leaf => g.leaf(leaf)?,
             },
             Task::LogicalMid(n) => {
-                let Node::Binary(op, l, r) = ast.nodes[n] else { unreachable!() };
+                let Node::Binary(op, l, r) = ast.nodes[n] else {
+                    unreachable!()
+                };
                 g.cast(ty[l]);
                 g.code.push(if op == BinOp::And { op::AND } else { op::OR });
                 let skip_at = g.code.len();
@@ -230,7 +240,9 @@ pub(crate) fn generate(ast: &Ast, ty: &[Ty]) -> Result<Bytecode, FilterError> {
                 todo.push(Task::Visit(r));
             }
             Task::LogicalEnd(n, skip_at) => {
-                let Node::Binary(_, _, r) = ast.nodes[n] else { unreachable!() };
+                let Node::Binary(_, _, r) = ast.nodes[n] else {
+                    unreachable!()
+                };
                 g.cast(ty[r]);
                 let target = (g.code.len() as u16).to_le_bytes();
                 g.code[skip_at..skip_at + 2].copy_from_slice(&target);
@@ -239,7 +251,10 @@ pub(crate) fn generate(ast: &Ast, ty: &[Ty]) -> Result<Bytecode, FilterError> {
     }
     let total = g.code.len() + g.reloc.len();
     if total > MAX_DATA {
-        return Err(FilterError::new(0, K::TooLarge(total + BYTECODE_HEADER_LEN)));
+        return Err(FilterError::new(
+            0,
+            K::TooLarge(total + BYTECODE_HEADER_LEN),
+        ));
     }
     let reloc_offset = g.code.len() as u32;
     let mut data = g.code;

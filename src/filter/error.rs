@@ -21,7 +21,9 @@ impl FilterError {
             at -= 1;
         }
         let start = expression[..at].rfind('\n').map_or(0, |i| i + 1);
-        let end = expression[at..].find('\n').map_or(expression.len(), |i| at + i);
+        let end = expression[at..]
+            .find('\n')
+            .map_or(expression.len(), |i| at + i);
         let col = expression[start..at].chars().count();
         format!("{}\n{}^", &expression[start..end], " ".repeat(col))
     }
@@ -46,7 +48,9 @@ pub enum FilterErrorKind {
     UnterminatedString,
     #[error("empty character constant")]
     EmptyCharConstant,
-    #[error("escape sequences not supported (lttng's lexer reads the text `ESCSEQ` in quotes as one)")]
+    #[error(
+        "escape sequences not supported (lttng's lexer reads the text `ESCSEQ` in quotes as one)"
+    )]
     EscapeSequence,
     #[error("cannot scan {kind} constant {text:?}")]
     BadConstant { kind: &'static str, text: String },

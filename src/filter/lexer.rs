@@ -139,7 +139,11 @@ impl<'a> Lexer<'a> {
             let start = self.pos;
             let c = self.at(start);
             if start >= self.src.len() {
-                return Token { tok: Tok::Eof, start, end: start };
+                return Token {
+                    tok: Tok::Eof,
+                    start,
+                    end: start,
+                };
             }
             match c {
                 b' ' | b'\t' | b'\n' => {
@@ -194,7 +198,12 @@ impl<'a> Lexer<'a> {
             }
         };
         self.pos = i;
-        let tok = Tok::Str { value, char_const: quote == b'\'', closed, escseq };
+        let tok = Tok::Str {
+            value,
+            char_const: quote == b'\'',
+            closed,
+            escseq,
+        };
         Token { tok, start, end: i }
     }
 
@@ -233,7 +242,11 @@ impl<'a> Lexer<'a> {
         }
         let (len, tok) = best;
         self.pos = start + len;
-        Token { tok, start, end: start + len }
+        Token {
+            tok,
+            start,
+            end: start + len,
+        }
     }
 }
 
@@ -278,7 +291,10 @@ fn ident_len(s: &[u8]) -> usize {
 }
 
 fn run(s: &[u8], from: usize, pred: fn(u8) -> bool) -> usize {
-    s[from.min(s.len())..].iter().take_while(|&&b| pred(b)).count()
+    s[from.min(s.len())..]
+        .iter()
+        .take_while(|&&b| pred(b))
+        .count()
 }
 
 /// `{IS}`: longest integer suffix (`u`, `l`, `ll`, `ul`, `lu`, `ull`, `llu`, …).
@@ -400,14 +416,27 @@ mod tests {
     fn longest_match_and_rule_order() {
         use Tok::*;
         assert_eq!(toks("0x1p3f"), vec![(Float, "0x1p3f")]);
-        assert_eq!(toks("10lL"), vec![(Int(IntKind::Decimal), "10l"), (Ident, "L")]);
-        assert_eq!(toks("08"), vec![(Int(IntKind::Octal), "0"), (Int(IntKind::Decimal), "8")]);
+        assert_eq!(
+            toks("10lL"),
+            vec![(Int(IntKind::Decimal), "10l"), (Ident, "L")]
+        );
+        assert_eq!(
+            toks("08"),
+            vec![(Int(IntKind::Octal), "0"), (Int(IntKind::Decimal), "8")]
+        );
         assert_eq!(toks("09.5"), vec![(Float, "09.5")]);
         assert_eq!(toks(":"), vec![(Punct(super::Punct::Colon), ":")]);
         assert_eq!(toks("::"), vec![(Ident, "::")]);
         assert_eq!(toks(":="), vec![(Punct(super::Punct::Assign), ":=")]);
         assert_eq!(toks("a.5"), vec![(Ident, "a"), (Float, ".5")]);
-        assert_eq!(toks("$ctx.x"), vec![(Global, "$ctx"), (Punct(super::Punct::Dot), "."), (Ident, "x")]);
+        assert_eq!(
+            toks("$ctx.x"),
+            vec![
+                (Global, "$ctx"),
+                (Punct(super::Punct::Dot), "."),
+                (Ident, "x")
+            ]
+        );
         assert_eq!(toks("a\\u00e9"), vec![(Ident, "a\\u00e9")]);
         assert_eq!(toks("a /* x */ // y"), vec![(Ident, "a")]);
     }

@@ -59,7 +59,10 @@ pub fn compile(expression: &str) -> Result<Bytecode, FilterError> {
         return Err(FilterError::new(0, FilterErrorKind::Empty));
     }
     if src.len() > MAX_EXPRESSION_LEN {
-        return Err(FilterError::new(MAX_EXPRESSION_LEN, FilterErrorKind::ExpressionTooLong));
+        return Err(FilterError::new(
+            MAX_EXPRESSION_LEN,
+            FilterErrorKind::ExpressionTooLong,
+        ));
     }
     if let Some(nul) = src.iter().position(|&b| b == 0) {
         return Err(FilterError::new(nul, FilterErrorKind::Nul));

@@ -22,9 +22,14 @@ pub(crate) fn int_value(kind: IntKind, text: &[u8]) -> Option<u64> {
     if digits.is_empty() {
         return None;
     }
-    Some(digits.iter().try_fold(0u64, |acc, &d| {
-        acc.checked_mul(u64::from(radix))?.checked_add(u64::from(d))
-    }).unwrap_or(u64::MAX))
+    Some(
+        digits
+            .iter()
+            .try_fold(0u64, |acc, &d| {
+                acc.checked_mul(u64::from(radix))?.checked_add(u64::from(d))
+            })
+            .unwrap_or(u64::MAX),
+    )
 }
 
 /// The value of a float token (always a valid strtod prefix by construction).
@@ -34,7 +39,12 @@ pub(crate) fn float_value(text: &[u8]) -> f64 {
         return hex_float(&text[2..]);
     }
     // Longest decimal prefix: digits, '.', digits, exponent with digits.
-    let digits = |from: usize| text[from.min(text.len())..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let digits = |from: usize| {
+        text[from.min(text.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
     let mut n = digits(0);
     if text.get(n) == Some(&b'.') {
         n += 1 + digits(n + 1);
@@ -46,7 +56,10 @@ pub(crate) fn float_value(text: &[u8]) -> f64 {
             n += 1 + sign + e;
         }
     }
-    std::str::from_utf8(&text[..n]).ok().and_then(|s| s.parse().ok()).unwrap_or(0.0)
+    std::str::from_utf8(&text[..n])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// A hex float body (after `0x`): hex digits, optional `.` and hex digits,
@@ -96,7 +109,9 @@ fn hex_float(s: &[u8]) -> f64 {
         let n = ds.iter().take_while(|b| b.is_ascii_digit()).count();
         if n > 0 {
             // Saturate: anything past ±100,000 is zero or infinity anyway.
-            let p = ds[..n].iter().fold(0i64, |acc, &b| (acc * 10 + i64::from(b - b'0')).min(100_000));
+            let p = ds[..n].iter().fold(0i64, |acc, &b| {
+                (acc * 10 + i64::from(b - b'0')).min(100_000)
+            });
             exp += if neg { -p } else { p };
         }
     }
@@ -160,13 +175,22 @@ mod tests {
 
     #[test]
     fn scanf_integers() {
-        assert_eq!(int_value(IntKind::Decimal, b"99999999999999999999"), Some(u64::MAX));
-        assert_eq!(int_value(IntKind::Decimal, b"123456789012345678901234"), Some(12345678901234567890));
+        assert_eq!(
+            int_value(IntKind::Decimal, b"99999999999999999999"),
+            Some(u64::MAX)
+        );
+        assert_eq!(
+            int_value(IntKind::Decimal, b"123456789012345678901234"),
+            Some(12345678901234567890)
+        );
         assert_eq!(int_value(IntKind::Hex, b"0X1F"), None);
         assert_eq!(int_value(IntKind::Hex, b"0x1fULL"), Some(0x1f));
         assert_eq!(int_value(IntKind::Octal, b"0u"), None);
         assert_eq!(int_value(IntKind::Octal, b"017l"), Some(15));
-        assert_eq!(int_value(IntKind::Octal, b"02000000000000000000000"), Some(u64::MAX));
+        assert_eq!(
+            int_value(IntKind::Octal, b"02000000000000000000000"),
+            Some(u64::MAX)
+        );
     }
 
     #[test]
@@ -175,7 +199,10 @@ mod tests {
         assert_eq!(float_value(b"0x1.8f"), 1.0 + 143.0 / 256.0);
         assert_eq!(float_value(b"0x1.fffffffffffff8p0"), 2.0);
         assert_eq!(float_value(b"0x1.00000000000008p0"), 1.0);
-        assert_eq!(float_value(b"0x1.000000000000081p0").to_bits(), 1.0f64.to_bits() + 1);
+        assert_eq!(
+            float_value(b"0x1.000000000000081p0").to_bits(),
+            1.0f64.to_bits() + 1
+        );
         assert_eq!(float_value(b"0x1p-1074").to_bits(), 1);
         assert_eq!(float_value(b"0x1p-1075").to_bits(), 0);
         assert_eq!(float_value(b"0x1.8p-1074").to_bits(), 2);

@@ -163,7 +163,11 @@ enum Frame {
     Unary(UnOp, usize),
     Bin(NodeId, BinOp, usize),
     /// A field chain being read; `dotted` once past its first element.
-    Chain { elems: Vec<Elem>, dotted: bool, run: usize },
+    Chain {
+        elems: Vec<Elem>,
+        dotted: bool,
+        run: usize,
+    },
     Bracket,
 }
 
@@ -200,7 +204,11 @@ pub(crate) fn parse(src: &[u8]) -> Result<Ast, FilterError> {
         peeked: None,
         stack: Vec::new(),
         depth: 0,
-        ast: Ast { nodes: Vec::new(), pos: Vec::new(), root: 0 },
+        ast: Ast {
+            nodes: Vec::new(),
+            pos: Vec::new(),
+            root: 0,
+        },
     };
     p.ast.root = p.run()?;
     Ok(p.ast)
@@ -210,10 +218,15 @@ fn unexpected(src: &[u8], t: &Token) -> FilterError {
     let kind = match &t.tok {
         Tok::Eof => K::UnexpectedEnd,
         Tok::Bad(_) => {
-            let c = String::from_utf8_lossy(&src[t.start..]).chars().next().unwrap_or('?');
+            let c = String::from_utf8_lossy(&src[t.start..])
+                .chars()
+                .next()
+                .unwrap_or('?');
             K::BadChar(c)
         }
-        _ => K::Unexpected { found: format!("'{}'", String::from_utf8_lossy(&src[t.start..t.end])) },
+        _ => K::Unexpected {
+            found: format!("'{}'", String::from_utf8_lossy(&src[t.start..t.end])),
+        },
     };
     FilterError::new(t.start, kind)
 }
@@ -259,8 +272,17 @@ impl Parser<'_> {
     }
 
     /// Grows the chain on top of the stack by one element or bracket.
-    fn grow_chain(&mut self, at: usize, f: impl FnOnce(&mut Vec<Elem>, &mut bool, &mut usize)) -> Result<(), FilterError> {
-        let Some(Frame::Chain { mut elems, mut dotted, mut run }) = self.pop() else {
+    fn grow_chain(
+        &mut self,
+        at: usize,
+        f: impl FnOnce(&mut Vec<Elem>, &mut bool, &mut usize),
+    ) -> Result<(), FilterError> {
+        let Some(Frame::Chain {
+            mut elems,
+            mut dotted,
+            mut run,
+        }) = self.pop()
+        else {
             unreachable!("grow_chain is only called with a chain on top");
         };
         f(&mut elems, &mut dotted, &mut run);
@@ -295,16 +317,33 @@ impl Parser<'_> {
                             super::lexer::IntKind::Octal => "octal",
                             super::lexer::IntKind::Hex => "hexadecimal",
                         };
-                        FilterError::new(t.start, K::BadConstant { kind, text: String::from_utf8_lossy(text).into() })
+                        FilterError::new(
+                            t.start,
+                            K::BadConstant {
+                                kind,
+                                text: String::from_utf8_lossy(text).into(),
+                            },
+                        )
                     })?;
-                    Operand { node: self.node(Node::Int(v), t.start), bare_int: Some(v) }
+                    Operand {
+                        node: self.node(Node::Int(v), t.start),
+                        bare_int: Some(v),
+                    }
                 }
                 Tok::Float => {
                     self.need(1, t.start)?;
                     let v = number::float_value(&self.src[t.start..t.end]);
-                    Operand { node: self.node(Node::Float(v), t.start), bare_int: None }
+                    Operand {
+                        node: self.node(Node::Float(v), t.start),
+                        bare_int: None,
+                    }
                 }
-                Tok::Str { value, char_const, closed, escseq } => {
+                Tok::Str {
+                    value,
+                    char_const,
+                    closed,
+                    escseq,
+                } => {
                     if let Some(at) = escseq {
                         return Err(FilterError::new(at, K::EscapeSequence));
                     }
@@ -316,11 +355,21 @@ impl Parser<'_> {
                     }
                     // START s_char_sequence DQUOTE, or START DQUOTE.
                     self.need(if value.is_empty() { 2 } else { 3 }, t.start)?;
-                    Operand { node: self.node(Node::Str(value), t.start), bare_int: None }
+                    Operand {
+                        node: self.node(Node::Str(value), t.start),
+                        bare_int: None,
+                    }
                 }
                 Tok::Ident | Tok::Global => {
                     let elem = self.elem(&t);
-                    self.push(Frame::Chain { elems: vec![elem], dotted: false, run: 0 }, t.start)?;
+                    self.push(
+                        Frame::Chain {
+                            elems: vec![elem],
+                            dotted: false,
+                            run: 0,
+                        },
+                        t.start,
+                    )?;
                     match self.chain()? {
                         Some(op) => op,
                         None => continue 'operand, // a `[` opened: read its index
@@ -331,8 +380,13 @@ impl Parser<'_> {
             // Holding an operand: reduce, then decide on the next token.
             loop {
                 while let Some(Frame::Unary(..)) = self.stack.last() {
-                    let Some(Frame::Unary(op, pos)) = self.pop() else { unreachable!() };
-                    operand = Operand { node: self.node(Node::Unary(op, operand.node), pos), bare_int: None };
+                    let Some(Frame::Unary(op, pos)) = self.pop() else {
+                        unreachable!()
+                    };
+                    operand = Operand {
+                        node: self.node(Node::Unary(op, operand.node), pos),
+                        bare_int: None,
+                    };
                 }
                 if let Some(Frame::Bracket) = self.stack.last() {
                     let t = self.bump();
@@ -340,7 +394,9 @@ impl Parser<'_> {
                         return Err(unexpected(self.src, &t));
                     }
                     self.pop();
-                    let index = operand.bare_int.map_or(Index::Other(self.ast.pos[operand.node]), Index::Const);
+                    let index = operand
+                        .bare_int
+                        .map_or(Index::Other(self.ast.pos[operand.node]), Index::Const);
                     self.grow_chain(t.start, |elems, _, run| {
                         let last = elems.last_mut().expect("a chain has an element");
                         last.index.get_or_insert(index);
@@ -426,9 +482,14 @@ impl Parser<'_> {
                     })?;
                 }
                 _ => {
-                    let Some(Frame::Chain { elems, .. }) = self.pop() else { unreachable!() };
+                    let Some(Frame::Chain { elems, .. }) = self.pop() else {
+                        unreachable!()
+                    };
                     let pos = elems[0].pos;
-                    return Ok(Some(Operand { node: self.node(Node::Field(elems), pos), bare_int: None }));
+                    return Ok(Some(Operand {
+                        node: self.node(Node::Field(elems), pos),
+                        bare_int: None,
+                    }));
                 }
             }
         }
@@ -440,8 +501,13 @@ impl Parser<'_> {
             if op.precedence() < min {
                 break;
             }
-            let Some(Frame::Bin(left, op, pos)) = self.pop() else { unreachable!() };
-            operand = Operand { node: self.node(Node::Binary(op, left, operand.node), pos), bare_int: None };
+            let Some(Frame::Bin(left, op, pos)) = self.pop() else {
+                unreachable!()
+            };
+            operand = Operand {
+                node: self.node(Node::Binary(op, left, operand.node), pos),
+                bare_int: None,
+            };
         }
         operand
     }

@@ -63,8 +63,12 @@ impl AppLink<'_> {
     /// A command whose payload follows the message (FILTER, EXCLUSION):
     /// lttng-ust reads both, then replies once.
     async fn call_with_payload(&self, msg: &CmdMsg, payload: &[u8]) -> Result<u32, AppIoError> {
-        self.deadline.run(write_all(&self.conn.cmd, &msg.bytes)).await?;
-        self.deadline.run(write_all(&self.conn.cmd, payload)).await?;
+        self.deadline
+            .run(write_all(&self.conn.cmd, &msg.bytes))
+            .await?;
+        self.deadline
+            .run(write_all(&self.conn.cmd, payload))
+            .await?;
         read_reply(self, msg).await
     }
 

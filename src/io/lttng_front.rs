@@ -9,10 +9,10 @@ use std::time::SystemTime;
 
 use crate::command::reply::TracepointField;
 use crate::command::request::ChannelOptions;
+use crate::core::event_filter::EventFilter;
 use crate::core::session::{
     BufferScheme, ChannelConfig, LoglevelSel, SessionConfig, SessionError, DEFAULT_CHANNEL,
 };
-use crate::core::event_filter::EventFilter;
 use crate::io::commands::{self, CommandError};
 use crate::io::lttng_client::{ClientHandler, Peer};
 use crate::io::state::Daemon;
