@@ -562,3 +562,81 @@ fn unprivileged_user_sees_and_controls_only_its_sessions() {
     signal(user_daemon.id() as i32, libc::SIGTERM);
     let _ = user_daemon.wait();
 }
+
+/// Filters and exclusions sent by the stock CLI (compiled by liblttng-ctl)
+/// reach the apps: the trace holds exactly the events they allow, and
+/// `lttng list` shows the rules (a listing that lttng-sessiond 2.13.9 fails
+/// to give once a rule has exclusions).
+///
+/// Break caught: the front end dropping the filter (`filter = None`) or the
+/// exclusions (`Vec::new()`) before `enable_event`.
+#[test]
+fn filters_and_exclusions_through_the_stock_cli() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    let trace = w.dir.join("trace");
+    ok(&w, &["create", "s", "--output", trace.to_str().unwrap()]);
+    ok(&w, &["enable-channel", "-u", "c"]);
+    // Integer range, string glob and float: `dbl` is 1.5 * value.
+    let f = r#"value >= 2 && value < 8 && text == "text-*" && dbl > 4.0"#;
+    ok(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_fixture:rich",
+            "-c",
+            "c",
+            "--filter",
+            f,
+        ],
+    );
+    // A `*` rule leaving out debug and rich, with its own filter.
+    ok(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_fixture:*",
+            "-c",
+            "c",
+            "-x",
+            "ustd_fixture:debug,ustd_fixture:rich",
+            "--filter",
+            "value < 3",
+        ],
+    );
+    ok(&w, &["start"]);
+    run_app(&w, &["-n", "10"]);
+    ok(&w, &["stop"]);
+    let listing = ok(&w, &["list", "s"]);
+    assert!(listing.contains("ustd_fixture:rich"), "{listing}");
+    assert!(listing.contains("ustd_fixture:*"), "{listing}");
+    ok(&w, &["destroy"]);
+    let lines = babeltrace(&trace);
+    let values = |ev: &str| -> Vec<i64> {
+        lines
+            .iter()
+            .filter(|l| l.contains(ev))
+            .map(|l| {
+                let v = l.split("value = ").nth(1).expect("a value field");
+                v.split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(
+        values("ustd_fixture:rich:"),
+        vec![3, 4, 5, 6, 7],
+        "{lines:#?}"
+    );
+    assert_eq!(values("ustd_fixture:simple:"), vec![0, 1, 2], "{lines:#?}");
+    assert_eq!(
+        values("ustd_fixture:debug:"),
+        Vec::<i64>::new(),
+        "{lines:#?}"
+    );
+}
