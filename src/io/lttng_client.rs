@@ -234,9 +234,9 @@ mod tests {
     }
 
     mod tempdir {
-        pub struct Dir(std::path::PathBuf);
+        pub(super) struct Dir(std::path::PathBuf);
         impl Dir {
-            pub fn new() -> Self {
+            pub(super) fn new() -> Self {
                 use std::sync::atomic::{AtomicUsize, Ordering};
                 static N: AtomicUsize = AtomicUsize::new(0);
                 let p = std::env::temp_dir().join(format!(
@@ -247,7 +247,7 @@ mod tests {
                 std::fs::create_dir_all(&p).unwrap();
                 Self(p)
             }
-            pub fn sock(&self) -> std::path::PathBuf {
+            pub(super) fn sock(&self) -> std::path::PathBuf {
                 self.0.join(super::CLIENT_SOCKET)
             }
         }
