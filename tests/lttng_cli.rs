@@ -640,3 +640,43 @@ fn filters_and_exclusions_through_the_stock_cli() {
         "{lines:#?}"
     );
 }
+
+/// A channel too small for what the app writes, in discard mode: the events
+/// the writers dropped show in `lttng list SESSION`'s channel statistics.
+///
+/// Break caught: the front end's channel listing leaving the statistics at 0
+/// (the `loss.get(..)` lookup removed).
+#[test]
+fn discarded_events_show_in_lttng_list() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    let trace = w.dir.join("trace");
+    ok(&w, &["create", "s", "--output", trace.to_str().unwrap()]);
+    ok(
+        &w,
+        &[
+            "enable-channel",
+            "-u",
+            "c",
+            "--discard",
+            "--subbuf-size",
+            "4096",
+            "--num-subbuf",
+            "2",
+        ],
+    );
+    ok(&w, &["enable-event", "-u", "ustd_fixture:*", "-c", "c"]);
+    ok(&w, &["start"]);
+    run_app(&w, &["-n", "20000"]);
+    ok(&w, &["stop"]);
+    let listing = ok(&w, &["list", "s"]);
+    let discarded: u64 = listing
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Discarded events: "))
+        .unwrap_or_else(|| panic!("no discarded-events line: {listing}"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(discarded > 0, "{listing}");
+    ok(&w, &["destroy"]);
+}

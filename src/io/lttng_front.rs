@@ -171,7 +171,23 @@ impl LttngFront {
             Request::ListChannels(t) => {
                 ust(&t)?;
                 let c = self.config(&t.session)?;
-                let chans: Vec<ChannelAttr> = c.channels.iter().map(channel_attr).collect();
+                // What each channel lost so far, from the command layer.
+                let loss = commands::show_session(d, &c.name)
+                    .ok()
+                    .and_then(|v| v.buffers)
+                    .unwrap_or_default();
+                let chans: Vec<ChannelAttr> = c
+                    .channels
+                    .iter()
+                    .map(|ch| {
+                        let mut a = channel_attr(ch);
+                        if let Some(l) = loss.get(&ch.name) {
+                            a.discarded_events = l.discarded_events;
+                            a.lost_packets = l.lost_packets;
+                        }
+                        a
+                    })
+                    .collect();
                 let (h, data) = encode_channels(&chans);
                 Ok(Reply::ok_with_header(h, data))
             }
