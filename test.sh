@@ -23,7 +23,7 @@ fi
 
 # tests/fd_budget.rs drives the ustd-bench binary, which `cargo test` does not build.
 cargo build --release -p ustd-bench
-cargo test --workspace --release
+cargo test --workspace --release --no-fail-fast
 LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2} loom-tests/run.sh
 # Each fuzz target a few seconds on its corpus (see fuzz/README.md).
 fuzz/run.sh

@@ -34,6 +34,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "core",
             "sync",
             "wire",
+            "filter",
             "engine",
             "io::state",
             "io::app_conn",
