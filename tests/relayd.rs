@@ -8,11 +8,11 @@
 
 mod common;
 
+use common::relayd::{addr, free_port, Relayd};
 use common::{ustd_bin, wait_until, World, GENEROUS};
 use std::fs;
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use ustd::relayd::{RelaydError, RelaydSession};
 use ustd::relayd_wire::{CreateSession, Index};
@@ -26,77 +26,6 @@ fn be_u32(b: &[u8], at: usize) -> u32 {
 
 fn be_u64(b: &[u8], at: usize) -> u64 {
     u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"))
-}
-
-/// A loopback port nobody listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
-}
-
-fn addr(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-/// A stock lttng-relayd on loopback ports of our own, in the world's mount
-/// namespace, writing under `out`.
-struct Relayd {
-    child: Child,
-    ctrl: SocketAddr,
-    data: SocketAddr,
-    live: SocketAddr,
-    out: PathBuf,
-}
-
-impl Relayd {
-    fn start(w: &World) -> Relayd {
-        let out = w.dir.join("relayd-out");
-        let (c, d, l) = (free_port(), free_port(), free_port());
-        let mut cmd = w.command_in(Path::new("lttng-relayd"));
-        cmd.arg("-C")
-            .arg(format!("tcp://127.0.0.1:{c}"))
-            .arg("-D")
-            .arg(format!("tcp://127.0.0.1:{d}"))
-            .arg("-L")
-            .arg(format!("tcp://127.0.0.1:{l}"))
-            .arg("-o")
-            .arg(&out)
-            .env("LTTNG_HOME", &w.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(w.dir.join("relayd.log")).expect("relayd log"));
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn lttng-relayd ({e}); is lttng-tools installed?"));
-        let mut r = Relayd {
-            child,
-            ctrl: addr(c),
-            data: addr(d),
-            live: addr(l),
-            out,
-        };
-        wait_until("lttng-relayd listening", GENEROUS, || {
-            if let Ok(Some(st)) = r.child.try_wait() {
-                let log = fs::read_to_string(w.dir.join("relayd.log")).unwrap_or_default();
-                panic!("lttng-relayd exited with {st}: {log}");
-            }
-            (TcpStream::connect(r.ctrl).is_ok() && TcpStream::connect(r.data).is_ok()).then_some(())
-        });
-        r
-    }
-
-    fn signal(&self, sig: i32) {
-        common::signal(self.child.id() as i32, sig);
-    }
-}
-
-impl Drop for Relayd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn ustd_ok(w: &World, args: &[&str]) {

@@ -18,6 +18,7 @@
 #![allow(dead_code)]
 
 pub mod raw;
+pub mod relayd;
 
 use serde::Deserialize;
 use std::collections::HashSet;
