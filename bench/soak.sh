@@ -37,6 +37,7 @@ DURATION=${DURATION:-600} SAMPLE=${SAMPLE:-10} WARMUP=${WARMUP:-60}
 CONC=${CONC:-16} ITER=${ITER:-40} KILL_EVERY=${KILL_EVERY:-5} BUFFERS=${BUFFERS:-uid}
 USTD_BIN=${USTD_BIN:-$repo/target/release/ustd}
 OUT=${OUT:-$(mktemp -d /tmp/ustd-soak.XXXXXX)}
+mkdir -p "$OUT"
 [[ -x $USTD_BIN ]] || { echo "soak.sh: build first: cargo build --release --bin ustd" >&2; exit 1; }
 
 app=$OUT/ustd-fixture
