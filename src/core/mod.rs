@@ -8,5 +8,6 @@ pub mod handover;
 pub mod map;
 pub mod metadata;
 pub mod pairing;
+pub mod push_gate;
 pub mod registry;
 pub mod session;

@@ -36,6 +36,7 @@ use std::time::SystemTime;
 use crate::core::app::{AppId, AppInfo};
 use crate::core::fd_budget::{cost, FdBudget, FdPermit};
 use crate::core::handover::{Handover, Retire};
+use crate::core::push_gate::PushGate;
 use crate::core::metadata::{
     format_ctf_datetime, Abi, BufferingScheme, ByteOrder, ClockParams, Fragment, HeaderType,
     MetadataError, MetadataRegistry, MetadataSink, PushError, SessionParams, TracerVersion,
@@ -114,6 +115,8 @@ struct TraceSet {
     /// with this held, the closer sends the last fragments itself, so the
     /// consumer's stream is never released under a pending push.
     pushing: Mutex<()>,
+    /// At most one push queued after registrations (see `core::push_gate`).
+    push_gate: PushGate,
     /// The fds of its metadata buffers and file.
     _fds: FdPermit,
 }
@@ -354,6 +357,7 @@ impl SessionTrace {
             pids: Mutex::new(HashMap::from([(id, app.creds.pid)])),
             handover: Handover::new(),
             pushing: Mutex::new(()),
+            push_gate: PushGate::new(),
             _fds: fds,
         });
         *slot = Some(set.clone());
@@ -670,9 +674,21 @@ impl SessionTrace {
     /// Pushes whatever metadata the app's registry gained (after a notify
     /// registration). Concurrent callers are safe: the registry hands the
     /// fragments to one pusher at a time.
+    /// After a registration appended to `app`'s set: whether the caller
+    /// must schedule [`Self::push_for`], or a push already queued carries
+    /// the append (or the set is gone, and its closer pushed).
+    pub fn request_push(&self, app: &AppInfo, id: AppId) -> bool {
+        self.existing_set(app, id)
+            .is_ok_and(|set| set.push_gate.request())
+    }
+
+    /// The push [`Self::request_push`] asked for: everything appended so far.
     pub fn push_for(&self, app: &AppInfo, id: AppId) -> Result<(), TraceError> {
         match self.existing_set(app, id) {
-            Ok(set) => self.push(&set),
+            Ok(set) => {
+                set.push_gate.begin();
+                self.push(&set)
+            }
             // The set was closed meanwhile (its per-PID app left): whoever
             // closed it made the final push.
             Err(TraceError::NoBuffers) => Ok(()),

@@ -17,8 +17,10 @@
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::os::fd::AsFd;
+use std::sync::Arc;
 
 use crate::command::reply::{TracepointField, TracepointInfo};
+use crate::core::app::{AppId, AppInfo};
 use crate::core::fd_budget::FdPermit;
 use crate::core::session::{ChannelConfig, EventKey, SessionConfig};
 use crate::engine::trace::{SessionTrace, TraceError};
@@ -27,6 +29,35 @@ use crate::io::state::Daemon;
 use crate::io::stream::{exchange, exchange_any, send_fds, write_all, AppIoError, Deadline};
 use crate::wire::cmd::{op, ust_err, CmdMsg, ROOT_HANDLE};
 use crate::wire::list::{FieldIterEntry, FIELD_ITER_LEN};
+
+/// Engine calls that may wait for a buffer set's creation, at most this
+/// many at a time.
+const ENGINE_CALLS: usize = 4;
+
+/// Runs an engine call that may block (creating a set's buffers waits on
+/// the consumer thread: memfds, mmap, files; the others wait on that set's
+/// slot meanwhile) on tokio's blocking pool, at most [`ENGINE_CALLS`] at a
+/// time: further callers wait as parked tasks, not threads. Unbounded (or
+/// with `block_in_place`, which hands the worker's duties to a fresh thread
+/// per call), a fan-out over thousands of apps waiting for one set grew the
+/// daemon to hundreds of threads. The permit moves into the call, so a
+/// caller cancelled by its deadline still counts until the call returns.
+async fn engine_call<R: Send + 'static>(
+    trace: &Arc<SessionTrace>,
+    app: &AppRef,
+    f: impl FnOnce(&SessionTrace, &AppInfo, AppId) -> R + Send + 'static,
+) -> Result<R, SyncError> {
+    static CALLS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(ENGINE_CALLS);
+    // Never closed: an error cannot happen, and would only lift the bound.
+    let permit = CALLS.acquire().await.ok();
+    let (trace, app) = (trace.clone(), app.clone());
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f(&trace, &app.info, app.id)
+    })
+    .await
+    .map_err(|e| SyncError::EngineCall(e.to_string()))
+}
 
 struct ChannelShadow {
     handle: u32,
@@ -91,34 +122,40 @@ impl AppLink<'_> {
 
     /// Attaches the app to its buffer set, paying first for the set's fds
     /// when this app creates it.
-    async fn attach(&self, trace: &SessionTrace) -> Result<u32, SyncError> {
-        let (info, id) = (&self.app.info, self.app.id);
-        let need = tokio::task::block_in_place(|| trace.fds_for_attach(info, id));
+    async fn attach(&self, trace: &Arc<SessionTrace>) -> Result<u32, SyncError> {
+        let need = engine_call(trace, self.app, |t, info, id| t.fds_for_attach(info, id)).await?;
         let mut reserved = self.reserve_fds(trace, need).await?;
-        tokio::task::block_in_place(|| trace.attach(info, id, &mut reserved))
-            .map_err(SyncError::Trace)
+        engine_call(trace, self.app, move |t, info, id| {
+            t.attach(info, id, &mut reserved)
+        })
+        .await?
+        .map_err(SyncError::Trace)
     }
 
     /// CHANNEL (blob + wakeup fd), then one STREAM (shm + wakeup fds) per CPU.
     async fn create_channel(
         &self,
-        trace: &SessionTrace,
+        trace: &Arc<SessionTrace>,
         session_handle: u32,
         ch: &ChannelConfig,
         gen: u32,
     ) -> Result<u32, SyncError> {
-        let (info, id) = (&self.app.info, self.app.id);
         // Every fd this takes is paid for first, all at once: holding part
         // of it while waiting for the rest could deadlock a fan-out. Until
         // it is dropped (after the objects, declared later), `reserved`
         // pays for our copies of the fds sent to the app.
-        let need = tokio::task::block_in_place(|| trace.fds_for_channel(info, id, ch, gen));
+        let c = ch.clone();
+        let need =
+            engine_call(trace, self.app, move |t, info, id| t.fds_for_channel(info, id, &c, gen))
+                .await?;
         let mut reserved = self.reserve_fds(trace, need).await?;
-        // Creating a set's buffers waits on the consumer thread (memfds,
-        // mmap, file creation): let the runtime move other tasks away.
-        let objs =
-            tokio::task::block_in_place(|| trace.channel_for_app(info, id, ch, gen, &mut reserved))
-                .map_err(SyncError::Trace)?;
+        let c = ch.clone();
+        let (objs, _reserved) = engine_call(trace, self.app, move |t, info, id| {
+            let objs = t.channel_for_app(info, id, &c, gen, &mut reserved);
+            (objs, reserved)
+        })
+        .await?;
+        let objs = objs.map_err(SyncError::Trace)?;
         let s = &self.conn.cmd;
         let msg = CmdMsg::channel(session_handle, objs.blob.len() as u64, false);
         self.deadline.run(write_all(s, &msg.bytes)).await?;
@@ -165,6 +202,8 @@ pub enum SyncError {
     Trace(crate::engine::trace::TraceError),
     #[error("buffers: no fd budget for {need} fds within the app's deadline")]
     FdBudget { need: usize },
+    #[error("buffers: engine call failed: {0}")]
+    EngineCall(String),
 }
 
 impl SyncError {
@@ -182,7 +221,7 @@ impl AppShadow {
         link: &AppLink<'_>,
         session_id: u64,
         cfg: &SessionConfig,
-        trace: &SessionTrace,
+        trace: &Arc<SessionTrace>,
     ) -> Result<(), SyncError> {
         if !cfg.ever_started && !self.sessions.contains_key(&session_id) {
             return Ok(());

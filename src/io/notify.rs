@@ -144,8 +144,12 @@ fn channel_of(
 }
 
 /// Writes what a registration appended to the metadata, off the notify path
-/// (the reply does not wait for the consumer).
+/// (the reply does not wait for the consumer), unless a push already
+/// queued for the set will carry it.
 fn schedule_push(app: &AppRef, trace: Arc<SessionTrace>) {
+    if !trace.request_push(&app.info, app.id) {
+        return;
+    }
     let (info, id) = (app.info.clone(), app.id);
     tokio::task::spawn_blocking(move || {
         if let Err(e) = trace.push_for(&info, id) {
