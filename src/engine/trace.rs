@@ -13,7 +13,8 @@
 //!   by notify tasks registering channels/events/enums.
 //! * Metadata pushes follow the registry's push protocol: at most one push is
 //!   in flight per registry; the consumer receives contiguous fragments. They
-//!   run on blocking threads (after the notify reply), at stop, and on the
+//!   run on blocking threads (after the notify reply, at most one queued per
+//!   set: `core::push_gate`), at stop, and on the
 //!   reaper when a per-PID app leaves; each set's `pushing` lock makes a
 //!   closer wait for a push in flight instead of releasing the stream under
 //!   it.
