@@ -8,7 +8,8 @@
 // in RUSTFLAGS works too.
 
 /// The historical bugs the loom models must catch (see `loom-tests/`).
-const MUTANTS: [&str; 6] = [
+const MUTANTS: [&str; 7] = [
+    "push_gate_load",
     "attach_records_current",
     "teardown_early",
     "push_advance_early",

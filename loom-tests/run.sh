@@ -6,7 +6,7 @@
 #   LOOM_MAX_PREEMPTIONS  preemption bound (default 2, the CI setting; 3 is
 #                         the deeper run documented in the README)
 #   MODELS                space-separated subset of: teardown metadata_push
-#                         reuse publication session_owner handover (default: all)
+#                         reuse publication session_owner handover push_gate (default: all)
 #
 # Mutants are selected with USTD_MUTANT (read by the build scripts, which set
 # `--cfg ustd_mutant="..."`), so switching mutants rebuilds only ustd and
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 export RUSTFLAGS="--cfg ustd_loom"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/loom}"
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
-models="${MODELS:-teardown metadata_push reuse publication session_owner handover}"
+models="${MODELS:-teardown metadata_push reuse publication session_owner handover push_gate}"
 
 # Model test file -> the mutant that reintroduces its historical bug.
 declare -A mutant_of=(
@@ -27,6 +27,7 @@ declare -A mutant_of=(
     [publication]=publish_early
     [session_owner]=start_unchecked
     [handover]=attach_records_current
+    [push_gate]=push_gate_load
 )
 
 run_tests() { # <mutant or empty> <test file>

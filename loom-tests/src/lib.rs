@@ -38,6 +38,7 @@ macro_rules! without_mutants {
                 ustd_mutant = "publish_early",
                 ustd_mutant = "start_unchecked",
                 ustd_mutant = "attach_records_current",
+                ustd_mutant = "push_gate_load",
             )))]
             $item
         )*
