@@ -16,6 +16,7 @@
 # Usage (as root, from the repository root):
 #   cargo build --release --bin ustd --bin ustd-bench && bench/scale.sh
 # Environment: APPS=9500 NOFILE=20000 LIST_RUNS=5 REPLY_DELAY_MS=0 OUT=dir
+#   ROUNDS=1 (sessions created, started, stopped and destroyed in turn)
 set -euo pipefail
 
 if [[ ${USTD_SCALE_IN_NS:-} != 1 ]]; then
@@ -28,7 +29,7 @@ mount -t tmpfs -o mode=0755 tmpfs /run/lttng
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-APPS=${APPS:-9500} NOFILE=${NOFILE:-20000} LIST_RUNS=${LIST_RUNS:-5} REPLY_DELAY_MS=${REPLY_DELAY_MS:-0}
+ROUNDS=${ROUNDS:-1} APPS=${APPS:-9500} NOFILE=${NOFILE:-20000} LIST_RUNS=${LIST_RUNS:-5} REPLY_DELAY_MS=${REPLY_DELAY_MS:-0}
 USTD_BIN=${USTD_BIN:-$repo/target/release/ustd}
 BENCH_BIN=${BENCH_BIN:-$repo/target/release/ustd-bench}
 OUT=${OUT:-$(mktemp -d /tmp/ustd-scale.XXXXXX)}
@@ -54,9 +55,11 @@ thread_names() { cat /proc/$daemon/task/*/comm | sort | uniq -c | awk '{printf "
 
 echo "daemon: nofile $NOFILE; idle: RSS $(rss) KiB, fds $(fds), threads $(threads)"
 
-# The generator holds two sockets per app: give it room (root may raise it).
+# The generator holds two sockets per app: it gets the hard limit (raising
+# that needs CAP_SYS_RESOURCE, which containers often lack).
+ulimit -n "$(ulimit -Hn)"
 t0=$(now_ms)
-prlimit --nofile=$((4 * APPS + 1024)):$((4 * APPS + 1024)) -- "$BENCH_BIN" \
+"$BENCH_BIN" \
     --socket "$rundir/lttng-ust-sock-8" --apps "$APPS" --serve --short-lived-connectors \
     --reply-delay-ms "$REPLY_DELAY_MS" --register-timeout-s 300 --ready-file "$OUT/ready" \
     >"$OUT/gen.final.json" 2>"$OUT/gen.log" &
@@ -79,11 +82,13 @@ sorted=$(printf '%s\n' "${times[@]}" | sort -n | tr '\n' ' ')
 read -r -a s <<<"$sorted"
 echo "ustd list --json: median ${s[$(( ${#s[@]} / 2 ))]} ms, min ${s[0]}, max ${s[-1]} (runs: ${times[*]})"
 
-for c in "create scale --output $OUT/trace" "enable-event -u -a" start stop destroy; do
-    t=$(now_ms)
-    set +e; ctl $c >"$OUT/ctl.out" 2>"$OUT/ctl.err"; rc=$?; set -e
-    echo "$(echo "$c" | cut -d' ' -f1-2): $(( $(now_ms) - t )) ms, exit $rc$( ((rc)) && echo ": $(head -c 300 "$OUT/ctl.err")")"
-    [[ $c == start ]] && echo "after start: RSS $(rss) KiB, fds $(fds), threads $(threads): $(thread_names)"
+for round in $(seq "$ROUNDS"); do
+    for c in "create scale$round --output $OUT/trace$round" "enable-event -u -a" start stop destroy; do
+        t=$(now_ms)
+        set +e; ctl $c >"$OUT/ctl.out" 2>"$OUT/ctl.err"; rc=$?; set -e
+        echo "$(echo "$c" | cut -d' ' -f1-2): $(( $(now_ms) - t )) ms, exit $rc$( ((rc)) && echo ": $(head -c 300 "$OUT/ctl.err")")"
+        [[ $c == start ]] && echo "after start: RSS $(rss) KiB, fds $(fds), threads $(threads): $(thread_names)"
+    done
+    echo "after destroy (round $round): RSS $(rss) KiB, fds $(fds), threads $(threads)"
 done
-echo "after destroy: RSS $(rss) KiB, fds $(fds), threads $(threads)"
 echo "results in $OUT"
