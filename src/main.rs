@@ -16,9 +16,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use ustd::command::reply::{FanOutReport, SessionView, TracepointListing};
-use ustd::command::{ChannelOptions, Reply, Request};
+use ustd::command::{ChannelOptions, Reply, Request, TrackInput};
 use ustd::control;
 use ustd::core::session::{BufferScheme, LoglevelSel};
+use ustd::core::tracker::{TrackedAttr, Trackers, TrackingPolicy};
 use ustd::wire::cmd::{ctx, LoglevelType};
 
 mod record;
@@ -172,6 +173,18 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Trace only the apps with these vpids, vuids or vgids (names allowed
+    /// for users and groups); `--all` traces every app again.
+    Track {
+        #[command(flatten)]
+        t: TrackArgs,
+    },
+    /// Stop tracing the apps with these vpids, vuids or vgids; `--all`
+    /// traces no app.
+    Untrack {
+        #[command(flatten)]
+        t: TrackArgs,
+    },
     /// Trace a command: create a session, enable all events, start, run
     /// CMD, stop, destroy, print the trace path.
     Record {
@@ -190,6 +203,48 @@ enum Cmd {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+}
+
+/// `track`/`untrack` options, as lttng has them.
+#[derive(clap::Args, Debug)]
+#[group(id = "attr", required = true, multiple = false, args = ["vpid", "vuid", "vgid"])]
+struct TrackArgs {
+    #[arg(short = 'u', long = "userspace", required = true)]
+    userspace: bool,
+    #[arg(short = 's', long)]
+    session: Option<String>,
+    /// Virtual process ids, comma separated.
+    #[arg(long, num_args = 0..=1, value_delimiter = ',')]
+    vpid: Option<Vec<TrackInput>>,
+    /// Virtual user ids or user names, comma separated.
+    #[arg(long, num_args = 0..=1, value_delimiter = ',')]
+    vuid: Option<Vec<TrackInput>>,
+    /// Virtual group ids or group names, comma separated.
+    #[arg(long, num_args = 0..=1, value_delimiter = ',')]
+    vgid: Option<Vec<TrackInput>>,
+    /// Every value (with one of --vpid, --vuid, --vgid and no values).
+    #[arg(short = 'a', long)]
+    all: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+impl TrackArgs {
+    /// The tracker, and its values (`None` for `--all`).
+    fn resolve(self) -> Result<(TrackedAttr, Option<Vec<TrackInput>>), String> {
+        let (attr, values) = match (self.vpid, self.vuid, self.vgid) {
+            (Some(v), None, None) => (TrackedAttr::Vpid, v),
+            (None, Some(v), None) => (TrackedAttr::Vuid, v),
+            (None, None, Some(v)) => (TrackedAttr::Vgid, v),
+            _ => return Err("exactly one of --vpid, --vuid, --vgid".into()),
+        };
+        match (self.all, values.is_empty()) {
+            (true, true) => Ok((attr, None)),
+            (false, false) => Ok((attr, Some(values))),
+            (true, false) => Err("--all takes no values".into()),
+            (false, true) => Err("give values, or --all".into()),
+        }
+    }
 }
 
 /// `--filter` and `-x`, as lttng's enable-event has them.
@@ -574,6 +629,8 @@ impl Client {
                 };
                 self.change(&req, json, &what)
             }
+            Cmd::Track { t } => self.track(t, true),
+            Cmd::Untrack { t } => self.track(t, false),
             Cmd::Start { name, json } => {
                 let a = reply!(
                     self.call(&Request::Start { session: name })?,
@@ -605,6 +662,35 @@ impl Client {
             )
             .map(|()| Done::All),
         }
+    }
+
+    fn track(&self, t: TrackArgs, track: bool) -> Result<Done, String> {
+        let (session, json) = (t.session.clone(), t.json);
+        let (attr, values) = t.resolve()?;
+        let what = match &values {
+            None if track => format!("{} tracking policy set to `all`", attr.label()),
+            None => format!("{} tracking policy set to `none`", attr.label()),
+            Some(v) => format!(
+                "{} {} the {} inclusion set",
+                v.iter().map(input_text).collect::<Vec<_>>().join(", "),
+                if track { "added to" } else { "removed from" },
+                attr.label()
+            ),
+        };
+        let req = if track {
+            Request::Track {
+                session,
+                attr,
+                values,
+            }
+        } else {
+            Request::Untrack {
+                session,
+                attr,
+                values,
+            }
+        };
+        self.change(&req, json, &what)
     }
 
     fn list(&self, json: bool) -> Result<(), String> {
@@ -653,6 +739,7 @@ fn describe_session(s: &SessionView) -> String {
         if s.active { "active" } else { "inactive" },
         s.output.display()
     );
+    out += &describe_trackers(&s.trackers);
     for c in &s.channels {
         let a = &c.attrs;
         out += &format!(
@@ -698,6 +785,32 @@ fn describe_session(s: &SessionView) -> String {
         if let Some(l) = s.buffers.as_ref().and_then(|b| b.get(&c.name)) {
             out += &format!("    {}\n", l.line());
         }
+    }
+    out
+}
+
+fn input_text(v: &TrackInput) -> String {
+    match v {
+        TrackInput::Id(id) => id.to_string(),
+        TrackInput::Name(n) => n.clone(),
+    }
+}
+
+fn describe_trackers(t: &Trackers) -> String {
+    let mut out = String::from("Tracked process attributes:\n");
+    for attr in TrackedAttr::ALL {
+        let tr = t.get(attr);
+        let shown = match tr.policy {
+            TrackingPolicy::All => "all".to_owned(),
+            TrackingPolicy::Set if !tr.values.is_empty() => tr
+                .values
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            TrackingPolicy::Set | TrackingPolicy::None => "none".to_owned(),
+        };
+        out += &format!("  {}s: {shown}\n", attr.label());
     }
     out
 }

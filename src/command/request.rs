@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::command::tracker::TrackInput;
 use crate::core::session::{BufferScheme, ChannelAttrs, LoglevelSel};
+use crate::core::tracker::TrackedAttr;
 
 /// One command, as decoded by a front end. The JSON-lines control protocol
 /// carries it as is (`{"request": "start", "session": …}`).
@@ -58,6 +60,18 @@ pub enum Request {
     },
     ListTracepoints {
         fields: bool,
+    },
+    /// `values` None: every app (`--all`); else they join the inclusion set.
+    Track {
+        session: Option<String>,
+        attr: TrackedAttr,
+        values: Option<Vec<TrackInput>>,
+    },
+    /// `values` None: no app (`--all`); else they leave the inclusion set.
+    Untrack {
+        session: Option<String>,
+        attr: TrackedAttr,
+        values: Option<Vec<TrackInput>>,
     },
 }
 

@@ -61,7 +61,7 @@ pub async fn create(
 
 /// Applies a configuration change, then pushes it to apps if the session
 /// has been started (unstarted sessions reach apps at `start`).
-async fn change(
+pub(super) async fn change(
     d: &Daemon,
     session: Option<String>,
     f: impl FnOnce(&mut SessionConfig) -> Result<(), SessionError>,

@@ -35,6 +35,7 @@ use crate::sync::{lock, Arc, Mutex};
 use crate::wire::cmd::LoglevelType;
 
 use super::event_filter::EventFilter;
+use super::tracker::{TrackerError, Trackers};
 
 pub const DEFAULT_CHANNEL: &str = "channel0";
 /// Longest event name or pattern the ABI carries (256 bytes with the NUL).
@@ -187,6 +188,9 @@ pub struct SessionConfig {
     /// lttng-ust refuses new channels in a session that was ever started.
     pub ever_started: bool,
     pub channels: Vec<ChannelConfig>,
+    /// Which apps the session traces (vpid, vuid, vgid trackers).
+    #[serde(default, skip_serializing_if = "Trackers::is_default")]
+    pub trackers: Trackers,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -221,6 +225,8 @@ pub enum SessionError {
     MixedBuffers(BufferScheme),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Tracker(#[from] TrackerError),
 }
 
 /// What a session has run: nothing yet, or its trace (kept when stopped,
@@ -471,6 +477,7 @@ impl<T> Sessions<T> {
                     active: false,
                     ever_started: false,
                     channels: Vec::new(),
+                    trackers: Trackers::default(),
                 },
                 run: RunState::Configured,
                 destroyed: false,

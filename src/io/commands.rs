@@ -3,6 +3,7 @@
 
 pub use crate::command::{
     add_context, create, destroy, disable_event, enable_channel, enable_event, list_sessions,
-    list_tracepoints, show_session, start, stop, CommandError,
+    list_tracepoints, set_tracker_policy, show_session, start, stop, tracker_add, tracker_remove,
+    CommandError,
 };
 pub use crate::io::host::local_datetime;
