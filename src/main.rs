@@ -207,7 +207,6 @@ enum Cmd {
 
 /// `track`/`untrack` options, as lttng has them.
 #[derive(clap::Args, Debug)]
-#[group(id = "attr", required = true, multiple = false, args = ["vpid", "vuid", "vgid"])]
 struct TrackArgs {
     #[arg(short = 'u', long = "userspace", required = true)]
     userspace: bool,
@@ -230,20 +229,29 @@ struct TrackArgs {
 }
 
 impl TrackArgs {
-    /// The tracker, and its values (`None` for `--all`).
-    fn resolve(self) -> Result<(TrackedAttr, Option<Vec<TrackInput>>), String> {
-        let (attr, values) = match (self.vpid, self.vuid, self.vgid) {
-            (Some(v), None, None) => (TrackedAttr::Vpid, v),
-            (None, Some(v), None) => (TrackedAttr::Vuid, v),
-            (None, None, Some(v)) => (TrackedAttr::Vgid, v),
-            _ => return Err("exactly one of --vpid, --vuid, --vgid".into()),
-        };
-        match (self.all, values.is_empty()) {
-            (true, true) => Ok((attr, None)),
-            (false, false) => Ok((attr, Some(values))),
-            (true, false) => Err("--all takes no values".into()),
-            (false, true) => Err("give values, or --all".into()),
+    /// Each tracker given, with its values (`None` for `--all`).
+    fn resolve(self) -> Result<Vec<(TrackedAttr, Option<Vec<TrackInput>>)>, String> {
+        let given = [
+            (TrackedAttr::Vpid, self.vpid),
+            (TrackedAttr::Vuid, self.vuid),
+            (TrackedAttr::Vgid, self.vgid),
+        ];
+        let mut out = Vec::new();
+        for (attr, values) in given {
+            let Some(values) = values else { continue };
+            out.push(match (self.all, values.is_empty()) {
+                (true, true) => (attr, None),
+                (false, false) => (attr, Some(values)),
+                (true, false) => return Err("--all takes no values".into()),
+                (false, true) => {
+                    return Err(format!("--{attr:?} needs values, or --all").to_lowercase())
+                }
+            });
         }
+        if out.is_empty() {
+            return Err("give --vpid, --vuid or --vgid".into());
+        }
+        Ok(out)
     }
 }
 
@@ -664,33 +672,40 @@ impl Client {
         }
     }
 
+    /// One request per tracker given, as lttng does.
     fn track(&self, t: TrackArgs, track: bool) -> Result<Done, String> {
         let (session, json) = (t.session.clone(), t.json);
-        let (attr, values) = t.resolve()?;
-        let what = match &values {
-            None if track => format!("{} tracking policy set to `all`", attr.label()),
-            None => format!("{} tracking policy set to `none`", attr.label()),
-            Some(v) => format!(
-                "{} {} the {} inclusion set",
-                v.iter().map(input_text).collect::<Vec<_>>().join(", "),
-                if track { "added to" } else { "removed from" },
-                attr.label()
-            ),
-        };
-        let req = if track {
-            Request::Track {
-                session,
-                attr,
-                values,
+        let mut done = Done::All;
+        for (attr, values) in t.resolve()? {
+            let what = match &values {
+                None if track => format!("{} tracking policy set to `all`", attr.label()),
+                None => format!("{} tracking policy set to `none`", attr.label()),
+                Some(v) => format!(
+                    "{} {} the {} inclusion set",
+                    v.iter().map(input_text).collect::<Vec<_>>().join(", "),
+                    if track { "added to" } else { "removed from" },
+                    attr.label()
+                ),
+            };
+            let session = session.clone();
+            let req = if track {
+                Request::Track {
+                    session,
+                    attr,
+                    values,
+                }
+            } else {
+                Request::Untrack {
+                    session,
+                    attr,
+                    values,
+                }
+            };
+            if let Done::SomeAppsFailed = self.change(&req, json, &what)? {
+                done = Done::SomeAppsFailed;
             }
-        } else {
-            Request::Untrack {
-                session,
-                attr,
-                values,
-            }
-        };
-        self.change(&req, json, &what)
+        }
+        Ok(done)
     }
 
     fn list(&self, json: bool) -> Result<(), String> {

@@ -682,3 +682,181 @@ fn discarded_events_show_in_lttng_list() {
     assert!(discarded > 0, "{listing}");
     ok(&w, &["destroy"]);
 }
+
+/// The vpids babeltrace2 saw (every line carries the vpid context).
+fn vpids(lines: &[String]) -> Vec<i32> {
+    let mut v: Vec<i32> = lines
+        .iter()
+        .map(|l| {
+            let at = l.find("vpid = ").unwrap_or_else(|| panic!("no vpid: {l}")) + 7;
+            let n: String = l[at..].chars().take_while(char::is_ascii_digit).collect();
+            n.parse().unwrap()
+        })
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// `lttng track -u --vpid P` on a started session: only P's events are in the
+/// trace, from the apps already registered (the other one loses its session at
+/// once) and from apps arriving later. `untrack` of the last value leaves an
+/// empty inclusion set ("none": no app, as lttng-sessiond 2.13.9 does), and
+/// `track --vpid --all` traces every app again.
+///
+/// Breaks caught: `AppShadow::sync` ignoring the trackers (`if false && …`):
+/// the untracked apps' events appear; not releasing the session of an app that
+/// was registered before `track`: its events appear.
+#[test]
+fn track_vpid_traces_only_that_app() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    let trace = w.dir.join("trace");
+    ok(&w, &["create", "s", "--output", trace.to_str().unwrap()]);
+    ok(&w, &["enable-event", "-u", "ustd_fixture:simple"]);
+    ok(&w, &["add-context", "-u", "-t", "vpid"]);
+    ok(&w, &["start"]);
+    // Both registered (lttng-ust's constructor waited for it) before the tracker changes.
+    let mut a = w.spawn_app(&["-n", "2", "-e", "simple", "-s"]);
+    let mut b = w.spawn_app(&["-n", "2", "-e", "simple", "-s"]);
+    a.wait_line("main reached", GENEROUS);
+    b.wait_line("main reached", GENEROUS);
+    let out = ok(&w, &["track", "-u", "--vpid", &a.pid().to_string()]);
+    assert!(out.contains("Added"), "{out}");
+    for app in [&a, &b] {
+        app.signal(libc::SIGUSR1);
+    }
+    a.wait_line("exiting", GENEROUS);
+    b.wait_line("exiting", GENEROUS);
+    a.wait();
+    b.wait();
+    let late = run_app(&w, &["-n", "2", "-e", "simple"]);
+    let listed = ok(&w, &["list", "s"]);
+    assert!(
+        listed.contains(&format!("Virtual process IDs:  {}", a.pid())),
+        "{listed}"
+    );
+    ok(&w, &["untrack", "-u", "--vpid", &a.pid().to_string()]);
+    assert!(ok(&w, &["list", "s"]).contains("Virtual process IDs:  none"));
+    let none = run_app(&w, &["-n", "2", "-e", "simple"]);
+    ok(&w, &["track", "-u", "--vpid", "--all"]);
+    assert!(ok(&w, &["list", "s"]).contains("Virtual process IDs:  all"));
+    let all = run_app(&w, &["-n", "2", "-e", "simple"]);
+    ok(&w, &["destroy"]);
+    let lines = babeltrace(&trace);
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    let mut want = vec![a.pid(), all];
+    want.sort_unstable();
+    assert_eq!(
+        vpids(&lines),
+        want,
+        "b={} late={late} none={none}: {lines:#?}",
+        b.pid()
+    );
+}
+
+/// `lttng track -u --vuid nobody`: an app run as uid 65534 is traced, root's
+/// app is not (the name is kept and listed as lttng-sessiond lists it).
+///
+/// Break caught: `Trackers::tracks` reading the vpid tracker for the uid
+/// (`self.vpid.includes(vuid.into())`): root's events appear.
+#[test]
+fn track_vuid_traces_only_that_users_apps() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    std::fs::set_permissions(&w.dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let trace = w.dir.join("trace");
+    ok(&w, &["create", "s", "--output", trace.to_str().unwrap()]);
+    ok(&w, &["enable-event", "-u", "ustd_fixture:simple"]);
+    ok(&w, &["add-context", "-u", "-t", "vpid", "-t", "vuid"]);
+    ok(&w, &["track", "-u", "--vuid", "nobody"]);
+    assert!(ok(&w, &["list", "s"]).contains("Virtual user IDs:     `nobody`"));
+    ok(&w, &["start"]);
+    let root_app = run_app(&w, &["-n", "2", "-e", "simple"]);
+    let home = w.dir.join("nobody-home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    let mut c = w.command_in(Path::new("setpriv"));
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"])
+        .arg(format!("LTTNG_HOME={}", home.display()))
+        .arg(fixture_app())
+        .args(["-n", "2", "-e", "simple"]);
+    let mut nobody = App::spawn(c);
+    nobody.wait_line("exiting", GENEROUS);
+    nobody.wait();
+    ok(&w, &["destroy"]);
+    let lines = babeltrace(&trace);
+    assert_eq!(lines.len(), 2, "root app {root_app}: {lines:#?}");
+    assert!(
+        lines.iter().all(|l| l.contains("vuid = 65534")),
+        "{lines:#?}"
+    );
+}
+
+/// Trackers listed (text and MI) and saved as lttng-sessiond 2.13.9 does, and
+/// loaded back: the same commands on both daemons. One value per tracker:
+/// lttng-sessiond lists a set in hash-table order.
+///
+/// Break caught: the inclusion-set reply giving a name's resolved id
+/// (`attr_value`): the CLI lists `0` for `` `root` ``.
+#[test]
+fn tracker_listings_and_save_match_lttng_sessiond() {
+    let mut outputs = Vec::new();
+    for ustd in [false, true] {
+        let w = World::builder().without_daemon();
+        let _d = if ustd {
+            Sessiond::ustd(&w)
+        } else {
+            Sessiond::lttng(&w)
+        };
+        ok(
+            &w,
+            &[
+                "create",
+                "s",
+                "--output",
+                w.dir.join("trace").to_str().unwrap(),
+            ],
+        );
+        ok(&w, &["enable-event", "-u", "ustd_fixture:simple"]);
+        let mut got = Vec::new();
+        let list = |w: &World, got: &mut Vec<String>| {
+            for c in [&["list", "s"][..], &["--mi", "xml", "list", "s"]] {
+                got.push(normalize(&ok(w, c), &w.dir, &[]));
+            }
+        };
+        list(&w, &mut got);
+        ok(&w, &["track", "-u", "--vpid", "123"]);
+        ok(&w, &["track", "-u", "--vuid", "root"]);
+        ok(&w, &["track", "-u", "--vgid", "7"]);
+        ok(&w, &["untrack", "-u", "--vgid", "7"]);
+        list(&w, &mut got);
+        ok(&w, &["untrack", "-u", "--vgid", "--all"]);
+        ok(&w, &["track", "-u", "--vuid", "--all"]);
+        list(&w, &mut got);
+        let saved = w.dir.join("saved");
+        ok(&w, &["save", "s", "--output-path", saved.to_str().unwrap()]);
+        let file = std::fs::read_to_string(saved.join("s.lttng")).unwrap();
+        let at = file
+            .find("<process_attr_trackers>")
+            .expect("trackers saved");
+        let end = file.find("</process_attr_trackers>").unwrap();
+        got.push(file[at..end].to_owned());
+        ok(&w, &["destroy", "s"]);
+        ok(
+            &w,
+            &[
+                "load",
+                "s",
+                "--input-path",
+                saved.join("s.lttng").to_str().unwrap(),
+            ],
+        );
+        list(&w, &mut got);
+        outputs.push(got);
+    }
+    assert_eq!(outputs[0].len(), outputs[1].len());
+    for (i, (l, u)) in outputs[0].iter().zip(&outputs[1]).enumerate() {
+        assert_eq!(u, l, "output {i}: ustd (left) vs lttng-sessiond (right)");
+    }
+}
