@@ -111,6 +111,17 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Disable user-space channels (comma separated): apps stop recording
+    /// into them; `enable-channel` enables them again.
+    DisableChannel {
+        #[arg(short = 'u', long = "userspace", required = true)]
+        userspace: bool,
+        names: String,
+        #[arg(short = 's', long)]
+        session: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Enable user-space event rules (exact names or `*` globs).
     EnableEvent {
         #[arg(short = 'u', long = "userspace", required = true)]
@@ -604,6 +615,16 @@ impl Client {
                     exclusions: rule.exclusions,
                 };
                 self.change(&req, json, &what)
+            }
+            Cmd::DisableChannel {
+                names,
+                session,
+                json,
+                ..
+            } => {
+                let names: Vec<String> = names.split(',').map(str::to_owned).collect();
+                let what = format!("UST channel {} disabled", names.join(","));
+                self.change(&Request::DisableChannel { session, names }, json, &what)
             }
             Cmd::DisableEvent {
                 patterns: p,

@@ -860,3 +860,41 @@ fn tracker_listings_and_save_match_lttng_sessiond() {
         assert_eq!(u, l, "output {i}: ustd (left) vs lttng-sessiond (right)");
     }
 }
+
+/// `lttng disable-channel` on a started session: an app already registered
+/// and an app arriving later record nothing into the channel; `enable-channel`
+/// brings it back for the next app.
+///
+/// Break caught: `SessionConfig::disable_channel` leaving `enabled` as it was:
+/// the disabled channel's events appear.
+#[test]
+fn disable_channel_stops_recording_into_it() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    let trace = w.dir.join("trace");
+    ok(&w, &["create", "s", "--output", trace.to_str().unwrap()]);
+    ok(&w, &["enable-channel", "-u", "c1"]);
+    ok(&w, &["enable-channel", "-u", "c2"]);
+    ok(
+        &w,
+        &["enable-event", "-u", "ustd_fixture:simple", "-c", "c1"],
+    );
+    ok(&w, &["enable-event", "-u", "ustd_fixture:rich", "-c", "c2"]);
+    ok(&w, &["start"]);
+    let mut a = w.spawn_app(&["-n", "1", "-s"]);
+    a.wait_line("main reached", GENEROUS);
+    let out = ok(&w, &["disable-channel", "-u", "c2"]);
+    assert!(out.contains("ust channel c2 disabled"), "{out}");
+    assert!(ok(&w, &["list", "s"]).contains("- c2: [disabled]"));
+    a.signal(libc::SIGUSR1);
+    a.wait_line("exiting", GENEROUS);
+    a.wait();
+    run_app(&w, &["-n", "1"]);
+    ok(&w, &["enable-channel", "-u", "c2"]);
+    run_app(&w, &["-n", "1"]);
+    ok(&w, &["destroy"]);
+    let lines = babeltrace(&trace);
+    let count = |ev: &str| lines.iter().filter(|l| l.contains(ev)).count();
+    assert_eq!(count("ustd_fixture:simple:"), 3, "{lines:#?}");
+    assert_eq!(count("ustd_fixture:rich:"), 1, "{lines:#?}");
+}

@@ -15,12 +15,12 @@ pub mod tracker;
 
 pub use listing::{list_apps, list_tracepoints};
 pub use reply::Reply;
-pub use request::{ChannelOptions, Request};
+pub use request::{ChannelOptions, Request, TrackInput};
 pub use session::{
-    add_context, create, destroy, disable_event, enable_channel, enable_event, list_sessions,
-    show_session, start, stop,
+    add_context, create, destroy, disable_channel, disable_event, enable_channel, enable_event,
+    list_sessions, show_session, start, stop,
 };
-pub use tracker::{set_tracker_policy, track, tracker_add, tracker_remove, untrack, TrackInput};
+pub use tracker::{set_tracker_policy, track, tracker_add, tracker_remove, untrack};
 
 use crate::core::event_filter::EventFilter;
 use crate::core::session::SessionError;
@@ -73,6 +73,9 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
             name,
             attrs,
         } => Reply::Changed(enable_channel(d, session, name, attrs).await?),
+        Request::DisableChannel { session, names } => {
+            Reply::Changed(disable_channel(d, session, names).await?)
+        }
         Request::EnableEvent {
             session,
             channel,

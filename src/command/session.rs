@@ -90,6 +90,18 @@ pub async fn enable_channel(
     change(d, session, |c| c.enable_channel(&name, Some(attrs))).await
 }
 
+/// Disables channels: apps stop recording into them, their rules stay.
+pub async fn disable_channel(
+    d: &Daemon,
+    session: Option<String>,
+    names: Vec<String>,
+) -> Result<Applied, CommandError> {
+    change(d, session, |c| {
+        names.iter().try_for_each(|n| c.disable_channel(n))
+    })
+    .await
+}
+
 /// Enables one rule per pattern, all with the same loglevel, filter and
 /// exclusions.
 pub async fn enable_event(

@@ -3,30 +3,13 @@
 //! (what the `lttng` and `ustd` CLIs do with those). Names are resolved
 //! here, when added, as lttng-sessiond does; the session keeps them.
 
-use serde::{Deserialize, Serialize};
-
 use crate::command::reply::Applied;
+use crate::command::request::TrackInput;
 use crate::command::session::change;
 use crate::command::CommandError;
 use crate::core::tracker::{TrackedAttr, TrackedValue, TrackingPolicy};
 use crate::io::host::{group_id, user_id};
 use crate::io::state::Daemon;
-
-/// A value as a user gives it: an id, or a user or group name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum TrackInput {
-    Id(i64),
-    Name(String),
-}
-
-impl std::str::FromStr for TrackInput {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(s.parse()
-            .map_or_else(|_| Self::Name(s.to_owned()), Self::Id))
-    }
-}
 
 /// The value as the session keeps it (a name with the id it resolves to now).
 fn resolve(attr: TrackedAttr, v: TrackInput) -> Result<TrackedValue, CommandError> {

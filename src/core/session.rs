@@ -638,15 +638,16 @@ impl SessionConfig {
             .ok_or_else(|| SessionError::NoChannel(name.to_owned()))
     }
 
-    /// `enable-channel`: creates the channel, or re-enables an existing one
-    /// (its attributes cannot change then, as in lttng).
+    /// `enable-channel`: creates the channel, or re-enables a disabled one
+    /// (with its attributes: those given are ignored then). An enabled
+    /// channel is refused, as lttng-sessiond does (`channel_ust_enable`).
     pub fn enable_channel(
         &mut self,
         name: &str,
         attrs: Option<ChannelAttrs>,
     ) -> Result<(), SessionError> {
         if let Some(c) = self.channels.iter_mut().find(|c| c.name == name) {
-            if attrs.is_some_and(|a| a != c.attrs) {
+            if c.enabled {
                 return Err(SessionError::ChannelExists(name.to_owned()));
             }
             c.enabled = true;
@@ -686,6 +687,13 @@ impl SessionConfig {
         self.channels
             .first()
             .map_or(BufferScheme::Uid, |c| c.attrs.buffers)
+    }
+
+    /// `disable-channel`: apps stop recording into it (its rules stay); a
+    /// disabled channel stays disabled without error, as in lttng.
+    pub fn disable_channel(&mut self, name: &str) -> Result<(), SessionError> {
+        self.channel_mut(name)?.enabled = false;
+        Ok(())
     }
 
     fn channel_or_default(
@@ -853,6 +861,36 @@ mod tests {
         assert!(s.get("nope").is_err());
         s.destroy("a").unwrap();
         assert_eq!(s.resolve(None).err(), Some(SessionError::NoSession));
+    }
+
+    #[test]
+    fn channels_disable_and_enable_as_lttng() {
+        let s: Sessions<()> = Sessions::new();
+        let a = s.create("a", PathBuf::from("/t")).unwrap();
+        let small = ChannelAttrs {
+            subbuf_size: 65_536,
+            ..ChannelAttrs::default_for(BufferScheme::Uid)
+        };
+        s.update(&a, |c| c.enable_channel("c", Some(small.clone())))
+            .unwrap();
+        // Enabled: refused, whatever the attributes.
+        assert_eq!(
+            s.update(&a, |c| c.enable_channel("c", Some(small.clone()))),
+            Err(SessionError::ChannelExists("c".into()))
+        );
+        s.update(&a, |c| c.disable_channel("c")).unwrap();
+        s.update(&a, |c| c.disable_channel("c")).unwrap();
+        assert!(!a.config().channels[0].enabled);
+        assert_eq!(
+            s.update(&a, |c| c.disable_channel("nope")),
+            Err(SessionError::NoChannel("nope".into()))
+        );
+        // Disabled: re-enabled with its own attributes, also after start.
+        s.update(&a, |c| c.start()).unwrap();
+        s.update(&a, |c| c.enable_channel("c", None)).unwrap();
+        let c = &a.config().channels[0];
+        assert!(c.enabled);
+        assert_eq!(c.attrs, small);
     }
 
     #[test]

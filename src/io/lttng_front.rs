@@ -255,9 +255,9 @@ impl LttngFront {
                 };
                 done(commands::enable_channel(d, Some(target.session), channel.name, o).await)
             }
-            Request::DisableChannel { target, .. } => {
+            Request::DisableChannel { target, channel } => {
                 ust(&target)?;
-                Err(ErrorCode::NotSupported)
+                done(commands::disable_channel(d, Some(target.session), vec![channel]).await)
             }
             Request::EnableEvent {
                 target,
