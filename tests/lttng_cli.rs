@@ -898,3 +898,74 @@ fn disable_channel_stops_recording_into_it() {
     assert_eq!(count("ustd_fixture:simple:"), 3, "{lines:#?}");
     assert_eq!(count("ustd_fixture:rich:"), 1, "{lines:#?}");
 }
+
+/// The DATA_PENDING request the stock CLI sent for session `s` (from the capture of
+/// `lttng stop`, tests/data/lttng_wire/stop.bin).
+fn data_pending_request() -> Vec<u8> {
+    let b = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/lttng_wire/stop.bin"
+    ))
+    .unwrap();
+    let mut o = 0;
+    let mut take = || {
+        let n = u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) as usize;
+        let s = b[o + 4..o + 4 + n].to_vec();
+        o += 4 + n;
+        s
+    };
+    loop {
+        let (req, _) = (take(), take());
+        if req[..4] == 24u32.to_le_bytes() {
+            return req;
+        }
+    }
+}
+
+/// DATA_PENDING as lttng-sessiond answers it: an error while the session is
+/// started (LTTNG_ERR_SESSION_STARTED, 13), then, once `lttng stop` returned
+/// (ustd's stop writes the data out before answering), not pending.
+///
+/// Break caught: the front end answering "not pending" whatever the state
+/// (`Some(false)` for `data_pending()`): the started session gets a reply of 0.
+#[test]
+fn data_pending_as_lttng_sessiond() {
+    let w = World::builder().without_daemon();
+    let d = Sessiond::ustd(&w);
+    let ask = || {
+        let mut s = UnixStream::connect(d.socket()).unwrap();
+        s.write_all(&data_pending_request()).unwrap();
+        let mut reply = Vec::new();
+        s.read_to_end(&mut reply).unwrap();
+        reply
+    };
+    ok(
+        &w,
+        &["create", "s", "--output", w.dir.join("t").to_str().unwrap()],
+    );
+    ok(&w, &["enable-event", "-u", "ustd_fixture:simple"]);
+    let r = ask();
+    assert_eq!(
+        (&r[4..8], &r[24..]),
+        (&10u32.to_le_bytes()[..], &[0u8][..]),
+        "never started"
+    );
+    ok(&w, &["start"]);
+    run_app(&w, &["-n", "100", "-e", "simple"]);
+    let r = ask();
+    assert_eq!(
+        &r[4..8],
+        &13u32.to_le_bytes(),
+        "started: LTTNG_ERR_SESSION_STARTED"
+    );
+    assert_eq!(r.len(), 24, "no data with an error");
+    let out = ok(&w, &["stop"]);
+    assert!(out.contains("Tracing stopped"), "{out}");
+    let r = ask();
+    assert_eq!(
+        (&r[4..8], &r[24..]),
+        (&10u32.to_le_bytes()[..], &[0u8][..]),
+        "stopped and written"
+    );
+    assert_eq!(babeltrace(&w.dir.join("t")).len(), 100);
+}

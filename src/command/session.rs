@@ -180,6 +180,8 @@ pub async fn start(d: &Daemon, session: Option<String>) -> Result<Applied, Comma
 
 pub async fn stop(d: &Daemon, session: Option<String>) -> Result<Stopped, CommandError> {
     let s = d.sessions.resolve(session.as_deref())?;
+    // DATA_PENDING says "pending" from before the stop until the data is out.
+    let _draining = s.draining();
     let trace = d.sessions.stop(&s)?;
     let report = sync_apps(d).await;
     let mut flushed = None;

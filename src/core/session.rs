@@ -241,6 +241,8 @@ struct Inner<T> {
     config: SessionConfig,
     run: RunState<T>,
     destroyed: bool,
+    /// Stops under way whose buffers are not yet written out (DATA_PENDING).
+    draining: usize,
 }
 
 pub struct Session<T> {
@@ -259,6 +261,30 @@ impl<T> Session<T> {
             RunState::Configured => None,
             RunState::Started(t) | RunState::Stopped(t) => Some(t.clone()),
         }
+    }
+
+    /// Marks a stop under way until the guard drops: taken before the
+    /// session stops, dropped once its buffers are written out, so that
+    /// [`Self::data_pending`] never answers "written" in between.
+    pub fn draining(&self) -> Draining<'_, T> {
+        lock(&self.inner).draining += 1;
+        Draining(self)
+    }
+
+    /// lttng's DATA_PENDING: `None` while the session is started (lttng
+    /// answers an error then), else whether a stop is still writing its data.
+    pub fn data_pending(&self) -> Option<bool> {
+        let inner = lock(&self.inner);
+        (!inner.config.active).then_some(inner.draining > 0)
+    }
+}
+
+/// See [`Session::draining`].
+pub struct Draining<'a, T>(&'a Session<T>);
+
+impl<T> Drop for Draining<'_, T> {
+    fn drop(&mut self) {
+        lock(&self.0.inner).draining -= 1;
     }
 }
 
@@ -481,6 +507,7 @@ impl<T> Sessions<T> {
                 },
                 run: RunState::Configured,
                 destroyed: false,
+                draining: 0,
             }),
         });
         m.insert(name.to_owned(), s.clone());
@@ -891,6 +918,22 @@ mod tests {
         let c = &a.config().channels[0];
         assert!(c.enabled);
         assert_eq!(c.attrs, small);
+    }
+
+    #[test]
+    fn data_pending_until_the_stop_has_written_out() {
+        let s: Sessions<()> = Sessions::new();
+        let a = s.create("a", PathBuf::from("/t")).unwrap();
+        assert_eq!(a.data_pending(), Some(false));
+        s.update(&a, |c| c.start()).unwrap();
+        assert_eq!(a.data_pending(), None, "started: lttng answers an error");
+        let g = a.draining();
+        // Still started: an error; then stopped but not written out: pending.
+        assert_eq!(a.data_pending(), None);
+        s.update(&a, |c| c.stop()).unwrap();
+        assert_eq!(a.data_pending(), Some(true));
+        drop(g);
+        assert_eq!(a.data_pending(), Some(false));
     }
 
     #[test]

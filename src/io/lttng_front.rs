@@ -172,8 +172,17 @@ impl LttngFront {
             }
             Request::Start(t) => done(commands::start(d, Some(t.session)).await),
             Request::Stop(t) => done(commands::stop(d, Some(t.session)).await),
-            // `stop` returns only once buffers are flushed and drained to disk.
-            Request::DataPending(t) => self.config(&t.session).map(|_| Reply::data_pending(false)),
+            // A stop (this client's or another's) still writing the data out: pending.
+            Request::DataPending(t) => {
+                let s = d
+                    .sessions
+                    .get(&t.session)
+                    .map_err(|_| ErrorCode::SessNotFound)?;
+                match s.data_pending() {
+                    None => Err(ErrorCode::SessionStarted),
+                    Some(p) => Ok(Reply::data_pending(p)),
+                }
+            }
             Request::ListDomains(t) => {
                 let c = self.config(&t.session)?;
                 let doms = match c.channels.first() {
