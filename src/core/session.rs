@@ -925,6 +925,7 @@ mod tests {
         let s: Sessions<()> = Sessions::new();
         let a = s.create("a", PathBuf::from("/t")).unwrap();
         assert_eq!(a.data_pending(), Some(false));
+        s.update(&a, |c| c.enable_channel("c", None)).unwrap();
         s.update(&a, |c| c.start()).unwrap();
         assert_eq!(a.data_pending(), None, "started: lttng answers an error");
         let g = a.draining();
