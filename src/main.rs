@@ -239,9 +239,12 @@ struct TrackArgs {
     json: bool,
 }
 
+/// A tracker and its values (`None` for `--all`).
+type TrackerChange = (TrackedAttr, Option<Vec<TrackInput>>);
+
 impl TrackArgs {
-    /// Each tracker given, with its values (`None` for `--all`).
-    fn resolve(self) -> Result<Vec<(TrackedAttr, Option<Vec<TrackInput>>)>, String> {
+    /// Each tracker given, with its values.
+    fn resolve(self) -> Result<Vec<TrackerChange>, String> {
         let given = [
             (TrackedAttr::Vpid, self.vpid),
             (TrackedAttr::Vuid, self.vuid),
