@@ -16,9 +16,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use ustd::command::reply::{FanOutReport, SessionView, TracepointListing};
-use ustd::command::{ChannelOptions, Reply, Request};
+use ustd::command::{ChannelOptions, Reply, Request, TrackInput};
 use ustd::control;
 use ustd::core::session::{BufferScheme, LoglevelSel};
+use ustd::core::tracker::{TrackedAttr, Trackers, TrackingPolicy};
 use ustd::wire::cmd::{ctx, LoglevelType};
 
 mod record;
@@ -110,6 +111,17 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Disable user-space channels (comma separated): apps stop recording
+    /// into them; `enable-channel` enables them again.
+    DisableChannel {
+        #[arg(short = 'u', long = "userspace", required = true)]
+        userspace: bool,
+        names: String,
+        #[arg(short = 's', long)]
+        session: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Enable user-space event rules (exact names or `*` globs).
     EnableEvent {
         #[arg(short = 'u', long = "userspace", required = true)]
@@ -172,6 +184,18 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Trace only the apps with these vpids, vuids or vgids (names allowed
+    /// for users and groups); `--all` traces every app again.
+    Track {
+        #[command(flatten)]
+        t: TrackArgs,
+    },
+    /// Stop tracing the apps with these vpids, vuids or vgids; `--all`
+    /// traces no app.
+    Untrack {
+        #[command(flatten)]
+        t: TrackArgs,
+    },
     /// Trace a command: create a session, enable all events, start, run
     /// CMD, stop, destroy, print the trace path.
     Record {
@@ -190,6 +214,59 @@ enum Cmd {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+}
+
+/// `track`/`untrack` options, as lttng has them.
+#[derive(clap::Args, Debug)]
+struct TrackArgs {
+    #[arg(short = 'u', long = "userspace", required = true)]
+    userspace: bool,
+    #[arg(short = 's', long)]
+    session: Option<String>,
+    /// Virtual process ids, comma separated.
+    #[arg(long, num_args = 0..=1, value_delimiter = ',')]
+    vpid: Option<Vec<TrackInput>>,
+    /// Virtual user ids or user names, comma separated.
+    #[arg(long, num_args = 0..=1, value_delimiter = ',')]
+    vuid: Option<Vec<TrackInput>>,
+    /// Virtual group ids or group names, comma separated.
+    #[arg(long, num_args = 0..=1, value_delimiter = ',')]
+    vgid: Option<Vec<TrackInput>>,
+    /// Every value (with one of --vpid, --vuid, --vgid and no values).
+    #[arg(short = 'a', long)]
+    all: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+/// A tracker and its values (`None` for `--all`).
+type TrackerChange = (TrackedAttr, Option<Vec<TrackInput>>);
+
+impl TrackArgs {
+    /// Each tracker given, with its values.
+    fn resolve(self) -> Result<Vec<TrackerChange>, String> {
+        let given = [
+            (TrackedAttr::Vpid, self.vpid),
+            (TrackedAttr::Vuid, self.vuid),
+            (TrackedAttr::Vgid, self.vgid),
+        ];
+        let mut out = Vec::new();
+        for (attr, values) in given {
+            let Some(values) = values else { continue };
+            out.push(match (self.all, values.is_empty()) {
+                (true, true) => (attr, None),
+                (false, false) => (attr, Some(values)),
+                (true, false) => return Err("--all takes no values".into()),
+                (false, true) => {
+                    return Err(format!("--{attr:?} needs values, or --all").to_lowercase())
+                }
+            });
+        }
+        if out.is_empty() {
+            return Err("give --vpid, --vuid or --vgid".into());
+        }
+        Ok(out)
+    }
 }
 
 /// `--filter` and `-x`, as lttng's enable-event has them.
@@ -542,6 +619,16 @@ impl Client {
                 };
                 self.change(&req, json, &what)
             }
+            Cmd::DisableChannel {
+                names,
+                session,
+                json,
+                ..
+            } => {
+                let names: Vec<String> = names.split(',').map(str::to_owned).collect();
+                let what = format!("UST channel {} disabled", names.join(","));
+                self.change(&Request::DisableChannel { session, names }, json, &what)
+            }
             Cmd::DisableEvent {
                 patterns: p,
                 all,
@@ -574,6 +661,8 @@ impl Client {
                 };
                 self.change(&req, json, &what)
             }
+            Cmd::Track { t } => self.track(t, true),
+            Cmd::Untrack { t } => self.track(t, false),
             Cmd::Start { name, json } => {
                 let a = reply!(
                     self.call(&Request::Start { session: name })?,
@@ -605,6 +694,42 @@ impl Client {
             )
             .map(|()| Done::All),
         }
+    }
+
+    /// One request per tracker given, as lttng does.
+    fn track(&self, t: TrackArgs, track: bool) -> Result<Done, String> {
+        let (session, json) = (t.session.clone(), t.json);
+        let mut done = Done::All;
+        for (attr, values) in t.resolve()? {
+            let what = match &values {
+                None if track => format!("{} tracking policy set to `all`", attr.label()),
+                None => format!("{} tracking policy set to `none`", attr.label()),
+                Some(v) => format!(
+                    "{} {} the {} inclusion set",
+                    v.iter().map(input_text).collect::<Vec<_>>().join(", "),
+                    if track { "added to" } else { "removed from" },
+                    attr.label()
+                ),
+            };
+            let session = session.clone();
+            let req = if track {
+                Request::Track {
+                    session,
+                    attr,
+                    values,
+                }
+            } else {
+                Request::Untrack {
+                    session,
+                    attr,
+                    values,
+                }
+            };
+            if let Done::SomeAppsFailed = self.change(&req, json, &what)? {
+                done = Done::SomeAppsFailed;
+            }
+        }
+        Ok(done)
     }
 
     fn list(&self, json: bool) -> Result<(), String> {
@@ -653,6 +778,7 @@ fn describe_session(s: &SessionView) -> String {
         if s.active { "active" } else { "inactive" },
         s.output.display()
     );
+    out += &describe_trackers(&s.trackers);
     for c in &s.channels {
         let a = &c.attrs;
         out += &format!(
@@ -698,6 +824,32 @@ fn describe_session(s: &SessionView) -> String {
         if let Some(l) = s.buffers.as_ref().and_then(|b| b.get(&c.name)) {
             out += &format!("    {}\n", l.line());
         }
+    }
+    out
+}
+
+fn input_text(v: &TrackInput) -> String {
+    match v {
+        TrackInput::Id(id) => id.to_string(),
+        TrackInput::Name(n) => n.clone(),
+    }
+}
+
+fn describe_trackers(t: &Trackers) -> String {
+    let mut out = String::from("Tracked process attributes:\n");
+    for attr in TrackedAttr::ALL {
+        let tr = t.get(attr);
+        let shown = match tr.policy {
+            TrackingPolicy::All => "all".to_owned(),
+            TrackingPolicy::Set if !tr.values.is_empty() => tr
+                .values
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            TrackingPolicy::Set | TrackingPolicy::None => "none".to_owned(),
+        };
+        out += &format!("  {}s: {shown}\n", attr.label());
     }
     out
 }

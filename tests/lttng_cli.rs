@@ -682,3 +682,290 @@ fn discarded_events_show_in_lttng_list() {
     assert!(discarded > 0, "{listing}");
     ok(&w, &["destroy"]);
 }
+
+/// The vpids babeltrace2 saw (every line carries the vpid context).
+fn vpids(lines: &[String]) -> Vec<i32> {
+    let mut v: Vec<i32> = lines
+        .iter()
+        .map(|l| {
+            let at = l.find("vpid = ").unwrap_or_else(|| panic!("no vpid: {l}")) + 7;
+            let n: String = l[at..].chars().take_while(char::is_ascii_digit).collect();
+            n.parse().unwrap()
+        })
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// `lttng track -u --vpid P` on a started session: only P's events are in the
+/// trace, from the apps already registered (the other one loses its session at
+/// once) and from apps arriving later. `untrack` of the last value leaves an
+/// empty inclusion set ("none": no app, as lttng-sessiond 2.13.9 does), and
+/// `track --vpid --all` traces every app again.
+///
+/// Breaks caught: `AppShadow::sync` ignoring the trackers (`if false && …`):
+/// the untracked apps' events appear; not releasing the session of an app that
+/// was registered before `track`: its events appear.
+#[test]
+fn track_vpid_traces_only_that_app() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    let trace = w.dir.join("trace");
+    ok(&w, &["create", "s", "--output", trace.to_str().unwrap()]);
+    ok(&w, &["enable-event", "-u", "ustd_fixture:simple"]);
+    ok(&w, &["add-context", "-u", "-t", "vpid"]);
+    ok(&w, &["start"]);
+    // Both registered (lttng-ust's constructor waited for it) before the tracker changes.
+    let mut a = w.spawn_app(&["-n", "2", "-e", "simple", "-s"]);
+    let mut b = w.spawn_app(&["-n", "2", "-e", "simple", "-s"]);
+    a.wait_line("main reached", GENEROUS);
+    b.wait_line("main reached", GENEROUS);
+    let out = ok(&w, &["track", "-u", "--vpid", &a.pid().to_string()]);
+    assert!(out.contains("Added"), "{out}");
+    for app in [&a, &b] {
+        app.signal(libc::SIGUSR1);
+    }
+    a.wait_line("exiting", GENEROUS);
+    b.wait_line("exiting", GENEROUS);
+    a.wait();
+    b.wait();
+    let late = run_app(&w, &["-n", "2", "-e", "simple"]);
+    let listed = ok(&w, &["list", "s"]);
+    assert!(
+        listed.contains(&format!("Virtual process IDs:  {}", a.pid())),
+        "{listed}"
+    );
+    ok(&w, &["untrack", "-u", "--vpid", &a.pid().to_string()]);
+    assert!(ok(&w, &["list", "s"]).contains("Virtual process IDs:  none"));
+    let none = run_app(&w, &["-n", "2", "-e", "simple"]);
+    ok(&w, &["track", "-u", "--vpid", "--all"]);
+    assert!(ok(&w, &["list", "s"]).contains("Virtual process IDs:  all"));
+    let all = run_app(&w, &["-n", "2", "-e", "simple"]);
+    ok(&w, &["destroy"]);
+    let lines = babeltrace(&trace);
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    let mut want = vec![a.pid(), all];
+    want.sort_unstable();
+    assert_eq!(
+        vpids(&lines),
+        want,
+        "b={} late={late} none={none}: {lines:#?}",
+        b.pid()
+    );
+}
+
+/// `lttng track -u --vuid nobody`: an app run as uid 65534 is traced, root's
+/// app is not (the name is kept and listed as lttng-sessiond lists it).
+///
+/// Break caught: `Trackers::tracks` reading the vpid tracker for the uid
+/// (`self.vpid.includes(vuid.into())`): root's events appear.
+#[test]
+fn track_vuid_traces_only_that_users_apps() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    std::fs::set_permissions(&w.dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let trace = w.dir.join("trace");
+    ok(&w, &["create", "s", "--output", trace.to_str().unwrap()]);
+    ok(&w, &["enable-event", "-u", "ustd_fixture:simple"]);
+    ok(&w, &["add-context", "-u", "-t", "vpid", "-t", "vuid"]);
+    ok(&w, &["track", "-u", "--vuid", "nobody"]);
+    assert!(ok(&w, &["list", "s"]).contains("Virtual user IDs:     `nobody`"));
+    ok(&w, &["start"]);
+    let root_app = run_app(&w, &["-n", "2", "-e", "simple"]);
+    let home = w.dir.join("nobody-home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    let mut c = w.command_in(Path::new("setpriv"));
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"])
+        .arg(format!("LTTNG_HOME={}", home.display()))
+        .arg(fixture_app())
+        .args(["-n", "2", "-e", "simple"]);
+    let mut nobody = App::spawn(c);
+    nobody.wait_line("exiting", GENEROUS);
+    nobody.wait();
+    ok(&w, &["destroy"]);
+    let lines = babeltrace(&trace);
+    assert_eq!(lines.len(), 2, "root app {root_app}: {lines:#?}");
+    assert!(
+        lines.iter().all(|l| l.contains("vuid = 65534")),
+        "{lines:#?}"
+    );
+}
+
+/// Trackers listed (text and MI) and saved as lttng-sessiond 2.13.9 does, and
+/// loaded back: the same commands on both daemons. One value per tracker:
+/// lttng-sessiond lists a set in hash-table order.
+///
+/// Break caught: the inclusion-set reply giving a name's resolved id
+/// (`attr_value`): the CLI lists `0` for `` `root` ``.
+#[test]
+fn tracker_listings_and_save_match_lttng_sessiond() {
+    let mut outputs = Vec::new();
+    for ustd in [false, true] {
+        let w = World::builder().without_daemon();
+        let _d = if ustd {
+            Sessiond::ustd(&w)
+        } else {
+            Sessiond::lttng(&w)
+        };
+        ok(
+            &w,
+            &[
+                "create",
+                "s",
+                "--output",
+                w.dir.join("trace").to_str().unwrap(),
+            ],
+        );
+        ok(&w, &["enable-event", "-u", "ustd_fixture:simple"]);
+        let mut got = Vec::new();
+        let list = |w: &World, got: &mut Vec<String>| {
+            for c in [&["list", "s"][..], &["--mi", "xml", "list", "s"]] {
+                got.push(normalize(&ok(w, c), &w.dir, &[]));
+            }
+        };
+        list(&w, &mut got);
+        ok(&w, &["track", "-u", "--vpid", "123"]);
+        ok(&w, &["track", "-u", "--vuid", "root"]);
+        ok(&w, &["track", "-u", "--vgid", "7"]);
+        ok(&w, &["untrack", "-u", "--vgid", "7"]);
+        list(&w, &mut got);
+        ok(&w, &["untrack", "-u", "--vgid", "--all"]);
+        ok(&w, &["track", "-u", "--vuid", "--all"]);
+        list(&w, &mut got);
+        let saved = w.dir.join("saved");
+        ok(&w, &["save", "s", "--output-path", saved.to_str().unwrap()]);
+        let file = std::fs::read_to_string(saved.join("s.lttng")).unwrap();
+        let at = file
+            .find("<process_attr_trackers>")
+            .expect("trackers saved");
+        let end = file.find("</process_attr_trackers>").unwrap();
+        got.push(file[at..end].to_owned());
+        ok(&w, &["destroy", "s"]);
+        ok(
+            &w,
+            &[
+                "load",
+                "s",
+                "--input-path",
+                saved.join("s.lttng").to_str().unwrap(),
+            ],
+        );
+        list(&w, &mut got);
+        outputs.push(got);
+    }
+    assert_eq!(outputs[0].len(), outputs[1].len());
+    for (i, (l, u)) in outputs[0].iter().zip(&outputs[1]).enumerate() {
+        assert_eq!(u, l, "output {i}: ustd (left) vs lttng-sessiond (right)");
+    }
+}
+
+/// `lttng disable-channel` on a started session: an app already registered
+/// and an app arriving later record nothing into the channel; `enable-channel`
+/// brings it back for the next app.
+///
+/// Break caught: `SessionConfig::disable_channel` leaving `enabled` as it was:
+/// the disabled channel's events appear.
+#[test]
+fn disable_channel_stops_recording_into_it() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    let trace = w.dir.join("trace");
+    ok(&w, &["create", "s", "--output", trace.to_str().unwrap()]);
+    ok(&w, &["enable-channel", "-u", "c1"]);
+    ok(&w, &["enable-channel", "-u", "c2"]);
+    ok(
+        &w,
+        &["enable-event", "-u", "ustd_fixture:simple", "-c", "c1"],
+    );
+    ok(&w, &["enable-event", "-u", "ustd_fixture:rich", "-c", "c2"]);
+    ok(&w, &["start"]);
+    let mut a = w.spawn_app(&["-n", "1", "-s"]);
+    a.wait_line("main reached", GENEROUS);
+    let out = ok(&w, &["disable-channel", "-u", "c2"]);
+    assert!(out.contains("ust channel c2 disabled"), "{out}");
+    assert!(ok(&w, &["list", "s"]).contains("- c2: [disabled]"));
+    a.signal(libc::SIGUSR1);
+    a.wait_line("exiting", GENEROUS);
+    a.wait();
+    run_app(&w, &["-n", "1"]);
+    ok(&w, &["enable-channel", "-u", "c2"]);
+    run_app(&w, &["-n", "1"]);
+    ok(&w, &["destroy"]);
+    let lines = babeltrace(&trace);
+    let count = |ev: &str| lines.iter().filter(|l| l.contains(ev)).count();
+    assert_eq!(count("ustd_fixture:simple:"), 3, "{lines:#?}");
+    assert_eq!(count("ustd_fixture:rich:"), 1, "{lines:#?}");
+}
+
+/// The DATA_PENDING request the stock CLI sent for session `s` (from the capture of
+/// `lttng stop`, tests/data/lttng_wire/stop.bin).
+fn data_pending_request() -> Vec<u8> {
+    let b = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/lttng_wire/stop.bin"
+    ))
+    .unwrap();
+    let mut o = 0;
+    let mut take = || {
+        let n = u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) as usize;
+        let s = b[o + 4..o + 4 + n].to_vec();
+        o += 4 + n;
+        s
+    };
+    loop {
+        let (req, _) = (take(), take());
+        if req[..4] == 24u32.to_le_bytes() {
+            return req;
+        }
+    }
+}
+
+/// DATA_PENDING as lttng-sessiond answers it: an error while the session is
+/// started (LTTNG_ERR_SESSION_STARTED, 13), then, once `lttng stop` returned
+/// (ustd's stop writes the data out before answering), not pending.
+///
+/// Break caught: the front end answering "not pending" whatever the state
+/// (`Some(false)` for `data_pending()`): the started session gets a reply of 0.
+#[test]
+fn data_pending_as_lttng_sessiond() {
+    let w = World::builder().without_daemon();
+    let d = Sessiond::ustd(&w);
+    let ask = || {
+        let mut s = UnixStream::connect(d.socket()).unwrap();
+        s.write_all(&data_pending_request()).unwrap();
+        let mut reply = Vec::new();
+        s.read_to_end(&mut reply).unwrap();
+        reply
+    };
+    ok(
+        &w,
+        &["create", "s", "--output", w.dir.join("t").to_str().unwrap()],
+    );
+    ok(&w, &["enable-event", "-u", "ustd_fixture:simple"]);
+    let r = ask();
+    assert_eq!(
+        (&r[4..8], &r[24..]),
+        (&10u32.to_le_bytes()[..], &[0u8][..]),
+        "never started"
+    );
+    ok(&w, &["start"]);
+    run_app(&w, &["-n", "100", "-e", "simple"]);
+    let r = ask();
+    assert_eq!(
+        &r[4..8],
+        &13u32.to_le_bytes(),
+        "started: LTTNG_ERR_SESSION_STARTED"
+    );
+    assert_eq!(r.len(), 24, "no data with an error");
+    let out = ok(&w, &["stop"]);
+    assert!(out.contains("Tracing stopped"), "{out}");
+    let r = ask();
+    assert_eq!(
+        (&r[4..8], &r[24..]),
+        (&10u32.to_le_bytes()[..], &[0u8][..]),
+        "stopped and written"
+    );
+    assert_eq!(babeltrace(&w.dir.join("t")).len(), 100);
+}

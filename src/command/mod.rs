@@ -11,14 +11,16 @@ mod listing;
 pub mod reply;
 pub mod request;
 mod session;
+pub mod tracker;
 
 pub use listing::{list_apps, list_tracepoints};
 pub use reply::Reply;
-pub use request::{ChannelOptions, Request};
+pub use request::{ChannelOptions, Request, TrackInput};
 pub use session::{
-    add_context, create, destroy, disable_event, enable_channel, enable_event, list_sessions,
-    show_session, start, stop,
+    add_context, create, destroy, disable_channel, disable_event, enable_channel, enable_event,
+    list_sessions, show_session, start, stop,
 };
+pub use tracker::{set_tracker_policy, track, tracker_add, tracker_remove, untrack};
 
 use crate::core::event_filter::EventFilter;
 use crate::core::session::SessionError;
@@ -37,6 +39,13 @@ pub enum CommandError {
     /// position).
     #[error("{0}")]
     Filter(String),
+    #[error("user `{0}` was not found")]
+    UserNotFound(String),
+    #[error("group `{0}` was not found")]
+    GroupNotFound(String),
+    /// Not a process id, user or group id (or a name for a process id).
+    #[error("invalid tracker value `{0}`")]
+    BadTrackerValue(String),
 }
 
 /// Compiles a filter expression into an event rule's filter, as liblttng-ctl
@@ -64,6 +73,9 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
             name,
             attrs,
         } => Reply::Changed(enable_channel(d, session, name, attrs).await?),
+        Request::DisableChannel { session, names } => {
+            Reply::Changed(disable_channel(d, session, names).await?)
+        }
         Request::EnableEvent {
             session,
             channel,
@@ -89,6 +101,16 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
         } => Reply::Changed(add_context(d, session, channel, types).await?),
         Request::Start { session } => Reply::Started(start(d, session).await?),
         Request::Stop { session } => Reply::Stopped(stop(d, session).await?),
+        Request::Track {
+            session,
+            attr,
+            values,
+        } => Reply::Changed(track(d, session, attr, values).await?),
+        Request::Untrack {
+            session,
+            attr,
+            values,
+        } => Reply::Changed(untrack(d, session, attr, values).await?),
         Request::ListTracepoints { fields } => {
             Reply::Tracepoints(list_tracepoints(d, fields).await)
         }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::core::session::{ChannelConfig, Session};
+use crate::core::tracker::Trackers;
 
 /// The answer to a [`Request`](super::Request), one variant per kind of
 /// command. The JSON-lines control protocol carries it adjacently tagged
@@ -64,6 +65,9 @@ pub struct SessionView {
     pub output: PathBuf,
     pub active: bool,
     pub channels: Vec<ChannelConfig>,
+    /// Which apps the session traces; left out when it traces every app.
+    #[serde(default, skip_serializing_if = "Trackers::is_default")]
+    pub trackers: Trackers,
     /// What each channel lost so far, once the session has a trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buffers: Option<LossView>,
@@ -106,6 +110,7 @@ impl SessionView {
             output: c.output,
             active: c.active,
             channels: c.channels,
+            trackers: c.trackers,
             buffers: None,
         }
     }

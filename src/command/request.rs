@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::core::session::{BufferScheme, ChannelAttrs, LoglevelSel};
+use crate::core::tracker::TrackedAttr;
 
 /// One command, as decoded by a front end. The JSON-lines control protocol
 /// carries it as is (`{"request": "start", "session": …}`).
@@ -27,6 +28,10 @@ pub enum Request {
         session: Option<String>,
         name: String,
         attrs: ChannelOptions,
+    },
+    DisableChannel {
+        session: Option<String>,
+        names: Vec<String>,
     },
     EnableEvent {
         session: Option<String>,
@@ -59,6 +64,18 @@ pub enum Request {
     ListTracepoints {
         fields: bool,
     },
+    /// `values` None: every app (`--all`); else they join the inclusion set.
+    Track {
+        session: Option<String>,
+        attr: TrackedAttr,
+        values: Option<Vec<TrackInput>>,
+    },
+    /// `values` None: no app (`--all`); else they leave the inclusion set.
+    Untrack {
+        session: Option<String>,
+        attr: TrackedAttr,
+        values: Option<Vec<TrackInput>>,
+    },
 }
 
 /// `enable-channel` options; unset ones take lttng's defaults for the
@@ -84,5 +101,21 @@ impl ChannelOptions {
             read_timer_us: self.read_timer_us.unwrap_or(0),
             buffers: d.buffers,
         }
+    }
+}
+
+/// A value as a user gives it: an id, or a user or group name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TrackInput {
+    Id(i64),
+    Name(String),
+}
+
+impl std::str::FromStr for TrackInput {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(s.parse()
+            .map_or_else(|_| Self::Name(s.to_owned()), Self::Id))
     }
 }

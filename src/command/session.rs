@@ -61,7 +61,7 @@ pub async fn create(
 
 /// Applies a configuration change, then pushes it to apps if the session
 /// has been started (unstarted sessions reach apps at `start`).
-async fn change(
+pub(super) async fn change(
     d: &Daemon,
     session: Option<String>,
     f: impl FnOnce(&mut SessionConfig) -> Result<(), SessionError>,
@@ -88,6 +88,18 @@ pub async fn enable_channel(
 ) -> Result<Applied, CommandError> {
     let attrs = o.resolve();
     change(d, session, |c| c.enable_channel(&name, Some(attrs))).await
+}
+
+/// Disables channels: apps stop recording into them, their rules stay.
+pub async fn disable_channel(
+    d: &Daemon,
+    session: Option<String>,
+    names: Vec<String>,
+) -> Result<Applied, CommandError> {
+    change(d, session, |c| {
+        names.iter().try_for_each(|n| c.disable_channel(n))
+    })
+    .await
 }
 
 /// Enables one rule per pattern, all with the same loglevel, filter and
@@ -168,6 +180,8 @@ pub async fn start(d: &Daemon, session: Option<String>) -> Result<Applied, Comma
 
 pub async fn stop(d: &Daemon, session: Option<String>) -> Result<Stopped, CommandError> {
     let s = d.sessions.resolve(session.as_deref())?;
+    // DATA_PENDING says "pending" from before the stop until the data is out.
+    let _draining = s.draining();
     let trace = d.sessions.stop(&s)?;
     let report = sync_apps(d).await;
     let mut flushed = None;

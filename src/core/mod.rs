@@ -11,3 +11,4 @@ pub mod pairing;
 pub mod push_gate;
 pub mod registry;
 pub mod session;
+pub mod tracker;

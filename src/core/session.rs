@@ -35,6 +35,7 @@ use crate::sync::{lock, Arc, Mutex};
 use crate::wire::cmd::LoglevelType;
 
 use super::event_filter::EventFilter;
+use super::tracker::{TrackerError, Trackers};
 
 pub const DEFAULT_CHANNEL: &str = "channel0";
 /// Longest event name or pattern the ABI carries (256 bytes with the NUL).
@@ -187,6 +188,9 @@ pub struct SessionConfig {
     /// lttng-ust refuses new channels in a session that was ever started.
     pub ever_started: bool,
     pub channels: Vec<ChannelConfig>,
+    /// Which apps the session traces (vpid, vuid, vgid trackers).
+    #[serde(default, skip_serializing_if = "Trackers::is_default")]
+    pub trackers: Trackers,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -221,6 +225,8 @@ pub enum SessionError {
     MixedBuffers(BufferScheme),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Tracker(#[from] TrackerError),
 }
 
 /// What a session has run: nothing yet, or its trace (kept when stopped,
@@ -235,6 +241,8 @@ struct Inner<T> {
     config: SessionConfig,
     run: RunState<T>,
     destroyed: bool,
+    /// Stops under way whose buffers are not yet written out (DATA_PENDING).
+    draining: usize,
 }
 
 pub struct Session<T> {
@@ -253,6 +261,30 @@ impl<T> Session<T> {
             RunState::Configured => None,
             RunState::Started(t) | RunState::Stopped(t) => Some(t.clone()),
         }
+    }
+
+    /// Marks a stop under way until the guard drops: taken before the
+    /// session stops, dropped once its buffers are written out, so that
+    /// [`Self::data_pending`] never answers "written" in between.
+    pub fn draining(&self) -> Draining<'_, T> {
+        lock(&self.inner).draining += 1;
+        Draining(self)
+    }
+
+    /// lttng's DATA_PENDING: `None` while the session is started (lttng
+    /// answers an error then), else whether a stop is still writing its data.
+    pub fn data_pending(&self) -> Option<bool> {
+        let inner = lock(&self.inner);
+        (!inner.config.active).then_some(inner.draining > 0)
+    }
+}
+
+/// See [`Session::draining`].
+pub struct Draining<'a, T>(&'a Session<T>);
+
+impl<T> Drop for Draining<'_, T> {
+    fn drop(&mut self) {
+        lock(&self.0.inner).draining -= 1;
     }
 }
 
@@ -471,9 +503,11 @@ impl<T> Sessions<T> {
                     active: false,
                     ever_started: false,
                     channels: Vec::new(),
+                    trackers: Trackers::default(),
                 },
                 run: RunState::Configured,
                 destroyed: false,
+                draining: 0,
             }),
         });
         m.insert(name.to_owned(), s.clone());
@@ -631,15 +665,16 @@ impl SessionConfig {
             .ok_or_else(|| SessionError::NoChannel(name.to_owned()))
     }
 
-    /// `enable-channel`: creates the channel, or re-enables an existing one
-    /// (its attributes cannot change then, as in lttng).
+    /// `enable-channel`: creates the channel, or re-enables a disabled one
+    /// (with its attributes: those given are ignored then). An enabled
+    /// channel is refused, as lttng-sessiond does (`channel_ust_enable`).
     pub fn enable_channel(
         &mut self,
         name: &str,
         attrs: Option<ChannelAttrs>,
     ) -> Result<(), SessionError> {
         if let Some(c) = self.channels.iter_mut().find(|c| c.name == name) {
-            if attrs.is_some_and(|a| a != c.attrs) {
+            if c.enabled {
                 return Err(SessionError::ChannelExists(name.to_owned()));
             }
             c.enabled = true;
@@ -679,6 +714,13 @@ impl SessionConfig {
         self.channels
             .first()
             .map_or(BufferScheme::Uid, |c| c.attrs.buffers)
+    }
+
+    /// `disable-channel`: apps stop recording into it (its rules stay); a
+    /// disabled channel stays disabled without error, as in lttng.
+    pub fn disable_channel(&mut self, name: &str) -> Result<(), SessionError> {
+        self.channel_mut(name)?.enabled = false;
+        Ok(())
     }
 
     fn channel_or_default(
@@ -846,6 +888,53 @@ mod tests {
         assert!(s.get("nope").is_err());
         s.destroy("a").unwrap();
         assert_eq!(s.resolve(None).err(), Some(SessionError::NoSession));
+    }
+
+    #[test]
+    fn channels_disable_and_enable_as_lttng() {
+        let s: Sessions<()> = Sessions::new();
+        let a = s.create("a", PathBuf::from("/t")).unwrap();
+        let small = ChannelAttrs {
+            subbuf_size: 65_536,
+            ..ChannelAttrs::default_for(BufferScheme::Uid)
+        };
+        s.update(&a, |c| c.enable_channel("c", Some(small.clone())))
+            .unwrap();
+        // Enabled: refused, whatever the attributes.
+        assert_eq!(
+            s.update(&a, |c| c.enable_channel("c", Some(small.clone()))),
+            Err(SessionError::ChannelExists("c".into()))
+        );
+        s.update(&a, |c| c.disable_channel("c")).unwrap();
+        s.update(&a, |c| c.disable_channel("c")).unwrap();
+        assert!(!a.config().channels[0].enabled);
+        assert_eq!(
+            s.update(&a, |c| c.disable_channel("nope")),
+            Err(SessionError::NoChannel("nope".into()))
+        );
+        // Disabled: re-enabled with its own attributes, also after start.
+        s.update(&a, |c| c.start()).unwrap();
+        s.update(&a, |c| c.enable_channel("c", None)).unwrap();
+        let c = &a.config().channels[0];
+        assert!(c.enabled);
+        assert_eq!(c.attrs, small);
+    }
+
+    #[test]
+    fn data_pending_until_the_stop_has_written_out() {
+        let s: Sessions<()> = Sessions::new();
+        let a = s.create("a", PathBuf::from("/t")).unwrap();
+        assert_eq!(a.data_pending(), Some(false));
+        s.update(&a, |c| c.enable_channel("c", None)).unwrap();
+        s.update(&a, |c| c.start()).unwrap();
+        assert_eq!(a.data_pending(), None, "started: lttng answers an error");
+        let g = a.draining();
+        // Still started: an error; then stopped but not written out: pending.
+        assert_eq!(a.data_pending(), None);
+        s.update(&a, |c| c.stop()).unwrap();
+        assert_eq!(a.data_pending(), Some(true));
+        drop(g);
+        assert_eq!(a.data_pending(), Some(false));
     }
 
     #[test]

@@ -226,11 +226,23 @@ impl AppShadow {
         if !cfg.ever_started && !self.sessions.contains_key(&session_id) {
             return Ok(());
         }
+        let (info, id) = (&link.app.info, link.app.id);
+        let c = &info.claimed;
+        if !cfg.trackers.tracks(c.vpid, c.vuid, c.vgid) {
+            // Not tracked: as lttng-sessiond (`ust_app_global_destroy`), the
+            // app loses its session and leaves the buffers (per-PID ones are
+            // flushed and closed, their files kept). Tracked again later, it
+            // gets a new app-side session.
+            if self.sessions.contains_key(&session_id) {
+                self.forget(link, session_id).await?;
+                tokio::task::block_in_place(|| trace.app_left(id));
+            }
+            return Ok(());
+        }
         // Its buffers were retired (wedged by a dead writer of its UID):
         // lttng-ust takes no new channel in a session that ran, so the app
         // gets a new app-side session on the current generation's buffers
         // (see core::handover).
-        let (info, id) = (&link.app.info, link.app.id);
         if let Some(gen) = self.sessions.get(&session_id).and_then(|ss| ss.gen) {
             let current = trace.generation(info, id);
             if gen != current {

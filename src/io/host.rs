@@ -1,5 +1,5 @@
 //! Facts about the host the daemon runs on: local date and UTC offset,
-//! hostname, boot id, the realtime clock's offset, fresh uuids. A leaf: it
+//! hostname, boot id, the realtime clock's offset, fresh uuids, user and group ids. A leaf: it
 //! imports nothing of the daemon but the metadata clock arithmetic.
 
 use std::time::SystemTime;
@@ -93,9 +93,60 @@ pub(crate) fn process_stopped(pid: i32) -> bool {
     matches!(state, Some("T" | "t"))
 }
 
+/// The uid of a user name, through the system's name service (as
+/// lttng-sessiond resolves `track --vuid NAME`).
+pub(crate) fn user_id(name: &str) -> Option<u32> {
+    let name = std::ffi::CString::new(name).ok()?;
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: all-zero is a valid `passwd` (null pointers, zero ids); it is only an out-parameter.
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: `name` is NUL-terminated, `buf` outlives the call and its length is passed;
+    // the strings written into `pw` are not read after `buf` is dropped.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            name.as_ptr(),
+            &mut pw,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    (rc == 0 && !found.is_null()).then_some(pw.pw_uid)
+}
+
+/// The gid of a group name, through the system's name service.
+pub(crate) fn group_id(name: &str) -> Option<u32> {
+    let name = std::ffi::CString::new(name).ok()?;
+    let mut buf = vec![0 as libc::c_char; 64 * 1024];
+    // SAFETY: all-zero is a valid `group` (null pointers, zero id); it is only an out-parameter.
+    let mut gr: libc::group = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: `name` is NUL-terminated, `buf` outlives the call and its length is passed;
+    // the strings written into `gr` are not read after `buf` is dropped.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            name.as_ptr(),
+            &mut gr,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    (rc == 0 && !found.is_null()).then_some(gr.gr_gid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_resolve_through_the_name_service() {
+        assert_eq!(user_id("root"), Some(0));
+        assert_eq!(group_id("root"), Some(0));
+        assert_eq!(user_id("no-such-user-ustd"), None);
+        assert_eq!(group_id("no-such-group-ustd"), None);
+    }
 
     #[test]
     fn local_datetime_agrees_with_the_local_offset() {

@@ -9,9 +9,13 @@ use std::time::SystemTime;
 
 use crate::command::reply::TracepointField;
 use crate::command::request::ChannelOptions;
+use crate::command::TrackInput;
 use crate::core::event_filter::EventFilter;
 use crate::core::session::{
     BufferScheme, ChannelConfig, LoglevelSel, SessionConfig, SessionError, DEFAULT_CHANNEL,
+};
+use crate::core::tracker::{
+    TrackedAttr, TrackedValue, TrackerError, TrackingPolicy as CoreTrackingPolicy,
 };
 use crate::io::commands::{self, CommandError};
 use crate::io::lttng_client::{ClientHandler, Peer};
@@ -27,7 +31,9 @@ use crate::lttng_wire::session::{
     encode_domains, encode_sessions, OutputType, SessionDescriptor, SessionInfo, SessionKind, Uri,
 };
 use crate::lttng_wire::session_file::{self, SavedChannel, SavedSession};
-use crate::lttng_wire::tracker::{encode_policy, TrackingPolicy};
+use crate::lttng_wire::tracker::{
+    encode_inclusion_set, encode_policy, AttrValue, ProcessAttr, TrackingPolicy,
+};
 use crate::lttng_wire::{Command, DomainType, ErrorCode, Reply, Request, Target};
 use crate::wire::cmd::LoglevelType as UstLoglevel;
 
@@ -65,7 +71,15 @@ fn code(e: &CommandError) -> ErrorCode {
             SessionError::MixedBuffers(_) => ErrorCode::BufferTypeMismatch,
             SessionError::Invalid(_) => ErrorCode::Invalid,
             SessionError::BadExclusion(..) => ErrorCode::ExclusionInval,
+            SessionError::Tracker(t) => match t {
+                TrackerError::Exists(..) => ErrorCode::ProcessAttrExists,
+                TrackerError::Missing(..) => ErrorCode::ProcessAttrMissing,
+                TrackerError::NotASet(..) => ErrorCode::TrackerInvalidPolicy,
+            },
         },
+        CommandError::UserNotFound(_) => ErrorCode::UserNotFound,
+        CommandError::GroupNotFound(_) => ErrorCode::GroupNotFound,
+        CommandError::BadTrackerValue(_) => ErrorCode::Invalid,
         CommandError::Trace(_) => ErrorCode::UstSessFail,
         CommandError::Filter(_) => ErrorCode::FilterInval,
     }
@@ -158,8 +172,17 @@ impl LttngFront {
             }
             Request::Start(t) => done(commands::start(d, Some(t.session)).await),
             Request::Stop(t) => done(commands::stop(d, Some(t.session)).await),
-            // `stop` returns only once buffers are flushed and drained to disk.
-            Request::DataPending(t) => self.config(&t.session).map(|_| Reply::data_pending(false)),
+            // A stop (this client's or another's) still writing the data out: pending.
+            Request::DataPending(t) => {
+                let s = d
+                    .sessions
+                    .get(&t.session)
+                    .map_err(|_| ErrorCode::SessNotFound)?;
+                match s.data_pending() {
+                    None => Err(ErrorCode::SessionStarted),
+                    Some(p) => Ok(Reply::data_pending(p)),
+                }
+            }
             Request::ListDomains(t) => {
                 let c = self.config(&t.session)?;
                 let doms = match c.channels.first() {
@@ -241,9 +264,9 @@ impl LttngFront {
                 };
                 done(commands::enable_channel(d, Some(target.session), channel.name, o).await)
             }
-            Request::DisableChannel { target, .. } => {
+            Request::DisableChannel { target, channel } => {
                 ust(&target)?;
-                Err(ErrorCode::NotSupported)
+                done(commands::disable_channel(d, Some(target.session), vec![channel]).await)
             }
             Request::EnableEvent {
                 target,
@@ -332,21 +355,58 @@ impl LttngFront {
                         .await,
                 )
             }
-            Request::TrackerGetPolicy { target, .. } => {
+            Request::TrackerGetPolicy { target, attr } => {
                 ust(&target)?;
-                self.config(&target.session)?;
-                Ok(Reply::ok(encode_policy(TrackingPolicy::IncludeAll)))
+                let attr = tracked(attr)?;
+                let c = self.config(&target.session)?;
+                Ok(Reply::ok(encode_policy(wire_policy(
+                    c.trackers.get(attr).policy,
+                ))))
             }
-            Request::TrackerGetInclusionSet { target, .. } => {
+            Request::TrackerGetInclusionSet { target, attr } => {
                 ust(&target)?;
-                self.config(&target.session)?;
-                Err(ErrorCode::TrackerInvalidPolicy)
+                let attr = tracked(attr)?;
+                let c = self.config(&target.session)?;
+                let t = c.trackers.get(attr);
+                if t.policy != CoreTrackingPolicy::Set {
+                    return Err(ErrorCode::TrackerInvalidPolicy);
+                }
+                let values: Vec<AttrValue> = t.values.iter().map(|v| attr_value(attr, v)).collect();
+                Ok(Reply::ok(encode_inclusion_set(&values)))
             }
-            Request::TrackerSetPolicy { target, .. }
-            | Request::TrackerAdd { target, .. }
-            | Request::TrackerRemove { target, .. } => {
+            Request::TrackerSetPolicy {
+                target,
+                attr,
+                policy,
+            } => {
                 ust(&target)?;
-                Err(ErrorCode::NotSupported)
+                let policy = match policy {
+                    TrackingPolicy::IncludeAll => CoreTrackingPolicy::All,
+                    TrackingPolicy::ExcludeAll => CoreTrackingPolicy::None,
+                    TrackingPolicy::IncludeSet => CoreTrackingPolicy::Set,
+                };
+                done(
+                    commands::set_tracker_policy(d, Some(target.session), tracked(attr)?, policy)
+                        .await,
+                )
+            }
+            Request::TrackerAdd {
+                target,
+                attr,
+                value,
+            } => {
+                ust(&target)?;
+                let v = track_input(value);
+                done(commands::tracker_add(d, Some(target.session), tracked(attr)?, v).await)
+            }
+            Request::TrackerRemove {
+                target,
+                attr,
+                value,
+            } => {
+                ust(&target)?;
+                let v = track_input(value);
+                done(commands::tracker_remove(d, Some(target.session), tracked(attr)?, v).await)
             }
             Request::SaveSession(attr) => self.save(peer, attr),
             Request::SetShmPath { .. }
@@ -479,7 +539,7 @@ impl LttngFront {
                             .collect(),
                     })
                     .collect(),
-                trackers: vec![],
+                trackers: saved_trackers(&c),
                 started: c.active,
                 output_path: (!attr.omit_output).then(|| c.output.display().to_string()),
             };
@@ -490,6 +550,30 @@ impl LttngFront {
         }
         Ok(Reply::ok(Vec::new()))
     }
+}
+
+/// Trackers that do not include every app; "none" is an empty set, as
+/// lttng saves it.
+fn saved_trackers(c: &SessionConfig) -> Vec<(ProcessAttr, Vec<AttrValue>)> {
+    TrackedAttr::ALL
+        .into_iter()
+        .filter(|&a| c.trackers.get(a).policy != CoreTrackingPolicy::All)
+        .map(|a| {
+            let wire = match a {
+                TrackedAttr::Vpid => ProcessAttr::Vpid,
+                TrackedAttr::Vuid => ProcessAttr::Vuid,
+                TrackedAttr::Vgid => ProcessAttr::Vgid,
+            };
+            let values = c
+                .trackers
+                .get(a)
+                .values
+                .iter()
+                .map(|v| attr_value(a, v))
+                .collect();
+            (wire, values)
+        })
+        .collect()
 }
 
 /// The daemon user's home, where lttng-sessiond saves sessions by default.
@@ -510,6 +594,43 @@ fn unsupported(command: Command, t: &Target) -> ErrorCode {
         | Command::SnapshotListOutput
         | Command::SnapshotRecord => ErrorCode::NotSnapshotSession,
         _ => ErrorCode::NotSupported,
+    }
+}
+
+/// User space has the virtual trackers only.
+fn tracked(attr: ProcessAttr) -> Result<TrackedAttr, ErrorCode> {
+    match attr {
+        ProcessAttr::Vpid => Ok(TrackedAttr::Vpid),
+        ProcessAttr::Vuid => Ok(TrackedAttr::Vuid),
+        ProcessAttr::Vgid => Ok(TrackedAttr::Vgid),
+        _ => Err(ErrorCode::Invalid),
+    }
+}
+
+fn wire_policy(p: CoreTrackingPolicy) -> TrackingPolicy {
+    match p {
+        CoreTrackingPolicy::All => TrackingPolicy::IncludeAll,
+        CoreTrackingPolicy::None => TrackingPolicy::ExcludeAll,
+        CoreTrackingPolicy::Set => TrackingPolicy::IncludeSet,
+    }
+}
+
+fn track_input(v: AttrValue) -> TrackInput {
+    match v {
+        AttrValue::Pid(p) => TrackInput::Id(p.into()),
+        AttrValue::Uid(u) | AttrValue::Gid(u) => TrackInput::Id(u.into()),
+        AttrValue::UserName(n) | AttrValue::GroupName(n) => TrackInput::Name(n),
+    }
+}
+
+/// An inclusion-set entry as lttng lists it: names as given.
+fn attr_value(attr: TrackedAttr, v: &TrackedValue) -> AttrValue {
+    match (attr, v) {
+        (TrackedAttr::Vpid, v) => AttrValue::Pid(v.id() as i32),
+        (TrackedAttr::Vuid, TrackedValue::Id(id)) => AttrValue::Uid(*id as u32),
+        (TrackedAttr::Vuid, TrackedValue::Name { name, .. }) => AttrValue::UserName(name.clone()),
+        (TrackedAttr::Vgid, TrackedValue::Id(id)) => AttrValue::Gid(*id as u32),
+        (TrackedAttr::Vgid, TrackedValue::Name { name, .. }) => AttrValue::GroupName(name.clone()),
     }
 }
 

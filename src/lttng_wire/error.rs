@@ -42,6 +42,10 @@ pub enum ErrorCode {
     InvalidProtocol = 152,
     /// `LTTNG_ERR_PROCESS_ATTR_TRACKER_INVALID_TRACKING_POLICY`: the CLI prints "all" for it.
     TrackerInvalidPolicy = 163,
+    /// `LTTNG_ERR_USER_NOT_FOUND`.
+    UserNotFound = 160,
+    /// `LTTNG_ERR_GROUP_NOT_FOUND`.
+    GroupNotFound = 161,
 }
 
 impl ErrorCode {

@@ -8,7 +8,7 @@ use super::channel::ChannelAttr;
 use super::context::Context;
 use super::event::{EventRule, LoglevelType};
 use super::header::BufferType;
-use super::tracker::ProcessAttr;
+use super::tracker::{AttrValue, ProcessAttr};
 
 /// One user space session, as saved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,8 +16,9 @@ pub struct SavedSession {
     pub name: String,
     pub buffer_type: BufferType,
     pub channels: Vec<SavedChannel>,
-    /// Trackers whose policy is not "include all": `Some(ids)` is an inclusion set.
-    pub trackers: Vec<(ProcessAttr, Vec<u64>)>,
+    /// Trackers whose policy is not "include all", with their inclusion set
+    /// (empty for "exclude all").
+    pub trackers: Vec<(ProcessAttr, Vec<AttrValue>)>,
     pub started: bool,
     /// `None` with `omit_output`.
     pub output_path: Option<String>,
@@ -167,9 +168,13 @@ pub fn write(s: &SavedSession) -> String {
                 x.empty("process_attr_values");
             } else {
                 x.open("process_attr_values");
-                for id in ids {
+                for v in ids {
                     x.open(name);
-                    x.leaf("id", id);
+                    match v {
+                        AttrValue::Pid(id) => x.leaf("id", id),
+                        AttrValue::Uid(id) | AttrValue::Gid(id) => x.leaf("id", id),
+                        AttrValue::UserName(n) | AttrValue::GroupName(n) => x.leaf("name", n),
+                    }
                     x.close(name);
                 }
                 x.close("process_attr_values");
@@ -373,7 +378,10 @@ mod tests {
                     ],
                 },
             ],
-            trackers: vec![(ProcessAttr::Vpid, vec![456]), (ProcessAttr::Vuid, vec![])],
+            trackers: vec![
+                (ProcessAttr::Vpid, vec![AttrValue::Pid(456)]),
+                (ProcessAttr::Vuid, vec![]),
+            ],
             started: false,
             output_path: Some(path),
         };

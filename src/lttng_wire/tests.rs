@@ -336,11 +336,11 @@ fn trackers_requests_and_replies() {
         .iter()
         .filter(|c| c.header().cmd_id == Command::TrackerGetInclusionSet as u32)
         .collect();
-    sets[0].assert_reply(&Reply::ok(encode_inclusion_set(
-        ProcessAttr::Vpid,
-        &[123, 456],
-    )));
-    sets[1].assert_reply(&Reply::ok(encode_inclusion_set(ProcessAttr::Vuid, &[0])));
+    sets[0].assert_reply(&Reply::ok(encode_inclusion_set(&[
+        AttrValue::Pid(123),
+        AttrValue::Pid(456),
+    ])));
+    sets[1].assert_reply(&Reply::ok(encode_inclusion_set(&[AttrValue::Uid(0)])));
     // INCLUDE_ALL: no set, error 163, which the CLI prints as "all".
     sets[2].assert_reply(&Reply::error(ErrorCode::TrackerInvalidPolicy));
     let pol: Vec<_> = list
@@ -348,6 +348,18 @@ fn trackers_requests_and_replies() {
         .filter(|c| c.header().cmd_id == Command::TrackerGetPolicy as u32)
         .collect();
     pol[0].assert_reply(&Reply::ok(encode_policy(TrackingPolicy::IncludeSet)));
+}
+
+/// An inclusion set holding a name: the reply data lttng-sessiond 2.13.9 sent
+/// after `lttng track -u --vuid root,5` (`lttng list s`, read with strace).
+#[test]
+fn inclusion_set_with_names() {
+    let captured: &[u8] = b"\x02\x00\x00\x00\x01\x00\x00\x00\x05\x00\x00\x00\x00\x00\x00\x00\
+        \x02\x00\x00\x00\x05\x00\x00\x00\x00\x00\x00\x00root\x00";
+    assert_eq!(
+        encode_inclusion_set(&[AttrValue::Uid(5), AttrValue::UserName("root".into())]),
+        captured
+    );
 }
 
 #[test]

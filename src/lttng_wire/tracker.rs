@@ -108,19 +108,28 @@ pub fn encode_policy(p: TrackingPolicy) -> Vec<u8> {
     p.raw().to_le_bytes().to_vec()
 }
 
-/// GET_INCLUSION_SET reply: u32 count, then {i32 value type, u64 value} per integral entry.
-/// (The daemon resolves names when they are added, so the set holds ids only.)
-pub fn encode_inclusion_set(attr: ProcessAttr, ids: &[u64]) -> Vec<u8> {
-    let value_type = match attr {
-        ProcessAttr::Pid | ProcessAttr::Vpid => 0,
-        ProcessAttr::Uid | ProcessAttr::Vuid => 1,
-        ProcessAttr::Gid | ProcessAttr::Vgid => 3,
-    };
-    let mut out = Vec::with_capacity(4 + 12 * ids.len());
-    out.put_u32(ids.len() as u32);
-    for &v in ids {
-        out.put_i32(value_type);
-        out.put_u64(v);
+/// GET_INCLUSION_SET reply: u32 count, then {i32 value type, u64 value} per
+/// entry; a name's entry carries its length with the NUL, and the names
+/// follow all entries, in order (lttng-sessiond 2.13.9 keeps names as given).
+pub fn encode_inclusion_set(values: &[AttrValue]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + 12 * values.len());
+    let mut names = Vec::new();
+    out.put_u32(values.len() as u32);
+    for v in values {
+        let (ty, val) = match v {
+            AttrValue::Pid(p) => (0, *p as u32 as u64),
+            AttrValue::Uid(u) => (1, (*u).into()),
+            AttrValue::UserName(n) => (2, n.len() as u64 + 1),
+            AttrValue::Gid(g) => (3, (*g).into()),
+            AttrValue::GroupName(n) => (4, n.len() as u64 + 1),
+        };
+        out.put_i32(ty);
+        out.put_u64(val);
+        if let AttrValue::UserName(n) | AttrValue::GroupName(n) = v {
+            names.extend_from_slice(n.as_bytes());
+            names.push(0);
+        }
     }
+    out.extend_from_slice(&names);
     out
 }
