@@ -7,11 +7,14 @@
 //! own decoding and encoding. The commands themselves (validation, session
 //! transitions, the fan-out to apps) live here and nowhere else.
 
+mod clear;
 mod listing;
 pub mod reply;
 pub mod request;
 mod session;
+pub mod snapshot;
 
+pub use clear::{clear, Cleared};
 pub use listing::{list_apps, list_tracepoints};
 pub use reply::Reply;
 pub use request::{ChannelOptions, Request};
@@ -37,6 +40,8 @@ pub enum CommandError {
     /// position).
     #[error("{0}")]
     Filter(String),
+    #[error(transparent)]
+    Snapshot(#[from] crate::core::snapshot::SnapshotError),
 }
 
 /// Compiles a filter expression into an event rule's filter, as liblttng-ctl
@@ -53,11 +58,42 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
         Request::ListApps => Reply::Apps(list_apps(d)),
         Request::ListSessions => Reply::Sessions(list_sessions(d)),
         Request::ShowSession { name } => Reply::Session(show_session(d, &name)?),
-        Request::CreateSession { name, output } => {
+        Request::CreateSession {
+            name,
+            output,
+            snapshot: false,
+        } => {
             // The control socket is the daemon user's: its sessions are the daemon's.
             let owner = rustix::process::getuid().as_raw();
             Reply::Created(create(d, name, output, owner).await?)
         }
+        Request::CreateSession {
+            name,
+            output,
+            snapshot: true,
+        } => {
+            let owner = rustix::process::getuid().as_raw();
+            Reply::Created(snapshot::create_snapshot_session(d, name, output, owner).await?)
+        }
+        Request::Clear { session } => Reply::Cleared(clear(d, session).await?),
+        Request::SnapshotAddOutput {
+            session,
+            name,
+            max_size,
+            path,
+        } => Reply::SnapshotOutput(snapshot::add_output(d, session, name, max_size, path)?),
+        Request::SnapshotDelOutput { session, id, name } => {
+            Reply::SnapshotOutput(snapshot::del_output(d, session, id, &name)?)
+        }
+        Request::SnapshotListOutputs { session } => {
+            Reply::SnapshotOutputs(snapshot::list_outputs(d, session)?)
+        }
+        Request::SnapshotRecord {
+            session,
+            name,
+            max_size,
+            path,
+        } => Reply::SnapshotRecorded(snapshot::record(d, session, name, max_size, path).await?),
         Request::DestroySession { name } => Reply::Destroyed(destroy(d, name).await?),
         Request::EnableChannel {
             session,

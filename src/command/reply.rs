@@ -31,6 +31,11 @@ pub enum Reply {
     Destroyed(Destroyed),
     /// `list_tracepoints`.
     Tracepoints(TracepointListing),
+    Cleared(crate::command::Cleared),
+    /// `snapshot_add_output`, `snapshot_del_output`: the output.
+    SnapshotOutput(crate::core::snapshot::SnapshotOutput),
+    SnapshotOutputs(crate::command::snapshot::SnapshotOutputs),
+    SnapshotRecorded(crate::command::snapshot::Recorded),
 }
 
 /// Outcome of applying a change to every registered app: never a silent

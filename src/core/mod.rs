@@ -10,3 +10,4 @@ pub mod metadata;
 pub mod pairing;
 pub mod registry;
 pub mod session;
+pub mod snapshot;

@@ -187,6 +187,9 @@ pub struct SessionConfig {
     /// lttng-ust refuses new channels in a session that was ever started.
     pub ever_started: bool,
     pub channels: Vec<ChannelConfig>,
+    /// Snapshot sessions: their outputs (None: a regular session).
+    #[serde(default)]
+    pub snapshot: Option<super::snapshot::SnapshotState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -452,6 +455,18 @@ impl<T> Sessions<T> {
         output: PathBuf,
         owner_uid: u32,
     ) -> Result<Arc<Session<T>>, SessionError> {
+        self.create_with(name, output, owner_uid, None)
+    }
+
+    /// Creates a session owned by `owner_uid`, a snapshot session when
+    /// `snapshot` is given.
+    pub fn create_with(
+        &self,
+        name: &str,
+        output: PathBuf,
+        owner_uid: u32,
+        snapshot: Option<super::snapshot::SnapshotState>,
+    ) -> Result<Arc<Session<T>>, SessionError> {
         if name.is_empty() || name.contains('/') || name.len() > MAX_NAME {
             return Err(SessionError::Invalid(format!(
                 "invalid session name `{name}`"
@@ -471,6 +486,7 @@ impl<T> Sessions<T> {
                     active: false,
                     ever_started: false,
                     channels: Vec::new(),
+                    snapshot,
                 },
                 run: RunState::Configured,
                 destroyed: false,

@@ -13,6 +13,11 @@ use crate::core::event_filter::EventFilter;
 use crate::core::session::{
     BufferScheme, ChannelConfig, LoglevelSel, SessionConfig, SessionError, DEFAULT_CHANNEL,
 };
+use crate::core::snapshot::{SnapshotError, SnapshotOutput};
+use crate::command::snapshot as snap;
+use crate::lttng_wire::snapshot::{
+    encode_output_id, encode_outputs, SnapshotOutput as WireSnapshotOutput,
+};
 use crate::io::commands::{self, CommandError};
 use crate::io::lttng_client::{ClientHandler, Peer};
 use crate::io::state::Daemon;
@@ -68,6 +73,42 @@ fn code(e: &CommandError) -> ErrorCode {
         },
         CommandError::Trace(_) => ErrorCode::UstSessFail,
         CommandError::Filter(_) => ErrorCode::FilterInval,
+        CommandError::Snapshot(e) => snapshot_code(e),
+    }
+}
+
+/// lttng-sessiond 2.13's codes for snapshot refusals (captured, `snap_*`).
+fn snapshot_code(e: &SnapshotError) -> ErrorCode {
+    match e {
+        SnapshotError::Session(s) => code(&CommandError::Session(s.clone())),
+        SnapshotError::NotSnapshotSession(_) => ErrorCode::NotSnapshotSession,
+        SnapshotError::OutputExists => ErrorCode::SnapshotOutputExist,
+        SnapshotError::NoOutput(_)
+        | SnapshotError::NoOutputGiven
+        | SnapshotError::InvalidOutput(_) => ErrorCode::Invalid,
+        SnapshotError::MaxSizeInvalid(_) => ErrorCode::MaxSizeInvalid,
+        SnapshotError::NotStarted => ErrorCode::StartSessionOnce,
+        SnapshotError::Record(_) => ErrorCode::SnapshotFail,
+    }
+}
+
+/// A snapshot output URL as a local directory: a path or `file://` URL
+/// (network outputs are not served here).
+fn local_path(url: &str) -> Result<PathBuf, ErrorCode> {
+    let p = url.strip_prefix("file://").unwrap_or(url);
+    if p.contains("://") {
+        return Err(ErrorCode::NotSupported);
+    }
+    Ok(PathBuf::from(p))
+}
+
+fn wire_output(o: &SnapshotOutput) -> WireSnapshotOutput {
+    WireSnapshotOutput {
+        id: o.id,
+        max_size: Some(o.max_size),
+        name: o.name.clone(),
+        ctrl_url: o.path.display().to_string(),
+        data_url: String::new(),
     }
 }
 
@@ -145,7 +186,7 @@ impl LttngFront {
                         name: c.name,
                         path: c.output.display().to_string(),
                         enabled: c.active,
-                        snapshot_mode: false,
+                        snapshot_mode: c.snapshot.is_some(),
                         live_timer_interval: 0,
                         creation_time: None,
                     })
@@ -234,7 +275,9 @@ impl LttngFront {
                 let o = ChannelOptions {
                     subbuf_size: Some(channel.subbuf_size),
                     num_subbuf: Some(channel.num_subbuf),
+                    // -1: the session's default (overwrite in snapshot sessions).
                     overwrite: channel.overwrite == 1,
+                    discard: channel.overwrite == 0,
                     switch_timer_us: Some(channel.switch_timer_us),
                     read_timer_us: Some(channel.read_timer_us),
                     buffers: Some(buffers),
@@ -352,6 +395,34 @@ impl LttngFront {
             Request::SetShmPath { .. }
             | Request::RegenerateMetadata(_)
             | Request::RegenerateStatedump(_) => Err(ErrorCode::NotSupported),
+            Request::SnapshotAddOutput { target, output } => {
+                let path = local_path(&output.ctrl_url)?;
+                let name = (!output.name.is_empty()).then_some(output.name);
+                let max = output.max_size.unwrap_or(0);
+                let o = snap::add_output(d, Some(target.session), name, max, path)
+                    .map_err(|e| code(&e))?;
+                Ok(Reply::ok(encode_output_id(o.id)))
+            }
+            Request::SnapshotDelOutput { target, output } => {
+                snap::del_output(d, Some(target.session), output.id, &output.name)
+                    .map_err(|e| code(&e))?;
+                Ok(Reply::ok(Vec::new()))
+            }
+            Request::SnapshotListOutput(t) => {
+                let l = snap::list_outputs(d, Some(t.session)).map_err(|e| code(&e))?;
+                let outs: Vec<WireSnapshotOutput> = l.outputs.iter().map(wire_output).collect();
+                Ok(Reply::ok(encode_outputs(&outs)))
+            }
+            Request::SnapshotRecord { target, output } => {
+                let url = match output.ctrl_url.as_str() {
+                    "" => None,
+                    u => Some(local_path(u)?),
+                };
+                let name = (!output.name.is_empty()).then_some(output.name);
+                let r = snap::record(d, Some(target.session), name, output.max_size, url).await;
+                done(r)
+            }
+            Request::ClearSession(t) => done(crate::command::clear(d, Some(t.session)).await),
             Request::Unsupported { command, target } => Err(unsupported(command, &target)),
         }
     }
@@ -372,8 +443,8 @@ impl LttngFront {
         match (desc.kind, desc.output) {
             (SessionKind::Regular, OutputType::Local | OutputType::None) => {}
             (SessionKind::Live { .. }, _) => return Err(ErrorCode::LiveSession),
-            (SessionKind::Snapshot, _) => return Err(ErrorCode::SnapshotUnsupported),
             (_, OutputType::Network) => return Err(ErrorCode::NotSupported),
+            (SessionKind::Snapshot, _) => {}
         }
         let stamp = crate::io::host::local_datetime(SystemTime::now());
         let (name, auto) = match desc.name {
@@ -392,9 +463,18 @@ impl LttngFront {
                 PathBuf::from(home).join("lttng-traces").join(dir)
             }
         };
-        done(commands::create(&self.d, name.clone(), Some(output.clone()), peer.uid).await)?;
+        let snapshot = desc.kind == SessionKind::Snapshot;
+        if snapshot {
+            done(snap::create_snapshot_session(&self.d, name.clone(), Some(output.clone()), peer.uid).await)?;
+        } else {
+            done(commands::create(&self.d, name.clone(), Some(output.clone()), peer.uid).await)?;
+        }
         let reply = SessionDescriptor {
-            kind: SessionKind::Regular,
+            kind: if snapshot {
+                SessionKind::Snapshot
+            } else {
+                SessionKind::Regular
+            },
             output: OutputType::Local,
             name: Some(name),
             uris: vec![Uri::path(&output.display().to_string())],
@@ -505,10 +585,6 @@ fn unsupported(command: Command, t: &Target) -> ErrorCode {
     }
     match command {
         Command::ListSyscalls => ErrorCode::KernNa,
-        Command::SnapshotAddOutput
-        | Command::SnapshotDelOutput
-        | Command::SnapshotListOutput
-        | Command::SnapshotRecord => ErrorCode::NotSnapshotSession,
         _ => ErrorCode::NotSupported,
     }
 }
