@@ -1,15 +1,10 @@
 //! `clear`: a session's recorded data and its buffers' content are
 //! discarded; recording goes on into the same files.
 
-use serde::{Deserialize, Serialize};
-
+use crate::command::reply::Cleared;
 use crate::command::CommandError;
 use crate::io::state::Daemon;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cleared {
-    pub session: String,
-}
 
 /// Clears a session (a session never started has nothing to clear). Runs
 /// the consumer round trips on a blocking thread; apps are not contacted.

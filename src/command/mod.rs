@@ -14,7 +14,7 @@ pub mod request;
 mod session;
 pub mod snapshot;
 
-pub use clear::{clear, Cleared};
+pub use clear::clear;
 pub use listing::{list_apps, list_tracepoints};
 pub use reply::Reply;
 pub use request::{ChannelOptions, Request};

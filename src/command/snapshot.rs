@@ -4,30 +4,13 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use serde::{Deserialize, Serialize};
-
-use crate::command::reply::SessionView;
+use crate::command::reply::{Recorded, SessionView, SnapshotOutputs};
 use crate::command::CommandError;
 use crate::core::session::Session;
 use crate::core::snapshot::{record_dir_name, SnapshotError, SnapshotOutput, SnapshotState};
 use crate::engine::trace::SessionTrace;
 use crate::io::host::local_datetime;
 use crate::io::state::Daemon;
-
-/// What one `snapshot record` wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Recorded {
-    pub session: String,
-    /// One record directory per output written.
-    pub dirs: Vec<PathBuf>,
-}
-
-/// A session's snapshot outputs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SnapshotOutputs {
-    pub session: String,
-    pub outputs: Vec<SnapshotOutput>,
-}
 
 /// Creates a snapshot session; its output (given, or lttng's default
 /// `$HOME/lttng-traces/NAME-DATE`) becomes the output `snapshot-1`.

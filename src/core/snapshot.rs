@@ -6,8 +6,6 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::session::SessionError;
-
 /// lttng keeps one output per session ("until the tee feature").
 pub const MAX_OUTPUTS: usize = 1;
 /// `LTTNG_NAME_MAX` - 1.
@@ -35,8 +33,6 @@ pub struct SnapshotState {
 /// Why an output change or a record was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SnapshotError {
-    #[error(transparent)]
-    Session(#[from] SessionError),
     #[error("session `{0}` is not a snapshot session")]
     NotSnapshotSession(String),
     #[error("a snapshot output already exists (lttng keeps one per session)")]

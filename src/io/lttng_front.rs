@@ -80,7 +80,6 @@ fn code(e: &CommandError) -> ErrorCode {
 /// lttng-sessiond 2.13's codes for snapshot refusals (captured, `snap_*`).
 fn snapshot_code(e: &SnapshotError) -> ErrorCode {
     match e {
-        SnapshotError::Session(s) => code(&CommandError::Session(s.clone())),
         SnapshotError::NotSnapshotSession(_) => ErrorCode::NotSnapshotSession,
         SnapshotError::OutputExists => ErrorCode::SnapshotOutputExist,
         SnapshotError::NoOutput(_)
