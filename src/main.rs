@@ -547,7 +547,10 @@ impl Client {
             }
             Cmd::Snapshot(c) => self.snapshot(c),
             Cmd::Clear { name, json } => {
-                let c = reply!(self.call(&Request::Clear { session: name })?, Reply::Cleared);
+                let c = reply!(
+                    self.call(&Request::Clear { session: name })?,
+                    Reply::Cleared
+                );
                 let text = format!("Session {} cleared", c.session);
                 print(&c, None, json, &text)
             }
@@ -718,7 +721,12 @@ impl Client {
                     path: snapshot_path(path)?,
                 };
                 let o = reply!(self.call(&req)?, Reply::SnapshotOutput);
-                let text = format!("Snapshot output added: [{}] {}: {}", o.id, o.name, o.path.display());
+                let text = format!(
+                    "Snapshot output added: [{}] {}: {}",
+                    o.id,
+                    o.name,
+                    o.path.display()
+                );
                 print(&o, None, json, &text)
             }
             SnapshotCmd::DelOutput {

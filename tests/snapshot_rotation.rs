@@ -57,9 +57,13 @@ fn values_by_pid(dir: &Path) -> BTreeMap<i64, Vec<i64>> {
             continue;
         }
         let field = |name: &str| -> i64 {
-            let at = l.find(&format!("{name} = ")).unwrap_or_else(|| panic!("no {name}: {l}"));
+            let at = l
+                .find(&format!("{name} = "))
+                .unwrap_or_else(|| panic!("no {name}: {l}"));
             let rest = &l[at + name.len() + 3..];
-            let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let end = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             rest[..end].parse().unwrap()
         };
         out.entry(field("vpid")).or_default().push(field("value"));
@@ -80,7 +84,10 @@ fn assert_latest_run(what: &str, values: &[i64]) {
         EMITTED - 1,
         values.len()
     );
-    assert!(first > 0, "{what}: nothing was overwritten, the test proves nothing");
+    assert!(
+        first > 0,
+        "{what}: nothing was overwritten, the test proves nothing"
+    );
 }
 
 /// The record directories under `out`, oldest first (by their `-N` suffix).
@@ -89,7 +96,14 @@ fn records(out: &Path) -> Vec<PathBuf> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .map(|p| {
-            let n = p.to_str().unwrap().rsplit('-').next().unwrap().parse().unwrap();
+            let n = p
+                .to_str()
+                .unwrap()
+                .rsplit('-')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
             (n, p)
         })
         .collect();
@@ -100,7 +114,9 @@ fn records(out: &Path) -> Vec<PathBuf> {
 /// `snapshot-1-YYYYmmdd-HHMMSS-N`, lttng 2.13's naming.
 fn assert_record_name(p: &Path, name: &str, n: u64) {
     let f = p.file_name().unwrap().to_str().unwrap();
-    let rest = f.strip_prefix(&format!("{name}-")).unwrap_or_else(|| panic!("{f}"));
+    let rest = f
+        .strip_prefix(&format!("{name}-"))
+        .unwrap_or_else(|| panic!("{f}"));
     let parts: Vec<&str> = rest.split('-').collect();
     assert_eq!(parts.len(), 3, "{f}");
     assert!(parts[0].len() == 8 && parts[1].len() == 6, "{f}");
@@ -114,13 +130,42 @@ fn snapshot_records_hold_the_latest_events(buffers: &str) {
     let out_s = out.to_str().unwrap();
     ok(&w, &["create", "s", "--snapshot", "-o", out_s]);
     let listed = ok(&w, &["snapshot", "list-output", "-s", "s"]);
-    assert!(listed.contains(&format!("[1] snapshot-1: {out_s}")), "{listed}");
+    assert!(
+        listed.contains(&format!("[1] snapshot-1: {out_s}")),
+        "{listed}"
+    );
     // No --overwrite: a snapshot session's channels default to it.
-    ok(&w, &[
-        "enable-channel", "-u", "c", "-s", "s", buffers, "--subbuf-size", "4096", "--num-subbuf", "4",
-    ]);
-    ok(&w, &["enable-event", "-u", "ustd_fixture:simple", "-c", "c", "-s", "s"]);
-    ok(&w, &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"]);
+    ok(
+        &w,
+        &[
+            "enable-channel",
+            "-u",
+            "c",
+            "-s",
+            "s",
+            buffers,
+            "--subbuf-size",
+            "4096",
+            "--num-subbuf",
+            "4",
+        ],
+    );
+    ok(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_fixture:simple",
+            "-c",
+            "c",
+            "-s",
+            "s",
+        ],
+    );
+    ok(
+        &w,
+        &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"],
+    );
     ok(&w, &["start", "s"]);
 
     let mut first = emitting_app(&w);
@@ -133,13 +178,21 @@ fn snapshot_records_hold_the_latest_events(buffers: &str) {
     let one_each = (sets * possible_cpus() * 4096).to_string();
     ok(&w, &["snapshot", "record", "-s", "s", "-m", &one_each]);
     let o = lttng(&w, &["snapshot", "record", "-s", "s", "-m", "4096"]);
-    assert!(!o.status.success(), "a record smaller than one sub-buffer per stream must be refused");
+    assert!(
+        !o.status.success(),
+        "a record smaller than one sub-buffer per stream must be refused"
+    );
 
     let recs = records(&out);
     assert_eq!(recs.len(), 3, "{recs:?}");
     for (n, r) in recs.iter().enumerate() {
         assert_record_name(r, "snapshot-1", n as u64);
-        assert!(r.join("ust").join(&buffers[10..]).is_dir(), "{}: no per-{} tree", r.display(), &buffers[10..]);
+        assert!(
+            r.join("ust").join(&buffers[10..]).is_dir(),
+            "{}: no per-{} tree",
+            r.display(),
+            &buffers[10..]
+        );
     }
     let (p1, p2) = (first.pid() as i64, second.pid() as i64);
 
@@ -160,7 +213,12 @@ fn snapshot_records_hold_the_latest_events(buffers: &str) {
     for (pid, v) in &r2 {
         assert_latest_run(&format!("record 2 (-m), pid {pid}"), v);
         let full = &r1[pid];
-        assert!(v.len() < full.len(), "-m kept {} of {} events", v.len(), full.len());
+        assert!(
+            v.len() < full.len(),
+            "-m kept {} of {} events",
+            v.len(),
+            full.len()
+        );
     }
 
     first.signal(libc::SIGTERM);
@@ -184,7 +242,15 @@ fn snapshot_records_hold_the_latest_events_per_pid() {
 fn run_to_end(w: &World, n: i64) -> i64 {
     let mut app = w.spawn_program(
         Path::new("taskset"),
-        &["-c", "0", fixture_app().to_str().unwrap(), "-n", &n.to_string(), "-e", "simple"],
+        &[
+            "-c",
+            "0",
+            fixture_app().to_str().unwrap(),
+            "-n",
+            &n.to_string(),
+            "-e",
+            "simple",
+        ],
         &[],
     );
     let pid = app.pid() as i64;
@@ -199,9 +265,36 @@ fn clear_discards_recorded_events_and_recording_goes_on() {
     let _d = Sessiond::ustd(&w);
     let out = w.dir.join("trace");
     ok(&w, &["create", "s", "-o", out.to_str().unwrap()]);
-    ok(&w, &["enable-channel", "-u", "c", "-s", "s", "--subbuf-size", "4096", "--num-subbuf", "4"]);
-    ok(&w, &["enable-event", "-u", "ustd_fixture:simple", "-c", "c", "-s", "s"]);
-    ok(&w, &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"]);
+    ok(
+        &w,
+        &[
+            "enable-channel",
+            "-u",
+            "c",
+            "-s",
+            "s",
+            "--subbuf-size",
+            "4096",
+            "--num-subbuf",
+            "4",
+        ],
+    );
+    ok(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_fixture:simple",
+            "-c",
+            "c",
+            "-s",
+            "s",
+        ],
+    );
+    ok(
+        &w,
+        &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"],
+    );
     ok(&w, &["start", "s"]);
     // More than the buffers hold: most of it is on disk, the rest in the
     // buffers (the app stays, so its last sub-buffer is not delivered),
@@ -215,8 +308,15 @@ fn clear_discards_recorded_events_and_recording_goes_on() {
     let after = run_to_end(&w, 300);
     ok(&w, &["stop", "s"]);
     let got = values_by_pid(&out);
-    assert!(!got.contains_key(&before), "events recorded before the clear are still there");
+    assert!(
+        !got.contains_key(&before),
+        "events recorded before the clear are still there"
+    );
     let want: Vec<i64> = (0..300).collect();
-    assert_eq!(got.get(&after), Some(&want), "events after the clear, each once, in order");
+    assert_eq!(
+        got.get(&after),
+        Some(&want),
+        "events after the clear, each once, in order"
+    );
     ok(&w, &["destroy", "s"]);
 }

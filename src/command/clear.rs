@@ -5,7 +5,6 @@ use crate::command::reply::Cleared;
 use crate::command::CommandError;
 use crate::io::state::Daemon;
 
-
 /// Clears a session (a session never started has nothing to clear). Runs
 /// the consumer round trips on a blocking thread; apps are not contacted.
 pub async fn clear(d: &Daemon, session: Option<String>) -> Result<Cleared, CommandError> {

@@ -264,4 +264,3 @@ pub struct SnapshotOutputs {
     pub session: String,
     pub outputs: Vec<crate::core::snapshot::SnapshotOutput>,
 }
-

@@ -23,7 +23,9 @@ pub async fn create_snapshot_session(
     SessionTrace::check_library().map_err(|e| CommandError::Trace(e.to_string()))?;
     let output = output.unwrap_or_else(|| super::session::default_output(&name));
     let state = SnapshotState::new(Some(output.clone()));
-    let s = d.sessions.create_with(&name, output, owner_uid, Some(state))?;
+    let s = d
+        .sessions
+        .create_with(&name, output, owner_uid, Some(state))?;
     Ok(SessionView::of(&s))
 }
 

@@ -217,13 +217,22 @@ mod tests {
         let mut s = SnapshotState::new(Some("/o".into()));
         assert_eq!(s.outputs[0].name, "snapshot-1");
         assert_eq!(s.outputs[0].id, 1);
-        assert_eq!(s.add(Some("x"), 0, "/p".into()), Err(SnapshotError::OutputExists));
+        assert_eq!(
+            s.add(Some("x"), 0, "/p".into()),
+            Err(SnapshotError::OutputExists)
+        );
         s.remove(1, "").unwrap();
         let o = s.add(None, 0, "/p".into()).unwrap();
         assert_eq!((o.id, o.name.as_str()), (2, "snapshot-2"));
         assert!(s.remove(0, "snapshot-2").is_ok());
-        assert_eq!(s.remove(0, "snapshot-2"), Err(SnapshotError::NoOutput("snapshot-2".into())));
-        assert_eq!(s.targets(None, None, None), Err(SnapshotError::NoOutputGiven));
+        assert_eq!(
+            s.remove(0, "snapshot-2"),
+            Err(SnapshotError::NoOutput("snapshot-2".into()))
+        );
+        assert_eq!(
+            s.targets(None, None, None),
+            Err(SnapshotError::NoOutputGiven)
+        );
     }
 
     #[test]
@@ -234,7 +243,10 @@ mod tests {
         assert_eq!((t[0].name.as_str(), t[0].max_size), ("n", 100));
         let t = s.targets(None, Some(5), Some("/u".into())).unwrap();
         assert_eq!((t[0].name.as_str(), t[0].max_size), ("snapshot-0", 5));
-        assert_eq!(record_dir_name("n", "20261201-154000", 3), "n-20261201-154000-3");
+        assert_eq!(
+            record_dir_name("n", "20261201-154000", 3),
+            "n-20261201-154000-3"
+        );
     }
 
     #[test]
@@ -242,7 +254,10 @@ mod tests {
         // Two channels of 2 streams: 4 KiB x 4 and 8 KiB x 2.
         let gs = [g(4096, 4, 2), g(8192, 2, 2)];
         assert_eq!(packets_per_stream(0, &gs), Ok(0));
-        assert_eq!(packets_per_stream(16384, &gs), Err(SnapshotError::MaxSizeInvalid(16384)));
+        assert_eq!(
+            packets_per_stream(16384, &gs),
+            Err(SnapshotError::MaxSizeInvalid(16384))
+        );
         assert_eq!(packets_per_stream(24576, &gs), Ok(1));
         assert_eq!(packets_per_stream(49151, &gs), Ok(1));
         assert_eq!(packets_per_stream(49152, &gs), Ok(2));

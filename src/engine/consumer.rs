@@ -263,7 +263,12 @@ impl Consumer {
 
     /// [`Consumer::snapshot`] keeping at most the latest `max_subbufs`
     /// sub-buffers of each stream (0: all), as `snapshot record -m` does.
-    pub fn snapshot_bounded(&self, trace: TraceKey, dest: &Path, max_subbufs: u64) -> UstCtlResult<()> {
+    pub fn snapshot_bounded(
+        &self,
+        trace: TraceKey,
+        dest: &Path,
+        max_subbufs: u64,
+    ) -> UstCtlResult<()> {
         self.call(|reply| Request::Snapshot {
             trace: trace.0,
             dest: dest.to_owned(),
@@ -921,7 +926,9 @@ impl Worker {
             .ok_or(UstCtlError::UnknownTrace(trace))?;
         for s in t.channels.iter().flat_map(|c| c.buffers.streams.iter()) {
             // SAFETY: live stream, used only by this thread.
-            check("clear_buffer", unsafe { (self.ctl.api.clear_buffer)(s.as_ptr()) })?;
+            check("clear_buffer", unsafe {
+                (self.ctl.api.clear_buffer)(s.as_ptr())
+            })?;
         }
         for ds in self.slots.iter_mut().flatten().filter(|d| d.trace == trace) {
             ds.out.truncate()?;

@@ -705,7 +705,10 @@ impl SessionTrace {
                 .strip_prefix(&self.output)
                 .unwrap_or(&set.dir)
                 .to_owned();
-            let channels = lock(&set.channels).values().map(|c| c.name.clone()).collect();
+            let channels = lock(&set.channels)
+                .values()
+                .map(|c| c.name.clone())
+                .collect();
             out.push(SnapshotSet {
                 key: set.key,
                 rel_dir: rel,

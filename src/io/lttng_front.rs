@@ -9,15 +9,12 @@ use std::time::SystemTime;
 
 use crate::command::reply::TracepointField;
 use crate::command::request::ChannelOptions;
+use crate::command::snapshot as snap;
 use crate::core::event_filter::EventFilter;
 use crate::core::session::{
     BufferScheme, ChannelConfig, LoglevelSel, SessionConfig, SessionError, DEFAULT_CHANNEL,
 };
 use crate::core::snapshot::{SnapshotError, SnapshotOutput};
-use crate::command::snapshot as snap;
-use crate::lttng_wire::snapshot::{
-    encode_output_id, encode_outputs, SnapshotOutput as WireSnapshotOutput,
-};
 use crate::io::commands::{self, CommandError};
 use crate::io::lttng_client::{ClientHandler, Peer};
 use crate::io::state::Daemon;
@@ -32,6 +29,9 @@ use crate::lttng_wire::session::{
     encode_domains, encode_sessions, OutputType, SessionDescriptor, SessionInfo, SessionKind, Uri,
 };
 use crate::lttng_wire::session_file::{self, SavedChannel, SavedSession};
+use crate::lttng_wire::snapshot::{
+    encode_output_id, encode_outputs, SnapshotOutput as WireSnapshotOutput,
+};
 use crate::lttng_wire::tracker::{encode_policy, TrackingPolicy};
 use crate::lttng_wire::{Command, DomainType, ErrorCode, Reply, Request, Target};
 use crate::wire::cmd::LoglevelType as UstLoglevel;
@@ -464,7 +464,15 @@ impl LttngFront {
         };
         let snapshot = desc.kind == SessionKind::Snapshot;
         if snapshot {
-            done(snap::create_snapshot_session(&self.d, name.clone(), Some(output.clone()), peer.uid).await)?;
+            done(
+                snap::create_snapshot_session(
+                    &self.d,
+                    name.clone(),
+                    Some(output.clone()),
+                    peer.uid,
+                )
+                .await,
+            )?;
         } else {
             done(commands::create(&self.d, name.clone(), Some(output.clone()), peer.uid).await)?;
         }

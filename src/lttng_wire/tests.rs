@@ -611,7 +611,10 @@ fn snapshot_commands_decode_and_replies_match_lttng_sessiond() {
     let Request::SnapshotAddOutput { output, .. } = c.request() else {
         panic!()
     };
-    assert_eq!((output.ctrl_url.as_str(), output.max_size), ("/run/lttng/h/fourth", None));
+    assert_eq!(
+        (output.ctrl_url.as_str(), output.max_size),
+        ("/run/lttng/h/fourth", None)
+    );
     c.assert_reply(&Reply::ok(encode_output_id(2)));
     let Request::SnapshotDelOutput { output, .. } = one("snap_del_output_1").request() else {
         panic!()
@@ -629,10 +632,22 @@ fn snapshot_commands_decode_and_replies_match_lttng_sessiond() {
         data_url: String::new(),
     };
     one("snap_list_output").assert_reply(&Reply::ok(encode_outputs(&[listed])));
-    assert_eq!(one("snap_add_output").reply_code(), ErrorCode::SnapshotOutputExist as u32);
-    assert_eq!(one("snap_record_max_small").reply_code(), ErrorCode::MaxSizeInvalid as u32);
-    assert_eq!(one("snap_del_output_missing").reply_code(), ErrorCode::Invalid as u32);
-    assert_eq!(one("snap_record_regular").reply_code(), ErrorCode::NotSnapshotSession as u32);
+    assert_eq!(
+        one("snap_add_output").reply_code(),
+        ErrorCode::SnapshotOutputExist as u32
+    );
+    assert_eq!(
+        one("snap_record_max_small").reply_code(),
+        ErrorCode::MaxSizeInvalid as u32
+    );
+    assert_eq!(
+        one("snap_del_output_missing").reply_code(),
+        ErrorCode::Invalid as u32
+    );
+    assert_eq!(
+        one("snap_record_regular").reply_code(),
+        ErrorCode::NotSnapshotSession as u32
+    );
 }
 
 #[test]

@@ -106,4 +106,3 @@ pub fn babeltrace(dir: &Path) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
-
