@@ -84,6 +84,16 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// `regenerate statedump`: apps of a started session record their
+    /// statedump again.
+    Regenerate {
+        #[arg(value_parser = ["statedump"])]
+        what: String,
+        #[arg(short = 's', long)]
+        session: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Snapshot outputs and records of a snapshot session.
     #[command(subcommand)]
     Snapshot(SnapshotCmd),
@@ -546,6 +556,14 @@ impl Client {
                 print(&s, None, json, &text)
             }
             Cmd::Snapshot(c) => self.snapshot(c),
+            Cmd::Regenerate { session, json, .. } => {
+                let a = reply!(
+                    self.call(&Request::RegenerateStatedump { session })?,
+                    Reply::Changed
+                );
+                let text = format!("Statedump regenerated for session {}", a.session);
+                print(&a, Some(&a.report), json, &text)
+            }
             Cmd::Clear { name, json } => {
                 let c = reply!(
                     self.call(&Request::Clear { session: name })?,

@@ -320,3 +320,31 @@ fn clear_discards_recorded_events_and_recording_goes_on() {
     );
     ok(&w, &["destroy", "s"]);
 }
+
+/// `lttng_ust_statedump:start` events in a trace.
+fn statedumps(dir: &Path) -> usize {
+    babeltrace(dir)
+        .iter()
+        .filter(|l| l.contains("lttng_ust_statedump:start"))
+        .count()
+}
+
+#[test]
+fn regenerate_statedump_makes_the_app_dump_again() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    let out = w.dir.join("trace");
+    ok(&w, &["create", "s", "-o", out.to_str().unwrap()]);
+    ok(&w, &["enable-event", "-u", "lttng_ust_statedump:*,ustd_fixture:simple", "-s", "s"]);
+    ok(&w, &["start", "s"]);
+    let mut app = w.spawn_app(&["-n", "10", "-e", "simple", "-w"]);
+    app.wait_line("emitted", GENEROUS);
+    ok(&w, &["regenerate", "statedump", "-s", "s"]);
+    ok(&w, &["regenerate", "statedump", "-s", "s"]);
+    app.signal(libc::SIGTERM);
+    app.wait();
+    ok(&w, &["stop", "s"]);
+    // One at registration, one per regenerate.
+    assert_eq!(statedumps(&out), 3);
+    ok(&w, &["destroy", "s"]);
+}

@@ -9,12 +9,14 @@
 
 mod clear;
 mod listing;
+mod regenerate;
 pub mod reply;
 pub mod request;
 mod session;
 pub mod snapshot;
 
 pub use clear::clear;
+pub use regenerate::regenerate_statedump;
 pub use listing::{list_apps, list_tracepoints};
 pub use reply::Reply;
 pub use request::{ChannelOptions, Request};
@@ -74,6 +76,9 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
         } => {
             let owner = rustix::process::getuid().as_raw();
             Reply::Created(snapshot::create_snapshot_session(d, name, output, owner).await?)
+        }
+        Request::RegenerateStatedump { session } => {
+            Reply::Changed(regenerate_statedump(d, session).await?)
         }
         Request::Clear { session } => Reply::Cleared(clear(d, session).await?),
         Request::SnapshotAddOutput {

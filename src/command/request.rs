@@ -62,6 +62,10 @@ pub enum Request {
     ListTracepoints {
         fields: bool,
     },
+    /// Ask every app of a started session for its statedump again.
+    RegenerateStatedump {
+        session: Option<String>,
+    },
     /// Discard the recorded data and the buffers' content.
     Clear {
         session: Option<String>,

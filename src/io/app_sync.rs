@@ -303,6 +303,19 @@ impl AppShadow {
         Ok(())
     }
 
+    /// SESSION_STATEDUMP on the app's handle of a started session: the
+    /// app records its statedump events (`lttng_ust_statedump:*`) again.
+    pub async fn statedump(&self, link: &AppLink<'_>, session_id: u64) -> Result<(), AppIoError> {
+        match self.sessions.get(&session_id) {
+            Some(ss) if ss.started => {
+                link.call(&CmdMsg::simple(ss.handle, op::SESSION_STATEDUMP))
+                    .await?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub fn session_ids(&self) -> Vec<u64> {
         self.sessions.keys().copied().collect()
     }

@@ -391,9 +391,12 @@ impl LttngFront {
                 Err(ErrorCode::NotSupported)
             }
             Request::SaveSession(attr) => self.save(peer, attr),
-            Request::SetShmPath { .. }
-            | Request::RegenerateMetadata(_)
-            | Request::RegenerateStatedump(_) => Err(ErrorCode::NotSupported),
+            Request::RegenerateStatedump(t) => {
+                done(crate::command::regenerate_statedump(d, Some(t.session)).await)
+            }
+            Request::SetShmPath { .. } | Request::RegenerateMetadata(_) => {
+                Err(ErrorCode::NotSupported)
+            }
             Request::SnapshotAddOutput { target, output } => {
                 let path = local_path(&output.ctrl_url)?;
                 let name = (!output.name.is_empty()).then_some(output.name);
