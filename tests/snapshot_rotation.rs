@@ -9,6 +9,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use common::lttng::*;
 use common::*;
@@ -123,7 +124,30 @@ fn assert_record_name(p: &Path, name: &str, n: u64) {
     assert_eq!(parts[2], n.to_string(), "{f}");
 }
 
-fn snapshot_records_hold_the_latest_events(buffers: &str) {
+/// A command-line front end: the stock `lttng` CLI, or ustd's own, which
+/// takes the same arguments for these commands.
+type Cli = fn(&World, &[&str]) -> Output;
+
+/// ustd's CLI in the world, talking to the root daemon there.
+fn ustd_cli(w: &World, args: &[&str]) -> Output {
+    let mut c = w.command_in(&ustd_bin());
+    c.args(args);
+    run_with_timeout(c, GENEROUS).unwrap()
+}
+
+fn ok_with(cli: Cli, w: &World, args: &[&str]) -> String {
+    let o = cli(w, args);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{args:?} failed: {out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+fn snapshot_records_hold_the_latest_events(buffers: &str, cli: Cli) {
+    let ok = |w: &World, args: &[&str]| ok_with(cli, w, args);
     let w = World::builder().without_daemon();
     let _d = Sessiond::ustd(&w);
     let out = w.dir.join("snapshots");
@@ -177,7 +201,7 @@ fn snapshot_records_hold_the_latest_events(buffers: &str) {
     let sets = if buffers == "--buffers-uid" { 1 } else { 2 };
     let one_each = (sets * possible_cpus() * 4096).to_string();
     ok(&w, &["snapshot", "record", "-s", "s", "-m", &one_each]);
-    let o = lttng(&w, &["snapshot", "record", "-s", "s", "-m", "4096"]);
+    let o = cli(&w, &["snapshot", "record", "-s", "s", "-m", "4096"]);
     assert!(
         !o.status.success(),
         "a record smaller than one sub-buffer per stream must be refused"
@@ -230,12 +254,17 @@ fn snapshot_records_hold_the_latest_events(buffers: &str) {
 
 #[test]
 fn snapshot_records_hold_the_latest_events_per_uid() {
-    snapshot_records_hold_the_latest_events("--buffers-uid");
+    snapshot_records_hold_the_latest_events("--buffers-uid", lttng);
+}
+
+#[test]
+fn snapshot_records_hold_the_latest_events_with_ustd_cli() {
+    snapshot_records_hold_the_latest_events("--buffers-uid", ustd_cli);
 }
 
 #[test]
 fn snapshot_records_hold_the_latest_events_per_pid() {
-    snapshot_records_hold_the_latest_events("--buffers-pid");
+    snapshot_records_hold_the_latest_events("--buffers-pid", lttng);
 }
 
 /// Runs the fixture app to completion (CPU 0), emitting `value` 0..n.
@@ -335,7 +364,16 @@ fn regenerate_statedump_makes_the_app_dump_again() {
     let _d = Sessiond::ustd(&w);
     let out = w.dir.join("trace");
     ok(&w, &["create", "s", "-o", out.to_str().unwrap()]);
-    ok(&w, &["enable-event", "-u", "lttng_ust_statedump:*,ustd_fixture:simple", "-s", "s"]);
+    ok(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "lttng_ust_statedump:*,ustd_fixture:simple",
+            "-s",
+            "s",
+        ],
+    );
     ok(&w, &["start", "s"]);
     let mut app = w.spawn_app(&["-n", "10", "-e", "simple", "-w"]);
     app.wait_line("emitted", GENEROUS);

@@ -16,8 +16,8 @@ mod session;
 pub mod snapshot;
 
 pub use clear::clear;
-pub use regenerate::regenerate_statedump;
 pub use listing::{list_apps, list_tracepoints};
+pub use regenerate::regenerate_statedump;
 pub use reply::Reply;
 pub use request::{ChannelOptions, Request};
 pub use session::{
