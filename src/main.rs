@@ -72,9 +72,32 @@ enum Cmd {
         /// Trace output directory (default: $HOME/lttng-traces/NAME-DATE).
         #[arg(short = 'o', long)]
         output: Option<PathBuf>,
+        /// Snapshot session: the output becomes snapshot output 1, buffers
+        /// are written only by `snapshot record`.
+        #[arg(long)]
+        snapshot: bool,
         #[arg(long)]
         json: bool,
     },
+    /// Discard a session's recorded data and buffers; recording goes on.
+    Clear {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// `regenerate statedump`: apps of a started session record their
+    /// statedump again.
+    Regenerate {
+        #[arg(value_parser = ["statedump"])]
+        what: String,
+        #[arg(short = 's', long)]
+        session: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Snapshot outputs and records of a snapshot session.
+    #[command(subcommand)]
+    Snapshot(SnapshotCmd),
     /// Destroy a session (the newest one by default), flushing its trace.
     Destroy {
         name: Option<String>,
@@ -267,6 +290,62 @@ impl TrackArgs {
         }
         Ok(out)
     }
+}
+
+#[derive(Subcommand)]
+enum SnapshotCmd {
+    /// Add the session's snapshot output (lttng keeps one).
+    AddOutput {
+        /// Directory (or file:// URL) records are written under.
+        path: PathBuf,
+        #[arg(short = 's', long)]
+        session: Option<String>,
+        #[arg(short = 'n', long)]
+        name: Option<String>,
+        /// Size bound of each record (e.g. 1M).
+        #[arg(short = 'm', long)]
+        max_size: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a snapshot output, by id or name.
+    DelOutput {
+        id_or_name: String,
+        #[arg(short = 's', long)]
+        session: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the session's snapshot outputs.
+    ListOutput {
+        #[arg(short = 's', long)]
+        session: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the buffers' current content as a trace of its own.
+    Record {
+        /// Write here instead of the session's outputs.
+        path: Option<PathBuf>,
+        #[arg(short = 's', long)]
+        session: Option<String>,
+        #[arg(short = 'n', long)]
+        name: Option<String>,
+        /// Size bound of the record (e.g. 1M).
+        #[arg(short = 'm', long)]
+        max_size: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A snapshot path or `file://` URL, made absolute.
+fn snapshot_path(p: PathBuf) -> Result<PathBuf, String> {
+    let p = match p.to_str().and_then(|s| s.strip_prefix("file://")) {
+        Some(rest) => PathBuf::from(rest),
+        None => p,
+    };
+    absolute(p)
 }
 
 /// `--filter` and `-x`, as lttng's enable-event has them.
@@ -523,18 +602,52 @@ impl Client {
                 print(&t, Some(&t.report), json, &describe_tracepoints(&t))
             }
             Cmd::List { json, .. } => self.list(json).map(|()| Done::All),
-            Cmd::Create { name, output, json } => {
+            Cmd::Create {
+                name,
+                output,
+                snapshot,
+                json,
+            } => {
                 let output = output.map(absolute).transpose()?;
                 let s = reply!(
-                    self.call(&Request::CreateSession { name, output })?,
+                    self.call(&Request::CreateSession {
+                        name,
+                        output,
+                        snapshot
+                    })?,
                     Reply::Created
                 );
-                let text = format!(
-                    "Session {} created.\nTraces will be written in {}",
-                    s.name,
-                    s.output.display()
-                );
+                let text = if snapshot {
+                    format!(
+                        "Snapshot session {} created.\nDefault snapshot output set to {}",
+                        s.name,
+                        s.output.display()
+                    )
+                } else {
+                    format!(
+                        "Session {} created.\nTraces will be written in {}",
+                        s.name,
+                        s.output.display()
+                    )
+                };
                 print(&s, None, json, &text)
+            }
+            Cmd::Snapshot(c) => self.snapshot(c),
+            Cmd::Regenerate { session, json, .. } => {
+                let a = reply!(
+                    self.call(&Request::RegenerateStatedump { session })?,
+                    Reply::Changed
+                );
+                let text = format!("Statedump regenerated for session {}", a.session);
+                print(&a, Some(&a.report), json, &text)
+            }
+            Cmd::Clear { name, json } => {
+                let c = reply!(
+                    self.call(&Request::Clear { session: name })?,
+                    Reply::Cleared
+                );
+                let text = format!("Session {} cleared", c.session);
+                print(&c, None, json, &text)
             }
             Cmd::Destroy { name, json } => {
                 let d = reply!(
@@ -558,6 +671,7 @@ impl Client {
                 subbuf_size,
                 num_subbuf,
                 overwrite,
+                discard,
                 switch_timer,
                 read_timer,
                 buffers_pid,
@@ -568,6 +682,7 @@ impl Client {
                     subbuf_size: subbuf_size.as_deref().map(size).transpose()?,
                     num_subbuf,
                     overwrite,
+                    discard,
                     switch_timer_us: switch_timer,
                     read_timer_us: read_timer,
                     buffers: Some(if buffers_pid {
@@ -730,6 +845,82 @@ impl Client {
             }
         }
         Ok(done)
+    }
+
+    fn snapshot(&self, c: SnapshotCmd) -> Result<Done, String> {
+        let max = |m: Option<String>| m.as_deref().map(size).transpose();
+        match c {
+            SnapshotCmd::AddOutput {
+                path,
+                session,
+                name,
+                max_size,
+                json,
+            } => {
+                let req = Request::SnapshotAddOutput {
+                    session,
+                    name,
+                    max_size: max(max_size)?.unwrap_or(0),
+                    path: snapshot_path(path)?,
+                };
+                let o = reply!(self.call(&req)?, Reply::SnapshotOutput);
+                let text = format!(
+                    "Snapshot output added: [{}] {}: {}",
+                    o.id,
+                    o.name,
+                    o.path.display()
+                );
+                print(&o, None, json, &text)
+            }
+            SnapshotCmd::DelOutput {
+                id_or_name,
+                session,
+                json,
+            } => {
+                let (id, name) = match id_or_name.parse::<u32>() {
+                    Ok(id) => (id, String::new()),
+                    Err(_) => (0, id_or_name),
+                };
+                let req = Request::SnapshotDelOutput { session, id, name };
+                let o = reply!(self.call(&req)?, Reply::SnapshotOutput);
+                let text = format!("Snapshot output [{}] {} deleted", o.id, o.name);
+                print(&o, None, json, &text)
+            }
+            SnapshotCmd::ListOutput { session, json } => {
+                let l = reply!(
+                    self.call(&Request::SnapshotListOutputs { session })?,
+                    Reply::SnapshotOutputs
+                );
+                let mut text = format!("Snapshot output list for session {}", l.session);
+                for o in &l.outputs {
+                    text += &format!("\n    [{}] {}: {}", o.id, o.name, o.path.display());
+                    if o.max_size > 0 {
+                        text += &format!(" (max size: {} bytes)", o.max_size);
+                    }
+                }
+                print(&l, None, json, &text)
+            }
+            SnapshotCmd::Record {
+                path,
+                session,
+                name,
+                max_size,
+                json,
+            } => {
+                let req = Request::SnapshotRecord {
+                    session,
+                    name,
+                    max_size: max(max_size)?,
+                    path: path.map(snapshot_path).transpose()?,
+                };
+                let r = reply!(self.call(&req)?, Reply::SnapshotRecorded);
+                let mut text = format!("Snapshot recorded successfully for session {}", r.session);
+                for d in &r.dirs {
+                    text += &format!("\nSnapshot written in {}", d.display());
+                }
+                print(&r, None, json, &text)
+            }
+        }
     }
 
     fn list(&self, json: bool) -> Result<(), String> {

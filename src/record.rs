@@ -102,6 +102,7 @@ pub(crate) fn run(
         client.call(&Request::CreateSession {
             name: name.clone(),
             output,
+            snapshot: false,
         })?,
         Reply::Created
     );

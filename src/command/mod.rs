@@ -7,13 +7,18 @@
 //! own decoding and encoding. The commands themselves (validation, session
 //! transitions, the fan-out to apps) live here and nowhere else.
 
+mod clear;
 mod listing;
+mod regenerate;
 pub mod reply;
 pub mod request;
 mod session;
+pub mod snapshot;
 pub mod tracker;
 
+pub use clear::clear;
 pub use listing::{list_apps, list_tracepoints};
+pub use regenerate::regenerate_statedump;
 pub use reply::Reply;
 pub use request::{ChannelOptions, Request, TrackInput};
 pub use session::{
@@ -46,6 +51,8 @@ pub enum CommandError {
     /// Not a process id, user or group id (or a name for a process id).
     #[error("invalid tracker value `{0}`")]
     BadTrackerValue(String),
+    #[error(transparent)]
+    Snapshot(#[from] crate::core::snapshot::SnapshotError),
 }
 
 /// Compiles a filter expression into an event rule's filter, as liblttng-ctl
@@ -62,11 +69,45 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
         Request::ListApps => Reply::Apps(list_apps(d)),
         Request::ListSessions => Reply::Sessions(list_sessions(d)),
         Request::ShowSession { name } => Reply::Session(show_session(d, &name)?),
-        Request::CreateSession { name, output } => {
+        Request::CreateSession {
+            name,
+            output,
+            snapshot: false,
+        } => {
             // The control socket is the daemon user's: its sessions are the daemon's.
             let owner = rustix::process::getuid().as_raw();
             Reply::Created(create(d, name, output, owner).await?)
         }
+        Request::CreateSession {
+            name,
+            output,
+            snapshot: true,
+        } => {
+            let owner = rustix::process::getuid().as_raw();
+            Reply::Created(snapshot::create_snapshot_session(d, name, output, owner).await?)
+        }
+        Request::RegenerateStatedump { session } => {
+            Reply::Changed(regenerate_statedump(d, session).await?)
+        }
+        Request::Clear { session } => Reply::Cleared(clear(d, session).await?),
+        Request::SnapshotAddOutput {
+            session,
+            name,
+            max_size,
+            path,
+        } => Reply::SnapshotOutput(snapshot::add_output(d, session, name, max_size, path)?),
+        Request::SnapshotDelOutput { session, id, name } => {
+            Reply::SnapshotOutput(snapshot::del_output(d, session, id, &name)?)
+        }
+        Request::SnapshotListOutputs { session } => {
+            Reply::SnapshotOutputs(snapshot::list_outputs(d, session)?)
+        }
+        Request::SnapshotRecord {
+            session,
+            name,
+            max_size,
+            path,
+        } => Reply::SnapshotRecorded(snapshot::record(d, session, name, max_size, path).await?),
         Request::DestroySession { name } => Reply::Destroyed(destroy(d, name).await?),
         Request::EnableChannel {
             session,

@@ -32,6 +32,11 @@ pub enum Reply {
     Destroyed(Destroyed),
     /// `list_tracepoints`.
     Tracepoints(TracepointListing),
+    Cleared(Cleared),
+    /// `snapshot_add_output`, `snapshot_del_output`: the output.
+    SnapshotOutput(crate::core::snapshot::SnapshotOutput),
+    SnapshotOutputs(SnapshotOutputs),
+    SnapshotRecorded(Recorded),
 }
 
 /// Outcome of applying a change to every registered app: never a silent
@@ -242,4 +247,25 @@ pub struct TracepointField {
     pub name: String,
     pub kind: String,
     pub nowrite: bool,
+}
+
+/// `clear`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cleared {
+    pub session: String,
+}
+
+/// What one `snapshot record` wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recorded {
+    pub session: String,
+    /// One record directory per output written.
+    pub dirs: Vec<PathBuf>,
+}
+
+/// A session's snapshot outputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotOutputs {
+    pub session: String,
+    pub outputs: Vec<crate::core::snapshot::SnapshotOutput>,
 }

@@ -20,6 +20,9 @@ pub enum Request {
     CreateSession {
         name: String,
         output: Option<PathBuf>,
+        /// A snapshot session (its output becomes snapshot output 1).
+        #[serde(default)]
+        snapshot: bool,
     },
     DestroySession {
         name: Option<String>,
@@ -76,6 +79,39 @@ pub enum Request {
         attr: TrackedAttr,
         values: Option<Vec<TrackInput>>,
     },
+    /// Ask every app of a started session for its statedump again.
+    RegenerateStatedump {
+        session: Option<String>,
+    },
+    /// Discard the recorded data and the buffers' content.
+    Clear {
+        session: Option<String>,
+    },
+    SnapshotAddOutput {
+        session: Option<String>,
+        name: Option<String>,
+        /// Bytes; 0: no bound.
+        #[serde(default)]
+        max_size: u64,
+        path: PathBuf,
+    },
+    /// By id, or by name when `id` is 0.
+    SnapshotDelOutput {
+        session: Option<String>,
+        id: u32,
+        #[serde(default)]
+        name: String,
+    },
+    SnapshotListOutputs {
+        session: Option<String>,
+    },
+    SnapshotRecord {
+        session: Option<String>,
+        name: Option<String>,
+        max_size: Option<u64>,
+        /// Instead of the session's outputs.
+        path: Option<PathBuf>,
+    },
 }
 
 /// `enable-channel` options; unset ones take lttng's defaults for the
@@ -85,6 +121,10 @@ pub struct ChannelOptions {
     pub subbuf_size: Option<u64>,
     pub num_subbuf: Option<u64>,
     pub overwrite: bool,
+    /// Discard mode asked for explicitly: a snapshot session's channels
+    /// are in overwrite mode unless this is set.
+    #[serde(default)]
+    pub discard: bool,
     pub switch_timer_us: Option<u32>,
     pub read_timer_us: Option<u32>,
     pub buffers: Option<BufferScheme>,

@@ -19,7 +19,7 @@ use crate::io::fan_out::{fan_out, sync_apps};
 use crate::io::host::local_datetime;
 use crate::io::state::Daemon;
 
-fn default_output(name: &str) -> PathBuf {
+pub(super) fn default_output(name: &str) -> PathBuf {
     let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
     PathBuf::from(home)
         .join("lttng-traces")
@@ -86,8 +86,13 @@ pub async fn enable_channel(
     name: String,
     o: ChannelOptions,
 ) -> Result<Applied, CommandError> {
-    let attrs = o.resolve();
-    change(d, session, |c| c.enable_channel(&name, Some(attrs))).await
+    let mut attrs = o.resolve();
+    change(d, session, |c| {
+        // lttng: snapshot sessions default to overwrite mode.
+        attrs.overwrite |= c.snapshot.is_some() && !o.discard;
+        c.enable_channel(&name, Some(attrs))
+    })
+    .await
 }
 
 /// Disables channels: apps stop recording into them, their rules stay.

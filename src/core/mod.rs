@@ -11,4 +11,5 @@ pub mod pairing;
 pub mod push_gate;
 pub mod registry;
 pub mod session;
+pub mod snapshot;
 pub mod tracker;

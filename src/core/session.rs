@@ -191,6 +191,9 @@ pub struct SessionConfig {
     /// Which apps the session traces (vpid, vuid, vgid trackers).
     #[serde(default, skip_serializing_if = "Trackers::is_default")]
     pub trackers: Trackers,
+    /// Snapshot sessions: their outputs (None: a regular session).
+    #[serde(default)]
+    pub snapshot: Option<super::snapshot::SnapshotState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -484,6 +487,18 @@ impl<T> Sessions<T> {
         output: PathBuf,
         owner_uid: u32,
     ) -> Result<Arc<Session<T>>, SessionError> {
+        self.create_with(name, output, owner_uid, None)
+    }
+
+    /// Creates a session owned by `owner_uid`, a snapshot session when
+    /// `snapshot` is given.
+    pub fn create_with(
+        &self,
+        name: &str,
+        output: PathBuf,
+        owner_uid: u32,
+        snapshot: Option<super::snapshot::SnapshotState>,
+    ) -> Result<Arc<Session<T>>, SessionError> {
         if name.is_empty() || name.contains('/') || name.len() > MAX_NAME {
             return Err(SessionError::Invalid(format!(
                 "invalid session name `{name}`"
@@ -504,6 +519,7 @@ impl<T> Sessions<T> {
                     ever_started: false,
                     channels: Vec::new(),
                     trackers: Trackers::default(),
+                    snapshot,
                 },
                 run: RunState::Configured,
                 destroyed: false,

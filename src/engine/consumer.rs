@@ -113,6 +113,13 @@ enum Request {
     Snapshot {
         trace: u64,
         dest: PathBuf,
+        /// Latest sub-buffers kept per stream; 0: all.
+        max_subbufs: u64,
+        reply: Reply<()>,
+    },
+    /// `lttng clear`: discard the buffers' content and the files written.
+    Clear {
+        trace: u64,
         reply: Reply<()>,
     },
     /// Stop the thread, flushing first unless `close` already did.
@@ -251,9 +258,21 @@ impl Consumer {
     /// plain-text `dest/metadata` and an empty `dest/index/`, as lttng's
     /// `snapshot record` does. Buffers are not consumed.
     pub fn snapshot(&self, trace: TraceKey, dest: &Path) -> UstCtlResult<()> {
+        self.snapshot_bounded(trace, dest, 0)
+    }
+
+    /// [`Consumer::snapshot`] keeping at most the latest `max_subbufs`
+    /// sub-buffers of each stream (0: all), as `snapshot record -m` does.
+    pub fn snapshot_bounded(
+        &self,
+        trace: TraceKey,
+        dest: &Path,
+        max_subbufs: u64,
+    ) -> UstCtlResult<()> {
         self.call(|reply| Request::Snapshot {
             trace: trace.0,
             dest: dest.to_owned(),
+            max_subbufs,
             reply,
         })
     }
@@ -307,6 +326,18 @@ impl Consumer {
     /// instead of in whatever the next writer puts in that sub-buffer.
     pub fn switch_trace(&self, trace: TraceKey) -> UstCtlResult<()> {
         self.call(|reply| Request::Switch {
+            trace: trace.0,
+            reply,
+        })
+    }
+
+    /// Discards what every stream of `trace` holds (lttng-ust's
+    /// `clear_buffer`: switch, then the reader jumps to the write
+    /// position; safe with active writers) and empties the stream and
+    /// index files written so far. The metadata stays: events recorded
+    /// after the clear still need it.
+    pub fn clear_trace(&self, trace: TraceKey) -> UstCtlResult<()> {
+        self.call(|reply| Request::Clear {
             trace: trace.0,
             reply,
         })
@@ -523,8 +554,13 @@ impl Worker {
             } => {
                 let _ = reply.send(self.add_channel(trace, name, buffers, monitor));
             }
-            Request::Snapshot { trace, dest, reply } => {
-                let _ = reply.send(self.snapshot(trace, &dest));
+            Request::Snapshot {
+                trace,
+                dest,
+                max_subbufs,
+                reply,
+            } => {
+                let _ = reply.send(self.snapshot(trace, &dest, max_subbufs));
             }
             Request::PushMetadata {
                 trace,
@@ -553,6 +589,9 @@ impl Worker {
             }
             Request::Loss { trace, reply } => {
                 let _ = reply.send(Ok(self.loss(trace)));
+            }
+            Request::Clear { trace, reply } => {
+                let _ = reply.send(self.clear(trace));
             }
             Request::Shutdown { .. } => unreachable!("handled by the loop"),
         }
@@ -863,7 +902,7 @@ impl Worker {
         out
     }
 
-    fn snapshot(&mut self, trace: u64, dest: &Path) -> UstCtlResult<()> {
+    fn snapshot(&mut self, trace: u64, dest: &Path, max_subbufs: u64) -> UstCtlResult<()> {
         let t = self
             .traces
             .get(&trace)
@@ -874,8 +913,27 @@ impl Worker {
         for ch in &t.channels {
             for (cpu, s) in ch.buffers.streams.iter().enumerate() {
                 let mut out = StreamFile::plain(dest, &format!("{}_{cpu}", ch.name))?;
-                snapshot_stream(&self.ctl, *s, &mut out)?;
+                snapshot_stream(&self.ctl, *s, &mut out, max_subbufs)?;
             }
+        }
+        Ok(())
+    }
+
+    fn clear(&mut self, trace: u64) -> UstCtlResult<()> {
+        let t = self
+            .traces
+            .get(&trace)
+            .ok_or(UstCtlError::UnknownTrace(trace))?;
+        for s in t.channels.iter().flat_map(|c| c.buffers.streams.iter()) {
+            // SAFETY: live stream, used only by this thread.
+            check("clear_buffer", unsafe {
+                (self.ctl.api.clear_buffer)(s.as_ptr())
+            })?;
+        }
+        for ds in self.slots.iter_mut().flatten().filter(|d| d.trace == trace) {
+            ds.out.truncate()?;
+            // The packets discarded are not lost: no gap to count.
+            ds.stats.last_seq = None;
         }
         Ok(())
     }
@@ -1037,12 +1095,13 @@ fn drain(
 }
 
 /// Copies every sub-buffer between the consumed and produced positions
-/// without consuming them. Sub-buffers the writer overwrote meanwhile are
-/// skipped.
+/// without consuming them (only the latest `max_subbufs` when not 0).
+/// Sub-buffers the writer overwrote meanwhile are skipped.
 fn snapshot_stream(
     ctl: &UstCtl,
     stream: NonNull<RawStream>,
     out: &mut StreamFile,
+    max_subbufs: u64,
 ) -> UstCtlResult<()> {
     let s = stream.as_ptr();
     let api = &ctl.api;
@@ -1067,6 +1126,13 @@ fn snapshot_stream(
             op: "get_max_subbuf_size",
             code: 0,
         });
+    }
+    if max_subbufs > 0 {
+        // The flush left `produced` on a sub-buffer boundary.
+        let span = (max_subbufs as libc::c_ulong).saturating_mul(step);
+        if produced.wrapping_sub(pos) > span {
+            pos = produced.wrapping_sub(span);
+        }
     }
     // Positions are free-running counters: compare by wrapping distance.
     while produced.wrapping_sub(pos) as libc::c_long > 0 {

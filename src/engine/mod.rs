@@ -6,6 +6,7 @@
 
 pub mod consumer;
 pub mod output;
+pub mod snapshot;
 pub mod trace;
 
 pub use consumer::{ChannelLoss, Consumer, TraceKey, TraceLoss, STALL_AFTER};

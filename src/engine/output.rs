@@ -203,6 +203,26 @@ impl StreamFile {
         Ok(())
     }
 
+    /// Empties the file and its index (`lttng clear`); writing goes on
+    /// from offset 0.
+    pub(crate) fn truncate(&mut self) -> UstCtlResult<()> {
+        use std::io::{Seek, SeekFrom};
+        let empty = |f: &mut File, path: &Path| {
+            f.set_len(0)
+                .and_then(|_| f.seek(SeekFrom::Start(0)))
+                .map(|_| ())
+                .map_err(UstCtlError::file(path))
+        };
+        empty(&mut self.file, &self.path)?;
+        self.offset = 0;
+        if let Some((path, idx)) = self.index.as_mut() {
+            empty(idx, path)?;
+            idx.write_all(&index_header())
+                .map_err(UstCtlError::file(path))?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn has_index(&self) -> bool {
         self.index.is_some()
     }

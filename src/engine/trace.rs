@@ -37,11 +37,11 @@ use std::time::SystemTime;
 use crate::core::app::{AppId, AppInfo};
 use crate::core::fd_budget::{cost, FdBudget, FdPermit};
 use crate::core::handover::{Handover, Retire};
-use crate::core::push_gate::PushGate;
 use crate::core::metadata::{
     format_ctf_datetime, Abi, BufferingScheme, ByteOrder, ClockParams, Fragment, HeaderType,
     MetadataError, MetadataRegistry, MetadataSink, PushError, SessionParams, TracerVersion,
 };
+use crate::core::push_gate::PushGate;
 use crate::core::session::{BufferScheme, ChannelConfig, SessionConfig};
 use crate::engine::{pid_trace_dir, uid_trace_dir, ChannelLoss, Consumer, TraceKey, TraceLoss};
 use crate::io::host::{
@@ -154,6 +154,8 @@ pub struct SessionTrace {
     name: String,
     output: PathBuf,
     scheme: BufferScheme,
+    /// Snapshot session: buffers are read only by `snapshot record`.
+    snapshot: bool,
     created: SystemTime,
     ctl: Arc<UstCtl>,
     budget: Arc<FdBudget>,
@@ -222,6 +224,7 @@ impl SessionTrace {
             name: cfg.name.clone(),
             output: cfg.output.clone(),
             scheme: cfg.buffer_scheme(),
+            snapshot: cfg.snapshot.is_some(),
             created: SystemTime::now(),
             ctl,
             budget,
@@ -346,8 +349,12 @@ impl SessionTrace {
         };
         let registry = MetadataRegistry::new(&params);
         let fds = self.take_fds(reserved, cost::SET)?;
-        let metadata = MetadataChannel::create(&self.ctl, registry.uuid())?;
-        let trace_key = self.consumer.add_trace(&dir, metadata)?;
+        let trace_key = if self.snapshot {
+            self.consumer.add_snapshot_trace()?
+        } else {
+            let metadata = MetadataChannel::create(&self.ctl, registry.uuid())?;
+            self.consumer.add_trace(&dir, metadata)?
+        };
         tracing::info!(session = %self.name, dir = %dir.display(), scheme = scheme_dir, "buffer set created");
         let set = Arc::new(TraceSet {
             key: trace_key,
@@ -471,7 +478,12 @@ impl SessionTrace {
             0 => ch.name.clone(),
             g => format!("{}-{g}", ch.name),
         };
-        let hand_out = self.consumer.add_channel(set.key, &file_name, buffers)?;
+        let hand_out = if self.snapshot {
+            self.consumer
+                .add_snapshot_channel(set.key, &file_name, buffers)?
+        } else {
+            self.consumer.add_channel(set.key, &file_name, buffers)?
+        };
         let objs = hand_out.app_objects()?;
         chans.insert(
             key,
@@ -697,6 +709,50 @@ impl SessionTrace {
         }
     }
 
+    /// What `snapshot record` reads, after pushing every set's metadata
+    /// (so each record describes all it holds): each set's consumer trace,
+    /// its directory relative to the session output, and the session
+    /// channels (by name) it has buffers of.
+    pub(crate) fn snapshot_sets(&self) -> Result<Vec<SnapshotSet>, TraceError> {
+        let mut out = Vec::new();
+        for (_, set) in self.all_sets() {
+            self.push(&set)?;
+            let rel = set
+                .dir
+                .strip_prefix(&self.output)
+                .unwrap_or(&set.dir)
+                .to_owned();
+            let channels = lock(&set.channels)
+                .values()
+                .map(|c| c.name.clone())
+                .collect();
+            out.push(SnapshotSet {
+                key: set.key,
+                rel_dir: rel,
+                channels,
+            });
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn consumer(&self) -> &Consumer {
+        &self.consumer
+    }
+
+    /// Streams per channel buffers (one per possible CPU).
+    pub(crate) fn streams_per_channel(&self) -> u64 {
+        u64::from(self.ctl.nr_streams_per_channel())
+    }
+
+    /// `lttng clear`: every set's buffers and files are emptied; the sets,
+    /// their metadata and the apps' mappings stay, so recording goes on.
+    pub fn clear(&self) -> Result<(), TraceError> {
+        for (_, set) in self.all_sets() {
+            self.consumer.clear_trace(set.key)?;
+        }
+        Ok(())
+    }
+
     /// Stop: flush every stream and write everything out, metadata last so
     /// that it describes every event in the data files.
     pub fn stop(&self) -> Result<(), TraceError> {
@@ -769,6 +825,15 @@ impl SessionTrace {
         }
         first_err.map_or_else(|| Ok(lock(&self.closed_loss).clone()), Err)
     }
+}
+
+/// One buffer set as `snapshot record` sees it.
+pub(crate) struct SnapshotSet {
+    pub key: TraceKey,
+    /// `ust/uid/<uid>/<bits>-bit` or `ust/pid/<proc>-<pid>-<date>`.
+    pub rel_dir: PathBuf,
+    /// Session channel names, once per generation of buffers.
+    pub channels: Vec<String>,
 }
 
 fn budget_err(budget: &FdBudget, need: usize) -> TraceError {

@@ -145,9 +145,10 @@ impl AppLink<'_> {
         // it is dropped (after the objects, declared later), `reserved`
         // pays for our copies of the fds sent to the app.
         let c = ch.clone();
-        let need =
-            engine_call(trace, self.app, move |t, info, id| t.fds_for_channel(info, id, &c, gen))
-                .await?;
+        let need = engine_call(trace, self.app, move |t, info, id| {
+            t.fds_for_channel(info, id, &c, gen)
+        })
+        .await?;
         let mut reserved = self.reserve_fds(trace, need).await?;
         let c = ch.clone();
         let (objs, _reserved) = engine_call(trace, self.app, move |t, info, id| {
@@ -352,6 +353,19 @@ impl AppShadow {
                 .await?;
         }
         Ok(())
+    }
+
+    /// SESSION_STATEDUMP on the app's handle of a started session: the
+    /// app records its statedump events (`lttng_ust_statedump:*`) again.
+    pub async fn statedump(&self, link: &AppLink<'_>, session_id: u64) -> Result<(), AppIoError> {
+        match self.sessions.get(&session_id) {
+            Some(ss) if ss.started => {
+                link.call(&CmdMsg::simple(ss.handle, op::SESSION_STATEDUMP))
+                    .await?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     pub fn session_ids(&self) -> Vec<u64> {

@@ -50,6 +50,13 @@ pub async fn run(
                 }
                 let _ = done.send(r.map_err(|e| e.to_string()));
             }
+            AppJob::Statedump { session_id, done } => {
+                let r = Box::pin(shadow.statedump(&link, session_id)).await;
+                if let Err(e) = &r {
+                    d.hang_up(&app, &lease, "statedump", e);
+                }
+                let _ = done.send(r.map_err(|e| e.to_string()));
+            }
             AppJob::ListTracepoints { fields, done } => {
                 let r = Box::pin(list_tracepoints(&link, fields)).await;
                 if let Err(e) = &r {

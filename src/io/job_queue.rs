@@ -32,6 +32,12 @@ pub enum AppJob {
         session_id: u64,
         done: tokio::sync::oneshot::Sender<Result<(), String>>,
     },
+    /// Ask the app for its statedump in a started session (`lttng
+    /// regenerate statedump`); nothing if the app is not in it.
+    Statedump {
+        session_id: u64,
+        done: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
     /// List the app's tracepoints (and their fields).
     ListTracepoints {
         fields: bool,

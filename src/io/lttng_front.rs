@@ -9,11 +9,13 @@ use std::time::SystemTime;
 
 use crate::command::reply::TracepointField;
 use crate::command::request::ChannelOptions;
+use crate::command::snapshot as snap;
 use crate::command::TrackInput;
 use crate::core::event_filter::EventFilter;
 use crate::core::session::{
     BufferScheme, ChannelConfig, LoglevelSel, SessionConfig, SessionError, DEFAULT_CHANNEL,
 };
+use crate::core::snapshot::{SnapshotError, SnapshotOutput};
 use crate::core::tracker::{
     TrackedAttr, TrackedValue, TrackerError, TrackingPolicy as CoreTrackingPolicy,
 };
@@ -31,6 +33,9 @@ use crate::lttng_wire::session::{
     encode_domains, encode_sessions, OutputType, SessionDescriptor, SessionInfo, SessionKind, Uri,
 };
 use crate::lttng_wire::session_file::{self, SavedChannel, SavedSession};
+use crate::lttng_wire::snapshot::{
+    encode_output_id, encode_outputs, SnapshotOutput as WireSnapshotOutput,
+};
 use crate::lttng_wire::tracker::{
     encode_inclusion_set, encode_policy, AttrValue, ProcessAttr, TrackingPolicy,
 };
@@ -82,6 +87,41 @@ fn code(e: &CommandError) -> ErrorCode {
         CommandError::BadTrackerValue(_) => ErrorCode::Invalid,
         CommandError::Trace(_) => ErrorCode::UstSessFail,
         CommandError::Filter(_) => ErrorCode::FilterInval,
+        CommandError::Snapshot(e) => snapshot_code(e),
+    }
+}
+
+/// lttng-sessiond 2.13's codes for snapshot refusals (captured, `snap_*`).
+fn snapshot_code(e: &SnapshotError) -> ErrorCode {
+    match e {
+        SnapshotError::NotSnapshotSession(_) => ErrorCode::NotSnapshotSession,
+        SnapshotError::OutputExists => ErrorCode::SnapshotOutputExist,
+        SnapshotError::NoOutput(_)
+        | SnapshotError::NoOutputGiven
+        | SnapshotError::InvalidOutput(_) => ErrorCode::Invalid,
+        SnapshotError::MaxSizeInvalid(_) => ErrorCode::MaxSizeInvalid,
+        SnapshotError::NotStarted => ErrorCode::StartSessionOnce,
+        SnapshotError::Record(_) => ErrorCode::SnapshotFail,
+    }
+}
+
+/// A snapshot output URL as a local directory: a path or `file://` URL
+/// (network outputs are not served here).
+fn local_path(url: &str) -> Result<PathBuf, ErrorCode> {
+    let p = url.strip_prefix("file://").unwrap_or(url);
+    if p.contains("://") {
+        return Err(ErrorCode::NotSupported);
+    }
+    Ok(PathBuf::from(p))
+}
+
+fn wire_output(o: &SnapshotOutput) -> WireSnapshotOutput {
+    WireSnapshotOutput {
+        id: o.id,
+        max_size: Some(o.max_size),
+        name: o.name.clone(),
+        ctrl_url: o.path.display().to_string(),
+        data_url: String::new(),
     }
 }
 
@@ -159,7 +199,7 @@ impl LttngFront {
                         name: c.name,
                         path: c.output.display().to_string(),
                         enabled: c.active,
-                        snapshot_mode: false,
+                        snapshot_mode: c.snapshot.is_some(),
                         live_timer_interval: 0,
                         creation_time: None,
                     })
@@ -257,7 +297,9 @@ impl LttngFront {
                 let o = ChannelOptions {
                     subbuf_size: Some(channel.subbuf_size),
                     num_subbuf: Some(channel.num_subbuf),
+                    // -1: the session's default (overwrite in snapshot sessions).
                     overwrite: channel.overwrite == 1,
+                    discard: channel.overwrite == 0,
                     switch_timer_us: Some(channel.switch_timer_us),
                     read_timer_us: Some(channel.read_timer_us),
                     buffers: Some(buffers),
@@ -409,9 +451,40 @@ impl LttngFront {
                 done(commands::tracker_remove(d, Some(target.session), tracked(attr)?, v).await)
             }
             Request::SaveSession(attr) => self.save(peer, attr),
-            Request::SetShmPath { .. }
-            | Request::RegenerateMetadata(_)
-            | Request::RegenerateStatedump(_) => Err(ErrorCode::NotSupported),
+            Request::RegenerateStatedump(t) => {
+                done(crate::command::regenerate_statedump(d, Some(t.session)).await)
+            }
+            Request::SetShmPath { .. } | Request::RegenerateMetadata(_) => {
+                Err(ErrorCode::NotSupported)
+            }
+            Request::SnapshotAddOutput { target, output } => {
+                let path = local_path(&output.ctrl_url)?;
+                let name = (!output.name.is_empty()).then_some(output.name);
+                let max = output.max_size.unwrap_or(0);
+                let o = snap::add_output(d, Some(target.session), name, max, path)
+                    .map_err(|e| code(&e))?;
+                Ok(Reply::ok(encode_output_id(o.id)))
+            }
+            Request::SnapshotDelOutput { target, output } => {
+                snap::del_output(d, Some(target.session), output.id, &output.name)
+                    .map_err(|e| code(&e))?;
+                Ok(Reply::ok(Vec::new()))
+            }
+            Request::SnapshotListOutput(t) => {
+                let l = snap::list_outputs(d, Some(t.session)).map_err(|e| code(&e))?;
+                let outs: Vec<WireSnapshotOutput> = l.outputs.iter().map(wire_output).collect();
+                Ok(Reply::ok(encode_outputs(&outs)))
+            }
+            Request::SnapshotRecord { target, output } => {
+                let url = match output.ctrl_url.as_str() {
+                    "" => None,
+                    u => Some(local_path(u)?),
+                };
+                let name = (!output.name.is_empty()).then_some(output.name);
+                let r = snap::record(d, Some(target.session), name, output.max_size, url).await;
+                done(r)
+            }
+            Request::ClearSession(t) => done(crate::command::clear(d, Some(t.session)).await),
             Request::Unsupported { command, target } => Err(unsupported(command, &target)),
         }
     }
@@ -432,8 +505,8 @@ impl LttngFront {
         match (desc.kind, desc.output) {
             (SessionKind::Regular, OutputType::Local | OutputType::None) => {}
             (SessionKind::Live { .. }, _) => return Err(ErrorCode::LiveSession),
-            (SessionKind::Snapshot, _) => return Err(ErrorCode::SnapshotUnsupported),
             (_, OutputType::Network) => return Err(ErrorCode::NotSupported),
+            (SessionKind::Snapshot, _) => {}
         }
         let stamp = crate::io::host::local_datetime(SystemTime::now());
         let (name, auto) = match desc.name {
@@ -452,9 +525,26 @@ impl LttngFront {
                 PathBuf::from(home).join("lttng-traces").join(dir)
             }
         };
-        done(commands::create(&self.d, name.clone(), Some(output.clone()), peer.uid).await)?;
+        let snapshot = desc.kind == SessionKind::Snapshot;
+        if snapshot {
+            done(
+                snap::create_snapshot_session(
+                    &self.d,
+                    name.clone(),
+                    Some(output.clone()),
+                    peer.uid,
+                )
+                .await,
+            )?;
+        } else {
+            done(commands::create(&self.d, name.clone(), Some(output.clone()), peer.uid).await)?;
+        }
         let reply = SessionDescriptor {
-            kind: SessionKind::Regular,
+            kind: if snapshot {
+                SessionKind::Snapshot
+            } else {
+                SessionKind::Regular
+            },
             output: OutputType::Local,
             name: Some(name),
             uris: vec![Uri::path(&output.display().to_string())],
@@ -589,10 +679,6 @@ fn unsupported(command: Command, t: &Target) -> ErrorCode {
     }
     match command {
         Command::ListSyscalls => ErrorCode::KernNa,
-        Command::SnapshotAddOutput
-        | Command::SnapshotDelOutput
-        | Command::SnapshotListOutput
-        | Command::SnapshotRecord => ErrorCode::NotSnapshotSession,
         _ => ErrorCode::NotSupported,
     }
 }

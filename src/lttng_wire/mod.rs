@@ -18,6 +18,7 @@ pub mod reply;
 pub mod request;
 pub mod session;
 pub mod session_file;
+pub mod snapshot;
 pub mod tracker;
 
 pub use error::{ErrorCode, WireError, WireResult};

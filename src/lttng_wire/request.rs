@@ -7,6 +7,7 @@ use super::error::{WireError, WireResult};
 use super::event::EventRule;
 use super::header::{le_u64, Command, Domain, Header, NAME_MAX, PATH_MAX, SYMBOL_NAME_LEN};
 use super::session::SessionDescriptor;
+use super::snapshot::SnapshotOutput;
 use super::tracker::{AttrValue, ProcessAttr, TrackingPolicy};
 
 /// `struct lttng_save_session_attr` inside the union.
@@ -103,6 +104,23 @@ pub enum Request {
     },
     RegenerateMetadata(Target),
     RegenerateStatedump(Target),
+    SnapshotAddOutput {
+        target: Target,
+        output: SnapshotOutput,
+    },
+    /// By `output.id`, or by `output.name` when the id is 0.
+    SnapshotDelOutput {
+        target: Target,
+        output: SnapshotOutput,
+    },
+    SnapshotListOutput(Target),
+    /// CLEAR_SESSION: the reply (no data) tells the CLI the clear is done.
+    ClearSession(Target),
+    /// Fields left empty are not overridden.
+    SnapshotRecord {
+        target: Target,
+        output: SnapshotOutput,
+    },
     /// A known command ustd does not serve (kernel, snapshot, rotation, triggers, ...).
     Unsupported {
         command: Command,
@@ -126,7 +144,9 @@ impl Request {
             | ListTracepointFields(t)
             | ListRotationSchedules(t)
             | RegenerateMetadata(t)
-            | RegenerateStatedump(t) => Some(t),
+            | RegenerateStatedump(t)
+            | SnapshotListOutput(t)
+            | ClearSession(t) => Some(t),
             ListEvents { target, .. }
             | EnableChannel { target, .. }
             | DisableChannel { target, .. }
@@ -139,6 +159,9 @@ impl Request {
             | TrackerAdd { target, .. }
             | TrackerRemove { target, .. }
             | SetShmPath { target, .. }
+            | SnapshotAddOutput { target, .. }
+            | SnapshotDelOutput { target, .. }
+            | SnapshotRecord { target, .. }
             | Unsupported { target, .. } => Some(target),
         }
     }
@@ -278,6 +301,21 @@ impl Request {
             },
             Command::RegenerateMetadata => Request::RegenerateMetadata(target()),
             Command::RegenerateStatedump => Request::RegenerateStatedump(target()),
+            Command::SnapshotAddOutput => Request::SnapshotAddOutput {
+                target: target(),
+                output: SnapshotOutput::decode(&h.u)?,
+            },
+            Command::SnapshotDelOutput => Request::SnapshotDelOutput {
+                target: target(),
+                output: SnapshotOutput::decode(&h.u)?,
+            },
+            Command::SnapshotListOutput => Request::SnapshotListOutput(target()),
+            Command::ClearSession => Request::ClearSession(target()),
+            // After the u32 `wait` (ignored by lttng-sessiond 2.13 too).
+            Command::SnapshotRecord => Request::SnapshotRecord {
+                target: target(),
+                output: SnapshotOutput::decode(&h.u[4..])?,
+            },
             command => Request::Unsupported {
                 command,
                 target: target(),

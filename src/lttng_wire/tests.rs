@@ -603,3 +603,72 @@ fn hostile_counts_fail_without_allocating() {
     assert!(decode_events(&u32::MAX.to_le_bytes(), &[]).is_err());
     assert!(decode_channels(&[1, 0], &[]).is_err());
 }
+
+#[test]
+fn snapshot_commands_decode_and_replies_match_lttng_sessiond() {
+    use super::snapshot::{encode_output_id, encode_outputs, SnapshotOutput};
+    let Request::SnapshotRecord { output, .. } = one("snap_record_named").request() else {
+        panic!()
+    };
+    assert_eq!((output.name.as_str(), output.max_size), ("named", None));
+    let Request::SnapshotRecord { output, .. } = one("snap_record_max").request() else {
+        panic!()
+    };
+    assert_eq!(output.max_size, Some(1 << 20));
+    let Request::SnapshotRecord { output, .. } = one("snap_record_url").request() else {
+        panic!()
+    };
+    assert_eq!(output.ctrl_url, "/run/lttng/h/other");
+    let c = one("snap_add_output_2");
+    let Request::SnapshotAddOutput { output, .. } = c.request() else {
+        panic!()
+    };
+    assert_eq!(
+        (output.ctrl_url.as_str(), output.max_size),
+        ("/run/lttng/h/fourth", None)
+    );
+    c.assert_reply(&Reply::ok(encode_output_id(2)));
+    let Request::SnapshotDelOutput { output, .. } = one("snap_del_output_1").request() else {
+        panic!()
+    };
+    assert_eq!(output.id, 1);
+    let Request::SnapshotDelOutput { output, .. } = one("snap_del_output_name").request() else {
+        panic!()
+    };
+    assert_eq!((output.id, output.name.as_str()), (0, "extra"));
+    let listed = SnapshotOutput {
+        id: 1,
+        max_size: None,
+        name: "snapshot-1".into(),
+        ctrl_url: "/run/lttng/h/snapout".into(),
+        data_url: String::new(),
+    };
+    one("snap_list_output").assert_reply(&Reply::ok(encode_outputs(&[listed])));
+    assert_eq!(
+        one("snap_add_output").reply_code(),
+        ErrorCode::SnapshotOutputExist as u32
+    );
+    assert_eq!(
+        one("snap_record_max_small").reply_code(),
+        ErrorCode::MaxSizeInvalid as u32
+    );
+    assert_eq!(
+        one("snap_del_output_missing").reply_code(),
+        ErrorCode::Invalid as u32
+    );
+    assert_eq!(
+        one("snap_record_regular").reply_code(),
+        ErrorCode::NotSnapshotSession as u32
+    );
+}
+
+#[test]
+fn clear_session_decodes_and_is_answered_without_data() {
+    let c = &with_cmd("clear_started", Command::ClearSession)[0];
+    let Request::ClearSession(t) = c.request() else {
+        panic!()
+    };
+    assert_eq!(t.session, "reg");
+    assert!(c.cmd_header().is_empty() && c.data().is_empty());
+    c.assert_reply(&Reply::ok(Vec::new()));
+}

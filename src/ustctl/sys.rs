@@ -173,6 +173,7 @@ api_table! {
     get_subbuf: fn(Strm, *mut c_ulong) -> c_int;
     put_subbuf: fn(Strm) -> c_int;
     flush_buffer: fn(Strm, c_int) -> c_int;
+    clear_buffer: fn(Strm) -> c_int;
     get_timestamp_begin: fn(Strm, *mut u64) -> c_int;
     get_timestamp_end: fn(Strm, *mut u64) -> c_int;
     get_events_discarded: fn(Strm, *mut u64) -> c_int;

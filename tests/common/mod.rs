@@ -17,6 +17,7 @@
 //! A missing tool fails the test with a message naming it.
 #![allow(dead_code)]
 
+pub mod lttng;
 pub mod raw;
 pub mod relayd;
 

@@ -1,0 +1,388 @@
+//! Snapshot sessions (issue 12) through the stock `lttng` CLI against ustd,
+//! with real fixture apps, every record read back by babeltrace2 on its own.
+//!
+//! The apps are pinned to CPU 0 (`taskset`), so all their events land in
+//! one stream per buffer set and "the latest events" is a contiguous run of
+//! the values the app emitted, ending with the last one.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::lttng::*;
+use common::*;
+
+/// Events each app emits: far more than the 4 x 4 KiB sub-buffers hold, so
+/// overwrite mode must have dropped the oldest.
+const EMITTED: i64 = 5000;
+
+/// Starts a fixture app on CPU 0 that emits `value` 0..EMITTED, then waits.
+fn emitting_app(w: &World) -> App {
+    let app = w.spawn_program(
+        Path::new("taskset"),
+        &[
+            "-c",
+            "0",
+            fixture_app().to_str().unwrap(),
+            "-n",
+            &EMITTED.to_string(),
+            "-e",
+            "simple",
+            "-w",
+        ],
+        &[],
+    );
+    app.wait_line("emitted", GENEROUS);
+    app
+}
+
+/// Streams per channel: lttng-ust makes one per possible CPU.
+fn possible_cpus() -> usize {
+    let s = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap();
+    s.trim()
+        .split(',')
+        .map(|r| match r.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
+            None => 1,
+        })
+        .sum()
+}
+
+/// `value` of every `ustd_fixture:simple` event of a trace, by vpid.
+fn values_by_pid(dir: &Path) -> BTreeMap<i64, Vec<i64>> {
+    let mut out: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for l in babeltrace(dir) {
+        if !l.contains("ustd_fixture:simple") {
+            continue;
+        }
+        let field = |name: &str| -> i64 {
+            let at = l
+                .find(&format!("{name} = "))
+                .unwrap_or_else(|| panic!("no {name}: {l}"));
+            let rest = &l[at + name.len() + 3..];
+            let end = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            rest[..end].parse().unwrap()
+        };
+        out.entry(field("vpid")).or_default().push(field("value"));
+    }
+    out
+}
+
+/// Each pid's values are the latest ones: a contiguous run, in order,
+/// ending with the last value emitted, and not all of them (overwritten).
+fn assert_latest_run(what: &str, values: &[i64]) {
+    let (Some(&first), Some(&last)) = (values.first(), values.last()) else {
+        panic!("{what}: no events");
+    };
+    let gap = values.windows(2).find(|w| w[1] != w[0] + 1);
+    assert!(
+        gap.is_none() && last == EMITTED - 1,
+        "{what}: not a contiguous run ending at {}: {} events from {first} to {last}, first break at {gap:?}",
+        EMITTED - 1,
+        values.len()
+    );
+    assert!(
+        first > 0,
+        "{what}: nothing was overwritten, the test proves nothing"
+    );
+}
+
+/// The record directories under `out`, oldest first (by their `-N` suffix).
+fn records(out: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<(u64, PathBuf)> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let n = p
+                .to_str()
+                .unwrap()
+                .rsplit('-')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            (n, p)
+        })
+        .collect();
+    v.sort();
+    v.into_iter().map(|(_, p)| p).collect()
+}
+
+/// `snapshot-1-YYYYmmdd-HHMMSS-N`, lttng 2.13's naming.
+fn assert_record_name(p: &Path, name: &str, n: u64) {
+    let f = p.file_name().unwrap().to_str().unwrap();
+    let rest = f
+        .strip_prefix(&format!("{name}-"))
+        .unwrap_or_else(|| panic!("{f}"));
+    let parts: Vec<&str> = rest.split('-').collect();
+    assert_eq!(parts.len(), 3, "{f}");
+    assert!(parts[0].len() == 8 && parts[1].len() == 6, "{f}");
+    assert_eq!(parts[2], n.to_string(), "{f}");
+}
+
+/// A command-line front end: the stock `lttng` CLI, or ustd's own, which
+/// takes the same arguments for these commands.
+type Cli = fn(&World, &[&str]) -> Output;
+
+/// ustd's CLI in the world, talking to the root daemon there.
+fn ustd_cli(w: &World, args: &[&str]) -> Output {
+    let mut c = w.command_in(&ustd_bin());
+    c.args(args);
+    run_with_timeout(c, GENEROUS).unwrap()
+}
+
+fn ok_with(cli: Cli, w: &World, args: &[&str]) -> String {
+    let o = cli(w, args);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{args:?} failed: {out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+fn snapshot_records_hold_the_latest_events(buffers: &str, cli: Cli) {
+    let ok = |w: &World, args: &[&str]| ok_with(cli, w, args);
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    let out = w.dir.join("snapshots");
+    let out_s = out.to_str().unwrap();
+    ok(&w, &["create", "s", "--snapshot", "-o", out_s]);
+    let listed = ok(&w, &["snapshot", "list-output", "-s", "s"]);
+    assert!(
+        listed.contains(&format!("[1] snapshot-1: {out_s}")),
+        "{listed}"
+    );
+    // No --overwrite: a snapshot session's channels default to it.
+    ok(
+        &w,
+        &[
+            "enable-channel",
+            "-u",
+            "c",
+            "-s",
+            "s",
+            buffers,
+            "--subbuf-size",
+            "4096",
+            "--num-subbuf",
+            "4",
+        ],
+    );
+    ok(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_fixture:simple",
+            "-c",
+            "c",
+            "-s",
+            "s",
+        ],
+    );
+    ok(
+        &w,
+        &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"],
+    );
+    ok(&w, &["start", "s"]);
+
+    let mut first = emitting_app(&w);
+    ok(&w, &["snapshot", "record", "-s", "s"]);
+    // Tracing goes on: a second app's events reach the next record.
+    let mut second = emitting_app(&w);
+    ok(&w, &["snapshot", "record", "-s", "s"]);
+    // -m: one 4 KiB sub-buffer of each stream (one per CPU, per set) fits once.
+    let sets = if buffers == "--buffers-uid" { 1 } else { 2 };
+    let one_each = (sets * possible_cpus() * 4096).to_string();
+    ok(&w, &["snapshot", "record", "-s", "s", "-m", &one_each]);
+    let o = cli(&w, &["snapshot", "record", "-s", "s", "-m", "4096"]);
+    assert!(
+        !o.status.success(),
+        "a record smaller than one sub-buffer per stream must be refused"
+    );
+
+    let recs = records(&out);
+    assert_eq!(recs.len(), 3, "{recs:?}");
+    for (n, r) in recs.iter().enumerate() {
+        assert_record_name(r, "snapshot-1", n as u64);
+        assert!(
+            r.join("ust").join(&buffers[10..]).is_dir(),
+            "{}: no per-{} tree",
+            r.display(),
+            &buffers[10..]
+        );
+    }
+    let (p1, p2) = (first.pid() as i64, second.pid() as i64);
+
+    let r0 = values_by_pid(&recs[0]);
+    assert_eq!(r0.keys().copied().collect::<Vec<_>>(), vec![p1], "record 0");
+    assert_latest_run("record 0", &r0[&p1]);
+
+    let r1 = values_by_pid(&recs[1]);
+    assert_latest_run("record 1, second app", &r1[&p2]);
+    match buffers {
+        // Shared buffers: the second app's events overwrote the first's.
+        "--buffers-uid" => assert_eq!(r1.len(), 1, "record 1: {:?}", r1.keys()),
+        // Its own buffers: the first app's are still as they were.
+        _ => assert_eq!(r1[&p1], r0[&p1], "record 1, first app"),
+    }
+
+    let r2 = values_by_pid(&recs[2]);
+    for (pid, v) in &r2 {
+        assert_latest_run(&format!("record 2 (-m), pid {pid}"), v);
+        let full = &r1[pid];
+        assert!(
+            v.len() < full.len(),
+            "-m kept {} of {} events",
+            v.len(),
+            full.len()
+        );
+    }
+
+    first.signal(libc::SIGTERM);
+    second.signal(libc::SIGTERM);
+    first.wait();
+    second.wait();
+    ok(&w, &["destroy", "s"]);
+}
+
+#[test]
+fn snapshot_records_hold_the_latest_events_per_uid() {
+    snapshot_records_hold_the_latest_events("--buffers-uid", lttng);
+}
+
+#[test]
+fn snapshot_records_hold_the_latest_events_with_ustd_cli() {
+    snapshot_records_hold_the_latest_events("--buffers-uid", ustd_cli);
+}
+
+#[test]
+fn snapshot_records_hold_the_latest_events_per_pid() {
+    snapshot_records_hold_the_latest_events("--buffers-pid", lttng);
+}
+
+/// Runs the fixture app to completion (CPU 0), emitting `value` 0..n.
+fn run_to_end(w: &World, n: i64) -> i64 {
+    let mut app = w.spawn_program(
+        Path::new("taskset"),
+        &[
+            "-c",
+            "0",
+            fixture_app().to_str().unwrap(),
+            "-n",
+            &n.to_string(),
+            "-e",
+            "simple",
+        ],
+        &[],
+    );
+    let pid = app.pid() as i64;
+    app.wait_line("exiting", GENEROUS);
+    app.wait();
+    pid
+}
+
+#[test]
+fn clear_discards_recorded_events_and_recording_goes_on() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    let out = w.dir.join("trace");
+    ok(&w, &["create", "s", "-o", out.to_str().unwrap()]);
+    ok(
+        &w,
+        &[
+            "enable-channel",
+            "-u",
+            "c",
+            "-s",
+            "s",
+            "--subbuf-size",
+            "4096",
+            "--num-subbuf",
+            "4",
+        ],
+    );
+    ok(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_fixture:simple",
+            "-c",
+            "c",
+            "-s",
+            "s",
+        ],
+    );
+    ok(
+        &w,
+        &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"],
+    );
+    ok(&w, &["start", "s"]);
+    // More than the buffers hold: most of it is on disk, the rest in the
+    // buffers (the app stays, so its last sub-buffer is not delivered),
+    // and a clear must discard both.
+    let mut first = emitting_app(&w);
+    let before = first.pid() as i64;
+    let cleared = ok(&w, &["clear", "s"]);
+    assert!(cleared.contains("cleared"), "{cleared}");
+    first.signal(libc::SIGTERM);
+    first.wait();
+    let after = run_to_end(&w, 300);
+    ok(&w, &["stop", "s"]);
+    let got = values_by_pid(&out);
+    assert!(
+        !got.contains_key(&before),
+        "events recorded before the clear are still there"
+    );
+    let want: Vec<i64> = (0..300).collect();
+    assert_eq!(
+        got.get(&after),
+        Some(&want),
+        "events after the clear, each once, in order"
+    );
+    ok(&w, &["destroy", "s"]);
+}
+
+/// `lttng_ust_statedump:start` events in a trace.
+fn statedumps(dir: &Path) -> usize {
+    babeltrace(dir)
+        .iter()
+        .filter(|l| l.contains("lttng_ust_statedump:start"))
+        .count()
+}
+
+#[test]
+fn regenerate_statedump_makes_the_app_dump_again() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    let out = w.dir.join("trace");
+    ok(&w, &["create", "s", "-o", out.to_str().unwrap()]);
+    ok(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "lttng_ust_statedump:*,ustd_fixture:simple",
+            "-s",
+            "s",
+        ],
+    );
+    ok(&w, &["start", "s"]);
+    let mut app = w.spawn_app(&["-n", "10", "-e", "simple", "-w"]);
+    app.wait_line("emitted", GENEROUS);
+    ok(&w, &["regenerate", "statedump", "-s", "s"]);
+    ok(&w, &["regenerate", "statedump", "-s", "s"]);
+    app.signal(libc::SIGTERM);
+    app.wait();
+    ok(&w, &["stop", "s"]);
+    // One at registration, one per regenerate.
+    assert_eq!(statedumps(&out), 3);
+    ok(&w, &["destroy", "s"]);
+}
