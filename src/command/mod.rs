@@ -14,10 +14,11 @@ mod session;
 
 pub use listing::{list_apps, list_tracepoints};
 pub use reply::Reply;
-pub use request::{ChannelOptions, Request};
+pub use request::{ChannelOptions, NetRequest, Request};
+pub use session::resolve_net;
 pub use session::{
-    add_context, create, destroy, disable_event, enable_channel, enable_event, list_sessions,
-    show_session, start, stop,
+    add_context, create, create_with, destroy, disable_event, enable_channel, enable_event,
+    list_sessions, show_session, start, stop,
 };
 
 use crate::core::event_filter::EventFilter;
@@ -37,6 +38,9 @@ pub enum CommandError {
     /// position).
     #[error("{0}")]
     Filter(String),
+    /// The relayd of a network session is unreachable or refused it.
+    #[error("{0}")]
+    Relayd(String),
 }
 
 /// Compiles a filter expression into an event rule's filter, as liblttng-ctl
@@ -53,10 +57,14 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
         Request::ListApps => Reply::Apps(list_apps(d)),
         Request::ListSessions => Reply::Sessions(list_sessions(d)),
         Request::ShowSession { name } => Reply::Session(show_session(d, &name)?),
-        Request::CreateSession { name, output } => {
+        Request::CreateSession { name, output, net } => {
             // The control socket is the daemon user's: its sessions are the daemon's.
             let owner = rustix::process::getuid().as_raw();
-            Reply::Created(create(d, name, output, owner).await?)
+            let net = match net {
+                Some(n) => Some(resolve_net(n).await?),
+                None => None,
+            };
+            Reply::Created(create_with(d, name, output, net, owner).await?)
         }
         Request::DestroySession { name } => Reply::Destroyed(destroy(d, name).await?),
         Request::EnableChannel {

@@ -180,6 +180,9 @@ pub struct ChannelConfig {
 pub struct SessionConfig {
     pub name: String,
     pub output: PathBuf,
+    /// Streams to an lttng-relayd instead of writing `output` (issue 11).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<crate::core::net_output::NetOutput>,
     /// The uid that created the session: only it and root may see or control it.
     #[serde(default)]
     pub owner_uid: u32,
@@ -452,6 +455,17 @@ impl<T> Sessions<T> {
         output: PathBuf,
         owner_uid: u32,
     ) -> Result<Arc<Session<T>>, SessionError> {
+        self.create_with(name, output, None, owner_uid)
+    }
+
+    /// Creates a session owned by `owner_uid`, streaming to `net` if given.
+    pub fn create_with(
+        &self,
+        name: &str,
+        output: PathBuf,
+        net: Option<crate::core::net_output::NetOutput>,
+        owner_uid: u32,
+    ) -> Result<Arc<Session<T>>, SessionError> {
         if name.is_empty() || name.contains('/') || name.len() > MAX_NAME {
             return Err(SessionError::Invalid(format!(
                 "invalid session name `{name}`"
@@ -467,6 +481,7 @@ impl<T> Sessions<T> {
                 config: SessionConfig {
                     name: name.to_owned(),
                     output,
+                    net,
                     owner_uid,
                     active: false,
                     ever_started: false,

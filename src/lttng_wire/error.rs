@@ -30,6 +30,8 @@ pub enum ErrorCode {
     SaveFileExist = 85,
     SaveIoFail = 86,
     Invalid = 97,
+    /// `LTTNG_ERR_RELAYD_CONNECT_FAIL`: "Unable to connect to lttng-relayd".
+    RelaydConnectFail = 104,
     FilterInval = 106,
     ExclusionInval = 110,
     InvalidEventName = 112,
