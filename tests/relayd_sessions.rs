@@ -306,9 +306,19 @@ fn live_reader_sees_events_before_stop() {
     );
     ok(&w, &["enable-event", "-u", "ustd_fixture:simple"]);
     ok(&w, &["start"]);
-    // Emits 5 events, then waits (tracing on) until told to stop.
-    let mut app = w.spawn_app(&["-n", "5", "-e", "simple", "-w"]);
-    app.wait_line("emitted ", GENEROUS);
+    // Each app emits 5 events on its own CPU, then waits (tracing on) until
+    // told to stop.
+    let app_on = |cpu: &str| {
+        let fixture = fixture_app().to_str().unwrap().to_owned();
+        let mut app = w.spawn_program(
+            Path::new("taskset"),
+            &["-c", cpu, &fixture, "-n", "5", "-e", "simple", "-w"],
+            &[],
+        );
+        app.wait_line("emitted ", GENEROUS);
+        app
+    };
+    let mut first = app_on("0");
     let mut viewer = Command::new("babeltrace2")
         .arg("--input-format=lttng-live")
         .arg(format!("net://{}/host/{}/lv", relayd.live, hostname()))
@@ -326,22 +336,33 @@ fn live_reader_sees_events_before_stop() {
         }
     });
     let mut seen = Vec::new();
-    let t = Instant::now();
-    while seen.len() < 5 && t.elapsed() < GENEROUS {
-        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
-            if l.contains("ustd_fixture:simple") {
-                seen.push(l);
+    let mut wait_for = |n: usize| {
+        let t = Instant::now();
+        while seen.len() < n && t.elapsed() < GENEROUS {
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+                if l.contains("ustd_fixture:simple") {
+                    seen.push(l);
+                }
             }
         }
-    }
+        seen.len()
+    };
+    // The live timer flushes the partial sub-buffer of CPU 0.
+    assert_eq!(wait_for(5), 5, "live viewer, first app");
+    // CPU 0's stream is idle from now on: only its beacons let the viewer
+    // order CPU 1's newer events after it.
+    let mut second = app_on("1");
+    let n = wait_for(10);
     let _ = viewer.kill();
     let _ = viewer.wait();
-    // The session is still active and the app still alive: the events came
+    assert_eq!(n, 10, "live viewer, second app");
+    // The session is still active and the apps still alive: the events came
     // through the live timer, not a stop.
-    assert_eq!(seen.len(), 5, "live viewer saw {seen:#?}");
     assert!(ok(&w, &["list", "lv"]).contains("[active]"));
-    app.signal(libc::SIGTERM);
-    app.wait();
+    for app in [&mut first, &mut second] {
+        app.signal(libc::SIGTERM);
+        app.wait();
+    }
     ok(&w, &["destroy"]);
 }
 
