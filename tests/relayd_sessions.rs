@@ -184,6 +184,15 @@ fn per_uid_session_through_the_stock_cli() {
     ok(&w, &["enable-event", "-u", "ustd_fixture:*", "-c", "c"]);
     ok(&w, &["start"]);
     let (_, a) = run_app(&w, &["-n", "700", "-e", "all"]);
+    // A relayd that lags while the second app's packets go out: `stop` must
+    // wait for it (a 1.5 s pause, within the relayd client's 5 s call
+    // deadline with a 3x margin).
+    relayd.signal(libc::SIGSTOP);
+    let pid = relayd.child.id() as i32;
+    let resume = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        signal(pid, libc::SIGCONT);
+    });
     let (_, b) = run_app(&w, &["-n", "300", "-e", "simple"]);
     ok(&w, &["stop"]);
     // `stop` returned: the relayd holds everything already.
@@ -194,6 +203,7 @@ fn per_uid_session_through_the_stock_cli() {
     let packets = check_indexes(&dir);
     assert!(packets >= 2, "{packets} packets");
     assert_eq!(fixture_events(&read_trace(&dir)), a + b);
+    resume.join().unwrap();
     ok(&w, &["destroy"]);
 }
 

@@ -81,6 +81,16 @@ enum Ctrl {
     },
 }
 
+impl Ctrl {
+    /// Must come after every packet queued before it.
+    fn is_barrier(&self) -> bool {
+        matches!(
+            self,
+            Ctrl::CloseStream { .. } | Ctrl::Sync { .. } | Ctrl::Close { .. }
+        )
+    }
+}
+
 enum Data {
     Packet {
         id: u64,
@@ -440,7 +450,7 @@ impl Worker {
                     Err(_) => break,
                 },
                 recv(self.data) -> d => match d {
-                    Ok(d) => { self.serve_ctrl(); self.on_data(d) }
+                    Ok(d) => if !self.serve_ctrl_then(d) { return },
                     Err(_) => break,
                 },
             }
@@ -449,14 +459,26 @@ impl Worker {
         self.flush_data();
     }
 
-    /// Serves queued control messages that are not barriers; a barrier
-    /// found here is served too (after the queued data, see `on_ctrl`).
-    fn serve_ctrl(&mut self) {
+    /// Serves the control messages queued before packet `d` (a stream
+    /// announcement, metadata its index may need), then `d`. A barrier met
+    /// on the way comes after `d`, which was queued before it. False when
+    /// the worker must end.
+    fn serve_ctrl_then(&mut self, d: Data) -> bool {
+        let mut d = Some(d);
         while let Ok(m) = self.ctrl.try_recv() {
+            if m.is_barrier() {
+                if let Some(d) = d.take() {
+                    self.on_data(d);
+                }
+            }
             if !self.on_ctrl(m) {
-                return;
+                return false;
             }
         }
+        if let Some(d) = d {
+            self.on_data(d);
+        }
+        true
     }
 
     fn flush_data(&mut self) {
