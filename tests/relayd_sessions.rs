@@ -320,7 +320,7 @@ fn live_reader_sees_events_before_stop() {
     // told to stop.
     let app_on = |cpu: &str| {
         let fixture = fixture_app().to_str().unwrap().to_owned();
-        let mut app = w.spawn_program(
+        let app = w.spawn_program(
             Path::new("taskset"),
             &["-c", cpu, &fixture, "-n", "5", "-e", "simple", "-w"],
             &[],
