@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use ustd::command::reply::{FanOutReport, SessionView, TracepointListing};
-use ustd::command::{ChannelOptions, Reply, Request, TrackInput};
+use ustd::command::reply::{FanOutReport, Flush, SessionView, TracepointListing};
+use ustd::command::{ChannelOptions, NetRequest, Reply, Request, TrackInput};
 use ustd::control;
 use ustd::core::session::{BufferScheme, LoglevelSel};
 use ustd::core::tracker::{TrackedAttr, Trackers, TrackingPolicy};
@@ -74,8 +74,21 @@ enum Cmd {
         output: Option<PathBuf>,
         /// Snapshot session: the output becomes snapshot output 1, buffers
         /// are written only by `snapshot record`.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["set_url", "ctrl_url", "live"])]
         snapshot: bool,
+        /// Stream to an lttng-relayd: net://HOST[:CTRL_PORT[:DATA_PORT]][/SUBDIR].
+        #[arg(short = 'U', long, conflicts_with = "output")]
+        set_url: Option<String>,
+        /// Relayd control URL, tcp://HOST[:PORT] (with -D).
+        #[arg(short = 'C', long, requires = "data_url", conflicts_with_all = ["output", "set_url"])]
+        ctrl_url: Option<String>,
+        /// Relayd data URL, tcp://HOST[:PORT] (with -C).
+        #[arg(short = 'D', long, requires = "ctrl_url")]
+        data_url: Option<String>,
+        /// Live session: flush every US microseconds (default 1000000);
+        /// streams to net://127.0.0.1 unless a URL is given.
+        #[arg(long, value_name = "US", num_args = 0..=1, default_missing_value = "1000000", conflicts_with = "output")]
+        live: Option<u32>,
         #[arg(long)]
         json: bool,
     },
@@ -606,14 +619,26 @@ impl Client {
                 name,
                 output,
                 snapshot,
+                set_url,
+                ctrl_url,
+                data_url,
+                live,
                 json,
             } => {
                 let output = output.map(absolute).transpose()?;
+                let wants_net = set_url.is_some() || ctrl_url.is_some() || live.is_some();
+                let net = wants_net.then_some(NetRequest {
+                    set_url,
+                    control_url: ctrl_url,
+                    data_url,
+                    live_timer_us: live,
+                });
                 let s = reply!(
                     self.call(&Request::CreateSession {
                         name,
                         output,
-                        snapshot
+                        snapshot,
+                        net
                     })?,
                     Reply::Created
                 );
@@ -789,6 +814,9 @@ impl Client {
             Cmd::Stop { name, json } => {
                 let s = reply!(self.call(&Request::Stop { session: name })?, Reply::Stopped);
                 let text = format!("Tracing stopped for session {}", s.session);
+                if let Some(Flush::Failed(why)) = &s.flushed {
+                    eprintln!("ustd: warning: session {}: {why}", s.session);
+                }
                 print(&s, Some(&s.report), json, &text)
             }
             Cmd::Record {
@@ -1015,6 +1043,18 @@ fn describe_session(s: &SessionView) -> String {
         if let Some(l) = s.buffers.as_ref().and_then(|b| b.get(&c.name)) {
             out += &format!("    {}\n", l.line());
         }
+    }
+    if let Some(r) = &s.relay {
+        out += &format!(
+            "Relayd: {} packets ({} bytes) sent, {} packets and {} metadata bytes lost{}\n",
+            r.packets_sent,
+            r.bytes_sent,
+            r.packets_lost,
+            r.metadata_bytes_lost,
+            r.error
+                .as_ref()
+                .map_or(String::new(), |e| format!("; connection lost: {e}"))
+        );
     }
     out
 }

@@ -100,6 +100,7 @@ pub(crate) fn run(
     );
     let created = reply!(
         client.call(&Request::CreateSession {
+            net: None,
             name: name.clone(),
             output,
             snapshot: false,

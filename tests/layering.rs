@@ -27,7 +27,18 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("sync", &[]),
     ("core", &["sync", "wire"]),
     ("ustctl", &["sync"]),
-    ("engine", &["core", "sync", "wire", "ustctl", "io::host"]),
+    (
+        "engine",
+        &[
+            "core",
+            "sync",
+            "wire",
+            "ustctl",
+            "io::host",
+            "relayd",
+            "relayd_wire",
+        ],
+    ),
     (
         "command",
         &[

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::relayd::{addr, free_port, Relayd};
+use common::relayd::{addr, be_u64, check_index, free_port, read_trace, streams, Relayd};
 use common::{ustd_bin, wait_until, World, GENEROUS};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -19,14 +19,6 @@ use ustd::relayd_wire::{CreateSession, Index};
 
 /// Per-call deadline given to the client.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
-
-fn be_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes(b[at..at + 4].try_into().expect("4 bytes"))
-}
-
-fn be_u64(b: &[u8], at: usize) -> u64 {
-    u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"))
-}
 
 fn ustd_ok(w: &World, args: &[&str]) {
     let mut c = w.command_in(&ustd_bin());
@@ -78,80 +70,6 @@ fn record(w: &World) -> PathBuf {
     out.join("ust/uid")
         .join(common::euid().to_string())
         .join("64-bit")
-}
-
-/// babeltrace2's text output for a trace directory.
-fn read_trace(dir: &Path) -> Vec<String> {
-    let out = Command::new("babeltrace2")
-        .args(["--no-delta", "--clock-seconds"])
-        .arg(dir)
-        .output()
-        .expect("run babeltrace2");
-    assert!(
-        out.status.success(),
-        "babeltrace2 {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Stream files (`<channel>_<cpu>`) of a buffer-set directory.
-fn streams(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .expect("read trace dir")
-        .map(|e| {
-            e.expect("dir entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .filter(|n| n != "metadata" && n != "index")
-        .collect();
-    v.sort();
-    v
-}
-
-/// Checks an index file: header (magic, 1.1, entry length), then entries
-/// whose offsets and packet sizes tile the stream file. Returns the entries.
-fn check_index(stream: &Path, index: &Path) -> Vec<Vec<u8>> {
-    let idx = fs::read(index).unwrap_or_else(|e| panic!("read {}: {e}", index.display()));
-    let len = fs::metadata(stream).expect("stat stream").len();
-    assert!(idx.len() >= 16, "{}: no header", index.display());
-    assert_eq!(
-        (be_u32(&idx, 0), be_u32(&idx, 4), be_u32(&idx, 8)),
-        (0xC1F1_DCC1, 1, 1)
-    );
-    let entry = be_u32(&idx, 12) as usize;
-    assert_eq!(entry, 72, "{}: entry length", index.display());
-    assert_eq!(
-        (idx.len() - 16) % entry,
-        0,
-        "{}: partial entry",
-        index.display()
-    );
-    let mut offset = 0;
-    let entries: Vec<Vec<u8>> = idx[16..].chunks_exact(entry).map(<[u8]>::to_vec).collect();
-    for (n, e) in entries.iter().enumerate() {
-        assert_eq!(
-            be_u64(e, 0),
-            offset,
-            "{}: packet {n} offset",
-            index.display()
-        );
-        assert!(be_u64(e, 16) <= be_u64(e, 8) && be_u64(e, 8) % 8 == 0);
-        offset += be_u64(e, 8) / 8;
-    }
-    assert_eq!(
-        offset,
-        len,
-        "{}: packets do not tile the stream",
-        index.display()
-    );
-    entries
 }
 
 /// The index fields a local index entry gives a packet.
@@ -237,7 +155,7 @@ fn replayed_trace_reads_the_same_at_the_relayd() {
     assert!(packets >= 2, "{packets} packets: expected several");
     let all: Vec<_> = data.iter().collect();
     wait_until("relayd holds every packet", GENEROUS, || {
-        (!s.data_pending(&all, Some(&meta)).expect("data pending")).then_some(())
+        (!s.data_pending(&all, &[&meta]).expect("data pending")).then_some(())
     });
     for d in data {
         s.close_stream(d).expect("close stream");
@@ -348,7 +266,7 @@ fn stalled_relayd_hits_the_call_deadline() {
     let (mut s, st) = ready_session(&relayd);
     relayd.signal(libc::SIGSTOP);
     let t0 = Instant::now();
-    let err = s.data_pending(&[&st], None).err();
+    let err = s.data_pending(&[&st], &[]).err();
     let took = t0.elapsed();
     relayd.signal(libc::SIGCONT);
     assert!(matches!(err, Some(RelaydError::Timeout { .. })), "{err:?}");

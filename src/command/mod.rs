@@ -20,10 +20,11 @@ pub use clear::clear;
 pub use listing::{list_apps, list_tracepoints};
 pub use regenerate::regenerate_statedump;
 pub use reply::Reply;
-pub use request::{ChannelOptions, Request, TrackInput};
+pub use request::{ChannelOptions, NetRequest, Request, TrackInput};
+pub use session::resolve_net;
 pub use session::{
-    add_context, create, destroy, disable_channel, disable_event, enable_channel, enable_event,
-    list_sessions, show_session, start, stop,
+    add_context, create, create_with, destroy, disable_channel, disable_event, enable_channel,
+    enable_event, list_sessions, show_session, start, stop,
 };
 pub use tracker::{set_tracker_policy, track, tracker_add, tracker_remove, untrack};
 
@@ -53,6 +54,9 @@ pub enum CommandError {
     BadTrackerValue(String),
     #[error(transparent)]
     Snapshot(#[from] crate::core::snapshot::SnapshotError),
+    /// The relayd of a network session is unreachable or refused it.
+    #[error("{0}")]
+    Relayd(String),
 }
 
 /// Compiles a filter expression into an event rule's filter, as liblttng-ctl
@@ -73,15 +77,21 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
             name,
             output,
             snapshot: false,
+            net,
         } => {
             // The control socket is the daemon user's: its sessions are the daemon's.
             let owner = rustix::process::getuid().as_raw();
-            Reply::Created(create(d, name, output, owner).await?)
+            let net = match net {
+                Some(n) => Some(resolve_net(n).await?),
+                None => None,
+            };
+            Reply::Created(create_with(d, name, output, net, owner).await?)
         }
         Request::CreateSession {
             name,
             output,
             snapshot: true,
+            net: _,
         } => {
             let owner = rustix::process::getuid().as_raw();
             Reply::Created(snapshot::create_snapshot_session(d, name, output, owner).await?)

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::net_output::NetStats;
 use crate::core::session::{ChannelConfig, Session};
 use crate::core::tracker::Trackers;
 
@@ -76,6 +77,9 @@ pub struct SessionView {
     /// What each channel lost so far, once the session has a trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buffers: Option<LossView>,
+    /// A network session's relayd figures (sent, lost), once started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<NetStats>,
 }
 
 /// What a session channel lost, over every buffer set and generation.
@@ -117,6 +121,7 @@ impl SessionView {
             channels: c.channels,
             trackers: c.trackers,
             buffers: None,
+            relay: None,
         }
     }
 }

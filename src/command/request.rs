@@ -7,6 +7,21 @@ use serde::{Deserialize, Serialize};
 use crate::core::session::{BufferScheme, ChannelAttrs, LoglevelSel};
 use crate::core::tracker::TrackedAttr;
 
+/// A network output as ustd's CLI gives it: `--set-url`, or `-C` and `-D`,
+/// and `--live`. Resolved by the daemon.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetRequest {
+    #[serde(default)]
+    pub set_url: Option<String>,
+    #[serde(default)]
+    pub control_url: Option<String>,
+    #[serde(default)]
+    pub data_url: Option<String>,
+    /// Live timer period in µs (`--live`), if a live session.
+    #[serde(default)]
+    pub live_timer_us: Option<u32>,
+}
+
 /// One command, as decoded by a front end. The JSON-lines control protocol
 /// carries it as is (`{"request": "start", "session": …}`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -23,6 +38,9 @@ pub enum Request {
         /// A snapshot session (its output becomes snapshot output 1).
         #[serde(default)]
         snapshot: bool,
+        /// Stream to an lttng-relayd instead (issue 11).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        net: Option<NetRequest>,
     },
     DestroySession {
         name: Option<String>,

@@ -9,11 +9,14 @@ use crate::command::reply::{
     Applied, ChannelLossView, Destroyed, FanOutReport, Flush, LossView, SessionList, SessionView,
     Stopped,
 };
-use crate::command::request::ChannelOptions;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use crate::command::request::{ChannelOptions, NetRequest};
 use crate::command::CommandError;
 use crate::core::event_filter::EventFilter;
+use crate::core::net_output::{endpoints, NetOutput};
 use crate::core::session::{EventKey, LoglevelSel, SessionConfig, SessionError};
-use crate::engine::trace::{LossReport, SessionTrace};
+use crate::engine::trace::{LossReport, SessionTrace, TraceError};
 use crate::io::app_conn::AppJob;
 use crate::io::fan_out::{fan_out, sync_apps};
 use crate::io::host::local_datetime;
@@ -53,10 +56,70 @@ pub async fn create(
     output: Option<PathBuf>,
     owner_uid: u32,
 ) -> Result<SessionView, CommandError> {
+    create_with(d, name, output, None, owner_uid).await
+}
+
+/// Creates a session, streaming to a relayd when `net` is given (its
+/// listed output is then the relayd's URL, as lttng lists it).
+pub async fn create_with(
+    d: &Daemon,
+    name: String,
+    output: Option<PathBuf>,
+    net: Option<NetOutput>,
+    owner_uid: u32,
+) -> Result<SessionView, CommandError> {
     SessionTrace::check_library().map_err(trace_error)?;
-    let output = output.unwrap_or_else(|| default_output(&name));
-    let s = d.sessions.create_for(&name, output, owner_uid)?;
+    let output = match &net {
+        Some(n) => PathBuf::from(n.describe()),
+        None => output.unwrap_or_else(|| default_output(&name)),
+    };
+    let s = d
+        .sessions
+        .create_with(&name, output, owner_uid, None, net)?;
     Ok(SessionView::of(&s))
+}
+
+/// Resolves the relayd's host names (IPv4 first unless the URL is
+/// `net6`/`tcp6`), off the runtime's workers.
+pub async fn resolve_net(n: NetRequest) -> Result<NetOutput, CommandError> {
+    let e = endpoints(
+        n.set_url.as_deref(),
+        n.control_url.as_deref(),
+        n.data_url.as_deref(),
+    )
+    .map_err(|e| CommandError::Session(SessionError::Invalid(e.to_string())))?;
+    let live_timer_us = match n.live_timer_us {
+        Some(0) => {
+            return Err(CommandError::Session(SessionError::Invalid(
+                "the live timer period must be positive".into(),
+            )))
+        }
+        Some(us) => us,
+        None => 0,
+    };
+    let resolved = tokio::task::spawn_blocking(move || {
+        let one = |(host, port): &(String, u16)| -> Result<SocketAddr, CommandError> {
+            let all: Vec<SocketAddr> = (host.as_str(), *port)
+                .to_socket_addrs()
+                .map_err(|err| CommandError::Relayd(format!("cannot resolve `{host}`: {err}")))?
+                .collect();
+            all.iter()
+                .find(|a| a.is_ipv6() == e.ipv6)
+                .or(all.first())
+                .copied()
+                .ok_or_else(|| CommandError::Relayd(format!("`{host}` has no address")))
+        };
+        Ok::<_, CommandError>((one(&e.control)?, one(&e.data)?, e.subdir))
+    })
+    .await
+    .map_err(|err| CommandError::Relayd(err.to_string()))?;
+    let (control, data, subdir) = resolved?;
+    Ok(NetOutput {
+        control,
+        data,
+        subdir,
+        live_timer_us,
+    })
 }
 
 /// Applies a configuration change, then pushes it to apps if the session
@@ -165,7 +228,15 @@ pub async fn start(d: &Daemon, session: Option<String>) -> Result<Applied, Comma
     // The trace exists before the change is visible (one transition with
     // it), so an app registering meanwhile finds buffers in its global update.
     let fresh = if d.sessions.needs_trace(&s)? {
-        Some(SessionTrace::new(s.id, &cfg, d.budget.clone()).map_err(trace_error)?)
+        // A network session connects to its relayd here (bounded by the
+        // relayd client's deadline).
+        let trace = tokio::task::block_in_place(|| SessionTrace::new(s.id, &cfg, d.budget.clone()));
+        Some(trace.map_err(|e| match e {
+            TraceError::Relayd(e) => {
+                CommandError::Relayd(format!("Unable to connect to lttng-relayd: {e}"))
+            }
+            e => trace_error(e),
+        })?)
     } else {
         None
     };
@@ -249,7 +320,11 @@ pub fn list_sessions(d: &Daemon) -> SessionList {
             .sessions
             .all()
             .iter()
-            .map(|s| SessionView::of(s))
+            .map(|s| {
+                let mut v = SessionView::of(s);
+                v.relay = s.trace().and_then(|t| t.net_stats());
+                v
+            })
             .collect(),
     }
 }
@@ -259,6 +334,7 @@ pub fn show_session(d: &Daemon, name: &str) -> Result<SessionView, CommandError>
     let s = d.sessions.get(name)?;
     let mut v = SessionView::of(&s);
     if let Some(trace) = s.trace() {
+        v.relay = trace.net_stats();
         // A round trip to the session's consumer thread.
         v.buffers = Some(loss_view(&tokio::task::block_in_place(|| trace.loss())));
     }

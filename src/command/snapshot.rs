@@ -25,7 +25,7 @@ pub async fn create_snapshot_session(
     let state = SnapshotState::new(Some(output.clone()));
     let s = d
         .sessions
-        .create_with(&name, output, owner_uid, Some(state))?;
+        .create_with(&name, output, owner_uid, Some(state), None)?;
     Ok(SessionView::of(&s))
 }
 

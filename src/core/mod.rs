@@ -7,6 +7,7 @@ pub mod fd_budget;
 pub mod handover;
 pub mod map;
 pub mod metadata;
+pub mod net_output;
 pub mod pairing;
 pub mod push_gate;
 pub mod registry;

@@ -181,6 +181,9 @@ pub struct ChannelConfig {
 pub struct SessionConfig {
     pub name: String,
     pub output: PathBuf,
+    /// Streams to an lttng-relayd instead of writing `output` (issue 11).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<crate::core::net_output::NetOutput>,
     /// The uid that created the session: only it and root may see or control it.
     #[serde(default)]
     pub owner_uid: u32,
@@ -487,17 +490,18 @@ impl<T> Sessions<T> {
         output: PathBuf,
         owner_uid: u32,
     ) -> Result<Arc<Session<T>>, SessionError> {
-        self.create_with(name, output, owner_uid, None)
+        self.create_with(name, output, owner_uid, None, None)
     }
 
-    /// Creates a session owned by `owner_uid`, a snapshot session when
-    /// `snapshot` is given.
+    /// Creates a session owned by `owner_uid`: a snapshot session when
+    /// `snapshot` is given, streaming to `net` if given.
     pub fn create_with(
         &self,
         name: &str,
         output: PathBuf,
         owner_uid: u32,
         snapshot: Option<super::snapshot::SnapshotState>,
+        net: Option<crate::core::net_output::NetOutput>,
     ) -> Result<Arc<Session<T>>, SessionError> {
         if name.is_empty() || name.contains('/') || name.len() > MAX_NAME {
             return Err(SessionError::Invalid(format!(
@@ -514,6 +518,7 @@ impl<T> Sessions<T> {
                 config: SessionConfig {
                     name: name.to_owned(),
                     output,
+                    net,
                     owner_uid,
                     active: false,
                     ever_started: false,

@@ -22,6 +22,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use rustix::event::epoll;
 use rustix::io::Errno;
 
+use super::net_output::{NetSink, PacketSink, StreamOut};
 use super::output::{create_dir, PacketIndex, StreamFile};
 use crate::ustctl::channel::{BufferChannel, Buffers, ChannelHandOut, MetadataChannel};
 use crate::ustctl::sys::RawStream;
@@ -142,6 +143,17 @@ const WAKE_TOKEN: u64 = u64::MAX;
 impl Consumer {
     /// Starts the consumer thread (named `ustd-consumer-<label>`).
     pub fn start(ctl: Arc<UstCtl>, label: &str) -> UstCtlResult<Consumer> {
+        Self::start_with(ctl, label, None)
+    }
+
+    /// Starts a consumer whose traces stream to a relayd through `net`
+    /// (trace directories are then paths at the relayd, e.g.
+    /// `ust/uid/0/64-bit`), with its live timer if the session is live.
+    pub fn start_with(
+        ctl: Arc<UstCtl>,
+        label: &str,
+        net: Option<NetSink>,
+    ) -> UstCtlResult<Consumer> {
         let wake = rustix::event::eventfd(
             0,
             rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
@@ -166,6 +178,7 @@ impl Consumer {
             traces: HashMap::new(),
             slots: Vec::new(),
             free: Vec::new(),
+            net,
         };
         let thread = std::thread::Builder::new()
             .name(format!("ustd-consumer-{label}"))
@@ -384,7 +397,7 @@ struct DataStream {
     stream: NonNull<RawStream>,
     /// Owned by the library (closed by destroy_stream).
     wait_fd: RawFd,
-    out: StreamFile,
+    out: StreamOut,
     polled: bool,
     subbuf: u64,
     stats: StreamStats,
@@ -453,7 +466,7 @@ struct LiveMetadata {
     buffers: MetadataChannel,
     /// Bytes of the cache already written into the ring buffer.
     written: usize,
-    out: StreamFile,
+    out: StreamOut,
 }
 
 struct Worker {
@@ -465,6 +478,8 @@ struct Worker {
     /// Data streams by epoll token.
     slots: Vec<Option<DataStream>>,
     free: Vec<usize>,
+    /// The relayd output, for a network session.
+    net: Option<NetSink>,
 }
 
 // SAFETY: the stream pointers inside `DataStream` belong to `Buffers` held
@@ -485,6 +500,15 @@ impl Worker {
             tv_nsec: WATCH_PERIOD.as_nanos() as _,
         };
         let mut next_watch = Instant::now() + WATCH_PERIOD;
+        let live = self.net.as_ref().and_then(NetSink::live_period);
+        let period = match live {
+            Some(l) if l < WATCH_PERIOD => rustix::time::Timespec {
+                tv_sec: 0,
+                tv_nsec: l.as_nanos() as _,
+            },
+            _ => period,
+        };
+        let mut next_live = live.map(|l| Instant::now() + l);
         loop {
             events.clear();
             match epoll::wait(
@@ -521,6 +545,12 @@ impl Worker {
             if Instant::now() >= next_watch {
                 self.watch();
                 next_watch = Instant::now() + WATCH_PERIOD;
+            }
+            if let (Some(at), Some(l)) = (next_live, live) {
+                if Instant::now() >= at {
+                    self.live_tick();
+                    next_live = Some(Instant::now() + l);
+                }
             }
         }
         self.shutdown(true);
@@ -604,8 +634,7 @@ impl Worker {
     ) -> UstCtlResult<()> {
         let live = match live {
             Some((dir, buffers)) => {
-                create_dir(&dir)?;
-                let out = StreamFile::metadata(&dir)?;
+                let out = StreamOut::metadata(self.net.as_ref(), &dir)?;
                 Some(LiveMetadata {
                     dir,
                     buffers,
@@ -657,6 +686,9 @@ impl Worker {
                 }
             }
         }
+        if let (Some(n), false) = (&self.net, tokens.is_empty()) {
+            n.streams_sent();
+        }
         // Kept even on error so that the streams already in epoll are
         // removed before their buffers are destroyed.
         if let Some(t) = self.traces.get_mut(&trace) {
@@ -697,7 +729,7 @@ impl Worker {
             rustix::fs::fcntl_getfl(fd).map_err(|e| UstCtlError::io("fcntl(F_GETFL)")(e.into()))?;
         rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)
             .map_err(|e| UstCtlError::io("fcntl(F_SETFL)")(e.into()))?;
-        let out = StreamFile::data(dir, file)?;
+        let out = StreamOut::data(self.net.as_ref(), dir, file)?;
         let token = self.free.pop().unwrap_or_else(|| {
             self.slots.push(None);
             self.slots.len() - 1
@@ -830,6 +862,38 @@ impl Worker {
         first_err.map_or(Ok(()), Err)
     }
 
+    /// Live timer: each stream delivers what it holds; an idle one sends a
+    /// beacon instead, so live viewers can move past it.
+    fn live_tick(&mut self) {
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        let now = (now.tv_sec as u64) * 1_000_000_000 + now.tv_nsec as u64;
+        for ds in self.slots.iter_mut().flatten().filter(|d| !d.watch.stalled) {
+            let s = ds.stream.as_ptr();
+            // SAFETY: live stream; producer_active = 1 closes the current
+            // sub-buffer only if it holds events (writers may be active).
+            let r = check("flush_buffer", unsafe { (self.ctl.api.flush_buffer)(s, 1) })
+                .and_then(|_| drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats));
+            match (r, ds.out.net()) {
+                (Ok(0), Some(n)) => {
+                    let mut class = 0u64;
+                    // SAFETY: live stream; the stream id is the channel's,
+                    // no sub-buffer needs to be held.
+                    if check("get_stream_id", unsafe {
+                        (self.ctl.api.get_stream_id)(s, &mut class)
+                    })
+                    .is_ok()
+                    {
+                        n.beacon(class, now);
+                    }
+                }
+                (Err(e), _) => {
+                    tracing::warn!(file = %ds.out.path().display(), error = %e, "live flush failed")
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Marks streams stalled: the sub-buffer at the read position is
     /// closed (the write position is a whole sub-buffer ahead) yet nothing
     /// was read for [`STALL_AFTER`], not even on a read attempt. That is
@@ -890,7 +954,7 @@ impl Worker {
         for ds in self.slots.iter().flatten().filter(|d| d.trace == trace) {
             let l = ChannelLoss {
                 discarded_events: ds.stats.discarded,
-                lost_packets: ds.stats.lost_packets,
+                lost_packets: ds.stats.lost_packets + ds.out.net().map_or(0, |n| n.lost()),
                 unreadable_subbufs: ds.stats.unreadable,
                 stalled_streams: u64::from(ds.watch.stalled),
             };
@@ -1073,7 +1137,7 @@ fn salvage_stream(ctl: &UstCtl, ds: &mut DataStream) -> UstCtlResult<()> {
 fn drain(
     ctl: &UstCtl,
     stream: NonNull<RawStream>,
-    out: &mut StreamFile,
+    out: &mut impl PacketSink,
     stats: &mut StreamStats,
 ) -> UstCtlResult<usize> {
     let s = stream.as_ptr();
@@ -1154,7 +1218,11 @@ fn snapshot_stream(
 
 /// Copies the held sub-buffer (padded to the page size, as lttng writes
 /// local traces) and its index entry, which it returns.
-fn copy_subbuf(ctl: &UstCtl, s: *mut RawStream, out: &mut StreamFile) -> UstCtlResult<PacketIndex> {
+fn copy_subbuf(
+    ctl: &UstCtl,
+    s: *mut RawStream,
+    out: &mut impl PacketSink,
+) -> UstCtlResult<PacketIndex> {
     let api = &ctl.api;
     let u64_of = |op: &'static str, f: unsafe extern "C" fn(*mut RawStream, *mut u64) -> i32| {
         let mut v = 0u64;

@@ -5,6 +5,7 @@
 //! (a relay daemon) is another sink beside [`output`].
 
 pub mod consumer;
+pub mod net_output;
 pub mod output;
 pub mod snapshot;
 pub mod trace;

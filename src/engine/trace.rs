@@ -41,8 +41,10 @@ use crate::core::metadata::{
     format_ctf_datetime, Abi, BufferingScheme, ByteOrder, ClockParams, Fragment, HeaderType,
     MetadataError, MetadataRegistry, MetadataSink, PushError, SessionParams, TracerVersion,
 };
+use crate::core::net_output::NetStats;
 use crate::core::push_gate::PushGate;
 use crate::core::session::{BufferScheme, ChannelConfig, SessionConfig};
+use crate::engine::net_output::{NetRelay, NetSession, SYNC_TIMEOUT};
 use crate::engine::{pid_trace_dir, uid_trace_dir, ChannelLoss, Consumer, TraceKey, TraceLoss};
 use crate::io::host::{
     boot_id, hostname, local_datetime, measure_clock_offset, process_stopped, random_uuid,
@@ -64,6 +66,10 @@ pub enum TraceError {
     Metadata(#[from] MetadataError),
     #[error("metadata push failed: {0}")]
     Push(String),
+    #[error("lttng-relayd: {0}")]
+    Relayd(#[from] crate::relayd::RelaydError),
+    #[error("network output: {0}")]
+    Net(String),
     #[error("this app has no buffers in the session")]
     NoBuffers,
     #[error("the session is being destroyed")]
@@ -161,6 +167,8 @@ pub struct SessionTrace {
     budget: Arc<FdBudget>,
     consumer: Consumer,
     _consumer_fds: FdPermit,
+    /// The relayd worker of a network session (see `engine::net_output`).
+    net: Option<NetRelay>,
     /// One slot per set key. The map lock is held only to find or insert a
     /// slot; a set is created under its own slot's lock, so creating one
     /// (memfds, files, a consumer round trip) never stalls other sets.
@@ -219,17 +227,36 @@ impl SessionTrace {
         let consumer_fds = budget
             .try_acquire(cost::CONSUMER)
             .ok_or_else(|| budget_err(&budget, cost::CONSUMER))?;
-        let consumer = Consumer::start(ctl.clone(), &format!("s{session_id}"))?;
+        let created = SystemTime::now();
+        let net = match &cfg.net {
+            Some(out) => Some(NetRelay::start(
+                out,
+                &NetSession {
+                    name: &cfg.name,
+                    hostname: &hostname(),
+                    id: session_id,
+                    created: unix_and_offset(created).0.max(0) as u64,
+                    daemon_uuid: random_uuid(),
+                },
+            )?),
+            None => None,
+        };
+        let consumer = Consumer::start_with(
+            ctl.clone(),
+            &format!("s{session_id}"),
+            net.as_ref().map(NetRelay::sink),
+        )?;
         Ok(Self {
             name: cfg.name.clone(),
             output: cfg.output.clone(),
             scheme: cfg.buffer_scheme(),
             snapshot: cfg.snapshot.is_some(),
-            created: SystemTime::now(),
+            created,
             ctl,
             budget,
             consumer,
             _consumer_fds: consumer_fds,
+            net,
             sets: Mutex::new(HashMap::new()),
             closing: Mutex::new(()),
             closed_loss: Mutex::new(BTreeMap::new()),
@@ -335,11 +362,16 @@ impl SessionTrace {
             return Ok(s.clone());
         }
         let params = self.params(app, key);
+        // At a relayd, paths are relative to the session's directory there.
+        let base = match self.net {
+            Some(_) => Path::new(""),
+            None => self.output.as_path(),
+        };
         let (dir, scheme_dir) = match key {
-            SetKey::Uid { uid, bits } => (uid_trace_dir(&self.output, uid, bits), "uid"),
+            SetKey::Uid { uid, bits } => (uid_trace_dir(base, uid, bits), "uid"),
             SetKey::Pid { .. } => (
                 pid_trace_dir(
-                    &self.output,
+                    base,
                     &app.name,
                     app.creds.pid,
                     &local_datetime(app.registered_at),
@@ -760,7 +792,20 @@ impl SessionTrace {
         for (_, set) in self.all_sets() {
             self.push(&set)?;
         }
-        Ok(())
+        match &self.net {
+            Some(n) => n.sync(SYNC_TIMEOUT).map_err(TraceError::Net),
+            None => Ok(()),
+        }
+    }
+
+    /// What the network output sent and lost, for a network session.
+    pub fn net_stats(&self) -> Option<NetStats> {
+        self.net.as_ref().map(NetRelay::stats)
+    }
+
+    /// The session's directory at the relayd, for a network session.
+    pub fn net_path(&self) -> Option<&str> {
+        self.net.as_ref().map(NetRelay::output_path)
     }
 
     /// An app left. Per-PID: final push, close its registry (exactly once)
@@ -821,6 +866,13 @@ impl SessionTrace {
         for set in keys.into_iter().filter_map(|k| self.take_set(k)) {
             if let Err(e) = self.close_owned_set(&set) {
                 first_err.get_or_insert(e);
+            }
+        }
+        if let Some(n) = &self.net {
+            // A lost relayd is reported by the loss figures, not as a
+            // failure to destroy.
+            if let Err(e) = n.close() {
+                tracing::warn!(session = %self.name, error = %e, "closing the relayd session");
             }
         }
         first_err.map_or_else(|| Ok(lock(&self.closed_loss).clone()), Err)

@@ -3,6 +3,7 @@
 //! stock `lttng` CLI drives ustd. Only translation lives here: lttng's
 //! records in, typed lttng replies out.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -12,6 +13,7 @@ use crate::command::request::ChannelOptions;
 use crate::command::snapshot as snap;
 use crate::command::TrackInput;
 use crate::core::event_filter::EventFilter;
+use crate::core::net_output::NetOutput;
 use crate::core::session::{
     BufferScheme, ChannelConfig, LoglevelSel, SessionConfig, SessionError, DEFAULT_CHANNEL,
 };
@@ -31,6 +33,7 @@ use crate::lttng_wire::header::BufferType;
 use crate::lttng_wire::request::SaveAttr;
 use crate::lttng_wire::session::{
     encode_domains, encode_sessions, OutputType, SessionDescriptor, SessionInfo, SessionKind, Uri,
+    UriDest, URI_STREAM_CONTROL, URI_STREAM_DATA,
 };
 use crate::lttng_wire::session_file::{self, SavedChannel, SavedSession};
 use crate::lttng_wire::snapshot::{
@@ -88,6 +91,7 @@ fn code(e: &CommandError) -> ErrorCode {
         CommandError::Trace(_) => ErrorCode::UstSessFail,
         CommandError::Filter(_) => ErrorCode::FilterInval,
         CommandError::Snapshot(e) => snapshot_code(e),
+        CommandError::Relayd(_) => ErrorCode::RelaydConnectFail,
     }
 }
 
@@ -200,7 +204,7 @@ impl LttngFront {
                         path: c.output.display().to_string(),
                         enabled: c.active,
                         snapshot_mode: c.snapshot.is_some(),
-                        live_timer_interval: 0,
+                        live_timer_interval: c.net.as_ref().map_or(0, |n| n.live_timer_us),
                         creation_time: None,
                     })
                     .collect();
@@ -503,10 +507,13 @@ impl LttngFront {
 
     async fn create(&self, peer: Peer, home_dir: Option<String>, desc: SessionDescriptor) -> Res {
         match (desc.kind, desc.output) {
-            (SessionKind::Regular, OutputType::Local | OutputType::None) => {}
+            (SessionKind::Regular, _) | (SessionKind::Live { .. }, OutputType::Network) => {}
             (SessionKind::Live { .. }, _) => return Err(ErrorCode::LiveSession),
-            (_, OutputType::Network) => return Err(ErrorCode::NotSupported),
+            (SessionKind::Snapshot, OutputType::Network) => return Err(ErrorCode::NotSupported),
             (SessionKind::Snapshot, _) => {}
+        }
+        if desc.output == OutputType::Network {
+            return self.create_net(peer, desc).await;
         }
         let stamp = crate::io::host::local_datetime(SystemTime::now());
         let (name, auto) = match desc.name {
@@ -548,6 +555,49 @@ impl LttngFront {
             output: OutputType::Local,
             name: Some(name),
             uris: vec![Uri::path(&output.display().to_string())],
+        };
+        let mut data = Vec::new();
+        reply.encode(&mut data);
+        Ok(Reply::ok(data))
+    }
+
+    /// A session streaming to a relayd: liblttng-ctl sends the control and
+    /// data URIs already resolved (IP address, port).
+    async fn create_net(&self, peer: Peer, desc: SessionDescriptor) -> Res {
+        let live_timer_us = match desc.kind {
+            SessionKind::Live { timer_us } => {
+                u32::try_from(timer_us).map_err(|_| ErrorCode::Invalid)?
+            }
+            _ => 0,
+        };
+        let addr = |stype: i32| -> Result<(SocketAddr, String), ErrorCode> {
+            let u = desc
+                .uris
+                .iter()
+                .find(|u| u.stype == stype && u.dest != UriDest::Path)
+                .ok_or(ErrorCode::Invalid)?;
+            let ip: IpAddr = u.dst.parse().map_err(|_| ErrorCode::Invalid)?;
+            Ok((SocketAddr::new(ip, u.port), u.subdir.clone()))
+        };
+        let (control, subdir) = addr(URI_STREAM_CONTROL)?;
+        let (data, _) = addr(URI_STREAM_DATA)?;
+        let net = NetOutput {
+            control,
+            data,
+            subdir,
+            live_timer_us,
+        };
+        let name = match desc.name.clone() {
+            Some(n) => n,
+            None => format!(
+                "auto-{}",
+                crate::io::host::local_datetime(SystemTime::now())
+            ),
+        };
+        done(commands::create_with(&self.d, name.clone(), None, Some(net), peer.uid).await)?;
+        let reply = SessionDescriptor {
+            name: Some(name),
+            ..desc
         };
         let mut data = Vec::new();
         reply.encode(&mut data);

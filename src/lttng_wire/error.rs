@@ -34,6 +34,8 @@ pub enum ErrorCode {
     SaveIoFail = 86,
     MaxSizeInvalid = 90,
     Invalid = 97,
+    /// `LTTNG_ERR_RELAYD_CONNECT_FAIL`: "Unable to connect to lttng-relayd".
+    RelaydConnectFail = 104,
     FilterInval = 106,
     ExclusionInval = 110,
     InvalidEventName = 112,

@@ -24,6 +24,10 @@ pub enum OutputType {
     Network,
 }
 
+/// `enum lttng_stream_type` in a network URI's `stype`.
+pub const URI_STREAM_CONTROL: i32 = 0;
+pub const URI_STREAM_DATA: i32 = 1;
+
 /// `enum lttng_dst_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UriDest {

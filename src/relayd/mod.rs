@@ -363,11 +363,12 @@ impl RelaydSession {
 
     /// Whether the relayd still misses data already sent on `streams` (the
     /// BEGIN / DATA_PENDING per stream / QUIESCENT_CONTROL / END round that
-    /// `lttng stop` runs). `quiescent` is the metadata stream, if any.
+    /// `lttng stop` runs). `quiescent` are the metadata streams: the relayd
+    /// counts every stream of the session not asked about as pending.
     pub fn data_pending(
         &mut self,
         streams: &[&RelaydStream],
-        quiescent: Option<&RelaydStream>,
+        quiescent: &[&RelaydStream],
     ) -> Result<bool> {
         let sid = self.session.as_ref().ok_or(RelaydError::NoSession)?.id;
         self.status(
@@ -384,7 +385,7 @@ impl RelaydSession {
             )?;
             pending |= wire::decode_pending(Cmd::DataPending, &r)?;
         }
-        if let Some(m) = quiescent {
+        for m in quiescent {
             self.status(
                 "quiescent control",
                 Cmd::QuiescentControl,

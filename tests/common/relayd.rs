@@ -14,7 +14,7 @@ use super::{wait_until, World, GENEROUS};
 use std::fs;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 
 /// Below Linux's default ephemeral range (32768–60999): no outgoing
@@ -126,4 +126,86 @@ fn listening_inode(port: u16) -> Option<u64> {
             .then(|| f[9].parse().ok())
             .flatten()
     })
+}
+
+pub fn be_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+pub fn be_u64(b: &[u8], at: usize) -> u64 {
+    u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// babeltrace2's text output for a trace directory.
+pub fn read_trace(dir: &Path) -> Vec<String> {
+    let out = Command::new("babeltrace2")
+        .args(["--no-delta", "--clock-seconds"])
+        .arg(dir)
+        .output()
+        .expect("run babeltrace2");
+    assert!(
+        out.status.success(),
+        "babeltrace2 {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Stream files (`<channel>_<cpu>`) of a buffer-set directory.
+pub fn streams(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .expect("read trace dir")
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|n| n != "metadata" && n != "index")
+        .collect();
+    v.sort();
+    v
+}
+
+/// Checks an index file: header (magic, 1.1, entry length), then entries
+/// whose offsets and packet sizes tile the stream file. Returns the entries.
+pub fn check_index(stream: &Path, index: &Path) -> Vec<Vec<u8>> {
+    let idx = fs::read(index).unwrap_or_else(|e| panic!("read {}: {e}", index.display()));
+    let len = fs::metadata(stream).expect("stat stream").len();
+    assert!(idx.len() >= 16, "{}: no header", index.display());
+    assert_eq!(
+        (be_u32(&idx, 0), be_u32(&idx, 4), be_u32(&idx, 8)),
+        (0xC1F1_DCC1, 1, 1)
+    );
+    let entry = be_u32(&idx, 12) as usize;
+    assert_eq!(entry, 72, "{}: entry length", index.display());
+    assert_eq!(
+        (idx.len() - 16) % entry,
+        0,
+        "{}: partial entry",
+        index.display()
+    );
+    let mut offset = 0;
+    let entries: Vec<Vec<u8>> = idx[16..].chunks_exact(entry).map(<[u8]>::to_vec).collect();
+    for (n, e) in entries.iter().enumerate() {
+        assert_eq!(
+            be_u64(e, 0),
+            offset,
+            "{}: packet {n} offset",
+            index.display()
+        );
+        assert!(be_u64(e, 16) <= be_u64(e, 8) && be_u64(e, 8) % 8 == 0);
+        offset += be_u64(e, 8) / 8;
+    }
+    assert_eq!(
+        offset,
+        len,
+        "{}: packets do not tile the stream",
+        index.display()
+    );
+    entries
 }

@@ -1,0 +1,665 @@
+//! A session's network output: the consumer thread hands packets and
+//! metadata to a per-session relayd worker thread, which owns the
+//! [`RelaydSession`] (see ARCHITECTURE.md, "Network output").
+//!
+//! * The consumer never waits for the network: data packets (and live
+//!   beacons) go over a **bounded** channel with `try_send`; when it is full,
+//!   or the worker is gone, the packet is counted lost. Metadata and stream
+//!   announcements go over an unbounded channel: they are small, bounded by
+//!   the registry's text, and a trace without them is unreadable.
+//! * The worker serves the control channel first, and again after taking
+//!   each data packet, so a stream is announced and the metadata that
+//!   precedes a packet reaches the relayd before that packet's index.
+//!   Barriers (close stream, sync, close) first send every packet already
+//!   queued.
+//! * A relayd error ends the conversation: the worker drops the
+//!   connections and counts everything that still arrives as lost. Every
+//!   call is bounded by the client's per-call deadline, so nothing hangs.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender, TrySendError};
+
+use super::output::{PacketIndex, StreamFile};
+use crate::core::net_output::{NetOutput, NetStats};
+use crate::relayd::{RelaydError, RelaydSession, RelaydStream};
+use crate::relayd_wire::{CreateSession, Index};
+use crate::ustctl::UstCtlResult;
+
+/// Data packets queued for the relayd per session. With lttng's default
+/// 512 KiB sub-buffers that is at most 64 MiB in flight.
+pub const DATA_QUEUE: usize = 128;
+/// Deadline of each relayd call (connect, each command, each packet).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long `stop` waits for the relayd to hold everything.
+pub const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause between two data-pending rounds.
+const PENDING_POLL: Duration = Duration::from_millis(50);
+
+#[derive(Default)]
+struct Counters {
+    packets_sent: AtomicU64,
+    bytes_sent: AtomicU64,
+    packets_lost: AtomicU64,
+    metadata_bytes_lost: AtomicU64,
+    error: Mutex<Option<String>>,
+}
+
+impl Counters {
+    fn lost(&self) {
+        self.packets_lost.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+enum Ctrl {
+    AddStream {
+        id: u64,
+        name: String,
+        path: String,
+        lost: Arc<AtomicU64>,
+    },
+    StreamsSent,
+    Metadata {
+        id: u64,
+        bytes: Vec<u8>,
+    },
+    CloseStream {
+        id: u64,
+    },
+    /// Reply once the relayd holds everything queued before this.
+    Sync {
+        deadline: Instant,
+        reply: Sender<Result<(), String>>,
+    },
+    Close {
+        reply: Sender<Result<(), String>>,
+    },
+}
+
+impl Ctrl {
+    /// Must come after every packet queued before it.
+    fn is_barrier(&self) -> bool {
+        matches!(
+            self,
+            Ctrl::CloseStream { .. } | Ctrl::Sync { .. } | Ctrl::Close { .. }
+        )
+    }
+}
+
+enum Data {
+    Packet {
+        id: u64,
+        content: Vec<u8>,
+        index: PacketIndex,
+    },
+    Beacon {
+        id: u64,
+        stream_class: u64,
+        now: u64,
+    },
+}
+
+/// The consumer's handle on the network output (cloned into its thread).
+#[derive(Clone)]
+pub struct NetSink {
+    ctrl: Sender<Ctrl>,
+    data: Sender<Data>,
+    counters: Arc<Counters>,
+    next_id: Arc<AtomicU64>,
+    live: Option<Duration>,
+}
+
+impl NetSink {
+    /// The live timer period, for a live session.
+    pub(crate) fn live_period(&self) -> Option<Duration> {
+        self.live
+    }
+
+    fn stream(&self, dir: &Path, name: &str) -> NetStream {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let path = dir.to_string_lossy().into_owned();
+        let lost = Arc::new(AtomicU64::new(0));
+        let _ = self.ctrl.send(Ctrl::AddStream {
+            id,
+            name: name.to_owned(),
+            path: path.clone(),
+            lost: lost.clone(),
+        });
+        NetStream {
+            id,
+            lost,
+            sink: self.clone(),
+            metadata: name == "metadata",
+            shown: PathBuf::from(format!("relayd:{path}/{name}")),
+        }
+    }
+
+    /// Publishes the streams announced so far (live viewers see them).
+    pub(crate) fn streams_sent(&self) {
+        let _ = self.ctrl.send(Ctrl::StreamsSent);
+    }
+}
+
+/// One stream at the relayd, as the consumer writes it.
+pub(crate) struct NetStream {
+    id: u64,
+    /// Its packets that never reached the relayd.
+    lost: Arc<AtomicU64>,
+    sink: NetSink,
+    metadata: bool,
+    shown: PathBuf,
+}
+
+impl NetStream {
+    fn write_packet(&mut self, bytes: &[u8], index: PacketIndex) {
+        let c = &self.sink.counters;
+        if self.metadata {
+            if self
+                .sink
+                .ctrl
+                .send(Ctrl::Metadata {
+                    id: self.id,
+                    bytes: bytes.to_vec(),
+                })
+                .is_err()
+            {
+                c.metadata_bytes_lost
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            }
+            return;
+        }
+        // The relayd pads the content to the packet size itself.
+        let len = (index.content_size.div_ceil(8) as usize).min(bytes.len());
+        let d = Data::Packet {
+            id: self.id,
+            content: bytes[..len].to_vec(),
+            index,
+        };
+        match self.sink.data.try_send(d) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                c.lost();
+                self.lost.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Its packets lost so far (queue full, relayd gone).
+    pub(crate) fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
+    }
+
+    /// A live beacon: the idle stream reached `now`. Dropped (not a loss)
+    /// when the queue is full: the next tick sends another.
+    pub(crate) fn beacon(&self, stream_class: u64, now: u64) {
+        let _ = self.sink.data.try_send(Data::Beacon {
+            id: self.id,
+            stream_class,
+            now,
+        });
+    }
+}
+
+impl Drop for NetStream {
+    fn drop(&mut self) {
+        let _ = self.sink.ctrl.send(Ctrl::CloseStream { id: self.id });
+    }
+}
+
+/// Where the consumer writes a stream: a file, or the relayd.
+pub(crate) enum StreamOut {
+    File(StreamFile),
+    Net(NetStream),
+}
+
+impl StreamOut {
+    /// Data stream `<dir>/<name>` (with its index), locally or at the relayd
+    /// (`dir` is then relative: `ust/uid/UID/64-bit`).
+    pub(crate) fn data(net: Option<&NetSink>, dir: &Path, name: &str) -> UstCtlResult<Self> {
+        Ok(match net {
+            Some(n) => StreamOut::Net(n.stream(dir, name)),
+            None => StreamOut::File(StreamFile::data(dir, name)?),
+        })
+    }
+
+    pub(crate) fn metadata(net: Option<&NetSink>, dir: &Path) -> UstCtlResult<Self> {
+        Ok(match net {
+            Some(n) => StreamOut::Net(n.stream(dir, "metadata")),
+            None => {
+                super::output::create_dir(dir)?;
+                StreamOut::File(StreamFile::metadata(dir)?)
+            }
+        })
+    }
+
+    pub(crate) fn net(&self) -> Option<&NetStream> {
+        match self {
+            StreamOut::Net(n) => Some(n),
+            StreamOut::File(_) => None,
+        }
+    }
+
+    /// Empties a local stream's files (`clear`). What a relayd already
+    /// received stays there: only the buffers are cleared for it.
+    pub(crate) fn truncate(&mut self) -> UstCtlResult<()> {
+        match self {
+            StreamOut::File(f) => f.truncate(),
+            StreamOut::Net(_) => Ok(()),
+        }
+    }
+
+    /// Deletes a local stream's files; a relayd stream is just closed.
+    pub(crate) fn remove(self) -> UstCtlResult<()> {
+        match self {
+            StreamOut::File(f) => f.remove(),
+            StreamOut::Net(_) => Ok(()),
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        match self {
+            StreamOut::File(f) => f.path(),
+            StreamOut::Net(n) => &n.shown,
+        }
+    }
+}
+
+/// What the consumer copies packets into.
+pub(crate) trait PacketSink {
+    fn write_packet(&mut self, bytes: &[u8], index: PacketIndex) -> UstCtlResult<()>;
+    fn has_index(&self) -> bool;
+}
+
+impl PacketSink for StreamFile {
+    fn write_packet(&mut self, bytes: &[u8], index: PacketIndex) -> UstCtlResult<()> {
+        StreamFile::write_packet(self, bytes, index)
+    }
+    fn has_index(&self) -> bool {
+        StreamFile::has_index(self)
+    }
+}
+
+impl PacketSink for StreamOut {
+    fn write_packet(&mut self, bytes: &[u8], index: PacketIndex) -> UstCtlResult<()> {
+        match self {
+            StreamOut::File(f) => f.write_packet(bytes, index),
+            StreamOut::Net(n) => {
+                n.write_packet(bytes, index);
+                Ok(())
+            }
+        }
+    }
+    fn has_index(&self) -> bool {
+        match self {
+            StreamOut::File(f) => f.has_index(),
+            StreamOut::Net(n) => !n.metadata,
+        }
+    }
+}
+
+/// Who the session is at the relayd.
+pub struct NetSession<'a> {
+    pub name: &'a str,
+    pub hostname: &'a str,
+    pub id: u64,
+    /// Epoch seconds.
+    pub created: u64,
+    pub daemon_uuid: [u8; 16],
+}
+
+/// A session's relayd worker thread; owned by the session's trace.
+pub struct NetRelay {
+    sink: NetSink,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    output_path: String,
+}
+
+impl NetRelay {
+    /// Connects, negotiates, creates the session and its first trace chunk
+    /// (each step within [`CALL_TIMEOUT`]), then starts the worker.
+    pub fn start(out: &NetOutput, s: &NetSession<'_>) -> Result<NetRelay, RelaydError> {
+        let mut relay = RelaydSession::connect(out.control, out.data, CALL_TIMEOUT)?;
+        let info = relay.create_session(&CreateSession {
+            session_name: s.name,
+            hostname: s.hostname,
+            base_path: &out.subdir,
+            live_timer_us: out.live_timer_us,
+            snapshot: false,
+            name_contains_creation_time: false,
+            sessiond_uuid: s.daemon_uuid,
+            session_id: s.id,
+            creation_time: s.created,
+            current_chunk_id: None,
+        })?;
+        relay.create_trace_chunk(0, s.created)?;
+        let (ctrl_tx, ctrl_rx) = unbounded();
+        let (data_tx, data_rx) = bounded(DATA_QUEUE);
+        let counters = Arc::new(Counters::default());
+        let worker = Worker {
+            relay: Some(relay),
+            ctrl: ctrl_rx,
+            data: data_rx,
+            counters: counters.clone(),
+            streams: HashMap::new(),
+            lost: HashMap::new(),
+            metadata: HashSet::new(),
+            session: s.name.to_owned(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("ustd-relayd-s{}", s.id))
+            .spawn(move || worker.run())
+            .map_err(|source| RelaydError::Io {
+                which: "control",
+                op: "spawn worker",
+                source,
+            })?;
+        tracing::info!(session = s.name, path = %info.output_path, "streaming to lttng-relayd");
+        Ok(NetRelay {
+            sink: NetSink {
+                ctrl: ctrl_tx,
+                data: data_tx,
+                counters,
+                next_id: Arc::new(AtomicU64::new(0)),
+                live: (out.live_timer_us > 0)
+                    .then(|| Duration::from_micros(out.live_timer_us.into())),
+            },
+            thread: Mutex::new(Some(thread)),
+            output_path: info.output_path,
+        })
+    }
+
+    pub fn sink(&self) -> NetSink {
+        self.sink.clone()
+    }
+
+    /// The session's directory under the relayd's output (`host/name-DATE`).
+    pub fn output_path(&self) -> &str {
+        &self.output_path
+    }
+
+    pub fn stats(&self) -> NetStats {
+        let c = &self.sink.counters;
+        NetStats {
+            packets_sent: c.packets_sent.load(Ordering::Relaxed),
+            bytes_sent: c.bytes_sent.load(Ordering::Relaxed),
+            packets_lost: c.packets_lost.load(Ordering::Relaxed),
+            metadata_bytes_lost: c.metadata_bytes_lost.load(Ordering::Relaxed),
+            error: c.error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+
+    /// Returns once the relayd holds everything queued so far, or with why
+    /// not (relayd gone, or still pending after `timeout`).
+    pub fn sync(&self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        let (reply, answer) = bounded(1);
+        self.sink
+            .ctrl
+            .send(Ctrl::Sync { deadline, reply })
+            .map_err(|_| "relayd worker gone".to_owned())?;
+        // The worker's own steps are bounded; the margin covers one call.
+        answer
+            .recv_timeout(timeout + CALL_TIMEOUT * 2)
+            .map_err(|_| "relayd worker did not answer".to_owned())?
+    }
+
+    /// Sends what is queued, closes every stream and the trace chunk, and
+    /// ends the worker.
+    pub fn close(&self) -> Result<(), String> {
+        let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return Ok(());
+        };
+        let (reply, answer) = bounded(1);
+        let r = match self.sink.ctrl.send(Ctrl::Close { reply }) {
+            Ok(()) => answer
+                .recv_timeout(SYNC_TIMEOUT)
+                .unwrap_or_else(|_| Err("relayd worker did not answer".into())),
+            Err(_) => Err("relayd worker gone".into()),
+        };
+        if r.is_ok() && t.join().is_err() {
+            tracing::error!("relayd worker panicked");
+        }
+        r
+    }
+}
+
+impl Drop for NetRelay {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::warn!(error = %e, "closing the relayd session failed");
+        }
+    }
+}
+
+struct Worker {
+    /// None once the relayd failed: everything after is counted lost.
+    relay: Option<RelaydSession>,
+    ctrl: Receiver<Ctrl>,
+    data: Receiver<Data>,
+    counters: Arc<Counters>,
+    streams: HashMap<u64, RelaydStream>,
+    /// Each stream's loss counter, shared with its `NetStream`.
+    lost: HashMap<u64, Arc<AtomicU64>>,
+    /// Ids of the metadata streams (no data packets to wait for).
+    metadata: HashSet<u64>,
+    session: String,
+}
+
+impl Worker {
+    fn run(mut self) {
+        loop {
+            select! {
+                recv(self.ctrl) -> m => match m {
+                    Ok(m) => if !self.on_ctrl(m) { return },
+                    Err(_) => break,
+                },
+                recv(self.data) -> d => match d {
+                    Ok(d) => if !self.serve_ctrl_then(d) { return },
+                    Err(_) => break,
+                },
+            }
+        }
+        // Every handle is gone without a close: send what is left.
+        self.flush_data();
+    }
+
+    /// Serves the control messages queued before packet `d` (a stream
+    /// announcement, metadata its index may need), then `d`. A barrier met
+    /// on the way comes after `d`, which was queued before it. False when
+    /// the worker must end.
+    fn serve_ctrl_then(&mut self, d: Data) -> bool {
+        let mut d = Some(d);
+        while let Ok(m) = self.ctrl.try_recv() {
+            if m.is_barrier() {
+                if let Some(d) = d.take() {
+                    self.on_data(d);
+                }
+            }
+            if !self.on_ctrl(m) {
+                return false;
+            }
+        }
+        if let Some(d) = d {
+            self.on_data(d);
+        }
+        true
+    }
+
+    fn flush_data(&mut self) {
+        while let Ok(d) = self.data.try_recv() {
+            self.on_data(d);
+        }
+    }
+
+    fn fail(&mut self, e: RelaydError) {
+        if self.relay.take().is_some() {
+            tracing::error!(session = %self.session, error = %e, "lttng-relayd connection lost: packets are counted lost from now on");
+            *self
+                .counters
+                .error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+        }
+    }
+
+    /// Runs `f` on the live connection; a failure ends it.
+    fn with<T>(
+        &mut self,
+        f: impl FnOnce(&mut RelaydSession, &mut HashMap<u64, RelaydStream>) -> Result<T, RelaydError>,
+    ) -> Option<T> {
+        let relay = self.relay.as_mut()?;
+        match f(relay, &mut self.streams) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.fail(e);
+                None
+            }
+        }
+    }
+
+    fn on_data(&mut self, d: Data) {
+        match d {
+            Data::Packet { id, content, index } => {
+                let len = content.len() as u64;
+                let sent = self.with(|r, streams| {
+                    let Some(s) = streams.get_mut(&id) else {
+                        return Ok(false);
+                    };
+                    r.send_packet(s, &content, relayd_index(&index))?;
+                    Ok(true)
+                });
+                if sent == Some(true) {
+                    self.counters.packets_sent.fetch_add(1, Ordering::Relaxed);
+                    self.counters.bytes_sent.fetch_add(len, Ordering::Relaxed);
+                } else {
+                    self.counters.lost();
+                    if let Some(l) = self.lost.get(&id) {
+                        l.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            Data::Beacon {
+                id,
+                stream_class,
+                now,
+            } => {
+                self.with(|r, streams| match streams.get(&id) {
+                    Some(s) => r.send_beacon(s, stream_class, now),
+                    None => Ok(()),
+                });
+            }
+        }
+    }
+
+    /// Serves one control message; false ends the worker.
+    fn on_ctrl(&mut self, m: Ctrl) -> bool {
+        match m {
+            Ctrl::AddStream {
+                id,
+                name,
+                path,
+                lost,
+            } => {
+                self.lost.insert(id, lost);
+                if let Some(s) = self.with(|r, _| r.add_stream(&name, &path, 0)) {
+                    if name == "metadata" {
+                        self.metadata.insert(id);
+                    }
+                    self.streams.insert(id, s);
+                }
+            }
+            Ctrl::StreamsSent => {
+                self.with(|r, _| r.streams_sent());
+            }
+            Ctrl::Metadata { id, bytes } => {
+                let sent = self.with(|r, streams| match streams.get(&id) {
+                    Some(s) => r.send_metadata(s, &bytes, 0).map(|_| true),
+                    None => Ok(false),
+                });
+                if sent != Some(true) {
+                    self.counters
+                        .metadata_bytes_lost
+                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                }
+            }
+            Ctrl::CloseStream { id } => {
+                self.flush_data();
+                self.lost.remove(&id);
+                if let Some(s) = self.streams.remove(&id) {
+                    self.with(|r, _| r.close_stream(s));
+                }
+            }
+            Ctrl::Sync { deadline, reply } => {
+                self.flush_data();
+                let _ = reply.send(self.wait_pending(deadline));
+            }
+            Ctrl::Close { reply } => {
+                self.flush_data();
+                let mut r = self.wait_pending(Instant::now() + SYNC_TIMEOUT);
+                let streams: Vec<RelaydStream> = self.streams.drain().map(|(_, s)| s).collect();
+                for s in streams {
+                    self.with(|rl, _| rl.close_stream(s));
+                }
+                if let Some(relay) = self.relay.as_mut() {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    if let Err(e) = relay.close_trace_chunk(0, now) {
+                        r = r.and(Err(e.to_string()));
+                    }
+                }
+                self.relay = None;
+                let _ = reply.send(r);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Data-pending rounds until the relayd holds everything sent.
+    fn wait_pending(&mut self, deadline: Instant) -> Result<(), String> {
+        let meta = self.metadata.clone();
+        loop {
+            let pending = self.with(|r, streams| {
+                let (md, data): (Vec<_>, Vec<_>) =
+                    streams.iter().partition(|(id, _)| meta.contains(id));
+                let data: Vec<&RelaydStream> = data.into_iter().map(|(_, s)| s).collect();
+                let md: Vec<&RelaydStream> = md.into_iter().map(|(_, s)| s).collect();
+                r.data_pending(&data, &md)
+            });
+            match pending {
+                Some(false) => return Ok(()),
+                Some(true) if Instant::now() < deadline => std::thread::sleep(PENDING_POLL),
+                Some(true) => return Err("lttng-relayd still misses data at the deadline".into()),
+                None => {
+                    let c = &self.counters;
+                    let e = c.error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    return Err(format!(
+                        "lttng-relayd connection lost ({}): {} packets lost",
+                        e.unwrap_or_default(),
+                        c.packets_lost.load(Ordering::Relaxed)
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn relayd_index(i: &PacketIndex) -> Index {
+    Index {
+        packet_size: i.packet_size,
+        content_size: i.content_size,
+        timestamp_begin: i.timestamp_begin,
+        timestamp_end: i.timestamp_end,
+        events_discarded: i.events_discarded,
+        stream_id: i.stream_id,
+        stream_instance_id: i.stream_instance_id,
+        packet_seq_num: i.packet_seq_num,
+        ..Index::default()
+    }
+}

@@ -1,0 +1,421 @@
+//! Issue 11: sessions streamed to a stock lttng-relayd 2.13. ustd runs as the
+//! root daemon of a private namespace, driven by the stock `lttng` CLI (and
+//! once by ustd's own); real fixture apps emit; babeltrace2 reads the relayd's
+//! copy, whose index files must tile their streams. Also live viewing while
+//! the app runs, and a relayd killed mid-session.
+//! Needs root, gcc, liblttng-ust-dev, lttng-tools (lttng, lttng-relayd) and
+//! babeltrace2.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::relayd::{check_index, read_trace, streams, Relayd};
+use common::*;
+
+/// ustd as the namespace's root session daemon, where the stock CLI finds it.
+struct Ustd {
+    child: Child,
+}
+
+impl Ustd {
+    fn start(w: &World) -> Ustd {
+        let log = std::fs::File::create(w.dir.join("ustd.log")).unwrap();
+        let child = w
+            .command_in(&ustd_bin())
+            .arg("daemon")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn ustd");
+        let d = Ustd { child };
+        wait_until("ustd answering", GENEROUS, || {
+            lttng(w, &["list"]).status.success().then_some(())
+        });
+        d
+    }
+
+    fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Ustd {
+    fn drop(&mut self) {
+        signal(self.child.id() as i32, libc::SIGTERM);
+        let t = Instant::now();
+        while self.child.try_wait().ok().flatten().is_none() && t.elapsed() < GENEROUS {
+            std::thread::sleep(POLL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lttng(w: &World, args: &[&str]) -> Output {
+    let mut c = w.command_in(Path::new("lttng"));
+    c.args(args).env("LTTNG_HOME", &w.dir).env("HOME", &w.dir);
+    run_with_timeout(c, GENEROUS).unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn ok(w: &World, args: &[&str]) -> String {
+    let o = lttng(w, args);
+    assert!(
+        o.status.success(),
+        "lttng {args:?} failed: {}\nustd log:\n{}",
+        text(&o),
+        std::fs::read_to_string(w.dir.join("ustd.log")).unwrap_or_default()
+    );
+    text(&o)
+}
+
+/// ustd's own CLI against the namespace's root daemon.
+fn ustd(w: &World, args: &[&str]) -> Output {
+    let mut c = w.command_in(&ustd_bin());
+    c.args(args).env("LTTNG_HOME", &w.dir).env("HOME", &w.dir);
+    run_with_timeout(c, GENEROUS).unwrap()
+}
+
+fn ustd_ok(w: &World, args: &[&str]) -> String {
+    let o = ustd(w, args);
+    assert!(o.status.success(), "ustd {args:?} failed: {}", text(&o));
+    text(&o)
+}
+
+fn set_url(r: &Relayd) -> String {
+    format!("net://127.0.0.1:{}:{}", r.ctrl.port(), r.data.port())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .expect("hostname")
+        .trim()
+        .to_owned()
+}
+
+/// The session's directory at the relayd: `<out>/<host>/<name>-<date>`.
+fn relayd_session_dir(r: &Relayd, name: &str) -> PathBuf {
+    let host = r.out.join(hostname());
+    let prefix = format!("{name}-");
+    std::fs::read_dir(&host)
+        .unwrap_or_else(|e| panic!("{}: {e}", host.display()))
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
+        .unwrap_or_else(|| panic!("no {prefix}* under {}", host.display()))
+}
+
+/// Runs the fixture app to its end; returns (pid, events emitted).
+fn run_app(w: &World, args: &[&str]) -> (i32, usize) {
+    let mut app = w.spawn_app(args);
+    let line = app.wait_line("emitted ", GENEROUS);
+    app.wait_line("exiting", GENEROUS);
+    assert!(app.wait().success());
+    let line = line.trim_start_matches("emitted ");
+    let n = line.split_whitespace().next().unwrap().parse().unwrap();
+    (app.pid(), n)
+}
+
+fn fixture_events(lines: &[String]) -> usize {
+    lines.iter().filter(|l| l.contains("ustd_fixture:")).count()
+}
+
+/// Every data stream of a buffer-set directory has an index that tiles it;
+/// returns how many packets they hold.
+fn check_indexes(dir: &Path) -> usize {
+    let names = streams(dir);
+    assert!(!names.is_empty(), "{}: no streams", dir.display());
+    names
+        .iter()
+        .map(|n| check_index(&dir.join(n), &dir.join("index").join(format!("{n}.idx"))).len())
+        .sum()
+}
+
+const CHANNEL: [&str; 7] = [
+    "enable-channel",
+    "-u",
+    "c",
+    "--subbuf-size",
+    "64k",
+    "--num-subbuf",
+    "8",
+];
+
+#[test]
+fn per_uid_session_through_the_stock_cli() {
+    let w = World::builder().without_daemon();
+    let relayd = Relayd::start(&w);
+    let _d = Ustd::start(&w);
+    let url = set_url(&relayd);
+    let out = ok(&w, &["create", "s", "--set-url", &url]);
+    let shown = format!(
+        "tcp4://127.0.0.1:{}/ [data: {}]",
+        relayd.ctrl.port(),
+        relayd.data.port()
+    );
+    // lttng-sessiond 2.13.9 prints and lists exactly this for such a URL.
+    assert!(
+        out.contains(&format!("Traces will be output to {shown}")),
+        "{out}"
+    );
+    assert!(
+        ok(&w, &["list", "s"]).contains(&format!("Trace output: {shown}")),
+        "lttng list s"
+    );
+    ok(&w, &CHANNEL);
+    ok(&w, &["enable-event", "-u", "ustd_fixture:*", "-c", "c"]);
+    ok(&w, &["start"]);
+    let (_, a) = run_app(&w, &["-n", "700", "-e", "all"]);
+    // A relayd that lags while the second app's packets go out: `stop` must
+    // wait for it (a 1.5 s pause, within the relayd client's 5 s call
+    // deadline with a 3x margin).
+    relayd.signal(libc::SIGSTOP);
+    let pid = relayd.child.id() as i32;
+    let resume = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        signal(pid, libc::SIGCONT);
+    });
+    let (_, b) = run_app(&w, &["-n", "300", "-e", "simple"]);
+    ok(&w, &["stop"]);
+    // `stop` returned: the relayd holds everything already.
+    let dir = relayd_session_dir(&relayd, "s")
+        .join("ust/uid")
+        .join(euid().to_string())
+        .join("64-bit");
+    let packets = check_indexes(&dir);
+    assert!(packets >= 2, "{packets} packets");
+    assert_eq!(fixture_events(&read_trace(&dir)), a + b);
+    resume.join().unwrap();
+    ok(&w, &["destroy"]);
+}
+
+#[test]
+fn per_pid_session_through_the_stock_cli() {
+    let w = World::builder().without_daemon();
+    let relayd = Relayd::start(&w);
+    let _d = Ustd::start(&w);
+    ok(&w, &["create", "p", "--set-url", &set_url(&relayd)]);
+    let mut chan = CHANNEL.to_vec();
+    chan.push("--buffers-pid");
+    ok(&w, &chan);
+    ok(&w, &["enable-event", "-u", "ustd_fixture:*", "-c", "c"]);
+    ok(&w, &["start"]);
+    let apps = [
+        run_app(&w, &["-n", "200", "-e", "all"]),
+        run_app(&w, &["-n", "100", "-e", "rich"]),
+    ];
+    ok(&w, &["stop"]);
+    let root = relayd_session_dir(&relayd, "p").join("ust/pid");
+    for (pid, n) in apps {
+        let dir = std::fs::read_dir(&root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().contains(&format!("-{pid}-")))
+            .unwrap_or_else(|| panic!("no directory for pid {pid} in {}", root.display()));
+        check_indexes(&dir);
+        assert_eq!(fixture_events(&read_trace(&dir)), n, "{}", dir.display());
+    }
+    ok(&w, &["destroy"]);
+}
+
+#[test]
+fn ustd_cli_session_and_unreachable_relayd() {
+    let w = World::builder().without_daemon();
+    let relayd = Relayd::start(&w);
+    let _d = Ustd::start(&w);
+    // Nobody listens there: start fails clearly, in both CLIs.
+    let dead = format!(
+        "net://127.0.0.1:{}:{}",
+        common::relayd::free_port(),
+        common::relayd::free_port()
+    );
+    ustd_ok(&w, &["create", "gone", "--set-url", &dead]);
+    ustd_ok(&w, &["enable-event", "-u", "-s", "gone", "ustd_fixture:*"]);
+    let o = ustd(&w, &["start", "gone"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("Unable to connect to lttng-relayd"),
+        "{}",
+        text(&o)
+    );
+    ustd_ok(&w, &["destroy", "gone"]);
+    ok(&w, &["create", "gone2", "--set-url", &dead]);
+    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
+    let o = lttng(&w, &["start"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("Unable to connect to lttng-relayd"),
+        "{}",
+        text(&o)
+    );
+    ok(&w, &["destroy"]);
+
+    let (c, d) = (relayd.ctrl.port(), relayd.data.port());
+    ustd_ok(
+        &w,
+        &[
+            "create",
+            "u",
+            "-C",
+            &format!("tcp://127.0.0.1:{c}"),
+            "-D",
+            &format!("tcp://127.0.0.1:{d}"),
+        ],
+    );
+    ustd_ok(&w, &["enable-event", "-u", "-s", "u", "ustd_fixture:*"]);
+    ustd_ok(&w, &["start", "u"]);
+    let (_, n) = run_app(&w, &["-n", "500", "-e", "all"]);
+    ustd_ok(&w, &["stop", "u"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&ustd_ok(&w, &["list", "u", "--json"])).unwrap();
+    let relay = &json["relay"];
+    assert_eq!(relay["packets_lost"], 0, "{json}");
+    assert!(relay["packets_sent"].as_u64().unwrap() >= 1, "{json}");
+    let dir = relayd_session_dir(&relayd, "u")
+        .join("ust/uid")
+        .join(euid().to_string())
+        .join("64-bit");
+    check_indexes(&dir);
+    assert_eq!(fixture_events(&read_trace(&dir)), n);
+    ustd_ok(&w, &["destroy", "u"]);
+}
+
+#[test]
+fn live_reader_sees_events_before_stop() {
+    let w = World::builder().without_daemon();
+    let relayd = Relayd::start(&w);
+    let _d = Ustd::start(&w);
+    ok(
+        &w,
+        &[
+            "create",
+            "lv",
+            "--live=200000",
+            "--set-url",
+            &set_url(&relayd),
+        ],
+    );
+    ok(&w, &["enable-event", "-u", "ustd_fixture:simple"]);
+    ok(&w, &["start"]);
+    // Each app emits 5 events on its own CPU, then waits (tracing on) until
+    // told to stop.
+    let app_on = |cpu: &str| {
+        let fixture = fixture_app().to_str().unwrap().to_owned();
+        let app = w.spawn_program(
+            Path::new("taskset"),
+            &["-c", cpu, &fixture, "-n", "5", "-e", "simple", "-w"],
+            &[],
+        );
+        app.wait_line("emitted ", GENEROUS);
+        app
+    };
+    let mut first = app_on("0");
+    let mut viewer = Command::new("babeltrace2")
+        .arg("--input-format=lttng-live")
+        .arg(format!("net://{}/host/{}/lv", relayd.live, hostname()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("babeltrace2");
+    let (tx, rx) = mpsc::channel();
+    let out = viewer.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                return;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut wait_for = |n: usize| {
+        let t = Instant::now();
+        while seen.len() < n && t.elapsed() < GENEROUS {
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+                if l.contains("ustd_fixture:simple") {
+                    seen.push(l);
+                }
+            }
+        }
+        seen.len()
+    };
+    // The live timer flushes the partial sub-buffer of CPU 0.
+    assert_eq!(wait_for(5), 5, "live viewer, first app");
+    // CPU 0's stream is idle from now on: only its beacons let the viewer
+    // order CPU 1's newer events after it.
+    let mut second = app_on("1");
+    let n = wait_for(10);
+    let _ = viewer.kill();
+    let _ = viewer.wait();
+    assert_eq!(n, 10, "live viewer, second app");
+    // The session is still active and the apps still alive: the events came
+    // through the live timer, not a stop.
+    assert!(ok(&w, &["list", "lv"]).contains("[active]"));
+    for app in [&mut first, &mut second] {
+        app.signal(libc::SIGTERM);
+        app.wait();
+    }
+    ok(&w, &["destroy"]);
+}
+
+#[test]
+fn relayd_killed_mid_session() {
+    let w = World::builder().without_daemon();
+    let mut relayd = Relayd::start(&w);
+    let mut d = Ustd::start(&w);
+    let local = w.dir.join("local");
+    ok(&w, &["create", "n", "--set-url", &set_url(&relayd)]);
+    ok(&w, &["enable-event", "-u", "-s", "n", "ustd_fixture:*"]);
+    ok(&w, &["create", "l", "-o", local.to_str().unwrap()]);
+    ok(&w, &["enable-event", "-u", "-s", "l", "ustd_fixture:*"]);
+    ok(&w, &["start", "n"]);
+    ok(&w, &["start", "l"]);
+    let (_, a) = run_app(&w, &["-n", "300", "-e", "all"]);
+    relayd.child.kill().unwrap();
+    relayd.child.wait().unwrap();
+    let (_, b) = run_app(&w, &["-n", "300", "-e", "all"]);
+    let t = Instant::now();
+    let stop = lttng(&w, &["stop", "n"]);
+    // Bounded by the relayd client's call deadline (5 s), not a hang.
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    assert!(d.alive());
+    // lttng prints the channel's lost packets at stop.
+    assert!(
+        text(&stop).contains("lost"),
+        "lttng stop n: {}",
+        text(&stop)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ustd_ok(&w, &["list", "n", "--json"])).unwrap();
+    assert!(
+        json["relay"]["packets_lost"].as_u64().unwrap() >= 1,
+        "{json}"
+    );
+    assert!(json["relay"]["error"].is_string(), "{json}");
+    // The local session beside it is complete, and apps still register.
+    ok(&w, &["stop", "l"]);
+    assert_eq!(fixture_events(&read_trace(&local)), a + b);
+    let (_, c) = run_app(&w, &["-n", "1"]);
+    assert_eq!(c, 3);
+    ok(&w, &["destroy", "n"]);
+    ok(&w, &["destroy", "l"]);
+    assert!(d.alive());
+}
