@@ -8,13 +8,14 @@
 // in RUSTFLAGS works too.
 
 /// The historical bugs the loom models must catch (see `loom-tests/`).
-const MUTANTS: [&str; 6] = [
+const MUTANTS: [&str; 7] = [
     "attach_records_current",
     "teardown_early",
     "push_advance_early",
     "pid_only",
     "publish_early",
     "start_unchecked",
+    "close_drain_first",
 ];
 
 fn emit_mutant_cfg() {

@@ -6,7 +6,8 @@
 #   LOOM_MAX_PREEMPTIONS  preemption bound (default 2, the CI setting; 3 is
 #                         the deeper run documented in the README)
 #   MODELS                space-separated subset of: teardown metadata_push
-#                         reuse publication session_owner handover (default: all)
+#                         reuse publication session_owner handover
+#                         job_queue (default: all)
 #
 # Mutants are selected with USTD_MUTANT (read by the build scripts, which set
 # `--cfg ustd_mutant="..."`), so switching mutants rebuilds only ustd and
@@ -17,7 +18,7 @@ cd "$(dirname "$0")/.."
 export RUSTFLAGS="--cfg ustd_loom"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/loom}"
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
-models="${MODELS:-teardown metadata_push reuse publication session_owner handover}"
+models="${MODELS:-teardown metadata_push reuse publication session_owner handover job_queue}"
 
 # Model test file -> the mutant that reintroduces its historical bug.
 declare -A mutant_of=(
@@ -27,6 +28,7 @@ declare -A mutant_of=(
     [publication]=publish_early
     [session_owner]=start_unchecked
     [handover]=attach_records_current
+    [job_queue]=close_drain_first
 )
 
 run_tests() { # <mutant or empty> <test file>
