@@ -8,7 +8,7 @@
 // in RUSTFLAGS works too.
 
 /// The historical bugs the loom models must catch (see `loom-tests/`).
-const MUTANTS: [&str; 7] = [
+const MUTANTS: [&str; 10] = [
     "attach_records_current",
     "teardown_early",
     "push_advance_early",
@@ -16,6 +16,9 @@ const MUTANTS: [&str; 7] = [
     "publish_early",
     "start_unchecked",
     "close_drain_first",
+    "create_unchecked",
+    "destroy_unserialized",
+    "push_unserialized",
 ];
 
 fn emit_mutant_cfg() {

@@ -41,6 +41,9 @@ macro_rules! without_mutants {
                 ustd_mutant = "start_unchecked",
                 ustd_mutant = "attach_records_current",
                 ustd_mutant = "close_drain_first",
+                ustd_mutant = "create_unchecked",
+                ustd_mutant = "destroy_unserialized",
+                ustd_mutant = "push_unserialized",
             )))]
             $item
         )*

@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod app;
+pub mod buffer_sets;
 pub mod event_filter;
 pub mod fd_budget;
 pub mod handover;
