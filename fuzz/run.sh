@@ -24,6 +24,9 @@ targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
     mapfile -t targets < <(cargo fuzz list)
 fi
+# Seeds of the targets whose inputs are captured in tests/data (lttng
+# client requests, relayd replies, filter expressions): fuzz/derived/.
+python3 make_seeds.py
 cargo fuzz build --release
 
 if [ -n "${FUZZ_RUNS:-}" ]; then limit=(-runs="$FUZZ_RUNS"); else limit=(-max_total_time="${FUZZ_SECONDS:-5}"); fi
@@ -31,11 +34,13 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 for t in "${targets[@]}"; do
     mkdir -p "$scratch/$t" "corpus/$t"
+    seeds=()
+    for d in "seeds/$t" "derived/$t"; do [ -d "$d" ] && seeds+=("$d"); done
     echo "== fuzz: $t (${limit[*]})"
     # New inputs go to the scratch dir (first); the seeds and any kept
     # corpus are read only. A crash fails the script and leaves the input
     # under fuzz/artifacts/$t/.
-    cargo fuzz run --release "$t" "$scratch/$t" "seeds/$t" "corpus/$t" -- \
+    cargo fuzz run --release "$t" "$scratch/$t" "${seeds[@]}" "corpus/$t" -- \
         "${limit[@]}" -print_final_stats=1 2>&1 | tail -n 40
 done
 echo "== fuzz: every target ran without a crash"

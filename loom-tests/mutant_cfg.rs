@@ -8,7 +8,7 @@
 // in RUSTFLAGS works too.
 
 /// The historical bugs the loom models must catch (see `loom-tests/`).
-const MUTANTS: [&str; 7] = [
+const MUTANTS: [&str; 11] = [
     "push_gate_load",
     "attach_records_current",
     "teardown_early",
@@ -16,6 +16,10 @@ const MUTANTS: [&str; 7] = [
     "pid_only",
     "publish_early",
     "start_unchecked",
+    "close_drain_first",
+    "create_unchecked",
+    "destroy_unserialized",
+    "push_unserialized",
 ];
 
 fn emit_mutant_cfg() {

@@ -6,7 +6,8 @@
 #   LOOM_MAX_PREEMPTIONS  preemption bound (default 2, the CI setting; 3 is
 #                         the deeper run documented in the README)
 #   MODELS                space-separated subset of: teardown metadata_push
-#                         reuse publication session_owner handover push_gate (default: all)
+#                         reuse publication session_owner handover
+#                         job_queue buffer_sets push_gate (default: all)
 #
 # Mutants are selected with USTD_MUTANT (read by the build scripts, which set
 # `--cfg ustd_mutant="..."`), so switching mutants rebuilds only ustd and
@@ -17,9 +18,9 @@ cd "$(dirname "$0")/.."
 export RUSTFLAGS="--cfg ustd_loom"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/loom}"
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
-models="${MODELS:-teardown metadata_push reuse publication session_owner handover push_gate}"
+models="${MODELS:-teardown metadata_push reuse publication session_owner handover job_queue buffer_sets push_gate}"
 
-# Model test file -> the mutant that reintroduces its historical bug.
+# Model test file -> the mutants that reintroduce its historical bugs.
 declare -A mutant_of=(
     [teardown]=teardown_early
     [metadata_push]=push_advance_early
@@ -27,6 +28,8 @@ declare -A mutant_of=(
     [publication]=publish_early
     [session_owner]=start_unchecked
     [handover]=attach_records_current
+    [job_queue]=close_drain_first
+    [buffer_sets]="create_unchecked destroy_unserialized push_unserialized"
     [push_gate]=push_gate_load
 )
 
@@ -53,11 +56,12 @@ for m in $models; do
 done
 
 for m in $models; do
-    mutant=${mutant_of[$m]}
-    echo "== mutant $mutant against model $m"
-    t0=$SECONDS
-    # The mutant's test passes only if loom found a failing interleaving.
-    run_tests "$mutant" "$m"
-    echo "== mutant $mutant caught in $((SECONDS - t0)) s (wall, with its rebuild)"
+    for mutant in ${mutant_of[$m]}; do
+        echo "== mutant $mutant against model $m"
+        t0=$SECONDS
+        # The mutant's test passes only if loom found a failing interleaving.
+        run_tests "$mutant" "$m"
+        echo "== mutant $mutant caught in $((SECONDS - t0)) s (wall, with its rebuild)"
+    done
 done
 echo "== loom: all models passed and all mutants were caught in $((SECONDS - start)) s"

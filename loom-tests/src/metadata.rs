@@ -1,8 +1,12 @@
 //! A per-UID metadata registry and event registrations for the models.
 
+use ustd::core::app::{AppId, AppInfo};
 use ustd::core::metadata::{
-    Abi, BufferingScheme, ByteOrder, ClockParams, MetadataRegistry, SessionParams, TracerVersion,
+    Abi, BufferingScheme, ByteOrder, ClockParams, HeaderType, MetadataError, MetadataRegistry,
+    SessionParams, TracerVersion,
 };
+use ustd::core::notify::NotifyTarget;
+use ustd::wire::field::{EnumEntry, Field};
 use ustd::wire::notify::EventReg;
 
 /// The channel key every model registers its events in.
@@ -48,5 +52,52 @@ pub fn event(name: &str) -> EventReg {
         signature: String::new(),
         fields: Vec::new(),
         model_emf_uri: None,
+    }
+}
+
+/// A started session's trace with one per-UID buffer set, for ustd's own
+/// notify dispatch (`core::notify::dispatch`): what
+/// `engine::trace::SessionTrace` is to the daemon, minus the buffers.
+pub struct ModelTrace {
+    pub registry: MetadataRegistry,
+}
+
+impl NotifyTarget for ModelTrace {
+    type Error = MetadataError;
+
+    fn ret_code(e: &MetadataError) -> i32 {
+        e.ret_code()
+    }
+
+    fn register_channel(
+        &self,
+        _: &AppInfo,
+        _: AppId,
+        chan_key: u32,
+        _gen: u32,
+        ctx: &[Field],
+    ) -> Result<(u32, HeaderType), MetadataError> {
+        self.registry.register_channel(u64::from(chan_key), ctx)
+    }
+
+    fn register_event(
+        &self,
+        _: &AppInfo,
+        _: AppId,
+        chan_key: u32,
+        _gen: u32,
+        ev: &EventReg,
+    ) -> Result<u32, MetadataError> {
+        self.registry.register_event(u64::from(chan_key), ev)
+    }
+
+    fn register_enum(
+        &self,
+        _: &AppInfo,
+        _: AppId,
+        name: &str,
+        entries: &[EnumEntry],
+    ) -> Result<u64, MetadataError> {
+        self.registry.register_enum(name, entries)
     }
 }

@@ -1,6 +1,8 @@
 //! The world around ustd's core in a model: a kernel with an fd table,
-//! sockets whose state lives in loom cells, apps built with ustd's own
-//! `App`/`AppRegistry`, and the reaper loop.
+//! sockets whose state lives in loom cells (closed when the connection
+//! resources drop, as the daemon's `UnixStream`s are), apps built with
+//! ustd's own `App`/`AppRegistry`, and the reaper running ustd's own
+//! `core::app::reap` with an app-gone hook that checks its precondition.
 //!
 //! A socket's state is the stand-in for "A's state" in the invariants: every
 //! user touches it through a loom `UnsafeCell`, and the reaper's teardown
@@ -11,7 +13,8 @@
 use std::time::UNIX_EPOCH;
 
 use loom::cell::UnsafeCell;
-use ustd::core::app::{App, AppId, AppInfo, Claimed, PeerCreds, TeardownJob};
+use ustd::core::app::{reap, App, AppId, AppInfo, Claimed, PeerCreds, TeardownJob};
+use ustd::core::notify::{HasObjects, ObjTable};
 use ustd::core::registry::AppRegistry;
 use ustd::sync::{lock, mpsc, Arc, Mutex};
 
@@ -44,6 +47,11 @@ impl Kernel {
         let slot = &mut fds[usize::try_from(fd).expect("fds are non-negative")];
         assert!(slot.is_some(), "fd {fd} closed twice");
         *slot = None;
+    }
+
+    /// Whether any fd is still `app`'s.
+    pub fn holds_any(&self, app: AppId) -> bool {
+        lock(&self.fds).contains(&Some(app))
     }
 
     /// Whose socket `fd` currently is.
@@ -140,7 +148,7 @@ impl Socket {
         self.state.with(|s| unsafe { (*s).written })
     }
 
-    /// The teardown I/O: only the reaper calls this.
+    /// The teardown I/O: runs when the connection resources drop.
     fn close(&self) {
         // SAFETY: as in `write`: this is the access every other one must be
         // ordered before.
@@ -157,12 +165,36 @@ impl Socket {
     }
 }
 
-/// The model's `C`: what `io::app_conn::AppConn` is to the daemon.
+/// The model's `C`: what `io::app_conn::AppConn` is to the daemon. Its
+/// sockets close when it drops, as `AppConn`'s do.
 pub struct ModelConn {
     pub owner: AppId,
     pub cmd: Socket,
     pub notify: Socket,
+    /// The app's session/channel handles, as its sync left them.
+    pub objects: Mutex<ObjTable>,
 }
+
+impl HasObjects for ModelConn {
+    fn objects(&self) -> &Mutex<ObjTable> {
+        &self.objects
+    }
+}
+
+impl Drop for ModelConn {
+    fn drop(&mut self) {
+        self.cmd.close();
+        self.notify.close();
+    }
+}
+
+/// What the reaper's app-gone hook needs: the app's sockets closed (its
+/// connection resources dropped), so no request of the app can arrive and
+/// no command can reach it after its final metadata push.
+pub const GONE_TOO_EARLY: &str = "app-gone work ran while the app's resources were still in use";
+
+/// Apps whose app-gone work ran, in order.
+pub type Gone = Arc<Mutex<Vec<AppId>>>;
 
 /// Kernel, registry and reaper channel of one execution.
 pub struct World {
@@ -170,6 +202,7 @@ pub struct World {
     pub registry: Arc<AppRegistry<ModelConn>>,
     reaper_tx: mpsc::Sender<TeardownJob<ModelConn>>,
     reaper_rx: mpsc::Receiver<TeardownJob<ModelConn>>,
+    gone: Gone,
 }
 
 impl Default for World {
@@ -186,6 +219,7 @@ impl World {
             registry: Arc::new(AppRegistry::new()),
             reaper_tx,
             reaper_rx,
+            gone: Gone::default(),
         }
     }
 
@@ -216,20 +250,35 @@ impl World {
             owner: id,
             cmd: Socket::open(kernel, id),
             notify: Socket::open(kernel, id),
+            objects: Mutex::new(ObjTable::default()),
         };
         let info = app_info(pid, conn.cmd.fd, conn.notify.fd);
         Arc::new(App::new(id, info, conn, tx.clone()))
     }
 
-    /// The reaper: waits for the next teardown job and runs its I/O.
-    /// Returns whose resources they were.
+    /// The reaper: waits for the next teardown job and runs ustd's own
+    /// `core::app::reap` on it (drop the resources, then the app-gone
+    /// work). Returns whose resources they were.
     pub fn reap_one(&self) -> AppId {
         let job = self
             .reaper_rx
             .recv()
             .expect("leases hold reaper senders until they post their job");
-        teardown_io(&job);
-        job.app
+        assert_eq!(
+            job.app, job.conn.owner,
+            "a teardown job carries its own app's resources"
+        );
+        let app = job.app;
+        reap(job, |app| {
+            assert!(!self.kernel.holds_any(app), "{GONE_TOO_EARLY}");
+            lock(&self.gone).push(app);
+        });
+        app
+    }
+
+    /// Apps whose app-gone work ran.
+    pub fn gone(&self) -> Vec<AppId> {
+        lock(&self.gone).clone()
     }
 
     /// Whether a teardown job is waiting (after every thread joined: a
@@ -237,16 +286,6 @@ impl World {
     pub fn job_pending(&self) -> bool {
         self.reaper_rx.try_recv().is_ok()
     }
-}
-
-/// What `io::reaper` does with a job: close the app's sockets.
-fn teardown_io(job: &TeardownJob<ModelConn>) {
-    assert_eq!(
-        job.app, job.conn.owner,
-        "a teardown job carries its own app's resources"
-    );
-    job.conn.cmd.close();
-    job.conn.notify.close();
 }
 
 fn app_info(pid: i32, cmd_key: i32, notify_key: i32) -> AppInfo {

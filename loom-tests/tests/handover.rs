@@ -11,8 +11,12 @@ use ustd::sync::Arc;
 use ustd_loom_tests::without_mutants;
 
 /// Coverage, across executions: an attach landed on the retired
-/// generation and was caught as lagging.
+/// generation and was caught as lagging; the live app's sync saw the
+/// retirement and moved it; the live app's sync missed it and the next tick
+/// moved it.
 static CAUGHT_LATE: AtomicUsize = AtomicUsize::new(0);
+static MOVED_BY_SYNC: AtomicUsize = AtomicUsize::new(0);
+static LIVE_CAUGHT_BY_TICK: AtomicUsize = AtomicUsize::new(0);
 
 const LIVE: AppId = AppId(1);
 const DEAD: AppId = AppId(2);
@@ -49,6 +53,7 @@ fn handover() {
         thread::spawn(move || {
             let mapped = *ustd::sync::lock(&live_gen);
             if h.current() != mapped {
+                MOVED_BY_SYNC.fetch_add(1, Ordering::Relaxed);
                 *ustd::sync::lock(&live_gen) = h.attach(LIVE);
             }
         })
@@ -70,6 +75,9 @@ fn handover() {
     let lagging = h.lagging();
     if lagging.contains(&NEW) {
         CAUGHT_LATE.fetch_add(1, Ordering::Relaxed);
+    }
+    if lagging.contains(&LIVE) {
+        LIVE_CAUGHT_BY_TICK.fetch_add(1, Ordering::Relaxed);
     }
     for app in lagging {
         let g = h.attach(app);
@@ -98,7 +106,13 @@ without_mutants! {
     #[test]
     fn model_handover() {
         ustd_loom_tests::explore("handover", handover);
-        assert!(CAUGHT_LATE.load(Ordering::Relaxed) > 0, "a new app never attached to the retired generation");
+        for (what, n) in [
+            ("a new app never attached to the retired generation", &CAUGHT_LATE),
+            ("the live app's sync never saw the retirement", &MOVED_BY_SYNC),
+            ("the tick never had to move the live app", &LIVE_CAUGHT_BY_TICK),
+        ] {
+            assert!(n.load(Ordering::Relaxed) > 0, "{what}");
+        }
     }
 }
 

@@ -4,8 +4,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use loom::thread;
+use ustd::core::admission::{Admission, Admitted};
 use ustd::core::app::{App, AppState};
 use ustd::core::registry::{AppRegistry, PublishError};
+use ustd::core::session::Sessions;
 use ustd::sync::Arc;
 use ustd_loom_tests::{without_mutants, ModelConn, World};
 
@@ -47,8 +49,9 @@ fn check_whole(registry: &AppRegistry<ModelConn>, app: &Arc<App<ModelConn>>) {
 /// App A connected: its shell exists (`Registering`), its registration task
 /// and its notify task each hold a lease. Racing:
 ///
-/// - *register*: the registration task finishes A's setup on the command
-///   socket, then publishes A;
+/// - *register*: the registration task's steps (ustd's own
+///   `core::admission`): begin, finish A's setup on the command socket,
+///   publish A;
 /// - *reader*: a command iterates the registry, and a lookup by A's command
 ///   fd runs, as the control and dispatch paths do;
 /// - *hang-up*: A's notify socket hung up during the handshake; its task
@@ -72,9 +75,13 @@ fn publication() {
     let register = {
         let (registry, a) = (world.registry.clone(), a.clone());
         thread::spawn(move || {
+            // No configuration change in this model: the admission's
+            // generation check always says up to date.
+            let sessions = Sessions::<()>::default();
+            let admission = Admission::begin(&sessions);
             reg_task.cmd.write();
             reg_task.cmd.mark_setup_done();
-            let published = registry.publish(&a);
+            let published = admission.publish(&sessions, &registry, &a);
             drop(reg_task);
             published
         })
@@ -107,7 +114,7 @@ fn publication() {
         "the only teardown wins"
     );
     match published {
-        Ok(()) => {}
+        Ok(admitted) => assert_eq!(admitted, Admitted::UpToDate),
         Err(PublishError::TornDown) => {
             TORN_BEFORE_LIVE.fetch_add(1, Ordering::Relaxed);
         }

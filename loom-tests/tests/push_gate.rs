@@ -1,4 +1,4 @@
-//! Model 8: coalesced metadata pushes (`core::push_gate`) — registrations
+//! Model 9: coalesced metadata pushes (`core::push_gate`) — registrations
 //! appending to a set's metadata against the push queued for it.
 #![cfg(ustd_loom)]
 

@@ -14,6 +14,9 @@ const PID: i32 = 100;
 /// while A was still live (so B replaced A in the pid index).
 static FD_REUSED: AtomicUsize = AtomicUsize::new(0);
 static PID_OVERLAP: AtomicUsize = AtomicUsize::new(0);
+/// Which of A's two teardowns won: A's own task / the stale request.
+static LEAVE_WON: AtomicUsize = AtomicUsize::new(0);
+static STALE_WON: AtomicUsize = AtomicUsize::new(0);
 
 /// Checks that `found`, reached through `key` (a socket fd), is the app
 /// whose open socket that fd is: a lookup never reaches another app's state.
@@ -117,6 +120,8 @@ fn fd_and_pid_reuse() {
         1,
         "exactly one teardown of A wins"
     );
+    let winner = if won[0] { &LEAVE_WON } else { &STALE_WON };
+    winner.fetch_add(1, Ordering::Relaxed);
     let b = b_arrives.join().expect("model thread panicked");
 
     let registry = &world.registry;
@@ -142,6 +147,8 @@ without_mutants! {
         // The model must reach the cases it is about.
         assert!(FD_REUSED.load(Ordering::Relaxed) > 0, "no execution reused A's fds");
         assert!(PID_OVERLAP.load(Ordering::Relaxed) > 0, "no execution had B replace A's pid");
+        assert!(LEAVE_WON.load(Ordering::Relaxed) > 0, "A's own teardown never won");
+        assert!(STALE_WON.load(Ordering::Relaxed) > 0, "the stale teardown never won");
     }
 }
 

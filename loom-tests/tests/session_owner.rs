@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use loom::thread;
+use ustd::core::admission::{Admission, Admitted};
 use ustd::core::app::AppId;
 use ustd::core::session::{LoglevelSel, Sessions};
 use ustd::sync::{lock, Arc, Mutex};
@@ -118,8 +119,9 @@ fn start(
 ///
 /// - *start*: starts `a`, then `b`, each followed by its fan-out;
 /// - *destroy*: destroys `a` and closes the trace it took out;
-/// - *register*: an app runs its global update, publishes itself, then
-///   catches up if the configuration generation moved meanwhile.
+/// - *register*: an app's registration steps (`core::admission`): begin,
+///   global update, publish, then a catch-up sync if the configuration
+///   generation moved meanwhile.
 ///
 /// Invariants:
 /// 1. No trace outlives its session: every trace created is closed exactly
@@ -159,12 +161,16 @@ fn session_owner() {
     let register = {
         let (sessions, registry, app) = (sessions.clone(), world.registry.clone(), app.clone());
         thread::spawn(move || {
-            let generation = sessions.generation();
+            // ustd's own registration steps (`core::admission`) around the
+            // global update.
+            let admission = Admission::begin(&sessions);
             if sync_all(&sessions, app.id) {
                 JOINED_IN_UPDATE.fetch_add(1, Ordering::Relaxed);
             }
-            registry.publish(&app).expect("nobody hangs up");
-            if sessions.generation() != generation {
+            let admitted = admission
+                .publish(&sessions, &registry, &app)
+                .expect("nobody hangs up");
+            if admitted == Admitted::CatchUp {
                 CAUGHT_UP.fetch_add(1, Ordering::Relaxed);
                 sync_all(&sessions, app.id);
             }

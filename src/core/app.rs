@@ -104,6 +104,24 @@ pub struct TeardownJob<C> {
     pub conn: Arc<C>,
 }
 
+/// The reaper's loop (`io::reaper` runs it on its own thread): for each job
+/// until every sender is gone, [`reap`].
+pub fn reap_all<C>(jobs: &mpsc::Receiver<TeardownJob<C>>, mut gone: impl FnMut(AppId)) {
+    while let Ok(job) = jobs.recv() {
+        reap(job, &mut gone);
+    }
+}
+
+/// One teardown: drop the resources, whose last reference the job holds, so
+/// this closes the app's sockets; then `gone`, the app-gone work (final
+/// metadata pushes, per-PID buffers), which therefore never runs while the
+/// app could still send a request or be sent a command.
+pub fn reap<C>(job: TeardownJob<C>, gone: impl FnOnce(AppId)) {
+    let TeardownJob { app, conn } = job;
+    drop(conn);
+    gone(app);
+}
+
 /// A counted reference to an app's connection resources. Dropping the last
 /// one sends the resources to the reaper; it never does I/O itself.
 pub struct Lease<C: Send + 'static> {

@@ -35,6 +35,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::core::app::{AppId, AppInfo};
+use crate::core::buffer_sets::{self, BufferSets, SetsError};
 use crate::core::fd_budget::{cost, FdBudget, FdPermit};
 use crate::core::handover::{Handover, Retire};
 use crate::core::metadata::{
@@ -95,14 +96,11 @@ impl TraceError {
 }
 
 /// Who shares a buffer set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum SetKey {
     Uid { uid: u32, bits: u32 },
     Pid { app: AppId },
 }
-
-/// A set, or nothing yet (being created, or never).
-type Slot = Arc<Mutex<Option<Arc<TraceSet>>>>;
 
 /// One output directory: its metadata registry and channel buffers.
 struct TraceSet {
@@ -169,19 +167,12 @@ pub struct SessionTrace {
     _consumer_fds: FdPermit,
     /// The relayd worker of a network session (see `engine::net_output`).
     net: Option<NetRelay>,
-    /// One slot per set key. The map lock is held only to find or insert a
-    /// slot; a set is created under its own slot's lock, so creating one
-    /// (memfds, files, a consumer round trip) never stalls other sets.
-    sets: Mutex<HashMap<SetKey, Slot>>,
-    /// Held by whoever closes sets (a per-PID app leaving, destroy) for the
-    /// whole close: the one that takes a set out of `sets` closes it, and
-    /// destroy returns only once every close has finished.
-    closing: Mutex<()>,
+    /// The sets, who creates and who closes them (`core::buffer_sets`: a
+    /// set is created under its own slot's lock, so creating one never
+    /// stalls other sets; closes are serialized; none outlives destroy).
+    sets: BufferSets<SetKey, TraceSet>,
     /// Final figures of the sets already closed (per-PID apps that left).
     closed_loss: Mutex<LossReport>,
-    /// Set by destroy, read and written under `sets`: no set is created
-    /// once destroy listed the sets it closes, so none outlives the session.
-    closed: std::sync::atomic::AtomicBool,
 }
 
 /// The consumer as the registry's push target.
@@ -257,10 +248,8 @@ impl SessionTrace {
             consumer,
             _consumer_fds: consumer_fds,
             net,
-            sets: Mutex::new(HashMap::new()),
-            closing: Mutex::new(()),
+            sets: BufferSets::default(),
             closed_loss: Mutex::new(BTreeMap::new()),
-            closed: Default::default(),
         })
     }
 
@@ -279,29 +268,15 @@ impl SessionTrace {
     }
 
     fn existing_set(&self, app: &AppInfo, id: AppId) -> Result<Arc<TraceSet>, TraceError> {
-        let slot = lock(&self.sets).get(&self.set_key(app, id)).cloned();
         // Waits for a creation under way on that slot only.
-        let set = slot.and_then(|slot| lock(&slot).clone());
-        set.ok_or(TraceError::NoBuffers)
+        self.sets
+            .existing(self.set_key(app, id))
+            .ok_or(TraceError::NoBuffers)
     }
 
     /// Every set that exists now.
     fn all_sets(&self) -> Vec<(SetKey, Arc<TraceSet>)> {
-        let slots: Vec<(SetKey, Slot)> = lock(&self.sets)
-            .iter()
-            .map(|(k, v)| (*k, v.clone()))
-            .collect();
-        slots
-            .into_iter()
-            .filter_map(|(k, slot)| lock(&slot).clone().map(|s| (k, s)))
-            .collect()
-    }
-
-    /// Takes a set out for closing: only the caller that takes it closes it.
-    fn take_set(&self, key: SetKey) -> Option<Arc<TraceSet>> {
-        let slot = lock(&self.sets).remove(&key)?;
-        let set = lock(&slot).take();
-        set
+        self.sets.all()
     }
 
     /// The fd budget every fd of the trace is paid from.
@@ -318,8 +293,7 @@ impl SessionTrace {
     pub fn fds_for_channel(&self, app: &AppInfo, id: AppId, ch: &ChannelConfig, gen: u32) -> usize {
         let streams = self.ctl.nr_streams_per_channel() as usize;
         let hand_out = cost::hand_out(streams);
-        let slot = lock(&self.sets).get(&self.set_key(app, id)).cloned();
-        match slot.and_then(|s| lock(&s).clone()) {
+        match self.sets.existing(self.set_key(app, id)) {
             None => hand_out + cost::SET + cost::channel(streams),
             Some(set) if lock(&set.channels).contains_key(&reg_key(gen, ch.key)) => hand_out,
             Some(_) => hand_out + cost::channel(streams),
@@ -345,22 +319,31 @@ impl SessionTrace {
         reserved: &mut FdPermit,
     ) -> Result<Arc<TraceSet>, TraceError> {
         let key = self.set_key(app, id);
-        let slot = {
-            let mut sets = lock(&self.sets);
-            if self.closed.load(std::sync::atomic::Ordering::Relaxed) {
-                return Err(TraceError::Closed);
-            }
-            sets.entry(key).or_default().clone()
-        };
-        let mut slot = lock(&slot);
-        if let Some(s) = slot.as_ref() {
+        let join = |s: &TraceSet| {
             let mut users = lock(&s.users);
             if !users.contains(&id) {
                 users.push(id);
             }
             lock(&s.pids).insert(id, app.creds.pid);
-            return Ok(s.clone());
-        }
+        };
+        let create = || self.create_set(app, id, key, reserved);
+        self.sets
+            .get_or_create(key, create, join)
+            .map_err(|e| match e {
+                SetsError::Closed => TraceError::Closed,
+                SetsError::Create(e) => e,
+            })
+    }
+
+    /// A new set for `app` (the first of its key): registry, metadata
+    /// stream, output directory.
+    fn create_set(
+        &self,
+        app: &AppInfo,
+        id: AppId,
+        key: SetKey,
+        reserved: &mut FdPermit,
+    ) -> Result<TraceSet, TraceError> {
         let params = self.params(app, key);
         // At a relayd, paths are relative to the session's directory there.
         let base = match self.net {
@@ -388,7 +371,7 @@ impl SessionTrace {
             self.consumer.add_trace(&dir, metadata)?
         };
         tracing::info!(session = %self.name, dir = %dir.display(), scheme = scheme_dir, "buffer set created");
-        let set = Arc::new(TraceSet {
+        Ok(TraceSet {
             key: trace_key,
             dir,
             registry,
@@ -399,9 +382,7 @@ impl SessionTrace {
             pushing: Mutex::new(()),
             push_gate: PushGate::new(),
             _fds: fds,
-        });
-        *slot = Some(set.clone());
-        Ok(set)
+        })
     }
 
     fn params(&self, app: &AppInfo, key: SetKey) -> SessionParams {
@@ -574,15 +555,11 @@ impl SessionTrace {
     /// Pushes what the set's registry gained; a set already closed has
     /// nothing more to say.
     fn push(&self, set: &TraceSet) -> Result<(), TraceError> {
-        let _pushing = lock(&set.pushing);
         let mut sink = ConsumerSink {
             consumer: &self.consumer,
             key: set.key,
         };
-        match set.registry.push_all(&mut sink).map_err(push_err) {
-            Ok(_) | Err(TraceError::Metadata(MetadataError::Closed)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        buffer_sets::push(&set.registry, &set.pushing, &mut sink).map_err(push_err)
     }
 
     /// Final metadata push, close, and release of the set's consumer
@@ -590,16 +567,13 @@ impl SessionTrace {
     /// `sets` while holding `closing`.
     fn close_owned_set(&self, set: &TraceSet) -> Result<(), TraceError> {
         let recoveries = u64::from(set.handover.current());
-        let pushing = lock(&set.pushing);
         let mut sink = ConsumerSink {
             consumer: &self.consumer,
             key: set.key,
         };
-        let pushed = set
-            .registry
-            .final_push_and_close(&mut sink)
+        let pushed = buffer_sets::final_push(&set.registry, &set.pushing, &mut sink)
+            .map(drop)
             .map_err(push_err);
-        drop(pushing);
         // The registry is closed: no channel registers from here on. The
         // files of a channel no app registered have no stream class in the
         // metadata (babeltrace2 would refuse the whole trace) and hold
@@ -840,34 +814,28 @@ impl SessionTrace {
 
     /// Closes a per-PID set whose app left, unless destroy took it first.
     fn close_set(&self, key: SetKey) -> Result<(), TraceError> {
-        let _closing = lock(&self.closing);
-        let Some(set) = self.take_set(key) else {
-            return Ok(());
+        let close = |set: Arc<TraceSet>| {
+            // Data first, so the final metadata push describes all of it.
+            let flushed = self.consumer.flush_trace(set.key).map_err(TraceError::from);
+            let closed = self.close_owned_set(&set);
+            flushed.and(closed)
         };
-        // Data first, so the final metadata push describes all of it.
-        let flushed = self.consumer.flush_trace(set.key).map_err(TraceError::from);
-        let closed = self.close_owned_set(&set);
-        flushed.and(closed)
+        self.sets.close_one(key, close).unwrap_or(Ok(()))
     }
 
     /// Destroy: flush and drain everything, then final push, close and
     /// release of every set. Waits for a per-PID close already under way.
     /// Returns what every channel lost.
     pub fn destroy(&self) -> Result<LossReport, TraceError> {
-        let _closing = lock(&self.closing);
-        self.consumer.flush_and_drain()?;
-        let keys: Vec<SetKey> = {
-            let sets = lock(&self.sets);
-            self.closed
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-            sets.keys().copied().collect()
-        };
         let mut first_err = None;
-        for set in keys.into_iter().filter_map(|k| self.take_set(k)) {
-            if let Err(e) = self.close_owned_set(&set) {
-                first_err.get_or_insert(e);
-            }
-        }
+        self.sets.close_all(
+            || self.consumer.flush_and_drain().map_err(TraceError::from),
+            |set| {
+                if let Err(e) = self.close_owned_set(&set) {
+                    first_err.get_or_insert(e);
+                }
+            },
+        )?;
         if let Some(n) = &self.net {
             // A lost relayd is reported by the loss figures, not as a
             // failure to destroy.

@@ -1,6 +1,5 @@
 //! An app's connection resources and the command exchanges on them.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::net::UnixStream;
@@ -8,6 +7,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::app::{App, Lease, PeerCreds};
 use crate::core::fd_budget::FdPermit;
+use crate::core::notify::HasObjects;
+pub use crate::core::notify::{ObjRef, ObjTable};
 pub use crate::io::job_queue::AppJob;
 use crate::io::job_queue::JobQueue;
 use crate::io::stream::{exchange, AppIoError, Deadline};
@@ -31,6 +32,12 @@ pub struct AppConn {
 
 pub type AppRef = Arc<App<AppConn>>;
 
+impl HasObjects for AppConn {
+    fn objects(&self) -> &crate::sync::Mutex<ObjTable> {
+        &self.objects
+    }
+}
+
 impl AppConn {
     /// One command round trip on the command socket. Only the app's own
     /// actor calls this, so there is one command in flight per socket.
@@ -48,58 +55,6 @@ pub struct Half {
     /// Dropped once the half leaves the pairing table (paired or replaced):
     /// that ends its parked task's wait early instead of at the deadline.
     pub(crate) parked_wake: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-/// ustd's identity of an app-side object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObjRef {
-    Session {
-        session_id: u64,
-    },
-    /// `gen`: the buffer generation the channel's buffers belong to.
-    Channel {
-        session_id: u64,
-        chan_key: u32,
-        gen: u32,
-    },
-}
-
-#[derive(Default)]
-pub struct ObjTable {
-    by_handle: HashMap<u32, ObjRef>,
-}
-
-impl ObjTable {
-    pub fn insert(&mut self, handle: u32, obj: ObjRef) {
-        self.by_handle.insert(handle, obj);
-    }
-
-    /// Drops every handle of one session (its objects are being released).
-    pub fn forget_session(&mut self, session_id: u64) {
-        self.by_handle.retain(|_, o| match o {
-            ObjRef::Session { session_id: s } | ObjRef::Channel { session_id: s, .. } => {
-                *s != session_id
-            }
-        });
-    }
-
-    pub fn get(&self, handle: u32) -> Option<ObjRef> {
-        self.by_handle.get(&handle).copied()
-    }
-
-    /// Sessions the app currently has objects in.
-    pub fn sessions(&self) -> Vec<u64> {
-        let mut v: Vec<u64> = self
-            .by_handle
-            .values()
-            .filter_map(|o| match o {
-                ObjRef::Session { session_id } => Some(*session_id),
-                ObjRef::Channel { .. } => None,
-            })
-            .collect();
-        v.sort_unstable();
-        v
-    }
 }
 
 /// The actor's end of its app's queue; closes the queue when dropped, even

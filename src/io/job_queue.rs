@@ -9,14 +9,14 @@
 //! Semantics are those of the channel it replaces: senders wait while the
 //! queue is full; once the actor is gone (`io::app_conn::JobReceiver` dropped) every
 //! queued job is dropped (its requester sees the app as disconnected) and
-//! every later send fails.
-
-use std::collections::VecDeque;
+//! every later send fails. The queue's state and its close are
+//! `core::job_queue` (loom-checked); this adds the wake-ups.
 
 use tokio::sync::Notify;
 
 use crate::command::reply::TracepointInfo;
-use crate::sync::{lock, Mutex};
+use crate::core::job_queue::Jobs;
+pub use crate::core::job_queue::SendError;
 
 /// Most jobs queued per app; a fan-out waits while an app's queue is full.
 pub const JOB_QUEUE: usize = 16;
@@ -45,41 +45,27 @@ pub enum AppJob {
     },
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    #[error("app disconnected")]
-    Closed,
-    #[error("job queue full")]
-    Full,
-}
-
-#[derive(Default)]
-struct State {
-    jobs: VecDeque<Box<AppJob>>,
-    closed: bool,
-}
-
-#[derive(Default)]
 pub struct JobQueue {
-    state: Mutex<State>,
+    jobs: Jobs<Box<AppJob>>,
     /// Wakes the actor: a job arrived or the queue closed.
     arrived: Notify,
     /// Wakes senders waiting for room (or for the close).
     room: Notify,
 }
 
+impl Default for JobQueue {
+    fn default() -> Self {
+        Self {
+            jobs: Jobs::new(JOB_QUEUE),
+            arrived: Notify::new(),
+            room: Notify::new(),
+        }
+    }
+}
+
 impl JobQueue {
     fn try_push(&self, job: Box<AppJob>) -> Result<(), (SendError, Box<AppJob>)> {
-        {
-            let mut s = lock(&self.state);
-            if s.closed {
-                return Err((SendError::Closed, job));
-            }
-            if s.jobs.len() >= JOB_QUEUE {
-                return Err((SendError::Full, job));
-            }
-            s.jobs.push_back(job);
-        }
+        self.jobs.push(job)?;
         self.arrived.notify_one();
         Ok(())
     }
@@ -109,8 +95,7 @@ impl JobQueue {
     pub async fn recv(&self) -> Box<AppJob> {
         loop {
             // A notify_one before this wait leaves a permit: no lost wake-up.
-            let next = lock(&self.state).jobs.pop_front();
-            if let Some(job) = next {
+            if let Some(job) = self.jobs.pop() {
                 self.room.notify_one();
                 return job;
             }
@@ -120,13 +105,8 @@ impl JobQueue {
 
     /// Refuses further jobs and drops the queued ones.
     pub fn close(&self) {
-        let dropped = {
-            let mut s = lock(&self.state);
-            s.closed = true;
-            std::mem::take(&mut s.jobs)
-        };
         // Outside the lock: dropping a job answers its requester.
-        drop(dropped);
+        drop(self.jobs.close());
         self.room.notify_waiters();
     }
 }

@@ -8,13 +8,15 @@
 
 use std::sync::Arc;
 
-use crate::core::app::Lease;
-use crate::engine::trace::SessionTrace;
-use crate::io::app_conn::{AppConn, AppRef, ObjRef};
+use crate::core::app::{AppId, AppInfo, Lease};
+use crate::core::metadata::HeaderType;
+use crate::core::notify::{self as core_notify, NotifyTarget};
+use crate::engine::trace::{SessionTrace, TraceError};
+use crate::io::app_conn::{AppConn, AppRef};
 use crate::io::state::Daemon;
 use crate::io::stream::{read_exact, write_all, AppIoError};
-use crate::wire::cmd::ust_err;
-use crate::wire::notify::{self, NotifyRequest, HEADER_LEN};
+use crate::wire::field::{EnumEntry, Field};
+use crate::wire::notify::{self, EventReg, NotifyRequest, HEADER_LEN};
 
 pub async fn serve(d: Arc<Daemon>, app: AppRef, lease: Arc<Lease<AppConn>>) {
     tokio::select! {
@@ -79,12 +81,16 @@ pub fn describe(req: &NotifyRequest) -> String {
 }
 
 /// Answers one notify request from the registry of the session the named
-/// objects belong to. Anything unknown — including a session or channel
-/// being torn down — gets an error reply, never silence.
+/// objects belong to (`core::notify::dispatch`). Anything unknown, including
+/// a session or channel being torn down, gets an error reply, never silence.
 pub fn handle_notify(d: &Daemon, app: &AppRef, req: NotifyRequest) -> Vec<u8> {
-    let cmd = req.notify_cmd();
-    match dispatch(d, app, &req) {
-        Ok(reply) => reply,
+    match core_notify::dispatch(app, &req, |session_id| d.trace(session_id)) {
+        Ok(answer) => {
+            if let Some(trace) = answer.push {
+                schedule_push(app, trace);
+            }
+            answer.reply
+        }
         Err(e) => {
             tracing::debug!(
                 app = app.id.0,
@@ -92,54 +98,48 @@ pub fn handle_notify(d: &Daemon, app: &AppRef, req: NotifyRequest) -> Vec<u8> {
                 "refusing {}: {e}",
                 describe(&req)
             );
-            notify::error_reply(cmd, e.ret_code()).unwrap_or_default()
+            core_notify::error_reply(&req, &e, TraceError::ret_code)
         }
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum NotifyError {
-    #[error("no such session or channel object")]
-    UnknownObject,
-    #[error("session is being torn down")]
-    Gone,
-    #[error(transparent)]
-    Registry(#[from] crate::engine::trace::TraceError),
-}
+impl NotifyTarget for SessionTrace {
+    type Error = TraceError;
 
-impl NotifyError {
-    fn ret_code(&self) -> i32 {
-        match self {
-            NotifyError::UnknownObject | NotifyError::Gone => -ust_err::NOENT,
-            NotifyError::Registry(e) => e.ret_code(),
-        }
+    fn ret_code(e: &TraceError) -> i32 {
+        e.ret_code()
     }
-}
 
-fn lookup(
-    d: &Daemon,
-    app: &AppRef,
-    handle: u32,
-) -> Result<(ObjRef, Arc<SessionTrace>), NotifyError> {
-    let lease = app.lease().ok_or(NotifyError::Gone)?;
-    let obj = crate::sync::lock(&lease.objects)
-        .get(handle)
-        .ok_or(NotifyError::UnknownObject)?;
-    let session_id = match obj {
-        ObjRef::Session { session_id } | ObjRef::Channel { session_id, .. } => session_id,
-    };
-    let trace = d.trace(session_id).ok_or(NotifyError::Gone)?;
-    Ok((obj, trace))
-}
+    fn register_channel(
+        &self,
+        app: &AppInfo,
+        id: AppId,
+        chan_key: u32,
+        gen: u32,
+        ctx: &[Field],
+    ) -> Result<(u32, HeaderType), TraceError> {
+        SessionTrace::register_channel(self, app, id, chan_key, gen, ctx)
+    }
 
-fn channel_of(
-    d: &Daemon,
-    app: &AppRef,
-    handle: u32,
-) -> Result<(u32, u32, Arc<SessionTrace>), NotifyError> {
-    match lookup(d, app, handle)? {
-        (ObjRef::Channel { chan_key, gen, .. }, trace) => Ok((chan_key, gen, trace)),
-        _ => Err(NotifyError::UnknownObject),
+    fn register_event(
+        &self,
+        app: &AppInfo,
+        id: AppId,
+        chan_key: u32,
+        gen: u32,
+        ev: &EventReg,
+    ) -> Result<u32, TraceError> {
+        SessionTrace::register_event(self, app, id, chan_key, gen, ev)
+    }
+
+    fn register_enum(
+        &self,
+        app: &AppInfo,
+        id: AppId,
+        name: &str,
+        entries: &[EnumEntry],
+    ) -> Result<u64, TraceError> {
+        SessionTrace::register_enum(self, app, id, name, entries)
     }
 }
 
@@ -156,28 +156,4 @@ fn schedule_push(app: &AppRef, trace: Arc<SessionTrace>) {
             tracing::warn!(app = id.0, error = %e, "metadata push failed");
         }
     });
-}
-
-fn dispatch(d: &Daemon, app: &AppRef, req: &NotifyRequest) -> Result<Vec<u8>, NotifyError> {
-    let (info, id) = (&app.info, app.id);
-    match req {
-        NotifyRequest::Channel(c) => {
-            let (chan_key, gen, trace) = channel_of(d, app, c.channel_objd)?;
-            let (chan_id, header) =
-                trace.register_channel(info, id, chan_key, gen, &c.ctx_fields)?;
-            schedule_push(app, trace);
-            Ok(notify::encode_channel_reply(0, chan_id, header.wire_value()).to_vec())
-        }
-        NotifyRequest::Event(e) => {
-            let (chan_key, gen, trace) = channel_of(d, app, e.channel_objd)?;
-            let event_id = trace.register_event(info, id, chan_key, gen, e)?;
-            schedule_push(app, trace);
-            Ok(notify::encode_event_reply(0, event_id).to_vec())
-        }
-        NotifyRequest::Enum(e) => {
-            let (_, trace) = lookup(d, app, e.session_objd)?;
-            let enum_id = trace.register_enum(info, id, &e.name, &e.entries)?;
-            Ok(notify::encode_enum_reply(0, enum_id).to_vec())
-        }
-    }
 }

@@ -10,7 +10,7 @@
 use std::sync::{mpsc, Arc, OnceLock};
 use std::thread::JoinHandle;
 
-use crate::core::app::{AppId, TeardownJob};
+use crate::core::app::{reap_all, AppId, TeardownJob};
 use crate::io::app_conn::AppConn;
 
 type Hook = Box<dyn Fn(AppId) + Send + Sync>;
@@ -32,14 +32,12 @@ impl Reaper {
                 // Dropping tokio sockets deregisters them from the runtime's
                 // reactor, which needs its handle in scope.
                 let _enter = rt.enter();
-                for job in rx {
-                    let TeardownJob { app, conn } = job;
-                    drop(conn);
+                reap_all(&rx, |app| {
                     tracing::debug!(app = app.0, "app sockets closed");
                     if let Some(f) = h.get() {
                         f(app);
                     }
-                }
+                });
             })?;
         Ok(Self { tx, hook, handle })
     }

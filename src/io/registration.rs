@@ -10,6 +10,7 @@ use std::time::SystemTime;
 
 use tokio::net::{UnixListener, UnixStream};
 
+use crate::core::admission::{Admission, Admitted};
 use crate::core::app::{App, AppInfo, Claimed};
 use crate::core::fd_budget::FdPermit;
 use crate::core::pairing::Offer;
@@ -188,7 +189,7 @@ async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
         conn: &lease,
         deadline: d.deadline,
     };
-    let generation = d.sessions.generation();
+    let admission = Admission::begin(&d.sessions);
     // Boxed (see cmd_actor::run): the update's state is only needed now.
     if let Err(e) = Box::pin(sync_all(&d, &link, &mut shadow)).await {
         match &e {
@@ -205,19 +206,22 @@ async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
         d.hang_up(&app, &lease, "REGISTER_DONE", &e);
         return;
     }
-    if let Err(e) = d.registry.publish(&app) {
-        tracing::info!(app = app.id.0, pid = app.info.creds.pid, error = %e, "app not published");
-        lease.cancel.cancel();
-        return;
-    }
+    let admitted = match admission.publish(&d.sessions, &d.registry, &app) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::info!(app = app.id.0, pid = app.info.creds.pid, error = %e, "app not published");
+            lease.cancel.cancel();
+            return;
+        }
+    };
     let i = &app.info;
     tracing::info!(
         app = app.id.0, pid = i.creds.pid, uid = i.creds.uid, vpid = i.claimed.vpid,
         name = %i.name, bits = i.bits_per_long, "app registered"
     );
     // A configuration change that raced with our global update may have
-    // missed us in its fan-out snapshot: catch up (see core::session).
-    if d.sessions.generation() != generation {
+    // missed us in its fan-out snapshot: catch up (see core::admission).
+    if admitted == Admitted::CatchUp {
         let (tx, _rx) = tokio::sync::oneshot::channel();
         let _ = lease.jobs.try_send(Box::new(AppJob::Sync { done: tx }));
     }
