@@ -1189,6 +1189,9 @@ fn two_sessions_at_once_and_a_restarted_one() {
         let mut app = spawn_patient(&w, &["-n", &k]);
         wait_emitted(&app, 3 * K);
         assert!(app.wait_exit(GENEROUS).success());
+        // Gone from the daemon too: a command racing the app's exit would
+        // report it as failed (exit 3), which is not what this test is about.
+        w.wait_gone(&[app.pid()], GENEROUS);
     };
     run_app();
     // Stopped: this app's events are not recorded in `a`.
@@ -1896,6 +1899,11 @@ fn per_uid_writer_killed_mid_event_other_apps_keep_their_events() {
         Duration::from_secs(30),
         || (loss_figure(&w, "recoveries") >= 1).then_some(()),
     );
+    // The live app emits only once it maps the fresh buffers: before, its
+    // events would go to the wedged ones (what the stall watcher's move is
+    // for, asynchronously after the retirement).
+    let pid = format!("pid={}", live.pid());
+    w.wait_log_line(&["app moved onto current buffers", &pid], GENEROUS);
     let mut live = live;
     live.signal(libc::SIGUSR1);
     wait_emitted(&live, 3 * K);

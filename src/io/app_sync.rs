@@ -244,9 +244,11 @@ impl AppShadow {
         // lttng-ust takes no new channel in a session that ran, so the app
         // gets a new app-side session on the current generation's buffers
         // (see core::handover).
+        let mut moved_to = None;
         if let Some(gen) = self.sessions.get(&session_id).and_then(|ss| ss.gen) {
             let current = trace.generation(info, id);
             if gen != current {
+                moved_to = Some(current);
                 tracing::info!(
                     app = id.0,
                     pid = info.creds.pid,
@@ -351,6 +353,9 @@ impl AppShadow {
             ss.started = cfg.active;
             link.call(&CmdMsg::simple(ROOT_HANDLE, op::WAIT_QUIESCENT))
                 .await?;
+        }
+        if let Some(gen) = moved_to {
+            tracing::info!(app = id.0, pid = info.creds.pid, gen, "app moved onto current buffers");
         }
         Ok(())
     }
