@@ -12,6 +12,7 @@ mod listing;
 mod regenerate;
 pub mod reply;
 pub mod request;
+mod rotate;
 mod session;
 pub mod snapshot;
 pub mod tracker;
@@ -20,6 +21,7 @@ pub use clear::clear;
 pub use listing::{list_apps, list_tracepoints};
 pub use regenerate::regenerate_statedump;
 pub use reply::Reply;
+pub use rotate::rotate;
 pub use request::{ChannelOptions, Request, TrackInput};
 pub use session::{
     add_context, create, destroy, disable_channel, disable_event, enable_channel, enable_event,
@@ -53,6 +55,8 @@ pub enum CommandError {
     BadTrackerValue(String),
     #[error(transparent)]
     Snapshot(#[from] crate::core::snapshot::SnapshotError),
+    #[error(transparent)]
+    Rotate(#[from] crate::engine::rotation::RotateError),
 }
 
 /// Compiles a filter expression into an event rule's filter, as liblttng-ctl
@@ -90,6 +94,7 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
             Reply::Changed(regenerate_statedump(d, session).await?)
         }
         Request::Clear { session } => Reply::Cleared(clear(d, session).await?),
+        Request::Rotate { session } => Reply::Rotated(rotate(d, session).await?),
         Request::SnapshotAddOutput {
             session,
             name,

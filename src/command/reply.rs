@@ -33,6 +33,7 @@ pub enum Reply {
     /// `list_tracepoints`.
     Tracepoints(TracepointListing),
     Cleared(Cleared),
+    Rotated(Rotated),
     /// `snapshot_add_output`, `snapshot_del_output`: the output.
     SnapshotOutput(crate::core::snapshot::SnapshotOutput),
     SnapshotOutputs(SnapshotOutputs),
@@ -253,6 +254,15 @@ pub struct TracepointField {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cleared {
     pub session: String,
+}
+
+/// `rotate`: the closed chunk's archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rotated {
+    pub session: String,
+    /// lttng's rotation id: the index of the chunk closed.
+    pub id: u64,
+    pub archive: std::path::PathBuf,
 }
 
 /// What one `snapshot record` wrote.

@@ -10,6 +10,7 @@ pub mod metadata;
 pub mod pairing;
 pub mod push_gate;
 pub mod registry;
+pub mod rotation;
 pub mod session;
 pub mod snapshot;
 pub mod tracker;

@@ -6,6 +6,7 @@
 
 pub mod consumer;
 pub mod output;
+pub mod rotation;
 pub mod snapshot;
 pub mod trace;
 

@@ -42,6 +42,7 @@ use crate::core::metadata::{
     MetadataError, MetadataRegistry, MetadataSink, PushError, SessionParams, TracerVersion,
 };
 use crate::core::push_gate::PushGate;
+use crate::core::rotation::Chunks;
 use crate::core::session::{BufferScheme, ChannelConfig, SessionConfig};
 use crate::engine::{pid_trace_dir, uid_trace_dir, ChannelLoss, Consumer, TraceKey, TraceLoss};
 use crate::io::host::{
@@ -174,6 +175,9 @@ pub struct SessionTrace {
     /// Set by destroy, read and written under `sets`: no set is created
     /// once destroy listed the sets it closes, so none outlives the session.
     closed: std::sync::atomic::AtomicBool,
+    /// The current trace chunk (see `engine::rotation`); locked only to
+    /// read or change the state, never across the rotation's I/O.
+    pub(crate) chunks: Mutex<Chunks>,
 }
 
 /// The consumer as the registry's push target.
@@ -234,6 +238,7 @@ impl SessionTrace {
             closing: Mutex::new(()),
             closed_loss: Mutex::new(BTreeMap::new()),
             closed: Default::default(),
+            chunks: Mutex::new(Chunks::new(unix_and_offset(SystemTime::now()))),
         })
     }
 
@@ -735,6 +740,14 @@ impl SessionTrace {
         Ok(out)
     }
 
+    /// Pushes what every set's registry gained.
+    pub(crate) fn push_all(&self) -> Result<(), TraceError> {
+        for (_, set) in self.all_sets() {
+            self.push(&set)?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn consumer(&self) -> &Consumer {
         &self.consumer
     }
@@ -756,6 +769,7 @@ impl SessionTrace {
     /// Stop: flush every stream and write everything out, metadata last so
     /// that it describes every event in the data files.
     pub fn stop(&self) -> Result<(), TraceError> {
+        lock(&self.chunks).stopped();
         self.consumer.flush_and_drain()?;
         for (_, set) in self.all_sets() {
             self.push(&set)?;

@@ -33,6 +33,10 @@ use crate::lttng_wire::session::{
     encode_domains, encode_sessions, OutputType, SessionDescriptor, SessionInfo, SessionKind, Uri,
 };
 use crate::lttng_wire::session_file::{self, SavedChannel, SavedSession};
+use crate::core::rotation::RotationError;
+use crate::engine::rotation::RotateError;
+use crate::lttng_wire::rotation::{encode_rotation_id, encode_rotation_info, RotationState};
+use crate::sync::lock;
 use crate::lttng_wire::snapshot::{
     encode_output_id, encode_outputs, SnapshotOutput as WireSnapshotOutput,
 };
@@ -88,6 +92,15 @@ fn code(e: &CommandError) -> ErrorCode {
         CommandError::Trace(_) => ErrorCode::UstSessFail,
         CommandError::Filter(_) => ErrorCode::FilterInval,
         CommandError::Snapshot(e) => snapshot_code(e),
+        CommandError::Rotate(e) => match e {
+            RotateError::Refused(r) => match r {
+                RotationError::NeverStarted(_) => ErrorCode::StartSessionOnce,
+                RotationError::SnapshotSession(_) => ErrorCode::RotationNotAvailable,
+                RotationError::Ongoing => ErrorCode::RotationPending,
+                RotationError::AlreadyRotatedWhileStopped => ErrorCode::RotationMultipleAfterStop,
+            },
+            RotateError::Trace(_) | RotateError::Archive { .. } => ErrorCode::UstSessFail,
+        },
     }
 }
 
@@ -485,6 +498,22 @@ impl LttngFront {
                 done(r)
             }
             Request::ClearSession(t) => done(crate::command::clear(d, Some(t.session)).await),
+            Request::RotateSession(t) => {
+                let r = crate::command::rotate(d, Some(t.session))
+                    .await
+                    .map_err(|e| code(&e))?;
+                Ok(Reply::ok(encode_rotation_id(r.id)))
+            }
+            // Rotations complete before ROTATE_SESSION answers.
+            Request::RotationGetInfo { target, id } => {
+                let s = d.sessions.resolve(Some(&target.session)).map_err(|e| code(&e.into()))?;
+                let archive = s
+                    .trace()
+                    .and_then(|t| lock(&t.chunks).archive(id).map(|a| t.output_dir().join(a)))
+                    .ok_or(ErrorCode::Invalid)?;
+                let path = archive.display().to_string();
+                Ok(Reply::ok(encode_rotation_info(RotationState::Completed, Some(&path))))
+            }
             Request::Unsupported { command, target } => Err(unsupported(command, &target)),
         }
     }

@@ -672,3 +672,33 @@ fn clear_session_decodes_and_is_answered_without_data() {
     assert!(c.cmd_header().is_empty() && c.data().is_empty());
     c.assert_reply(&Reply::ok(Vec::new()));
 }
+
+#[test]
+fn rotate_answers_the_rotation_id_and_get_info_the_archive() {
+    use super::rotation::{encode_rotation_id, encode_rotation_info, RotationState};
+    let conns = capture("rot_rotate");
+    let Request::RotateSession(t) = conns[0].request() else {
+        panic!()
+    };
+    assert_eq!(t.session, "ro");
+    conns[0].assert_reply(&Reply::ok(encode_rotation_id(0)));
+    let done = conns.last().unwrap();
+    let Request::RotationGetInfo { target, id } = done.request() else {
+        panic!()
+    };
+    assert_eq!((target.session.as_str(), id), ("ro", 0));
+    let path = "/run/lttng/h/rotout/archives/20261201T165919+0000-20261201T165919+0000-0";
+    done.assert_reply(&Reply::ok(encode_rotation_info(
+        RotationState::Completed,
+        Some(path),
+    )));
+    conns[1].assert_reply(&Reply::ok(encode_rotation_info(RotationState::Ongoing, None)));
+    let second = &capture("rot_rotate_no_wait")[0];
+    second.assert_reply(&Reply::ok(encode_rotation_id(1)));
+    for (label, code) in [
+        ("rot_before_start", ErrorCode::StartSessionOnce),
+        ("rot_rotate_stopped_2", ErrorCode::RotationMultipleAfterStop),
+    ] {
+        assert_eq!(capture(label)[0].reply_code(), code as u32, "{label}");
+    }
+}
