@@ -678,6 +678,13 @@ impl Client {
                     .as_ref()
                     .map(|t| format!("\nTrace written in {}", t.display()))
                     .unwrap_or_default();
+                if let Some(a) = &d.archive {
+                    trace += &format!(
+                        "\nTrace chunk archive for session {} is now readable at {}",
+                        d.session,
+                        a.display()
+                    );
+                }
                 for (chan, l) in d.buffers.iter().flatten() {
                     trace += &format!("\n{chan}: {}", l.line());
                 }

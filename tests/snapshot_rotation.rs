@@ -459,8 +459,14 @@ fn rotations_split_the_trace_into_archives_without_loss_or_duplicate() {
     // second archive ended.
     let end = &second.file_name().unwrap().to_str().unwrap()[21..41];
     let last = out.join(format!("{end}-2"));
+    assert!(last.join("ust").is_dir(), "no current chunk at {}", last.display());
+    // Destroy archives the last chunk too, and says where, as lttng does.
+    let third = archive_of(&ok(&w, &["destroy", "s"]), "s");
+    assert_eq!(third.parent(), Some(archives.as_path()));
+    assert_archive_name(&third, 2);
+    assert!(!last.exists(), "the last chunk was not moved into the archives");
     let mut union = Vec::new();
-    for (what, dir) in [("archive 0", &first), ("archive 1", &second), ("last chunk", &last)] {
+    for (what, dir) in [("archive 0", &first), ("archive 1", &second), ("archive 2", &third)] {
         // Each read on its own: metadata complete in every chunk.
         let got = values_by_pid(dir).remove(&pid).unwrap_or_default();
         assert!(!got.is_empty(), "{what} ({}) holds no event of the app", dir.display());
@@ -475,5 +481,4 @@ fn rotations_split_the_trace_into_archives_without_loss_or_duplicate() {
             union.len()
         );
     }
-    ok(&w, &["destroy", "s"]);
 }

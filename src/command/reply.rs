@@ -188,6 +188,9 @@ pub struct Destroyed {
     pub trace: Option<PathBuf>,
     /// What each channel lost, over the whole trace.
     pub buffers: Option<LossView>,
+    /// After rotations: the last chunk's archive, as lttng reports it.
+    #[serde(default)]
+    pub archive: Option<PathBuf>,
 }
 
 /// Every registered app.

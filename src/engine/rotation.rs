@@ -54,6 +54,30 @@ fn switch_chunk(trace: &SessionTrace, out: &Path, r: &Rotation) -> Result<(), Ro
     archive(out, &r.from, &r.archive)
 }
 
+/// Destroy, once every file is closed: a session that rotated archives its
+/// last chunk too, unless it rotated since it stopped (that chunk never
+/// recorded). Failures are logged: the session is gone either way.
+pub fn archive_last(trace: &SessionTrace) -> Option<PathBuf> {
+    let now = unix_and_offset(SystemTime::now());
+    let r = {
+        let mut c = lock(&trace.chunks);
+        if c.rotations() == 0 {
+            return None;
+        }
+        c.begin(now, false).ok()?
+    };
+    let out = trace.output_dir();
+    let done = archive(out, &r.from, &r.archive);
+    lock(&trace.chunks).finish(&r, done.is_ok(), false);
+    match done {
+        Ok(()) => Some(out.join(&r.archive)),
+        Err(e) => {
+            tracing::warn!(error = %e, "archiving the last trace chunk failed");
+            None
+        }
+    }
+}
+
 /// Moves a closed chunk (`from`, relative to `out`; empty: `out/ust`) to
 /// `out/<archive>`. A chunk that never held a buffer set becomes an empty
 /// `ust/`, as lttng leaves it.

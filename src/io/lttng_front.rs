@@ -220,8 +220,11 @@ impl LttngFront {
                 Ok(Reply::ok(encode_sessions(&infos)))
             }
             Request::DestroySession(t) => {
-                done(commands::destroy(d, Some(t.session)).await)?;
-                Ok(Reply::destroyed())
+                let r = commands::destroy(d, Some(t.session)).await.map_err(|e| code(&e))?;
+                Ok(match r.archive {
+                    Some(a) => Reply::destroyed_with_archive(&a.display().to_string()),
+                    None => Reply::destroyed(),
+                })
             }
             Request::Start(t) => done(commands::start(d, Some(t.session)).await),
             Request::Stop(t) => done(commands::stop(d, Some(t.session)).await),

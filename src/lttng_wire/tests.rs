@@ -702,3 +702,18 @@ fn rotate_answers_the_rotation_id_and_get_info_the_archive() {
         assert_eq!(capture(label)[0].reply_code(), code as u32, "{label}");
     }
 }
+
+#[test]
+fn destroy_after_rotations_reports_the_last_archive() {
+    let conns = with_cmd("rot_destroy_2", Command::DestroySession);
+    let c = conns.last().unwrap();
+    let path = "/run/lttng/h/rot2/archives/20261201T165925+0000-20261201T165926+0000-1";
+    let ours = Reply::destroyed_with_archive(path).encode(c.reply_u32(0), 0);
+    let mut theirs = c.rep.clone();
+    theirs[8..12].copy_from_slice(&ours[8..12]);
+    // lttng-sessiond leaves the unused 9 bytes of the location union
+    // uninitialised; ustd sends zeros.
+    let union = 24 + 4 + 5..24 + 4 + 14;
+    theirs[union.clone()].fill(0);
+    assert_eq!(ours, theirs);
+}
