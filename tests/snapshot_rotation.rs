@@ -421,21 +421,47 @@ fn rotations_split_the_trace_into_archives_without_loss_or_duplicate() {
     ok(
         &w,
         &[
-            "enable-channel", "-u", "c", "-s", "s", "--subbuf-size", "4096", "--num-subbuf", "8",
+            "enable-channel",
+            "-u",
+            "c",
+            "-s",
+            "s",
+            "--subbuf-size",
+            "4096",
+            "--num-subbuf",
+            "8",
         ],
     );
     ok(
         &w,
-        &["enable-event", "-u", "ustd_fixture:simple", "-c", "c", "-s", "s"],
+        &[
+            "enable-event",
+            "-u",
+            "ustd_fixture:simple",
+            "-c",
+            "c",
+            "-s",
+            "s",
+        ],
     );
-    ok(&w, &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"]);
+    ok(
+        &w,
+        &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"],
+    );
     ok(&w, &["start", "s"]);
     // One event per millisecond for ~3 s: both rotations land mid-run.
     const N: i64 = 3000;
     let mut app = w.spawn_program(
         Path::new("taskset"),
         &[
-            "-c", "0", fixture_app().to_str().unwrap(), "-n", &N.to_string(), "-i", "1", "-e",
+            "-c",
+            "0",
+            fixture_app().to_str().unwrap(),
+            "-n",
+            &N.to_string(),
+            "-i",
+            "1",
+            "-e",
             "simple",
         ],
         &[],
@@ -459,17 +485,32 @@ fn rotations_split_the_trace_into_archives_without_loss_or_duplicate() {
     // second archive ended.
     let end = &second.file_name().unwrap().to_str().unwrap()[21..41];
     let last = out.join(format!("{end}-2"));
-    assert!(last.join("ust").is_dir(), "no current chunk at {}", last.display());
+    assert!(
+        last.join("ust").is_dir(),
+        "no current chunk at {}",
+        last.display()
+    );
     // Destroy archives the last chunk too, and says where, as lttng does.
     let third = archive_of(&ok(&w, &["destroy", "s"]), "s");
     assert_eq!(third.parent(), Some(archives.as_path()));
     assert_archive_name(&third, 2);
-    assert!(!last.exists(), "the last chunk was not moved into the archives");
+    assert!(
+        !last.exists(),
+        "the last chunk was not moved into the archives"
+    );
     let mut union = Vec::new();
-    for (what, dir) in [("archive 0", &first), ("archive 1", &second), ("archive 2", &third)] {
+    for (what, dir) in [
+        ("archive 0", &first),
+        ("archive 1", &second),
+        ("archive 2", &third),
+    ] {
         // Each read on its own: metadata complete in every chunk.
         let got = values_by_pid(dir).remove(&pid).unwrap_or_default();
-        assert!(!got.is_empty(), "{what} ({}) holds no event of the app", dir.display());
+        assert!(
+            !got.is_empty(),
+            "{what} ({}) holds no event of the app",
+            dir.display()
+        );
         union.extend(got);
     }
     let want: Vec<i64> = (0..N).collect();

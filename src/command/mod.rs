@@ -21,8 +21,8 @@ pub use clear::clear;
 pub use listing::{list_apps, list_tracepoints};
 pub use regenerate::regenerate_statedump;
 pub use reply::Reply;
-pub use rotate::rotate;
 pub use request::{ChannelOptions, Request, TrackInput};
+pub use rotate::rotate;
 pub use session::{
     add_context, create, destroy, disable_channel, disable_event, enable_channel, enable_event,
     list_sessions, show_session, start, stop,

@@ -977,7 +977,11 @@ impl Worker {
             let Some(dir) = self.traces.get(&ds.trace).and_then(|t| t.live.as_ref()) else {
                 continue;
             };
-            let name = ds.out.path().file_name().map(|n| n.to_string_lossy().into_owned());
+            let name = ds
+                .out
+                .path()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned());
             match StreamFile::data(&dir.dir, &name.unwrap_or_default()) {
                 Ok(out) => ds.out = out,
                 Err(e) => {

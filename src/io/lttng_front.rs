@@ -12,6 +12,7 @@ use crate::command::request::ChannelOptions;
 use crate::command::snapshot as snap;
 use crate::command::TrackInput;
 use crate::core::event_filter::EventFilter;
+use crate::core::rotation::RotationError;
 use crate::core::session::{
     BufferScheme, ChannelConfig, LoglevelSel, SessionConfig, SessionError, DEFAULT_CHANNEL,
 };
@@ -19,6 +20,7 @@ use crate::core::snapshot::{SnapshotError, SnapshotOutput};
 use crate::core::tracker::{
     TrackedAttr, TrackedValue, TrackerError, TrackingPolicy as CoreTrackingPolicy,
 };
+use crate::engine::rotation::RotateError;
 use crate::io::commands::{self, CommandError};
 use crate::io::lttng_client::{ClientHandler, Peer};
 use crate::io::state::Daemon;
@@ -29,14 +31,11 @@ use crate::lttng_wire::event::{
 };
 use crate::lttng_wire::header::BufferType;
 use crate::lttng_wire::request::SaveAttr;
+use crate::lttng_wire::rotation::{encode_rotation_id, encode_rotation_info, RotationState};
 use crate::lttng_wire::session::{
     encode_domains, encode_sessions, OutputType, SessionDescriptor, SessionInfo, SessionKind, Uri,
 };
 use crate::lttng_wire::session_file::{self, SavedChannel, SavedSession};
-use crate::core::rotation::RotationError;
-use crate::engine::rotation::RotateError;
-use crate::lttng_wire::rotation::{encode_rotation_id, encode_rotation_info, RotationState};
-use crate::sync::lock;
 use crate::lttng_wire::snapshot::{
     encode_output_id, encode_outputs, SnapshotOutput as WireSnapshotOutput,
 };
@@ -44,6 +43,7 @@ use crate::lttng_wire::tracker::{
     encode_inclusion_set, encode_policy, AttrValue, ProcessAttr, TrackingPolicy,
 };
 use crate::lttng_wire::{Command, DomainType, ErrorCode, Reply, Request, Target};
+use crate::sync::lock;
 use crate::wire::cmd::LoglevelType as UstLoglevel;
 
 pub struct LttngFront {
@@ -220,7 +220,9 @@ impl LttngFront {
                 Ok(Reply::ok(encode_sessions(&infos)))
             }
             Request::DestroySession(t) => {
-                let r = commands::destroy(d, Some(t.session)).await.map_err(|e| code(&e))?;
+                let r = commands::destroy(d, Some(t.session))
+                    .await
+                    .map_err(|e| code(&e))?;
                 Ok(match r.archive {
                     Some(a) => Reply::destroyed_with_archive(&a.display().to_string()),
                     None => Reply::destroyed(),
@@ -509,13 +511,19 @@ impl LttngFront {
             }
             // Rotations complete before ROTATE_SESSION answers.
             Request::RotationGetInfo { target, id } => {
-                let s = d.sessions.resolve(Some(&target.session)).map_err(|e| code(&e.into()))?;
+                let s = d
+                    .sessions
+                    .resolve(Some(&target.session))
+                    .map_err(|e| code(&e.into()))?;
                 let archive = s
                     .trace()
                     .and_then(|t| lock(&t.chunks).archive(id).map(|a| t.output_dir().join(a)))
                     .ok_or(ErrorCode::Invalid)?;
                 let path = archive.display().to_string();
-                Ok(Reply::ok(encode_rotation_info(RotationState::Completed, Some(&path))))
+                Ok(Reply::ok(encode_rotation_info(
+                    RotationState::Completed,
+                    Some(&path),
+                )))
             }
             Request::Unsupported { command, target } => Err(unsupported(command, &target)),
         }

@@ -692,7 +692,10 @@ fn rotate_answers_the_rotation_id_and_get_info_the_archive() {
         RotationState::Completed,
         Some(path),
     )));
-    conns[1].assert_reply(&Reply::ok(encode_rotation_info(RotationState::Ongoing, None)));
+    conns[1].assert_reply(&Reply::ok(encode_rotation_info(
+        RotationState::Ongoing,
+        None,
+    )));
     let second = &capture("rot_rotate_no_wait")[0];
     second.assert_reply(&Reply::ok(encode_rotation_id(1)));
     for (label, code) in [
