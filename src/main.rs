@@ -98,6 +98,13 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Close the current trace chunk into `<output>/archives/`; recording
+    /// goes on into the next chunk.
+    Rotate {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// `regenerate statedump`: apps of a started session record their
     /// statedump again.
     Regenerate {
@@ -674,6 +681,18 @@ impl Client {
                 let text = format!("Session {} cleared", c.session);
                 print(&c, None, json, &text)
             }
+            Cmd::Rotate { name, json } => {
+                let r = reply!(
+                    self.call(&Request::Rotate { session: name })?,
+                    Reply::Rotated
+                );
+                let text = format!(
+                    "Trace chunk archive for session {} is now readable at {}",
+                    r.session,
+                    r.archive.display()
+                );
+                print(&r, None, json, &text)
+            }
             Cmd::Destroy { name, json } => {
                 let d = reply!(
                     self.call(&Request::DestroySession { name })?,
@@ -684,6 +703,13 @@ impl Client {
                     .as_ref()
                     .map(|t| format!("\nTrace written in {}", t.display()))
                     .unwrap_or_default();
+                if let Some(a) = &d.archive {
+                    trace += &format!(
+                        "\nTrace chunk archive for session {} is now readable at {}",
+                        d.session,
+                        a.display()
+                    );
+                }
                 for (chan, l) in d.buffers.iter().flatten() {
                     trace += &format!("\n{chan}: {}", l.line());
                 }

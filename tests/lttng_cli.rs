@@ -339,8 +339,9 @@ fn unsupported_commands_get_clear_errors() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("Kernel tracer not available"), "{err}");
-    // Snapshot sessions are served now (tests/snapshot_rotation.rs); rotation is not yet.
-    let o = lttng(&w, &["rotate", "s"]);
+    // Snapshots and `rotate` are served now (tests/snapshot_rotation.rs);
+    // rotation schedules are not yet.
+    let o = lttng(&w, &["enable-rotation", "-s", "s", "--size", "1M"]);
     assert!(!o.status.success());
 }
 

@@ -386,3 +386,140 @@ fn regenerate_statedump_makes_the_app_dump_again() {
     assert_eq!(statedumps(&out), 3);
     ok(&w, &["destroy", "s"]);
 }
+
+/// `<begin>-<end>-<index>` with lttng's `%Y%m%dT%H%M%S%z` times.
+fn assert_archive_name(p: &Path, index: u64) {
+    let f = p.file_name().unwrap().to_str().unwrap();
+    let (stamps, n) = f.rsplit_once('-').unwrap_or_else(|| panic!("{f}"));
+    assert_eq!(n, index.to_string(), "{f}");
+    // 20261201T165919+0000-20261201T165920+0000
+    assert_eq!(stamps.len(), 2 * 20 + 1, "{f}");
+    for t in [&stamps[..20], &stamps[21..]] {
+        assert!(
+            t.as_bytes()[8] == b'T' && matches!(t.as_bytes()[15], b'+' | b'-'),
+            "{f}"
+        );
+    }
+}
+
+/// The archive path a rotate printed.
+fn archive_of(printed: &str, session: &str) -> PathBuf {
+    let prefix = format!("Trace chunk archive for session {session} is now readable at ");
+    let line = printed
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no archive path in: {printed}"));
+    PathBuf::from(line.trim())
+}
+
+#[test]
+fn rotations_split_the_trace_into_archives_without_loss_or_duplicate() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    let out = w.dir.join("trace");
+    ok(&w, &["create", "s", "-o", out.to_str().unwrap()]);
+    ok(
+        &w,
+        &[
+            "enable-channel",
+            "-u",
+            "c",
+            "-s",
+            "s",
+            "--subbuf-size",
+            "4096",
+            "--num-subbuf",
+            "8",
+        ],
+    );
+    ok(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_fixture:simple",
+            "-c",
+            "c",
+            "-s",
+            "s",
+        ],
+    );
+    ok(
+        &w,
+        &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"],
+    );
+    ok(&w, &["start", "s"]);
+    // One event per millisecond for ~3 s: both rotations land mid-run.
+    const N: i64 = 3000;
+    let mut app = w.spawn_program(
+        Path::new("taskset"),
+        &[
+            "-c",
+            "0",
+            fixture_app().to_str().unwrap(),
+            "-n",
+            &N.to_string(),
+            "-i",
+            "1",
+            "-e",
+            "simple",
+        ],
+        &[],
+    );
+    let pid = app.pid() as i64;
+    app.wait_line("main reached", GENEROUS);
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let first = archive_of(&ok(&w, &["rotate", "s"]), "s");
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    // The second through ustd's own CLI: both front ends rotate.
+    let second = archive_of(&ok_with(ustd_cli, &w, &["rotate", "s"]), "s");
+    app.wait_line("exiting", GENEROUS);
+    app.wait();
+    ok(&w, &["stop", "s"]);
+    let archives = out.join("archives");
+    assert_eq!(first.parent(), Some(archives.as_path()));
+    assert_eq!(second.parent(), Some(archives.as_path()));
+    assert_archive_name(&first, 0);
+    assert_archive_name(&second, 1);
+    // The next chunk is written in `<output>/<begin>-2`, begun when the
+    // second archive ended.
+    let end = &second.file_name().unwrap().to_str().unwrap()[21..41];
+    let last = out.join(format!("{end}-2"));
+    assert!(
+        last.join("ust").is_dir(),
+        "no current chunk at {}",
+        last.display()
+    );
+    // Destroy archives the last chunk too, and says where, as lttng does.
+    let third = archive_of(&ok(&w, &["destroy", "s"]), "s");
+    assert_eq!(third.parent(), Some(archives.as_path()));
+    assert_archive_name(&third, 2);
+    assert!(
+        !last.exists(),
+        "the last chunk was not moved into the archives"
+    );
+    let mut union = Vec::new();
+    for (what, dir) in [
+        ("archive 0", &first),
+        ("archive 1", &second),
+        ("archive 2", &third),
+    ] {
+        // Each read on its own: metadata complete in every chunk.
+        let got = values_by_pid(dir).remove(&pid).unwrap_or_default();
+        assert!(
+            !got.is_empty(),
+            "{what} ({}) holds no event of the app",
+            dir.display()
+        );
+        union.extend(got);
+    }
+    let want: Vec<i64> = (0..N).collect();
+    if union != want {
+        let dup = union.windows(2).find(|w| w[1] <= w[0]);
+        let gap = union.windows(2).find(|w| w[1] > w[0] + 1);
+        panic!(
+            "archives + last chunk: {} events, not 0..{N} once each in order (first duplicate/reorder {dup:?}, first gap {gap:?})",
+            union.len()
+        );
+    }
+}

@@ -12,6 +12,7 @@ mod listing;
 mod regenerate;
 pub mod reply;
 pub mod request;
+mod rotate;
 mod session;
 pub mod snapshot;
 pub mod tracker;
@@ -21,6 +22,7 @@ pub use listing::{list_apps, list_tracepoints};
 pub use regenerate::regenerate_statedump;
 pub use reply::Reply;
 pub use request::{ChannelOptions, NetRequest, Request, TrackInput};
+pub use rotate::rotate;
 pub use session::resolve_net;
 pub use session::{
     add_context, create, create_with, destroy, disable_channel, disable_event, enable_channel,
@@ -57,6 +59,8 @@ pub enum CommandError {
     /// The relayd of a network session is unreachable or refused it.
     #[error("{0}")]
     Relayd(String),
+    #[error(transparent)]
+    Rotate(#[from] crate::engine::rotation::RotateError),
 }
 
 /// Compiles a filter expression into an event rule's filter, as liblttng-ctl
@@ -100,6 +104,7 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
             Reply::Changed(regenerate_statedump(d, session).await?)
         }
         Request::Clear { session } => Reply::Cleared(clear(d, session).await?),
+        Request::Rotate { session } => Reply::Rotated(rotate(d, session).await?),
         Request::SnapshotAddOutput {
             session,
             name,

@@ -34,6 +34,7 @@ pub enum Reply {
     /// `list_tracepoints`.
     Tracepoints(TracepointListing),
     Cleared(Cleared),
+    Rotated(Rotated),
     /// `snapshot_add_output`, `snapshot_del_output`: the output.
     SnapshotOutput(crate::core::snapshot::SnapshotOutput),
     SnapshotOutputs(SnapshotOutputs),
@@ -192,6 +193,9 @@ pub struct Destroyed {
     pub trace: Option<PathBuf>,
     /// What each channel lost, over the whole trace.
     pub buffers: Option<LossView>,
+    /// After rotations: the last chunk's archive, as lttng reports it.
+    #[serde(default)]
+    pub archive: Option<PathBuf>,
 }
 
 /// Every registered app.
@@ -258,6 +262,15 @@ pub struct TracepointField {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cleared {
     pub session: String,
+}
+
+/// `rotate`: the closed chunk's archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rotated {
+    pub session: String,
+    /// lttng's rotation id: the index of the chunk closed.
+    pub id: u64,
+    pub archive: std::path::PathBuf,
 }
 
 /// What one `snapshot record` wrote.

@@ -105,6 +105,10 @@ pub enum Request {
     Clear {
         session: Option<String>,
     },
+    /// Close the current trace chunk into `<output>/archives/`.
+    Rotate {
+        session: Option<String>,
+    },
     SnapshotAddOutput {
         session: Option<String>,
         name: Option<String>,

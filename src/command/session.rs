@@ -293,16 +293,25 @@ pub async fn destroy(d: &Daemon, session: Option<String>) -> Result<Destroyed, C
     .await;
     let mut path = None;
     let mut buffers = None;
+    let mut archive = None;
     if let Some(trace) = trace {
         path = Some(trace.output_dir().to_path_buf());
-        let r = tokio::task::spawn_blocking(move || trace.destroy()).await;
+        let r = tokio::task::spawn_blocking(move || {
+            let loss = trace.destroy()?;
+            let last = crate::engine::rotation::archive_last(&trace);
+            Ok::<_, crate::engine::trace::TraceError>((loss, last))
+        })
+        .await;
         match r {
             Ok(Err(e)) => {
                 return Err(CommandError::Trace(format!(
                     "session destroyed, but closing its trace failed: {e}"
                 )))
             }
-            Ok(Ok(loss)) => buffers = Some(loss_view(&loss)),
+            Ok(Ok((loss, last))) => {
+                buffers = Some(loss_view(&loss));
+                archive = last;
+            }
             Err(_) => {}
         }
     }
@@ -311,6 +320,7 @@ pub async fn destroy(d: &Daemon, session: Option<String>) -> Result<Destroyed, C
         report,
         trace: path,
         buffers,
+        archive,
     })
 }
 

@@ -123,6 +123,12 @@ enum Request {
         trace: u64,
         reply: Reply<()>,
     },
+    /// Rotation: every live trace goes on in the chunk rooted at `root`.
+    Rotate {
+        output: PathBuf,
+        root: PathBuf,
+        reply: Reply<()>,
+    },
     /// Stop the thread, flushing first unless `close` already did.
     Shutdown {
         flush: bool,
@@ -176,6 +182,7 @@ impl Consumer {
             wake: wake.clone(),
             rx,
             traces: HashMap::new(),
+            chunk: None,
             slots: Vec::new(),
             free: Vec::new(),
             net,
@@ -299,6 +306,21 @@ impl Consumer {
             trace: trace.0,
             offset,
             bytes,
+            reply,
+        })
+    }
+
+    /// Closes the current trace chunk: every stream of every live trace
+    /// closes its current sub-buffer, drains what is readable into its
+    /// file, then writes on into the same path under `root` instead of
+    /// under the previous chunk root (`output`, the session output, at
+    /// first); each trace's metadata is written whole into the new chunk.
+    /// Traces added later go under `root` too. Once this returns, no file
+    /// of the previous chunk is open.
+    pub fn rotate(&self, output: &Path, root: &Path) -> UstCtlResult<()> {
+        self.call(|reply| Request::Rotate {
+            output: output.to_owned(),
+            root: root.to_owned(),
             reply,
         })
     }
@@ -475,6 +497,9 @@ struct Worker {
     wake: Arc<OwnedFd>,
     rx: Receiver<Request>,
     traces: HashMap<u64, Trace>,
+    /// After a rotation: (session output, current chunk root). Trace
+    /// directories given under the output are placed under the root.
+    chunk: Option<(PathBuf, PathBuf)>,
     /// Data streams by epoll token.
     slots: Vec<Option<DataStream>>,
     free: Vec<usize>,
@@ -623,6 +648,13 @@ impl Worker {
             Request::Clear { trace, reply } => {
                 let _ = reply.send(self.clear(trace));
             }
+            Request::Rotate {
+                output,
+                root,
+                reply,
+            } => {
+                let _ = reply.send(self.rotate(output, root));
+            }
             Request::Shutdown { .. } => unreachable!("handled by the loop"),
         }
     }
@@ -634,6 +666,14 @@ impl Worker {
     ) -> UstCtlResult<()> {
         let live = match live {
             Some((dir, buffers)) => {
+                // A local chunk after a rotation lives under its own root.
+                let dir = match (&self.net, &self.chunk) {
+                    (None, Some((output, root))) => match dir.strip_prefix(output) {
+                        Ok(rel) => root.join(rel),
+                        Err(_) => dir,
+                    },
+                    _ => dir,
+                };
                 let out = StreamOut::metadata(self.net.as_ref(), &dir)?;
                 Some(LiveMetadata {
                     dir,
@@ -844,18 +884,7 @@ impl Worker {
     fn switch(&mut self, trace: u64) -> UstCtlResult<()> {
         let mut first_err = None;
         for ds in self.slots.iter_mut().flatten().filter(|d| d.trace == trace) {
-            // SAFETY: live stream; producer_active = 1 switches only a
-            // sub-buffer holding data, concurrently with writers.
-            let r = check("flush_buffer", unsafe {
-                (self.ctl.api.flush_buffer)(ds.stream.as_ptr(), 1)
-            });
-            let r = r.and_then(|_| {
-                if ds.watch.stalled {
-                    return Ok(0);
-                }
-                drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats)
-            });
-            if let Err(e) = r {
+            if let Err(e) = switch_stream(&self.ctl, ds) {
                 first_err.get_or_insert(e);
             }
         }
@@ -983,6 +1012,52 @@ impl Worker {
         Ok(())
     }
 
+    /// See [`Consumer::rotate`]. Data first (each packet lands in exactly
+    /// one chunk: the one whose file is open when it is drained), then the
+    /// metadata, complete in both chunks.
+    fn rotate(&mut self, output: PathBuf, root: PathBuf) -> UstCtlResult<()> {
+        let from = self.chunk.as_ref().map_or(&output, |(_, r)| r).clone();
+        let moved = |dir: &Path| root.join(dir.strip_prefix(&from).unwrap_or(dir));
+        let mut first_err = None;
+        for ds in self.slots.iter_mut().flatten() {
+            if let Err(e) = switch_stream(&self.ctl, ds) {
+                first_err.get_or_insert(e);
+            }
+        }
+        for t in self.traces.values_mut() {
+            let r = t.pump_metadata(&self.ctl).and_then(|_| {
+                let Some(m) = t.live.as_mut() else {
+                    return Ok(());
+                };
+                m.dir = moved(&m.dir);
+                m.out = StreamOut::File(StreamFile::metadata(&m.dir)?);
+                m.written = 0;
+                t.pump_metadata(&self.ctl)
+            });
+            if let Err(e) = r {
+                first_err.get_or_insert(e);
+            }
+        }
+        for ds in self.slots.iter_mut().flatten() {
+            let Some(dir) = self.traces.get(&ds.trace).and_then(|t| t.live.as_ref()) else {
+                continue;
+            };
+            let name = ds
+                .out
+                .path()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned());
+            match StreamFile::data(&dir.dir, &name.unwrap_or_default()) {
+                Ok(out) => ds.out = StreamOut::File(out),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        self.chunk = Some((output, root));
+        first_err.map_or(Ok(()), Err)
+    }
+
     fn clear(&mut self, trace: u64) -> UstCtlResult<()> {
         let t = self
             .traces
@@ -1103,6 +1178,20 @@ fn positions(ctl: &UstCtl, stream: NonNull<RawStream>) -> UstCtlResult<(u64, u64
         )?;
     }
     Ok((u64::from(c), u64::from(p)))
+}
+
+/// Closes the stream's current sub-buffer if it holds data (safe with
+/// live writers) and drains what is readable, unless the stream is stalled.
+fn switch_stream(ctl: &UstCtl, ds: &mut DataStream) -> UstCtlResult<usize> {
+    // SAFETY: live stream; producer_active = 1 switches only a sub-buffer
+    // holding data, concurrently with writers.
+    check("flush_buffer", unsafe {
+        (ctl.api.flush_buffer)(ds.stream.as_ptr(), 1)
+    })?;
+    if ds.watch.stalled {
+        return Ok(0);
+    }
+    drain(ctl, ds.stream, &mut ds.out, &mut ds.stats)
 }
 
 /// See [`Worker::salvage`].

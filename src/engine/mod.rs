@@ -7,6 +7,7 @@
 pub mod consumer;
 pub mod net_output;
 pub mod output;
+pub mod rotation;
 pub mod snapshot;
 pub mod trace;
 

@@ -44,6 +44,7 @@ use crate::core::metadata::{
 };
 use crate::core::net_output::NetStats;
 use crate::core::push_gate::PushGate;
+use crate::core::rotation::Chunks;
 use crate::core::session::{BufferScheme, ChannelConfig, SessionConfig};
 use crate::engine::net_output::{NetRelay, NetSession, SYNC_TIMEOUT};
 use crate::engine::{pid_trace_dir, uid_trace_dir, ChannelLoss, Consumer, TraceKey, TraceLoss};
@@ -173,6 +174,9 @@ pub struct SessionTrace {
     sets: BufferSets<SetKey, TraceSet>,
     /// Final figures of the sets already closed (per-PID apps that left).
     closed_loss: Mutex<LossReport>,
+    /// The current trace chunk (see `engine::rotation`); locked only to
+    /// read or change the state, never across the rotation's I/O.
+    pub(crate) chunks: Mutex<Chunks>,
 }
 
 /// The consumer as the registry's push target.
@@ -250,6 +254,7 @@ impl SessionTrace {
             net,
             sets: BufferSets::default(),
             closed_loss: Mutex::new(BTreeMap::new()),
+            chunks: Mutex::new(Chunks::new(unix_and_offset(SystemTime::now()))),
         })
     }
 
@@ -741,6 +746,14 @@ impl SessionTrace {
         Ok(out)
     }
 
+    /// Pushes what every set's registry gained.
+    pub(crate) fn push_all(&self) -> Result<(), TraceError> {
+        for (_, set) in self.all_sets() {
+            self.push(&set)?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn consumer(&self) -> &Consumer {
         &self.consumer
     }
@@ -762,6 +775,7 @@ impl SessionTrace {
     /// Stop: flush every stream and write everything out, metadata last so
     /// that it describes every event in the data files.
     pub fn stop(&self) -> Result<(), TraceError> {
+        lock(&self.chunks).stopped();
         self.consumer.flush_and_drain()?;
         for (_, set) in self.all_sets() {
             self.push(&set)?;

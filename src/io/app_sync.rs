@@ -355,7 +355,12 @@ impl AppShadow {
                 .await?;
         }
         if let Some(gen) = moved_to {
-            tracing::info!(app = id.0, pid = info.creds.pid, gen, "app moved onto current buffers");
+            tracing::info!(
+                app = id.0,
+                pid = info.creds.pid,
+                gen,
+                "app moved onto current buffers"
+            );
         }
         Ok(())
     }

@@ -14,6 +14,7 @@ use crate::command::snapshot as snap;
 use crate::command::TrackInput;
 use crate::core::event_filter::EventFilter;
 use crate::core::net_output::NetOutput;
+use crate::core::rotation::RotationError;
 use crate::core::session::{
     BufferScheme, ChannelConfig, LoglevelSel, SessionConfig, SessionError, DEFAULT_CHANNEL,
 };
@@ -21,6 +22,7 @@ use crate::core::snapshot::{SnapshotError, SnapshotOutput};
 use crate::core::tracker::{
     TrackedAttr, TrackedValue, TrackerError, TrackingPolicy as CoreTrackingPolicy,
 };
+use crate::engine::rotation::RotateError;
 use crate::io::commands::{self, CommandError};
 use crate::io::lttng_client::{ClientHandler, Peer};
 use crate::io::state::Daemon;
@@ -31,6 +33,7 @@ use crate::lttng_wire::event::{
 };
 use crate::lttng_wire::header::BufferType;
 use crate::lttng_wire::request::SaveAttr;
+use crate::lttng_wire::rotation::{encode_rotation_id, encode_rotation_info, RotationState};
 use crate::lttng_wire::session::{
     encode_domains, encode_sessions, OutputType, SessionDescriptor, SessionInfo, SessionKind, Uri,
     UriDest, URI_STREAM_CONTROL, URI_STREAM_DATA,
@@ -43,6 +46,7 @@ use crate::lttng_wire::tracker::{
     encode_inclusion_set, encode_policy, AttrValue, ProcessAttr, TrackingPolicy,
 };
 use crate::lttng_wire::{Command, DomainType, ErrorCode, Reply, Request, Target};
+use crate::sync::lock;
 use crate::wire::cmd::LoglevelType as UstLoglevel;
 
 pub struct LttngFront {
@@ -92,6 +96,16 @@ fn code(e: &CommandError) -> ErrorCode {
         CommandError::Filter(_) => ErrorCode::FilterInval,
         CommandError::Snapshot(e) => snapshot_code(e),
         CommandError::Relayd(_) => ErrorCode::RelaydConnectFail,
+        CommandError::Rotate(e) => match e {
+            RotateError::Refused(r) => match r {
+                RotationError::NeverStarted(_) => ErrorCode::StartSessionOnce,
+                RotationError::SnapshotSession(_) => ErrorCode::RotationNotAvailable,
+                RotationError::Ongoing => ErrorCode::RotationPending,
+                RotationError::AlreadyRotatedWhileStopped => ErrorCode::RotationMultipleAfterStop,
+                RotationError::NetworkSession(_) => ErrorCode::NotSupported,
+            },
+            RotateError::Trace(_) | RotateError::Archive { .. } => ErrorCode::UstSessFail,
+        },
     }
 }
 
@@ -211,8 +225,13 @@ impl LttngFront {
                 Ok(Reply::ok(encode_sessions(&infos)))
             }
             Request::DestroySession(t) => {
-                done(commands::destroy(d, Some(t.session)).await)?;
-                Ok(Reply::destroyed())
+                let r = commands::destroy(d, Some(t.session))
+                    .await
+                    .map_err(|e| code(&e))?;
+                Ok(match r.archive {
+                    Some(a) => Reply::destroyed_with_archive(&a.display().to_string()),
+                    None => Reply::destroyed(),
+                })
             }
             Request::Start(t) => done(commands::start(d, Some(t.session)).await),
             Request::Stop(t) => done(commands::stop(d, Some(t.session)).await),
@@ -489,6 +508,28 @@ impl LttngFront {
                 done(r)
             }
             Request::ClearSession(t) => done(crate::command::clear(d, Some(t.session)).await),
+            Request::RotateSession(t) => {
+                let r = crate::command::rotate(d, Some(t.session))
+                    .await
+                    .map_err(|e| code(&e))?;
+                Ok(Reply::ok(encode_rotation_id(r.id)))
+            }
+            // Rotations complete before ROTATE_SESSION answers.
+            Request::RotationGetInfo { target, id } => {
+                let s = d
+                    .sessions
+                    .resolve(Some(&target.session))
+                    .map_err(|e| code(&e.into()))?;
+                let archive = s
+                    .trace()
+                    .and_then(|t| lock(&t.chunks).archive(id).map(|a| t.output_dir().join(a)))
+                    .ok_or(ErrorCode::Invalid)?;
+                let path = archive.display().to_string();
+                Ok(Reply::ok(encode_rotation_info(
+                    RotationState::Completed,
+                    Some(&path),
+                )))
+            }
             Request::Unsupported { command, target } => Err(unsupported(command, &target)),
         }
     }

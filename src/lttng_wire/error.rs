@@ -44,6 +44,9 @@ pub enum ErrorCode {
     ProcessAttrMissing = 115,
     LiveSession = 119,
     SnapshotUnsupported = 147,
+    RotationPending = 129,
+    RotationNotAvailable = 130,
+    RotationMultipleAfterStop = 133,
     NotSnapshotSession = 124,
     InvalidProtocol = 152,
     /// `LTTNG_ERR_PROCESS_ATTR_TRACKER_INVALID_TRACKING_POLICY`: the CLI prints "all" for it.

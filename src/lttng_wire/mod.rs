@@ -16,6 +16,7 @@ pub mod event;
 pub mod header;
 pub mod reply;
 pub mod request;
+pub mod rotation;
 pub mod session;
 pub mod session_file;
 pub mod snapshot;

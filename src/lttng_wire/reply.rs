@@ -40,6 +40,18 @@ impl Reply {
     pub fn destroyed() -> Self {
         Self::ok_with_header(0i32.to_le_bytes().to_vec(), Vec::new())
     }
+    /// DESTROY_SESSION after rotations: `rotation_state` 2 (completed) and
+    /// the last archive as a serialized location: u8 type (1: local), a
+    /// 13-byte union whose local member is the u32 path length (with NUL),
+    /// then the path and its NUL.
+    pub fn destroyed_with_archive(path: &str) -> Self {
+        let mut data = vec![1u8];
+        data.extend_from_slice(&(path.len() as u32 + 1).to_le_bytes());
+        data.resize(1 + 13, 0);
+        data.extend_from_slice(path.as_bytes());
+        data.push(0);
+        Self::ok_with_header(2i32.to_le_bytes().to_vec(), data)
+    }
     /// DATA_PENDING: exactly one byte.
     pub fn data_pending(pending: bool) -> Self {
         Self::ok(vec![pending.into()])

@@ -121,6 +121,12 @@ pub enum Request {
         target: Target,
         output: SnapshotOutput,
     },
+    RotateSession(Target),
+    /// `id`: what ROTATE_SESSION answered.
+    RotationGetInfo {
+        target: Target,
+        id: u64,
+    },
     /// A known command ustd does not serve (kernel, snapshot, rotation, triggers, ...).
     Unsupported {
         command: Command,
@@ -146,7 +152,9 @@ impl Request {
             | RegenerateMetadata(t)
             | RegenerateStatedump(t)
             | SnapshotListOutput(t)
+            | RotateSession(t)
             | ClearSession(t) => Some(t),
+            RotationGetInfo { target, .. } => Some(target),
             ListEvents { target, .. }
             | EnableChannel { target, .. }
             | DisableChannel { target, .. }
@@ -218,6 +226,11 @@ impl Request {
             Command::ListTracepoints => Request::ListTracepoints(target()),
             Command::ListTracepointFields => Request::ListTracepointFields(target()),
             Command::SessionListRotationSchedules => Request::ListRotationSchedules(target()),
+            Command::RotateSession => Request::RotateSession(target()),
+            Command::RotationGetInfo => Request::RotationGetInfo {
+                target: target(),
+                id: le_u64(&h.u, 0),
+            },
             Command::EnableChannel => Request::EnableChannel {
                 target: target(),
                 channel: ChannelAttr::decode(payload)?,

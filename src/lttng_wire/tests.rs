@@ -672,3 +672,51 @@ fn clear_session_decodes_and_is_answered_without_data() {
     assert!(c.cmd_header().is_empty() && c.data().is_empty());
     c.assert_reply(&Reply::ok(Vec::new()));
 }
+
+#[test]
+fn rotate_answers_the_rotation_id_and_get_info_the_archive() {
+    use super::rotation::{encode_rotation_id, encode_rotation_info, RotationState};
+    let conns = capture("rot_rotate");
+    let Request::RotateSession(t) = conns[0].request() else {
+        panic!()
+    };
+    assert_eq!(t.session, "ro");
+    conns[0].assert_reply(&Reply::ok(encode_rotation_id(0)));
+    let done = conns.last().unwrap();
+    let Request::RotationGetInfo { target, id } = done.request() else {
+        panic!()
+    };
+    assert_eq!((target.session.as_str(), id), ("ro", 0));
+    let path = "/run/lttng/h/rotout/archives/20261201T165919+0000-20261201T165919+0000-0";
+    done.assert_reply(&Reply::ok(encode_rotation_info(
+        RotationState::Completed,
+        Some(path),
+    )));
+    conns[1].assert_reply(&Reply::ok(encode_rotation_info(
+        RotationState::Ongoing,
+        None,
+    )));
+    let second = &capture("rot_rotate_no_wait")[0];
+    second.assert_reply(&Reply::ok(encode_rotation_id(1)));
+    for (label, code) in [
+        ("rot_before_start", ErrorCode::StartSessionOnce),
+        ("rot_rotate_stopped_2", ErrorCode::RotationMultipleAfterStop),
+    ] {
+        assert_eq!(capture(label)[0].reply_code(), code as u32, "{label}");
+    }
+}
+
+#[test]
+fn destroy_after_rotations_reports_the_last_archive() {
+    let conns = with_cmd("rot_destroy_2", Command::DestroySession);
+    let c = conns.last().unwrap();
+    let path = "/run/lttng/h/rot2/archives/20261201T165925+0000-20261201T165926+0000-1";
+    let ours = Reply::destroyed_with_archive(path).encode(c.reply_u32(0), 0);
+    let mut theirs = c.rep.clone();
+    theirs[8..12].copy_from_slice(&ours[8..12]);
+    // lttng-sessiond leaves the unused 9 bytes of the location union
+    // uninitialised; ustd sends zeros.
+    let union = 24 + 4 + 5..24 + 4 + 14;
+    theirs[union.clone()].fill(0);
+    assert_eq!(ours, theirs);
+}

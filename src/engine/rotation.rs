@@ -1,0 +1,105 @@
+//! `rotate`: closes a session's current trace chunk into
+//! `<output>/archives/<begin>-<end>-<N>/` while recording goes on into the
+//! next chunk (naming and rules in `core::rotation`).
+//!
+//! Order: the chunk state is claimed (a flag, no lock kept); every set's
+//! metadata is pushed (the closed chunk describes all it holds); the
+//! consumer switches and drains every stream, then reopens every file under
+//! the next chunk's root with the metadata written whole (one request, so a
+//! set created meanwhile lands in one chunk or the other, whole); the closed
+//! chunk's directory is renamed into `archives/`; the state is released.
+//! Runs on the caller's (blocking) thread.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::core::rotation::{Rotation, RotationError};
+use crate::engine::output::create_dir;
+use crate::engine::trace::{SessionTrace, TraceError};
+use crate::io::host::unix_and_offset;
+use crate::sync::lock;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RotateError {
+    #[error(transparent)]
+    Refused(#[from] RotationError),
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    #[error("archiving {path}: {source}")]
+    Archive {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Rotates `trace` (`active`: the session is recording). Returns the
+/// rotation id and the archive's absolute path.
+pub fn rotate(trace: &SessionTrace, active: bool) -> Result<(u64, PathBuf), RotateError> {
+    let now = unix_and_offset(SystemTime::now());
+    let r = lock(&trace.chunks).begin(now, active)?;
+    let out = trace.output_dir().to_owned();
+    let done = switch_chunk(trace, &out, &r);
+    lock(&trace.chunks).finish(&r, done.is_ok(), active);
+    done?;
+    tracing::info!(archive = %r.archive.display(), "trace chunk archived");
+    Ok((r.id, out.join(&r.archive)))
+}
+
+fn switch_chunk(trace: &SessionTrace, out: &Path, r: &Rotation) -> Result<(), RotateError> {
+    trace.push_all()?;
+    trace
+        .consumer()
+        .rotate(out, &out.join(&r.to))
+        .map_err(TraceError::from)?;
+    archive(out, &r.from, &r.archive)
+}
+
+/// Destroy, once every file is closed: a session that rotated archives its
+/// last chunk too, unless it rotated since it stopped (that chunk never
+/// recorded). Failures are logged: the session is gone either way.
+pub fn archive_last(trace: &SessionTrace) -> Option<PathBuf> {
+    let now = unix_and_offset(SystemTime::now());
+    let r = {
+        let mut c = lock(&trace.chunks);
+        if c.rotations() == 0 {
+            return None;
+        }
+        c.begin(now, false).ok()?
+    };
+    let out = trace.output_dir();
+    let done = archive(out, &r.from, &r.archive);
+    lock(&trace.chunks).finish(&r, done.is_ok(), false);
+    match done {
+        Ok(()) => Some(out.join(&r.archive)),
+        Err(e) => {
+            tracing::warn!(error = %e, "archiving the last trace chunk failed");
+            None
+        }
+    }
+}
+
+/// Moves a closed chunk (`from`, relative to `out`; empty: `out/ust`) to
+/// `out/<archive>`. A chunk that never held a buffer set becomes an empty
+/// `ust/`, as lttng leaves it.
+pub(crate) fn archive(out: &Path, from: &Path, archive: &Path) -> Result<(), RotateError> {
+    let err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| RotateError::Archive { path, source }
+    };
+    let dest = out.join(archive);
+    let parent = dest.parent().unwrap_or(out);
+    create_dir(parent).map_err(|e| RotateError::Trace(e.into()))?;
+    let (src, dest_ust) = if from.as_os_str().is_empty() {
+        create_dir(&dest).map_err(|e| RotateError::Trace(e.into()))?;
+        (out.join("ust"), dest.join("ust"))
+    } else {
+        (out.join(from), dest.clone())
+    };
+    match std::fs::rename(&src, &dest_ust) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            create_dir(&dest.join("ust")).map_err(|e| RotateError::Trace(e.into()))
+        }
+        Err(e) => Err(err(&src)(e)),
+    }
+}
