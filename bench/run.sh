@@ -49,6 +49,8 @@
 #   STORM_SIZES="100 500 2000"  FANOUT_SIZES="100 500"  DELAYS_MS="0 1"
 #   STUCK_APPS=100 STUCK_K="1 3" LATE_APPS=20 LATE_RATE=8
 #   EVENTS=4 (tracepoints per fake app)
+#   CLI=lttng               client for ustd's control commands: lttng (the stock
+#                           CLI, as for lttng-sessiond) or ustd (its own CLI)
 #   REPS=3                  repetitions (each daemon runs each measurement REPS times)
 #   HOLD_FDS=0              1: fake apps keep the fds the daemon passes them, as
 #                           real apps do (ustd-bench --hold-fds)
@@ -138,24 +140,32 @@ lttng_ctl() {
 }
 lttng_pids() { echo "$DAEMON_PID" $(pgrep -P "$DAEMON_PID" -x lttng-consumerd || true); }
 
-# ustd hooks: the control CLI is `ustd --rundir DIR <cmd>` (see src/main.rs).
-ustd_rundir=$work/ustd-run
+# ustd hooks. ustd runs as the root daemon of the namespace (its sockets in
+# /var/run/lttng, a fresh tmpfs here), so the stock `lttng` CLI drives it
+# exactly as it drives lttng-sessiond (CLI=lttng, the default: every control
+# figure then compares the same client); CLI=ustd uses ustd's own CLI.
+CLI=${CLI:-lttng}
+ustd_rundir=/var/run/lttng
 ustd_start() {
-    mkdir -p "$ustd_rundir"
-    RUST_LOG=warn "$USTD_BIN" --rundir "$ustd_rundir" daemon >"$work/ustd.log" 2>&1 &
+    RUST_LOG=warn "$USTD_BIN" daemon >"$work/ustd.log" 2>&1 &
     DAEMON_PID=$!
     APP_SOCKET=$ustd_rundir/lttng-ust-sock-8
-    for _ in $(seq 100); do [[ -S $APP_SOCKET ]] && break; sleep 0.05; done
+    for _ in $(seq 100); do [[ -S $APP_SOCKET && -S $ustd_rundir/client-lttng-sessiond ]] && break; sleep 0.05; done
 }
 ustd_stop() {
     kill -TERM "$DAEMON_PID" 2>/dev/null || true
     wait "$DAEMON_PID" 2>/dev/null || true
-    rm -rf "$ustd_rundir"
+    rm -rf /run/lttng/* /dev/shm/* 2>/dev/null || true
 }
-# Exit status 3: carried out, but failed for some apps (named in the log):
-# timed like a success, as lttng's CLI reports such apps with status 0.
+# Exit status 3 of ustd's CLI: carried out, but failed for some apps (named
+# in the log): timed like a success, as lttng's CLI reports such apps with
+# status 0.
 ustd_ctl() {
-    ustd_ctl_once "$@" || [[ $? == 3 ]]
+    if [[ $CLI == lttng ]]; then
+        lttng_ctl "$@"
+    else
+        ustd_ctl_once "$@" || [[ $? == 3 ]]
+    fi
 }
 ustd_ctl_once() {
     case $1 in
