@@ -403,6 +403,101 @@ fn as_nobody(w: &World, group: Option<(u32, &str)>, args: &[&str]) -> Output {
     run_with_timeout(c, GENEROUS).unwrap()
 }
 
+/// The client socket's group (id and name): its members reach the root daemon.
+fn socket_group(d: &Sessiond) -> (u32, String) {
+    use std::os::unix::fs::MetadataExt;
+    let gid = std::fs::metadata(d.socket()).unwrap().gid();
+    let name = std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2] == gid.to_string()).then(|| f[0].to_owned())
+        })
+        .unwrap();
+    (gid, name)
+}
+
+/// A session `nobody` creates in the root daemon is written as `nobody`, as
+/// lttng-sessiond 2.13.9 does: every directory and file of the trace is
+/// owned by 65534:65534 and babeltrace2 run as `nobody` reads it; `start`
+/// fails with "Create directory failed" where `nobody` may not create the
+/// output directory.
+///
+/// Breaks caught: `file_owner` returning `None` (files stay root's, the
+/// owner check fails); `create_output` returning `Ok(())` at once (the
+/// denied `start` succeeds).
+#[test]
+fn users_session_files_belong_to_the_user() {
+    use std::os::unix::fs::MetadataExt;
+    let w = World::builder().without_daemon();
+    let d = Sessiond::ustd(&w);
+    let (gid, group) = socket_group(&d);
+    let g = Some((gid, group.as_str()));
+    let text = |o: Output| {
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+    };
+    let mine = w.dir.join("nobody-out");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::os::unix::fs::chown(&mine, Some(65534), Some(65534)).unwrap();
+    let trace = mine.join("trace");
+    for args in [
+        &["create", "s", "--output", trace.to_str().unwrap()][..],
+        &["enable-event", "-u", "ustd_fixture:simple"],
+        &["start"],
+    ] {
+        let o = as_nobody(&w, g, args);
+        assert!(o.status.success(), "{args:?}: {}", text(o));
+    }
+    let home = w.dir.join("nobody-home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    let mut c = w.command_in(Path::new("setpriv"));
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"])
+        .arg(format!("LTTNG_HOME={}", home.display()))
+        .arg(fixture_app())
+        .args(["-n", "3", "-e", "simple"]);
+    let mut app = App::spawn(c);
+    app.wait_line("exiting", GENEROUS);
+    app.wait();
+    let o = as_nobody(&w, g, &["destroy", "s"]);
+    assert!(o.status.success(), "{}", text(o));
+
+    let mut seen = 0;
+    let mut stack = vec![trace.clone()];
+    while let Some(p) = stack.pop() {
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        assert_eq!((m.uid(), m.gid()), (65534, 65534), "{}", p.display());
+        if m.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            seen += 1;
+        }
+    }
+    assert!(
+        trace.join("ust/uid/65534/64-bit/metadata").exists() && seen >= 3,
+        "{seen} files"
+    );
+    let mut c = w.command_in(Path::new("setpriv"));
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "babeltrace2"])
+        .arg(&trace);
+    let o = run_with_timeout(c, GENEROUS).unwrap();
+    let out = text(o.clone());
+    assert!(o.status.success(), "{out}");
+    assert_eq!(out.lines().filter(|l| l.contains("ustd_fixture:simple")).count(), 3, "{out}");
+
+    // A directory nobody may not write: `start` fails as with lttng-sessiond.
+    let denied = w.dir.join("root-only").join("trace");
+    std::fs::create_dir_all(denied.parent().unwrap()).unwrap();
+    let o = as_nobody(&w, g, &["create", "d", "--output", denied.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(o));
+    let o = as_nobody(&w, g, &["start", "d"]);
+    assert!(!o.status.success());
+    let out = text(o);
+    assert!(out.contains("Create directory failed"), "{out}");
+    assert!(!denied.exists());
+}
+
 #[test]
 fn unprivileged_user_sees_and_controls_only_its_sessions() {
     use std::os::unix::fs::MetadataExt;
@@ -411,15 +506,7 @@ fn unprivileged_user_sees_and_controls_only_its_sessions() {
     ok(&w, &["create", "rootsess"]);
     let meta = std::fs::metadata(d.socket()).unwrap();
     assert_eq!(meta.mode() & 0o777, 0o660);
-    let gid = meta.gid();
-    let group = std::fs::read_to_string("/etc/group")
-        .unwrap()
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.len() > 2 && f[2] == gid.to_string()).then(|| f[0].to_owned())
-        })
-        .unwrap();
+    let (gid, group) = socket_group(&d);
     let g = Some((gid, group.as_str()));
     let text = |o: Output| {
         String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)

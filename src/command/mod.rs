@@ -53,6 +53,9 @@ pub enum CommandError {
     BadTrackerValue(String),
     #[error(transparent)]
     Snapshot(#[from] crate::core::snapshot::SnapshotError),
+    /// The session owner may not create the output directory.
+    #[error("{0}")]
+    CreateDir(String),
 }
 
 /// Compiles a filter expression into an event rule's filter, as liblttng-ctl
@@ -61,6 +64,14 @@ pub fn compile_filter(expression: &str) -> Result<EventFilter, CommandError> {
     let b = crate::filter::compile(expression).map_err(|e| CommandError::Filter(e.to_string()))?;
     EventFilter::new(expression.to_owned(), b.data, b.reloc_offset)
         .map_err(|e| CommandError::Filter(e.to_string()))
+}
+
+/// The daemon's own (uid, gid): the owner of sessions made on its control socket.
+fn daemon_user() -> (u32, u32) {
+    (
+        rustix::process::getuid().as_raw(),
+        rustix::process::getgid().as_raw(),
+    )
 }
 
 /// Carries out one request.
@@ -75,7 +86,7 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
             snapshot: false,
         } => {
             // The control socket is the daemon user's: its sessions are the daemon's.
-            let owner = rustix::process::getuid().as_raw();
+            let owner = daemon_user();
             Reply::Created(create(d, name, output, owner).await?)
         }
         Request::CreateSession {
@@ -83,7 +94,7 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
             output,
             snapshot: true,
         } => {
-            let owner = rustix::process::getuid().as_raw();
+            let owner = daemon_user();
             Reply::Created(snapshot::create_snapshot_session(d, name, output, owner).await?)
         }
         Request::RegenerateStatedump { session } => {

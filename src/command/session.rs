@@ -46,16 +46,16 @@ fn trace_error(e: impl std::fmt::Display) -> CommandError {
     CommandError::Trace(e.to_string())
 }
 
-/// Creates a session owned by `owner_uid` (only that uid and root see it).
+/// Creates a session owned by `owner` (uid, gid; only that uid and root see it).
 pub async fn create(
     d: &Daemon,
     name: String,
     output: Option<PathBuf>,
-    owner_uid: u32,
+    owner: (u32, u32),
 ) -> Result<SessionView, CommandError> {
     SessionTrace::check_library().map_err(trace_error)?;
     let output = output.unwrap_or_else(|| default_output(&name));
-    let s = d.sessions.create_for(&name, output, owner_uid)?;
+    let s = d.sessions.create_for(&name, output, owner)?;
     Ok(SessionView::of(&s))
 }
 
@@ -165,6 +165,11 @@ pub async fn start(d: &Daemon, session: Option<String>) -> Result<Applied, Comma
     // The trace exists before the change is visible (one transition with
     // it), so an app registering meanwhile finds buffers in its global update.
     let fresh = if d.sessions.needs_trace(&s)? {
+        let c = cfg.clone();
+        tokio::task::spawn_blocking(move || SessionTrace::create_output(&c))
+            .await
+            .map_err(trace_error)?
+            .map_err(|e| CommandError::CreateDir(e.to_string()))?;
         Some(SessionTrace::new(s.id, &cfg, d.budget.clone()).map_err(trace_error)?)
     } else {
         None

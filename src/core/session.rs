@@ -184,6 +184,9 @@ pub struct SessionConfig {
     /// The uid that created the session: only it and root may see or control it.
     #[serde(default)]
     pub owner_uid: u32,
+    /// That client's gid: a user's trace files get the pair, as lttng does.
+    #[serde(default)]
+    pub owner_gid: u32,
     pub active: bool,
     /// lttng-ust refuses new channels in a session that was ever started.
     pub ever_started: bool,
@@ -477,26 +480,26 @@ impl<T> Sessions<T> {
     }
 
     pub fn create(&self, name: &str, output: PathBuf) -> Result<Arc<Session<T>>, SessionError> {
-        self.create_for(name, output, 0)
+        self.create_for(name, output, (0, 0))
     }
 
-    /// Creates a session owned by `owner_uid`.
+    /// Creates a session owned by `(uid, gid)`.
     pub fn create_for(
         &self,
         name: &str,
         output: PathBuf,
-        owner_uid: u32,
+        owner: (u32, u32),
     ) -> Result<Arc<Session<T>>, SessionError> {
-        self.create_with(name, output, owner_uid, None)
+        self.create_with(name, output, owner, None)
     }
 
-    /// Creates a session owned by `owner_uid`, a snapshot session when
+    /// Creates a session owned by `(uid, gid)`, a snapshot session when
     /// `snapshot` is given.
     pub fn create_with(
         &self,
         name: &str,
         output: PathBuf,
-        owner_uid: u32,
+        (owner_uid, owner_gid): (u32, u32),
         snapshot: Option<super::snapshot::SnapshotState>,
     ) -> Result<Arc<Session<T>>, SessionError> {
         if name.is_empty() || name.contains('/') || name.len() > MAX_NAME {
@@ -515,6 +518,7 @@ impl<T> Sessions<T> {
                     name: name.to_owned(),
                     output,
                     owner_uid,
+                    owner_gid,
                     active: false,
                     ever_started: false,
                     channels: Vec::new(),

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +23,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use rustix::event::epoll;
 use rustix::io::Errno;
 
-use super::output::{create_dir, PacketIndex, StreamFile};
+use super::output::{create_dir, create_file, FileOwner, PacketIndex, StreamFile};
 use crate::ustctl::channel::{BufferChannel, Buffers, ChannelHandOut, MetadataChannel};
 use crate::ustctl::sys::RawStream;
 use crate::ustctl::{block_rt_signals, check, UstCtl, UstCtlError, UstCtlResult};
@@ -142,6 +143,16 @@ const WAKE_TOKEN: u64 = u64::MAX;
 impl Consumer {
     /// Starts the consumer thread (named `ustd-consumer-<label>`).
     pub fn start(ctl: Arc<UstCtl>, label: &str) -> UstCtlResult<Consumer> {
+        Self::start_for(ctl, label, None)
+    }
+
+    /// Like [`Consumer::start`], every directory and file it creates given
+    /// to `owner` (a user's session in the root daemon).
+    pub fn start_for(
+        ctl: Arc<UstCtl>,
+        label: &str,
+        owner: Option<FileOwner>,
+    ) -> UstCtlResult<Consumer> {
         let wake = rustix::event::eventfd(
             0,
             rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
@@ -160,6 +171,7 @@ impl Consumer {
         let (tx, rx) = unbounded();
         let worker = Worker {
             ctl,
+            owner,
             epoll: ep,
             wake: wake.clone(),
             rx,
@@ -458,6 +470,7 @@ struct LiveMetadata {
 
 struct Worker {
     ctl: Arc<UstCtl>,
+    owner: Option<FileOwner>,
     epoll: OwnedFd,
     wake: Arc<OwnedFd>,
     rx: Receiver<Request>,
@@ -604,8 +617,7 @@ impl Worker {
     ) -> UstCtlResult<()> {
         let live = match live {
             Some((dir, buffers)) => {
-                create_dir(&dir)?;
-                let out = StreamFile::metadata(&dir)?;
+                let out = StreamFile::metadata(&dir, self.owner)?;
                 Some(LiveMetadata {
                     dir,
                     buffers,
@@ -697,7 +709,7 @@ impl Worker {
             rustix::fs::fcntl_getfl(fd).map_err(|e| UstCtlError::io("fcntl(F_GETFL)")(e.into()))?;
         rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)
             .map_err(|e| UstCtlError::io("fcntl(F_SETFL)")(e.into()))?;
-        let out = StreamFile::data(dir, file)?;
+        let out = StreamFile::data(dir, file, self.owner)?;
         let token = self.free.pop().unwrap_or_else(|| {
             self.slots.push(None);
             self.slots.len() - 1
@@ -907,12 +919,14 @@ impl Worker {
             .traces
             .get(&trace)
             .ok_or(UstCtlError::UnknownTrace(trace))?;
-        create_dir(&dest.join("index"))?;
+        create_dir(&dest.join("index"), self.owner)?;
         let md = dest.join("metadata");
-        std::fs::write(&md, &t.cache).map_err(UstCtlError::file(&md))?;
+        create_file(&md, self.owner)?
+            .write_all(&t.cache)
+            .map_err(UstCtlError::file(&md))?;
         for ch in &t.channels {
             for (cpu, s) in ch.buffers.streams.iter().enumerate() {
-                let mut out = StreamFile::plain(dest, &format!("{}_{cpu}", ch.name))?;
+                let mut out = StreamFile::plain(dest, &format!("{}_{cpu}", ch.name), self.owner)?;
                 snapshot_stream(&self.ctl, *s, &mut out, max_subbufs)?;
             }
         }

@@ -105,22 +105,85 @@ fn index_header() -> [u8; INDEX_HEADER_LEN] {
     b
 }
 
-pub(crate) fn create_dir(dir: &Path) -> UstCtlResult<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o770)
-        .create(dir)
-        .map_err(UstCtlError::file(dir))
+/// Who owns a trace's directories and files: lttng-sessiond writes a
+/// user's session as that user (uid and gid of the client that created it).
+/// `None`: the daemon's own session, files keep the daemon's ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileOwner {
+    pub uid: u32,
+    pub gid: u32,
 }
 
-fn create_file(path: &Path) -> UstCtlResult<File> {
-    OpenOptions::new()
+impl FileOwner {
+    fn give(self, path: &Path, f: Option<&File>) -> UstCtlResult<()> {
+        let r = match f {
+            Some(f) => std::os::unix::fs::fchown(f, Some(self.uid), Some(self.gid)),
+            None => std::os::unix::fs::lchown(path, Some(self.uid), Some(self.gid)),
+        };
+        r.map_err(UstCtlError::file(path))
+    }
+}
+
+/// Creates a session's output directory (and missing parents) with the
+/// owner's credentials, in a `mkdir` child: the daemon is multi-threaded,
+/// so it never changes its own ids. Fails where the owner may not write,
+/// which is lttng-sessiond's "Create directory failed" at `start`.
+pub(crate) fn create_output_as(dir: &Path, owner: FileOwner) -> UstCtlResult<()> {
+    use std::os::unix::process::CommandExt;
+    let out = std::process::Command::new("mkdir")
+        .args(["-p", "-m", "770", "--"])
+        .arg(dir)
+        .uid(owner.uid)
+        .gid(owner.gid)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .output()
+        .map_err(UstCtlError::file(dir))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let why = String::from_utf8_lossy(&out.stderr);
+    Err(UstCtlError::file(dir)(std::io::Error::other(why.trim().to_owned())))
+}
+
+/// Creates `dir` and its missing parents (mode 0770), each given to `owner`.
+pub(crate) fn create_dir(dir: &Path, owner: Option<FileOwner>) -> UstCtlResult<()> {
+    let Some(owner) = owner else {
+        return std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o770)
+            .create(dir)
+            .map_err(UstCtlError::file(dir));
+    };
+    // Top-down from the deepest existing ancestor, so that each directory
+    // this call makes (and only those) changes hands.
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && std::fs::symlink_metadata(a).is_err())
+        .collect();
+    for d in missing.into_iter().rev() {
+        match std::fs::DirBuilder::new().mode(0o770).create(d) {
+            Ok(()) => owner.give(d, None)?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(UstCtlError::file(d)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Creates (or empties) `path`, mode 0660, given to `owner`.
+pub(crate) fn create_file(path: &Path, owner: Option<FileOwner>) -> UstCtlResult<File> {
+    let f = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o660)
         .open(path)
-        .map_err(UstCtlError::file(path))
+        .map_err(UstCtlError::file(path))?;
+    if let Some(o) = owner {
+        o.give(path, Some(&f))?;
+    }
+    Ok(f)
 }
 
 /// A stream file (`<channel>_<cpu>` or `metadata`) and, for data streams,
@@ -134,16 +197,16 @@ pub(crate) struct StreamFile {
 
 impl StreamFile {
     /// Data stream `<dir>/<name>` with `<dir>/index/<name>.idx`.
-    pub(crate) fn data(dir: &Path, name: &str) -> UstCtlResult<Self> {
+    pub(crate) fn data(dir: &Path, name: &str, owner: Option<FileOwner>) -> UstCtlResult<Self> {
         let index_dir = dir.join("index");
-        create_dir(&index_dir)?;
+        create_dir(&index_dir, owner)?;
         let idx_path = index_dir.join(format!("{name}.idx"));
-        let mut idx = create_file(&idx_path)?;
+        let mut idx = create_file(&idx_path, owner)?;
         idx.write_all(&index_header())
             .map_err(UstCtlError::file(&idx_path))?;
         let path = dir.join(name);
         Ok(Self {
-            file: create_file(&path)?,
+            file: create_file(&path, owner)?,
             path,
             offset: 0,
             index: Some((idx_path, idx)),
@@ -151,10 +214,10 @@ impl StreamFile {
     }
 
     /// `<dir>/<name>` without index (snapshots).
-    pub(crate) fn plain(dir: &Path, name: &str) -> UstCtlResult<Self> {
+    pub(crate) fn plain(dir: &Path, name: &str, owner: Option<FileOwner>) -> UstCtlResult<Self> {
         let path = dir.join(name);
         Ok(Self {
-            file: create_file(&path)?,
+            file: create_file(&path, owner)?,
             path,
             offset: 0,
             index: None,
@@ -162,13 +225,13 @@ impl StreamFile {
     }
 
     /// `<dir>/metadata` (no index).
-    pub(crate) fn metadata(dir: &Path) -> UstCtlResult<Self> {
-        create_dir(dir)?;
+    pub(crate) fn metadata(dir: &Path, owner: Option<FileOwner>) -> UstCtlResult<Self> {
+        create_dir(dir, owner)?;
         // lttng creates index/ for every trace, even when nothing uses it.
-        create_dir(&dir.join("index"))?;
+        create_dir(&dir.join("index"), owner)?;
         let path = dir.join("metadata");
         Ok(Self {
-            file: create_file(&path)?,
+            file: create_file(&path, owner)?,
             path,
             offset: 0,
             index: None,

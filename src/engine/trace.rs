@@ -43,6 +43,7 @@ use crate::core::metadata::{
 };
 use crate::core::push_gate::PushGate;
 use crate::core::session::{BufferScheme, ChannelConfig, SessionConfig};
+use crate::engine::output::{create_output_as, FileOwner};
 use crate::engine::{pid_trace_dir, uid_trace_dir, ChannelLoss, Consumer, TraceKey, TraceLoss};
 use crate::io::host::{
     boot_id, hostname, local_datetime, measure_clock_offset, process_stopped, random_uuid,
@@ -219,7 +220,8 @@ impl SessionTrace {
         let consumer_fds = budget
             .try_acquire(cost::CONSUMER)
             .ok_or_else(|| budget_err(&budget, cost::CONSUMER))?;
-        let consumer = Consumer::start(ctl.clone(), &format!("s{session_id}"))?;
+        let consumer =
+            Consumer::start_for(ctl.clone(), &format!("s{session_id}"), Self::file_owner(cfg))?;
         Ok(Self {
             name: cfg.name.clone(),
             output: cfg.output.clone(),
@@ -235,6 +237,25 @@ impl SessionTrace {
             closed_loss: Mutex::new(BTreeMap::new()),
             closed: Default::default(),
         })
+    }
+
+    /// Whose files a session's trace are: another user's session in the
+    /// root daemon is written as that user; otherwise the daemon's own ids.
+    pub fn file_owner(cfg: &SessionConfig) -> Option<FileOwner> {
+        let root = rustix::process::geteuid().is_root();
+        (root && cfg.owner_uid != 0).then_some(FileOwner {
+            uid: cfg.owner_uid,
+            gid: cfg.owner_gid,
+        })
+    }
+
+    /// Creates a user's session output directory as that user (lttng's
+    /// check at `start`); nothing for the daemon's own sessions.
+    pub fn create_output(cfg: &SessionConfig) -> Result<(), TraceError> {
+        match Self::file_owner(cfg) {
+            Some(owner) if cfg.snapshot.is_none() => Ok(create_output_as(&cfg.output, owner)?),
+            _ => Ok(()),
+        }
     }
 
     pub fn output_dir(&self) -> &Path {

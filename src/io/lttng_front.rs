@@ -86,6 +86,7 @@ fn code(e: &CommandError) -> ErrorCode {
         CommandError::GroupNotFound(_) => ErrorCode::GroupNotFound,
         CommandError::BadTrackerValue(_) => ErrorCode::Invalid,
         CommandError::Trace(_) => ErrorCode::UstSessFail,
+        CommandError::CreateDir(_) => ErrorCode::CreateDirFail,
         CommandError::Filter(_) => ErrorCode::FilterInval,
         CommandError::Snapshot(e) => snapshot_code(e),
     }
@@ -532,12 +533,12 @@ impl LttngFront {
                     &self.d,
                     name.clone(),
                     Some(output.clone()),
-                    peer.uid,
+                    (peer.uid, peer.gid),
                 )
                 .await,
             )?;
         } else {
-            done(commands::create(&self.d, name.clone(), Some(output.clone()), peer.uid).await)?;
+            done(commands::create(&self.d, name.clone(), Some(output.clone()), (peer.uid, peer.gid)).await)?;
         }
         let reply = SessionDescriptor {
             kind: if snapshot {
