@@ -489,8 +489,13 @@ fn users_session_files_belong_to_the_user() {
     // A directory nobody may not write: `start` fails as with lttng-sessiond.
     let denied = w.dir.join("root-only").join("trace");
     std::fs::create_dir_all(denied.parent().unwrap()).unwrap();
-    let o = as_nobody(&w, g, &["create", "d", "--output", denied.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", text(o));
+    for args in [
+        &["create", "d", "--output", denied.to_str().unwrap()][..],
+        &["enable-event", "-u", "-s", "d", "ustd_fixture:simple"],
+    ] {
+        let o = as_nobody(&w, g, args);
+        assert!(o.status.success(), "{args:?}: {}", text(o));
+    }
     let o = as_nobody(&w, g, &["start", "d"]);
     assert!(!o.status.success());
     let out = text(o);
