@@ -964,3 +964,79 @@ fn data_pending_as_lttng_sessiond() {
     );
     assert_eq!(babeltrace(&w.dir.join("t")).len(), 100);
 }
+
+/// Relative paths of every file under `dir`, sorted.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            out.push(p.strip_prefix(dir).unwrap().display().to_string());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A session whose channel `c` has 16 KiB trace files, 2 per stream, and an
+/// app on CPU 0 that fills far more: the per-UID trace's files, and how
+/// many events babeltrace2 reads in them.
+fn split_trace(w: &World, cli: Cli) -> (Vec<String>, usize) {
+    let ok = |args: &[&str]| ok_with(cli, w, args);
+    let trace = w.dir.join("trace");
+    ok(&["create", "s", "-o", trace.to_str().unwrap()]);
+    ok(&[
+        "enable-channel", "-u", "c", "-s", "s", "--subbuf-size", "4096", "--num-subbuf", "4",
+        "--tracefile-size", "16384", "--tracefile-count", "2",
+    ]);
+    ok(&["enable-event", "-u", "-s", "s", "-c", "c", "ustd_fixture:simple"]);
+    ok(&["start", "s"]);
+    let app = w.spawn_program(
+        Path::new("taskset"),
+        &["-c", "0", fixture_app().to_str().unwrap(), "-n", "3000", "-e", "simple"],
+        &[],
+    );
+    app.wait_line("exiting", GENEROUS);
+    ok(&["destroy", "s"]);
+    let events = babeltrace(&trace)
+        .iter()
+        .filter(|l| l.contains("ustd_fixture:simple"))
+        .count();
+    (files_under(&trace.join("ust/uid/0/64-bit")), events)
+}
+
+/// `enable-channel --tracefile-size 16384 --tracefile-count 2`: streams are
+/// split in files `c_<cpu>_<N>` (N modulo the count, the oldest reused),
+/// index files alike, the same files as lttng-sessiond 2.13.9 writes, with
+/// the stock CLI and ustd's own; babeltrace2 reads what is left.
+///
+/// Breaks caught: `FileSplit` dropped in `add_split_channel` (one file
+/// `c_0`); the modulo on the file number removed (`c_0_2` and on).
+#[test]
+fn tracefile_size_and_count_as_lttng_sessiond() {
+    let w = World::builder().without_daemon();
+    let d = Sessiond::lttng(&w);
+    let (want, lttng_events) = split_trace(&w, lttng);
+    drop(d);
+    eprintln!("lttng-sessiond: {lttng_events} events in {want:?}");
+    assert!(
+        want.contains(&"c_0_1".to_owned()) && !want.contains(&"c_0_2".to_owned()),
+        "{want:#?}"
+    );
+    for cli in [lttng as Cli, ustd_cli] {
+        let w = World::builder().without_daemon();
+        let _d = Sessiond::ustd(&w);
+        let (got, events) = split_trace(&w, cli);
+        // CPU 1 holds only the empty packets of start/stop/destroy, and ustd
+        // writes more of those than lttng-sessiond: compare CPU 0's files.
+        let cpu0 = |v: &[String]| -> Vec<String> {
+            v.iter().filter(|f| !f.contains("c_1_")).cloned().collect()
+        };
+        assert_eq!(cpu0(&got), cpu0(&want));
+        assert!(got.iter().all(|f| !f.ends_with("_2") && !f.ends_with("_2.idx")), "{got:#?}");
+        // Two 16 KiB files hold far fewer than the 3000 events emitted.
+        assert!(events > 0 && events < 3000, "{events} events in {got:?}");
+    }
+}

@@ -56,6 +56,12 @@ pub struct ChannelAttrs {
     pub switch_timer_us: u32,
     pub read_timer_us: u32,
     pub buffers: BufferScheme,
+    /// lttng's `--tracefile-size` (bytes per stream file, 0: one file) and
+    /// `--tracefile-count` (files kept per stream, 0: all).
+    #[serde(default)]
+    pub tracefile_size: u64,
+    #[serde(default)]
+    pub tracefile_count: u64,
 }
 
 impl ChannelAttrs {
@@ -72,6 +78,8 @@ impl ChannelAttrs {
             switch_timer_us: 0,
             read_timer_us: 0,
             buffers,
+            tracefile_size: 0,
+            tracefile_count: 0,
         }
     }
 

@@ -23,7 +23,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use rustix::event::epoll;
 use rustix::io::Errno;
 
-use super::output::{create_dir, create_file, FileOwner, PacketIndex, StreamFile};
+use super::output::{create_dir, create_file, FileOwner, FileSplit, PacketIndex, StreamFile};
 use crate::ustctl::channel::{BufferChannel, Buffers, ChannelHandOut, MetadataChannel};
 use crate::ustctl::sys::RawStream;
 use crate::ustctl::{block_rt_signals, check, UstCtl, UstCtlError, UstCtlResult};
@@ -81,7 +81,8 @@ enum Request {
         trace: u64,
         name: String,
         buffers: Buffers,
-        monitor: bool,
+        /// Drained live into files split so (None: snapshots only).
+        monitor: Option<FileSplit>,
         reply: Reply<()>,
     },
     PushMetadata {
@@ -231,7 +232,19 @@ impl Consumer {
         name: &str,
         channel: BufferChannel,
     ) -> UstCtlResult<Arc<ChannelHandOut>> {
-        self.attach(trace, name, channel, true)
+        self.add_split_channel(trace, name, channel, FileSplit::default())
+    }
+
+    /// [`Consumer::add_channel`] with each stream split in files
+    /// `<name>_<cpu>_<N>` (lttng's tracefile size and count).
+    pub fn add_split_channel(
+        &self,
+        trace: TraceKey,
+        name: &str,
+        channel: BufferChannel,
+        split: FileSplit,
+    ) -> UstCtlResult<Arc<ChannelHandOut>> {
+        self.attach(trace, name, channel, Some(split))
     }
 
     /// Keeps `channel` for snapshots only: nothing is read until
@@ -243,7 +256,7 @@ impl Consumer {
         name: &str,
         channel: BufferChannel,
     ) -> UstCtlResult<Arc<ChannelHandOut>> {
-        self.attach(trace, name, channel, false)
+        self.attach(trace, name, channel, None)
     }
 
     fn attach(
@@ -251,7 +264,7 @@ impl Consumer {
         trace: TraceKey,
         name: &str,
         channel: BufferChannel,
-        monitor: bool,
+        monitor: Option<FileSplit>,
     ) -> UstCtlResult<Arc<ChannelHandOut>> {
         let hand_out = channel.hand_out();
         let buffers = channel.buffers;
@@ -641,26 +654,26 @@ impl Worker {
         trace: u64,
         name: String,
         buffers: Buffers,
-        monitor: bool,
+        monitor: Option<FileSplit>,
     ) -> UstCtlResult<()> {
         let t = self
             .traces
             .get(&trace)
             .ok_or(UstCtlError::UnknownTrace(trace))?;
         let dir = match (&t.live, monitor) {
-            (Some(live), true) => Some(live.dir.clone()),
-            (None, true) => {
+            (Some(live), Some(split)) => Some((live.dir.clone(), split)),
+            (None, Some(_)) => {
                 return Err(UstCtlError::InvalidSpec(
                     "a snapshot-only trace cannot drain channels live".into(),
                 ))
             }
-            (_, false) => None,
+            (_, None) => None,
         };
         let mut tokens = Vec::new();
         let mut result = Ok(());
-        if let Some(dir) = dir {
+        if let Some((dir, split)) = dir {
             for (cpu, s) in buffers.streams.iter().enumerate() {
-                match self.add_stream(trace, &dir, &name, cpu, *s) {
+                match self.add_stream(trace, (&dir, split), &name, cpu, *s) {
                     Ok(t) => tokens.push(t),
                     Err(e) => {
                         result = Err(e);
@@ -686,7 +699,7 @@ impl Worker {
     fn add_stream(
         &mut self,
         trace: u64,
-        dir: &Path,
+        (dir, split): (&Path, FileSplit),
         channel: &str,
         cpu: usize,
         stream: NonNull<RawStream>,
@@ -709,7 +722,7 @@ impl Worker {
             rustix::fs::fcntl_getfl(fd).map_err(|e| UstCtlError::io("fcntl(F_GETFL)")(e.into()))?;
         rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)
             .map_err(|e| UstCtlError::io("fcntl(F_SETFL)")(e.into()))?;
-        let out = StreamFile::data(dir, file, self.owner)?;
+        let out = StreamFile::data(dir, file, self.owner, split)?;
         let token = self.free.pop().unwrap_or_else(|| {
             self.slots.push(None);
             self.slots.len() - 1

@@ -186,6 +186,26 @@ pub(crate) fn create_file(path: &Path, owner: Option<FileOwner>) -> UstCtlResult
     Ok(f)
 }
 
+/// lttng's `--tracefile-size`/`--tracefile-count`: a data stream split into
+/// files `<name>_<N>` of at most `size` bytes (a packet never straddles two;
+/// 0: one file `<name>`), `N` counting modulo `count` (0: no limit), so the
+/// file reused is the oldest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileSplit {
+    pub size: u64,
+    pub count: u64,
+}
+
+/// Where a split stream is: its base name, directory and current file number.
+struct Split {
+    dir: PathBuf,
+    name: String,
+    limits: FileSplit,
+    current: u64,
+    /// Highest file number made: what `remove` deletes.
+    made: u64,
+}
+
 /// A stream file (`<channel>_<cpu>` or `metadata`) and, for data streams,
 /// its index file.
 pub(crate) struct StreamFile {
@@ -193,24 +213,75 @@ pub(crate) struct StreamFile {
     file: File,
     offset: u64,
     index: Option<(PathBuf, File)>,
+    owner: Option<FileOwner>,
+    split: Option<Split>,
+}
+
+/// `<dir>/<name>` and `<dir>/index/<name>.idx`, both created, the index with its header.
+fn data_files(
+    dir: &Path,
+    name: &str,
+    owner: Option<FileOwner>,
+) -> UstCtlResult<(PathBuf, File, (PathBuf, File))> {
+    let index_dir = dir.join("index");
+    create_dir(&index_dir, owner)?;
+    let idx_path = index_dir.join(format!("{name}.idx"));
+    let mut idx = create_file(&idx_path, owner)?;
+    idx.write_all(&index_header())
+        .map_err(UstCtlError::file(&idx_path))?;
+    let path = dir.join(name);
+    Ok((path.clone(), create_file(&path, owner)?, (idx_path, idx)))
 }
 
 impl StreamFile {
     /// Data stream `<dir>/<name>` with `<dir>/index/<name>.idx`.
-    pub(crate) fn data(dir: &Path, name: &str, owner: Option<FileOwner>) -> UstCtlResult<Self> {
-        let index_dir = dir.join("index");
-        create_dir(&index_dir, owner)?;
-        let idx_path = index_dir.join(format!("{name}.idx"));
-        let mut idx = create_file(&idx_path, owner)?;
-        idx.write_all(&index_header())
-            .map_err(UstCtlError::file(&idx_path))?;
-        let path = dir.join(name);
+    /// Split in files `<name>_<N>` when `split.size` is not 0.
+    pub(crate) fn data(
+        dir: &Path,
+        name: &str,
+        owner: Option<FileOwner>,
+        split: FileSplit,
+    ) -> UstCtlResult<Self> {
+        let split = (split.size > 0).then(|| Split {
+            dir: dir.to_owned(),
+            name: name.to_owned(),
+            limits: split,
+            current: 0,
+            made: 0,
+        });
+        let first = match &split {
+            Some(_) => format!("{name}_0"),
+            None => name.to_owned(),
+        };
+        let (path, file, index) = data_files(dir, &first, owner)?;
         Ok(Self {
-            file: create_file(&path, owner)?,
             path,
+            file,
             offset: 0,
-            index: Some((idx_path, idx)),
+            index: Some(index),
+            owner,
+            split,
         })
+    }
+
+    /// Moves a split stream to its next file when `len` more bytes would
+    /// pass the size; that file (the oldest, past the count) starts empty.
+    fn next_file_for(&mut self, len: u64) -> UstCtlResult<()> {
+        let Some(sp) = self.split.as_mut() else {
+            return Ok(());
+        };
+        if self.offset == 0 || self.offset + len <= sp.limits.size {
+            return Ok(());
+        }
+        sp.current += 1;
+        if sp.limits.count > 0 {
+            sp.current %= sp.limits.count;
+        }
+        sp.made = sp.made.max(sp.current);
+        let name = format!("{}_{}", sp.name, sp.current);
+        let (path, file, index) = data_files(&sp.dir, &name, self.owner)?;
+        (self.path, self.file, self.index, self.offset) = (path, file, Some(index), 0);
+        Ok(())
     }
 
     /// `<dir>/<name>` without index (snapshots).
@@ -221,6 +292,8 @@ impl StreamFile {
             path,
             offset: 0,
             index: None,
+            owner,
+            split: None,
         })
     }
 
@@ -235,6 +308,8 @@ impl StreamFile {
             path,
             offset: 0,
             index: None,
+            owner,
+            split: None,
         })
     }
 
@@ -244,6 +319,7 @@ impl StreamFile {
         bytes: &[u8],
         mut index: PacketIndex,
     ) -> UstCtlResult<()> {
+        self.next_file_for(bytes.len() as u64)?;
         self.file
             .write_all(bytes)
             .map_err(UstCtlError::file(&self.path))?;
@@ -259,9 +335,13 @@ impl StreamFile {
     /// Deletes the file and its index: a stream the trace's metadata does
     /// not describe.
     pub(crate) fn remove(self) -> UstCtlResult<()> {
-        std::fs::remove_file(&self.path).map_err(UstCtlError::file(&self.path))?;
-        if let Some((path, _)) = &self.index {
-            std::fs::remove_file(path).map_err(UstCtlError::file(path))?;
+        let Some(sp) = &self.split else {
+            return remove_data_files(&self.path, self.index.as_ref().map(|(p, _)| p.as_path()));
+        };
+        for n in 0..=sp.made {
+            let name = format!("{}_{n}", sp.name);
+            let idx = sp.dir.join("index").join(format!("{name}.idx"));
+            remove_data_files(&sp.dir.join(name), Some(&idx))?;
         }
         Ok(())
     }
@@ -293,6 +373,14 @@ impl StreamFile {
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }
+}
+
+fn remove_data_files(path: &Path, index: Option<&Path>) -> UstCtlResult<()> {
+    std::fs::remove_file(path).map_err(UstCtlError::file(path))?;
+    if let Some(p) = index {
+        std::fs::remove_file(p).map_err(UstCtlError::file(p))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

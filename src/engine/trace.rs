@@ -43,7 +43,7 @@ use crate::core::metadata::{
 };
 use crate::core::push_gate::PushGate;
 use crate::core::session::{BufferScheme, ChannelConfig, SessionConfig};
-use crate::engine::output::{create_output_as, FileOwner};
+use crate::engine::output::{create_output_as, FileOwner, FileSplit};
 use crate::engine::{pid_trace_dir, uid_trace_dir, ChannelLoss, Consumer, TraceKey, TraceLoss};
 use crate::io::host::{
     boot_id, hostname, local_datetime, measure_clock_offset, process_stopped, random_uuid,
@@ -503,7 +503,12 @@ impl SessionTrace {
             self.consumer
                 .add_snapshot_channel(set.key, &file_name, buffers)?
         } else {
-            self.consumer.add_channel(set.key, &file_name, buffers)?
+            let split = FileSplit {
+                size: a.tracefile_size,
+                count: a.tracefile_count,
+            };
+            self.consumer
+                .add_split_channel(set.key, &file_name, buffers, split)?
         };
         let objs = hand_out.app_objects()?;
         chans.insert(

@@ -304,6 +304,8 @@ impl LttngFront {
                     switch_timer_us: Some(channel.switch_timer_us),
                     read_timer_us: Some(channel.read_timer_us),
                     buffers: Some(buffers),
+                    tracefile_size: channel.tracefile_size,
+                    tracefile_count: channel.tracefile_count,
                 };
                 done(commands::enable_channel(d, Some(target.session), channel.name, o).await)
             }
@@ -739,8 +741,8 @@ fn channel_attr(ch: &ChannelConfig) -> ChannelAttr {
         switch_timer_us: ch.attrs.switch_timer_us,
         read_timer_us: ch.attrs.read_timer_us,
         output: 1,
-        tracefile_size: 0,
-        tracefile_count: 0,
+        tracefile_size: ch.attrs.tracefile_size,
+        tracefile_count: ch.attrs.tracefile_count,
         live_timer_us: 0,
         discarded_events: 0,
         lost_packets: 0,
