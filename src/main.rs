@@ -698,7 +698,11 @@ impl Client {
                     } else {
                         BufferScheme::Uid
                     }),
-                    tracefile_size: tracefile_size.as_deref().map(size).transpose()?.unwrap_or(0),
+                    tracefile_size: tracefile_size
+                        .as_deref()
+                        .map(size)
+                        .transpose()?
+                        .unwrap_or(0),
                     tracefile_count: tracefile_count.unwrap_or(0),
                 };
                 let what = format!("UST channel {name} enabled");

@@ -479,12 +479,23 @@ fn users_session_files_belong_to_the_user() {
         "{seen} files"
     );
     let mut c = w.command_in(Path::new("setpriv"));
-    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "babeltrace2"])
-        .arg(&trace);
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "babeltrace2",
+    ])
+    .arg(&trace);
     let o = run_with_timeout(c, GENEROUS).unwrap();
     let out = text(o.clone());
     assert!(o.status.success(), "{out}");
-    assert_eq!(out.lines().filter(|l| l.contains("ustd_fixture:simple")).count(), 3, "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("ustd_fixture:simple"))
+            .count(),
+        3,
+        "{out}"
+    );
 
     // A directory nobody may not write: `start` fails as with lttng-sessiond.
     let denied = w.dir.join("root-only").join("trace");
@@ -993,14 +1004,41 @@ fn split_trace(w: &World, cli: Cli) -> (Vec<String>, usize) {
     let trace = w.dir.join("trace");
     ok(&["create", "s", "-o", trace.to_str().unwrap()]);
     ok(&[
-        "enable-channel", "-u", "c", "-s", "s", "--subbuf-size", "4096", "--num-subbuf", "32",
-        "--tracefile-size", "16384", "--tracefile-count", "2",
+        "enable-channel",
+        "-u",
+        "c",
+        "-s",
+        "s",
+        "--subbuf-size",
+        "4096",
+        "--num-subbuf",
+        "32",
+        "--tracefile-size",
+        "16384",
+        "--tracefile-count",
+        "2",
     ]);
-    ok(&["enable-event", "-u", "-s", "s", "-c", "c", "ustd_fixture:simple"]);
+    ok(&[
+        "enable-event",
+        "-u",
+        "-s",
+        "s",
+        "-c",
+        "c",
+        "ustd_fixture:simple",
+    ]);
     ok(&["start", "s"]);
     let app = w.spawn_program(
         Path::new("taskset"),
-        &["-c", "0", fixture_app().to_str().unwrap(), "-n", &EMITTED.to_string(), "-e", "simple"],
+        &[
+            "-c",
+            "0",
+            fixture_app().to_str().unwrap(),
+            "-n",
+            &EMITTED.to_string(),
+            "-e",
+            "simple",
+        ],
         &[],
     );
     app.wait_line("exiting", GENEROUS);
@@ -1025,7 +1063,10 @@ fn tracefile_size_and_count_as_lttng_sessiond() {
     let d = Sessiond::lttng(&w);
     let (want, lttng_events) = split_trace(&w, lttng);
     drop(d);
-    assert!(lttng_events > 0 && lttng_events < EMITTED, "{lttng_events} events");
+    assert!(
+        lttng_events > 0 && lttng_events < EMITTED,
+        "{lttng_events} events"
+    );
     assert!(
         want.contains(&"c_0_1".to_owned()) && !want.contains(&"c_0_2".to_owned()),
         "{want:#?}"
@@ -1040,7 +1081,11 @@ fn tracefile_size_and_count_as_lttng_sessiond() {
             v.iter().filter(|f| !f.contains("c_1_")).cloned().collect()
         };
         assert_eq!(cpu0(&got), cpu0(&want));
-        assert!(got.iter().all(|f| !f.ends_with("_2") && !f.ends_with("_2.idx")), "{got:#?}");
+        assert!(
+            got.iter()
+                .all(|f| !f.ends_with("_2") && !f.ends_with("_2.idx")),
+            "{got:#?}"
+        );
         assert!(events > 0 && events < EMITTED, "{events} events in {got:?}");
     }
 }

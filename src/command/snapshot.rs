@@ -23,9 +23,7 @@ pub async fn create_snapshot_session(
     SessionTrace::check_library().map_err(|e| CommandError::Trace(e.to_string()))?;
     let output = output.unwrap_or_else(|| super::session::default_output(&name));
     let state = SnapshotState::new(Some(output.clone()));
-    let s = d
-        .sessions
-        .create_with(&name, output, owner, Some(state))?;
+    let s = d.sessions.create_with(&name, output, owner, Some(state))?;
     Ok(SessionView::of(&s))
 }
 

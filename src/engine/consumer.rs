@@ -10,8 +10,8 @@
 //! to `<dir>/<channel>_<cpu>` with `<dir>/index/<channel>_<cpu>.idx`.
 
 use std::collections::HashMap;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -143,7 +143,9 @@ pub(crate) fn create_output_as(dir: &Path, owner: FileOwner) -> UstCtlResult<()>
         return Ok(());
     }
     let why = String::from_utf8_lossy(&out.stderr);
-    Err(UstCtlError::file(dir)(std::io::Error::other(why.trim().to_owned())))
+    Err(UstCtlError::file(dir)(std::io::Error::other(
+        why.trim().to_owned(),
+    )))
 }
 
 /// Creates `dir` and its missing parents (mode 0770), each given to `owner`.
@@ -398,6 +400,31 @@ mod tests {
             pid_trace_dir(out, "a/b", 42, "20261124-101010"),
             Path::new("/t/ust/pid/a_b-42-20261124-101010")
         );
+    }
+
+    #[test]
+    fn split_stream_reuses_the_oldest_file_past_the_count() {
+        let dir = std::env::temp_dir().join(format!("ustd-split-{}", std::process::id()));
+        let split = FileSplit {
+            size: 100,
+            count: 2,
+        };
+        let mut f = StreamFile::data(&dir, "c_0", None, split).unwrap();
+        // 60-byte packets: one per file; the third and fourth reuse _0 and _1.
+        for n in 0..4u8 {
+            f.write_packet(&[n; 60], PacketIndex::default()).unwrap();
+        }
+        let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+        assert_eq!(read("c_0_0"), vec![2; 60]);
+        assert_eq!(read("c_0_1"), vec![3; 60]);
+        assert!(!dir.join("c_0_2").exists() && !dir.join("c_0").exists());
+        let idx = read("index/c_0_1.idx");
+        assert_eq!(idx.len(), INDEX_HEADER_LEN + INDEX_ENTRY_LEN);
+        // The entry's offset is within its own file.
+        assert_eq!(&idx[INDEX_HEADER_LEN..INDEX_HEADER_LEN + 8], &[0; 8]);
+        f.remove().unwrap();
+        assert!(!dir.join("c_0_0").exists() && !dir.join("index/c_0_1.idx").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -220,8 +220,11 @@ impl SessionTrace {
         let consumer_fds = budget
             .try_acquire(cost::CONSUMER)
             .ok_or_else(|| budget_err(&budget, cost::CONSUMER))?;
-        let consumer =
-            Consumer::start_for(ctl.clone(), &format!("s{session_id}"), Self::file_owner(cfg))?;
+        let consumer = Consumer::start_for(
+            ctl.clone(),
+            &format!("s{session_id}"),
+            Self::file_owner(cfg),
+        )?;
         Ok(Self {
             name: cfg.name.clone(),
             output: cfg.output.clone(),

@@ -540,7 +540,15 @@ impl LttngFront {
                 .await,
             )?;
         } else {
-            done(commands::create(&self.d, name.clone(), Some(output.clone()), (peer.uid, peer.gid)).await)?;
+            done(
+                commands::create(
+                    &self.d,
+                    name.clone(),
+                    Some(output.clone()),
+                    (peer.uid, peer.gid),
+                )
+                .await,
+            )?;
         }
         let reply = SessionDescriptor {
             kind: if snapshot {
