@@ -137,6 +137,9 @@ enum Cmd {
         /// Keep at most this many files per stream, the oldest reused (with --tracefile-size).
         #[arg(long, requires = "tracefile_size")]
         tracefile_count: Option<u64>,
+        /// Monitor timer period in microseconds (kept and listed; nothing samples it yet).
+        #[arg(long)]
+        monitor_timer: Option<u64>,
         #[arg(long)]
         json: bool,
     },
@@ -683,6 +686,7 @@ impl Client {
                 buffers_pid,
                 tracefile_size,
                 tracefile_count,
+                monitor_timer,
                 json,
                 ..
             } => {
@@ -704,6 +708,7 @@ impl Client {
                         .transpose()?
                         .unwrap_or(0),
                     tracefile_count: tracefile_count.unwrap_or(0),
+                    monitor_timer_us: monitor_timer,
                 };
                 let what = format!("UST channel {name} enabled");
                 let req = Request::EnableChannel {

@@ -1089,3 +1089,40 @@ fn tracefile_size_and_count_as_lttng_sessiond() {
         assert!(events > 0 && events < EMITTED, "{events} events in {got:?}");
     }
 }
+
+/// `enable-channel --monitor-timer` and `--tracefile-size/--tracefile-count`
+/// are listed as lttng-sessiond 2.13.9 lists them.
+///
+/// Break caught: the front end dropping the monitor timer
+/// (`monitor_timer_us: None`): ustd lists the 1 s default.
+#[test]
+fn channel_timers_and_tracefiles_listed_as_lttng_sessiond() {
+    let listing = |daemon: fn(&World) -> Sessiond| {
+        let w = World::builder().without_daemon();
+        let _d = daemon(&w);
+        let trace = w.dir.join("trace");
+        ok(&w, &["create", "s", "-o", trace.to_str().unwrap()]);
+        ok(
+            &w,
+            &[
+                "enable-channel",
+                "-u",
+                "c",
+                "--monitor-timer",
+                "250000",
+                "--tracefile-size",
+                "1048576",
+                "--tracefile-count",
+                "3",
+            ],
+        );
+        let out = ok(&w, &["list", "s"]);
+        out.lines()
+            .filter(|l| l.contains("timer") || l.contains("Trace file"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let want = listing(Sessiond::lttng);
+    assert!(want.iter().any(|l| l.contains("250000")), "{want:#?}");
+    assert_eq!(listing(Sessiond::ustd), want);
+}

@@ -132,6 +132,8 @@ pub struct ChannelOptions {
     pub tracefile_size: u64,
     #[serde(default)]
     pub tracefile_count: u64,
+    #[serde(default)]
+    pub monitor_timer_us: Option<u64>,
 }
 
 impl ChannelOptions {
@@ -151,6 +153,7 @@ impl ChannelOptions {
                 n => n.max(subbuf_size),
             },
             tracefile_count: self.tracefile_count,
+            monitor_timer_us: self.monitor_timer_us.unwrap_or(d.monitor_timer_us),
         }
     }
 }

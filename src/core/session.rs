@@ -62,6 +62,17 @@ pub struct ChannelAttrs {
     pub tracefile_size: u64,
     #[serde(default)]
     pub tracefile_count: u64,
+    /// lttng's `--monitor-timer`: kept, listed and saved; with no triggers
+    /// served, nothing samples the buffers at that period.
+    #[serde(default = "default_monitor_timer")]
+    pub monitor_timer_us: u64,
+}
+
+/// lttng-tools 2.13's user-space channel monitor timer period.
+const MONITOR_TIMER_US: u64 = 1_000_000;
+
+fn default_monitor_timer() -> u64 {
+    MONITOR_TIMER_US
 }
 
 impl ChannelAttrs {
@@ -80,6 +91,7 @@ impl ChannelAttrs {
             buffers,
             tracefile_size: 0,
             tracefile_count: 0,
+            monitor_timer_us: MONITOR_TIMER_US,
         }
     }
 

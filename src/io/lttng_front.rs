@@ -306,6 +306,7 @@ impl LttngFront {
                     buffers: Some(buffers),
                     tracefile_size: channel.tracefile_size,
                     tracefile_count: channel.tracefile_count,
+                    monitor_timer_us: Some(channel.monitor_timer_us),
                 };
                 done(commands::enable_channel(d, Some(target.session), channel.name, o).await)
             }
@@ -754,7 +755,7 @@ fn channel_attr(ch: &ChannelConfig) -> ChannelAttr {
         live_timer_us: 0,
         discarded_events: 0,
         lost_packets: 0,
-        monitor_timer_us: 1_000_000,
+        monitor_timer_us: ch.attrs.monitor_timer_us,
         blocking_timeout_us: 0,
     }
 }
