@@ -151,6 +151,15 @@ enum Cmd {
         /// One buffer set per process.
         #[arg(long)]
         buffers_pid: bool,
+        /// Split each stream in files of at most this size (`k`, `M`, `G` suffixes).
+        #[arg(long)]
+        tracefile_size: Option<String>,
+        /// Keep at most this many files per stream, the oldest reused (with --tracefile-size).
+        #[arg(long, requires = "tracefile_size")]
+        tracefile_count: Option<u64>,
+        /// Monitor timer period in microseconds (kept and listed; nothing samples it yet).
+        #[arg(long)]
+        monitor_timer: Option<u64>,
         #[arg(long)]
         json: bool,
     },
@@ -726,6 +735,9 @@ impl Client {
                 switch_timer,
                 read_timer,
                 buffers_pid,
+                tracefile_size,
+                tracefile_count,
+                monitor_timer,
                 json,
                 ..
             } => {
@@ -741,6 +753,13 @@ impl Client {
                     } else {
                         BufferScheme::Uid
                     }),
+                    tracefile_size: tracefile_size
+                        .as_deref()
+                        .map(size)
+                        .transpose()?
+                        .unwrap_or(0),
+                    tracefile_count: tracefile_count.unwrap_or(0),
+                    monitor_timer_us: monitor_timer,
                 };
                 let what = format!("UST channel {name} enabled");
                 let req = Request::EnableChannel {

@@ -404,6 +404,117 @@ fn as_nobody(w: &World, group: Option<(u32, &str)>, args: &[&str]) -> Output {
     run_with_timeout(c, GENEROUS).unwrap()
 }
 
+/// The client socket's group (id and name): its members reach the root daemon.
+fn socket_group(d: &Sessiond) -> (u32, String) {
+    use std::os::unix::fs::MetadataExt;
+    let gid = std::fs::metadata(d.socket()).unwrap().gid();
+    let name = std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2] == gid.to_string()).then(|| f[0].to_owned())
+        })
+        .unwrap();
+    (gid, name)
+}
+
+/// A session `nobody` creates in the root daemon is written as `nobody`, as
+/// lttng-sessiond 2.13.9 does: every directory and file of the trace is
+/// owned by 65534:65534 and babeltrace2 run as `nobody` reads it; `start`
+/// fails with "Create directory failed" where `nobody` may not create the
+/// output directory.
+///
+/// Breaks caught: `file_owner` returning `None` (files stay root's, the
+/// owner check fails); `create_output` returning `Ok(())` at once (the
+/// denied `start` succeeds).
+#[test]
+fn users_session_files_belong_to_the_user() {
+    use std::os::unix::fs::MetadataExt;
+    let w = World::builder().without_daemon();
+    let d = Sessiond::ustd(&w);
+    let (gid, group) = socket_group(&d);
+    let g = Some((gid, group.as_str()));
+    let text = |o: Output| {
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+    };
+    let mine = w.dir.join("nobody-out");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::os::unix::fs::chown(&mine, Some(65534), Some(65534)).unwrap();
+    let trace = mine.join("trace");
+    for args in [
+        &["create", "s", "--output", trace.to_str().unwrap()][..],
+        &["enable-event", "-u", "ustd_fixture:simple"],
+        &["start"],
+    ] {
+        let o = as_nobody(&w, g, args);
+        assert!(o.status.success(), "{args:?}: {}", text(o));
+    }
+    let home = w.dir.join("nobody-home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    let mut c = w.command_in(Path::new("setpriv"));
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"])
+        .arg(format!("LTTNG_HOME={}", home.display()))
+        .arg(fixture_app())
+        .args(["-n", "3", "-e", "simple"]);
+    let mut app = App::spawn(c);
+    app.wait_line("exiting", GENEROUS);
+    app.wait();
+    let o = as_nobody(&w, g, &["destroy", "s"]);
+    assert!(o.status.success(), "{}", text(o));
+
+    let mut seen = 0;
+    let mut stack = vec![trace.clone()];
+    while let Some(p) = stack.pop() {
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        assert_eq!((m.uid(), m.gid()), (65534, 65534), "{}", p.display());
+        if m.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            seen += 1;
+        }
+    }
+    assert!(
+        trace.join("ust/uid/65534/64-bit/metadata").exists() && seen >= 3,
+        "{seen} files"
+    );
+    let mut c = w.command_in(Path::new("setpriv"));
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "babeltrace2",
+    ])
+    .arg(&trace);
+    let o = run_with_timeout(c, GENEROUS).unwrap();
+    let out = text(o.clone());
+    assert!(o.status.success(), "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("ustd_fixture:simple"))
+            .count(),
+        3,
+        "{out}"
+    );
+
+    // A directory nobody may not write: `start` fails as with lttng-sessiond.
+    let denied = w.dir.join("root-only").join("trace");
+    std::fs::create_dir_all(denied.parent().unwrap()).unwrap();
+    for args in [
+        &["create", "d", "--output", denied.to_str().unwrap()][..],
+        &["enable-event", "-u", "-s", "d", "ustd_fixture:simple"],
+    ] {
+        let o = as_nobody(&w, g, args);
+        assert!(o.status.success(), "{args:?}: {}", text(o));
+    }
+    let o = as_nobody(&w, g, &["start", "d"]);
+    assert!(!o.status.success());
+    let out = text(o);
+    assert!(out.contains("Create directory failed"), "{out}");
+    assert!(!denied.exists());
+}
+
 #[test]
 fn unprivileged_user_sees_and_controls_only_its_sessions() {
     use std::os::unix::fs::MetadataExt;
@@ -412,15 +523,7 @@ fn unprivileged_user_sees_and_controls_only_its_sessions() {
     ok(&w, &["create", "rootsess"]);
     let meta = std::fs::metadata(d.socket()).unwrap();
     assert_eq!(meta.mode() & 0o777, 0o660);
-    let gid = meta.gid();
-    let group = std::fs::read_to_string("/etc/group")
-        .unwrap()
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.len() > 2 && f[2] == gid.to_string()).then(|| f[0].to_owned())
-        })
-        .unwrap();
+    let (gid, group) = socket_group(&d);
     let g = Some((gid, group.as_str()));
     let text = |o: Output| {
         String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
@@ -872,4 +975,155 @@ fn data_pending_as_lttng_sessiond() {
         "stopped and written"
     );
     assert_eq!(babeltrace(&w.dir.join("t")).len(), 100);
+}
+
+/// Relative paths of every file under `dir`, sorted.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            out.push(p.strip_prefix(dir).unwrap().display().to_string());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Events the app of [`split_trace`] emits: about 16 packets of 4 KiB, all
+/// of which its 32 sub-buffers hold however late the consumer reads, twice
+/// what two 16 KiB files keep.
+const EMITTED: usize = 6000;
+
+/// A session whose channel `c` has 16 KiB trace files, 2 per stream, and an
+/// app on CPU 0 that fills far more: the per-UID trace's files, and how
+/// many events babeltrace2 reads in them.
+fn split_trace(w: &World, cli: Cli) -> (Vec<String>, usize) {
+    let ok = |args: &[&str]| ok_with(cli, w, args);
+    let trace = w.dir.join("trace");
+    ok(&["create", "s", "-o", trace.to_str().unwrap()]);
+    ok(&[
+        "enable-channel",
+        "-u",
+        "c",
+        "-s",
+        "s",
+        "--subbuf-size",
+        "4096",
+        "--num-subbuf",
+        "32",
+        "--tracefile-size",
+        "16384",
+        "--tracefile-count",
+        "2",
+    ]);
+    ok(&[
+        "enable-event",
+        "-u",
+        "-s",
+        "s",
+        "-c",
+        "c",
+        "ustd_fixture:simple",
+    ]);
+    ok(&["start", "s"]);
+    let app = w.spawn_program(
+        Path::new("taskset"),
+        &[
+            "-c",
+            "0",
+            fixture_app().to_str().unwrap(),
+            "-n",
+            &EMITTED.to_string(),
+            "-e",
+            "simple",
+        ],
+        &[],
+    );
+    app.wait_line("exiting", GENEROUS);
+    ok(&["destroy", "s"]);
+    let events = babeltrace(&trace)
+        .iter()
+        .filter(|l| l.contains("ustd_fixture:simple"))
+        .count();
+    (files_under(&trace.join("ust/uid/0/64-bit")), events)
+}
+
+/// `enable-channel --tracefile-size 16384 --tracefile-count 2`: streams are
+/// split in files `c_<cpu>_<N>` (N modulo the count, the oldest reused),
+/// index files alike, the same files as lttng-sessiond 2.13.9 writes, with
+/// the stock CLI and ustd's own; babeltrace2 reads what is left.
+///
+/// Breaks caught: `FileSplit` dropped in `add_split_channel` (one file
+/// `c_0`); the modulo on the file number removed (`c_0_2` and on).
+#[test]
+fn tracefile_size_and_count_as_lttng_sessiond() {
+    let w = World::builder().without_daemon();
+    let d = Sessiond::lttng(&w);
+    let (want, lttng_events) = split_trace(&w, lttng);
+    drop(d);
+    assert!(
+        lttng_events > 0 && lttng_events < EMITTED,
+        "{lttng_events} events"
+    );
+    assert!(
+        want.contains(&"c_0_1".to_owned()) && !want.contains(&"c_0_2".to_owned()),
+        "{want:#?}"
+    );
+    for cli in [lttng as Cli, ustd_cli] {
+        let w = World::builder().without_daemon();
+        let _d = Sessiond::ustd(&w);
+        let (got, events) = split_trace(&w, cli);
+        // CPU 1 holds only the empty packets of start/stop/destroy, and ustd
+        // writes more of those than lttng-sessiond: compare CPU 0's files.
+        let cpu0 = |v: &[String]| -> Vec<String> {
+            v.iter().filter(|f| !f.contains("c_1_")).cloned().collect()
+        };
+        assert_eq!(cpu0(&got), cpu0(&want));
+        assert!(
+            got.iter()
+                .all(|f| !f.ends_with("_2") && !f.ends_with("_2.idx")),
+            "{got:#?}"
+        );
+        assert!(events > 0 && events < EMITTED, "{events} events in {got:?}");
+    }
+}
+
+/// `enable-channel --monitor-timer` and `--tracefile-size/--tracefile-count`
+/// are listed as lttng-sessiond 2.13.9 lists them.
+///
+/// Break caught: the front end dropping the monitor timer
+/// (`monitor_timer_us: None`): ustd lists the 1 s default.
+#[test]
+fn channel_timers_and_tracefiles_listed_as_lttng_sessiond() {
+    let listing = |daemon: fn(&World) -> Sessiond| {
+        let w = World::builder().without_daemon();
+        let _d = daemon(&w);
+        let trace = w.dir.join("trace");
+        ok(&w, &["create", "s", "-o", trace.to_str().unwrap()]);
+        ok(
+            &w,
+            &[
+                "enable-channel",
+                "-u",
+                "c",
+                "--monitor-timer",
+                "250000",
+                "--tracefile-size",
+                "1048576",
+                "--tracefile-count",
+                "3",
+            ],
+        );
+        let out = ok(&w, &["list", "s"]);
+        out.lines()
+            .filter(|l| l.contains("timer") || l.contains("Trace file"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let want = listing(Sessiond::lttng);
+    assert!(want.iter().any(|l| l.contains("250000")), "{want:#?}");
+    assert_eq!(listing(Sessiond::ustd), want);
 }

@@ -9,7 +9,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use common::lttng::*;
 use common::*;
@@ -122,28 +121,6 @@ fn assert_record_name(p: &Path, name: &str, n: u64) {
     assert_eq!(parts.len(), 3, "{f}");
     assert!(parts[0].len() == 8 && parts[1].len() == 6, "{f}");
     assert_eq!(parts[2], n.to_string(), "{f}");
-}
-
-/// A command-line front end: the stock `lttng` CLI, or ustd's own, which
-/// takes the same arguments for these commands.
-type Cli = fn(&World, &[&str]) -> Output;
-
-/// ustd's CLI in the world, talking to the root daemon there.
-fn ustd_cli(w: &World, args: &[&str]) -> Output {
-    let mut c = w.command_in(&ustd_bin());
-    c.args(args);
-    run_with_timeout(c, GENEROUS).unwrap()
-}
-
-fn ok_with(cli: Cli, w: &World, args: &[&str]) -> String {
-    let o = cli(w, args);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
 }
 
 fn snapshot_records_hold_the_latest_events(buffers: &str, cli: Cli) {

@@ -61,6 +61,9 @@ pub enum CommandError {
     Relayd(String),
     #[error(transparent)]
     Rotate(#[from] crate::engine::rotation::RotateError),
+    /// The session owner may not create the output directory.
+    #[error("{0}")]
+    CreateDir(String),
 }
 
 /// Compiles a filter expression into an event rule's filter, as liblttng-ctl
@@ -69,6 +72,14 @@ pub fn compile_filter(expression: &str) -> Result<EventFilter, CommandError> {
     let b = crate::filter::compile(expression).map_err(|e| CommandError::Filter(e.to_string()))?;
     EventFilter::new(expression.to_owned(), b.data, b.reloc_offset)
         .map_err(|e| CommandError::Filter(e.to_string()))
+}
+
+/// The daemon's own (uid, gid): the owner of sessions made on its control socket.
+fn daemon_user() -> (u32, u32) {
+    (
+        rustix::process::getuid().as_raw(),
+        rustix::process::getgid().as_raw(),
+    )
 }
 
 /// Carries out one request.
@@ -84,7 +95,7 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
             net,
         } => {
             // The control socket is the daemon user's: its sessions are the daemon's.
-            let owner = rustix::process::getuid().as_raw();
+            let owner = daemon_user();
             let net = match net {
                 Some(n) => Some(resolve_net(n).await?),
                 None => None,
@@ -97,7 +108,7 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
             snapshot: true,
             net: _,
         } => {
-            let owner = rustix::process::getuid().as_raw();
+            let owner = daemon_user();
             Reply::Created(snapshot::create_snapshot_session(d, name, output, owner).await?)
         }
         Request::RegenerateStatedump { session } => {

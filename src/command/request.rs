@@ -150,18 +150,32 @@ pub struct ChannelOptions {
     pub switch_timer_us: Option<u32>,
     pub read_timer_us: Option<u32>,
     pub buffers: Option<BufferScheme>,
+    #[serde(default)]
+    pub tracefile_size: u64,
+    #[serde(default)]
+    pub tracefile_count: u64,
+    #[serde(default)]
+    pub monitor_timer_us: Option<u64>,
 }
 
 impl ChannelOptions {
     pub fn resolve(&self) -> ChannelAttrs {
         let d = ChannelAttrs::default_for(self.buffers.unwrap_or(BufferScheme::Uid));
+        let subbuf_size = self.subbuf_size.unwrap_or(d.subbuf_size);
         ChannelAttrs {
-            subbuf_size: self.subbuf_size.unwrap_or(d.subbuf_size),
+            subbuf_size,
             num_subbuf: self.num_subbuf.unwrap_or(d.num_subbuf),
             overwrite: self.overwrite,
             switch_timer_us: self.switch_timer_us.unwrap_or(0),
             read_timer_us: self.read_timer_us.unwrap_or(0),
             buffers: d.buffers,
+            // A file holds at least one packet: lttng's CLI rounds up so.
+            tracefile_size: match self.tracefile_size {
+                0 => 0,
+                n => n.max(subbuf_size),
+            },
+            tracefile_count: self.tracefile_count,
+            monitor_timer_us: self.monitor_timer_us.unwrap_or(d.monitor_timer_us),
         }
     }
 }

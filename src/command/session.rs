@@ -49,14 +49,14 @@ fn trace_error(e: impl std::fmt::Display) -> CommandError {
     CommandError::Trace(e.to_string())
 }
 
-/// Creates a session owned by `owner_uid` (only that uid and root see it).
+/// Creates a session owned by `owner` (uid, gid; only that uid and root see it).
 pub async fn create(
     d: &Daemon,
     name: String,
     output: Option<PathBuf>,
-    owner_uid: u32,
+    owner: (u32, u32),
 ) -> Result<SessionView, CommandError> {
-    create_with(d, name, output, None, owner_uid).await
+    create_with(d, name, output, None, owner).await
 }
 
 /// Creates a session, streaming to a relayd when `net` is given (its
@@ -66,16 +66,14 @@ pub async fn create_with(
     name: String,
     output: Option<PathBuf>,
     net: Option<NetOutput>,
-    owner_uid: u32,
+    owner: (u32, u32),
 ) -> Result<SessionView, CommandError> {
     SessionTrace::check_library().map_err(trace_error)?;
     let output = match &net {
         Some(n) => PathBuf::from(n.describe()),
         None => output.unwrap_or_else(|| default_output(&name)),
     };
-    let s = d
-        .sessions
-        .create_with(&name, output, owner_uid, None, net)?;
+    let s = d.sessions.create_with(&name, output, owner, None, net)?;
     Ok(SessionView::of(&s))
 }
 
@@ -228,6 +226,13 @@ pub async fn start(d: &Daemon, session: Option<String>) -> Result<Applied, Comma
     // The trace exists before the change is visible (one transition with
     // it), so an app registering meanwhile finds buffers in its global update.
     let fresh = if d.sessions.needs_trace(&s)? {
+        if cfg.net.is_none() {
+            let c = cfg.clone();
+            tokio::task::spawn_blocking(move || SessionTrace::create_output(&c))
+                .await
+                .map_err(trace_error)?
+                .map_err(|e| CommandError::CreateDir(e.to_string()))?;
+        }
         // A network session connects to its relayd here (bounded by the
         // relayd client's deadline).
         let trace = tokio::task::block_in_place(|| SessionTrace::new(s.id, &cfg, d.budget.clone()));

@@ -18,14 +18,14 @@ pub async fn create_snapshot_session(
     d: &Daemon,
     name: String,
     output: Option<PathBuf>,
-    owner_uid: u32,
+    owner: (u32, u32),
 ) -> Result<SessionView, CommandError> {
     SessionTrace::check_library().map_err(|e| CommandError::Trace(e.to_string()))?;
     let output = output.unwrap_or_else(|| super::session::default_output(&name));
     let state = SnapshotState::new(Some(output.clone()));
     let s = d
         .sessions
-        .create_with(&name, output, owner_uid, Some(state), None)?;
+        .create_with(&name, output, owner, Some(state), None)?;
     Ok(SessionView::of(&s))
 }
 

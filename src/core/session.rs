@@ -56,6 +56,23 @@ pub struct ChannelAttrs {
     pub switch_timer_us: u32,
     pub read_timer_us: u32,
     pub buffers: BufferScheme,
+    /// lttng's `--tracefile-size` (bytes per stream file, 0: one file) and
+    /// `--tracefile-count` (files kept per stream, 0: all).
+    #[serde(default)]
+    pub tracefile_size: u64,
+    #[serde(default)]
+    pub tracefile_count: u64,
+    /// lttng's `--monitor-timer`: kept, listed and saved; with no triggers
+    /// served, nothing samples the buffers at that period.
+    #[serde(default = "default_monitor_timer")]
+    pub monitor_timer_us: u64,
+}
+
+/// lttng-tools 2.13's user-space channel monitor timer period.
+const MONITOR_TIMER_US: u64 = 1_000_000;
+
+fn default_monitor_timer() -> u64 {
+    MONITOR_TIMER_US
 }
 
 impl ChannelAttrs {
@@ -72,6 +89,9 @@ impl ChannelAttrs {
             switch_timer_us: 0,
             read_timer_us: 0,
             buffers,
+            tracefile_size: 0,
+            tracefile_count: 0,
+            monitor_timer_us: MONITOR_TIMER_US,
         }
     }
 
@@ -187,6 +207,9 @@ pub struct SessionConfig {
     /// The uid that created the session: only it and root may see or control it.
     #[serde(default)]
     pub owner_uid: u32,
+    /// That client's gid: a user's trace files get the pair, as lttng does.
+    #[serde(default)]
+    pub owner_gid: u32,
     pub active: bool,
     /// lttng-ust refuses new channels in a session that was ever started.
     pub ever_started: bool,
@@ -480,26 +503,26 @@ impl<T> Sessions<T> {
     }
 
     pub fn create(&self, name: &str, output: PathBuf) -> Result<Arc<Session<T>>, SessionError> {
-        self.create_for(name, output, 0)
+        self.create_for(name, output, (0, 0))
     }
 
-    /// Creates a session owned by `owner_uid`.
+    /// Creates a session owned by `(uid, gid)`.
     pub fn create_for(
         &self,
         name: &str,
         output: PathBuf,
-        owner_uid: u32,
+        owner: (u32, u32),
     ) -> Result<Arc<Session<T>>, SessionError> {
-        self.create_with(name, output, owner_uid, None, None)
+        self.create_with(name, output, owner, None, None)
     }
 
-    /// Creates a session owned by `owner_uid`: a snapshot session when
+    /// Creates a session owned by `(uid, gid)`: a snapshot session when
     /// `snapshot` is given, streaming to `net` if given.
     pub fn create_with(
         &self,
         name: &str,
         output: PathBuf,
-        owner_uid: u32,
+        (owner_uid, owner_gid): (u32, u32),
         snapshot: Option<super::snapshot::SnapshotState>,
         net: Option<crate::core::net_output::NetOutput>,
     ) -> Result<Arc<Session<T>>, SessionError> {
@@ -520,6 +543,7 @@ impl<T> Sessions<T> {
                     output,
                     net,
                     owner_uid,
+                    owner_gid,
                     active: false,
                     ever_started: false,
                     channels: Vec::new(),

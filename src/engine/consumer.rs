@@ -10,6 +10,7 @@
 //! to `<dir>/<channel>_<cpu>` with `<dir>/index/<channel>_<cpu>.idx`.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
@@ -23,7 +24,7 @@ use rustix::event::epoll;
 use rustix::io::Errno;
 
 use super::net_output::{NetSink, PacketSink, StreamOut};
-use super::output::{create_dir, PacketIndex, StreamFile};
+use super::output::{create_dir, create_file, FileOwner, FileSplit, PacketIndex, StreamFile};
 use crate::ustctl::channel::{BufferChannel, Buffers, ChannelHandOut, MetadataChannel};
 use crate::ustctl::sys::RawStream;
 use crate::ustctl::{block_rt_signals, check, UstCtl, UstCtlError, UstCtlResult};
@@ -81,7 +82,8 @@ enum Request {
         trace: u64,
         name: String,
         buffers: Buffers,
-        monitor: bool,
+        /// Drained live into files split so (None: snapshots only).
+        monitor: Option<FileSplit>,
         reply: Reply<()>,
     },
     PushMetadata {
@@ -149,16 +151,19 @@ const WAKE_TOKEN: u64 = u64::MAX;
 impl Consumer {
     /// Starts the consumer thread (named `ustd-consumer-<label>`).
     pub fn start(ctl: Arc<UstCtl>, label: &str) -> UstCtlResult<Consumer> {
-        Self::start_with(ctl, label, None)
+        Self::start_with(ctl, label, None, None)
     }
 
     /// Starts a consumer whose traces stream to a relayd through `net`
     /// (trace directories are then paths at the relayd, e.g.
-    /// `ust/uid/0/64-bit`), with its live timer if the session is live.
+    /// `ust/uid/0/64-bit`), with its live timer if the session is live;
+    /// every local directory and file it creates is given to `owner` (a
+    /// user's session in the root daemon).
     pub fn start_with(
         ctl: Arc<UstCtl>,
         label: &str,
         net: Option<NetSink>,
+        owner: Option<FileOwner>,
     ) -> UstCtlResult<Consumer> {
         let wake = rustix::event::eventfd(
             0,
@@ -178,6 +183,7 @@ impl Consumer {
         let (tx, rx) = unbounded();
         let worker = Worker {
             ctl,
+            owner,
             epoll: ep,
             wake: wake.clone(),
             rx,
@@ -239,7 +245,19 @@ impl Consumer {
         name: &str,
         channel: BufferChannel,
     ) -> UstCtlResult<Arc<ChannelHandOut>> {
-        self.attach(trace, name, channel, true)
+        self.add_split_channel(trace, name, channel, FileSplit::default())
+    }
+
+    /// [`Consumer::add_channel`] with each stream split in files
+    /// `<name>_<cpu>_<N>` (lttng's tracefile size and count).
+    pub fn add_split_channel(
+        &self,
+        trace: TraceKey,
+        name: &str,
+        channel: BufferChannel,
+        split: FileSplit,
+    ) -> UstCtlResult<Arc<ChannelHandOut>> {
+        self.attach(trace, name, channel, Some(split))
     }
 
     /// Keeps `channel` for snapshots only: nothing is read until
@@ -251,7 +269,7 @@ impl Consumer {
         name: &str,
         channel: BufferChannel,
     ) -> UstCtlResult<Arc<ChannelHandOut>> {
-        self.attach(trace, name, channel, false)
+        self.attach(trace, name, channel, None)
     }
 
     fn attach(
@@ -259,7 +277,7 @@ impl Consumer {
         trace: TraceKey,
         name: &str,
         channel: BufferChannel,
-        monitor: bool,
+        monitor: Option<FileSplit>,
     ) -> UstCtlResult<Arc<ChannelHandOut>> {
         let hand_out = channel.hand_out();
         let buffers = channel.buffers;
@@ -493,6 +511,7 @@ struct LiveMetadata {
 
 struct Worker {
     ctl: Arc<UstCtl>,
+    owner: Option<FileOwner>,
     epoll: OwnedFd,
     wake: Arc<OwnedFd>,
     rx: Receiver<Request>,
@@ -674,7 +693,7 @@ impl Worker {
                     },
                     _ => dir,
                 };
-                let out = StreamOut::metadata(self.net.as_ref(), &dir)?;
+                let out = StreamOut::metadata(self.net.as_ref(), &dir, self.owner)?;
                 Some(LiveMetadata {
                     dir,
                     buffers,
@@ -698,26 +717,26 @@ impl Worker {
         trace: u64,
         name: String,
         buffers: Buffers,
-        monitor: bool,
+        monitor: Option<FileSplit>,
     ) -> UstCtlResult<()> {
         let t = self
             .traces
             .get(&trace)
             .ok_or(UstCtlError::UnknownTrace(trace))?;
         let dir = match (&t.live, monitor) {
-            (Some(live), true) => Some(live.dir.clone()),
-            (None, true) => {
+            (Some(live), Some(split)) => Some((live.dir.clone(), split)),
+            (None, Some(_)) => {
                 return Err(UstCtlError::InvalidSpec(
                     "a snapshot-only trace cannot drain channels live".into(),
                 ))
             }
-            (_, false) => None,
+            (_, None) => None,
         };
         let mut tokens = Vec::new();
         let mut result = Ok(());
-        if let Some(dir) = dir {
+        if let Some((dir, split)) = dir {
             for (cpu, s) in buffers.streams.iter().enumerate() {
-                match self.add_stream(trace, &dir, &name, cpu, *s) {
+                match self.add_stream(trace, (&dir, split), &name, cpu, *s) {
                     Ok(t) => tokens.push(t),
                     Err(e) => {
                         result = Err(e);
@@ -746,7 +765,7 @@ impl Worker {
     fn add_stream(
         &mut self,
         trace: u64,
-        dir: &Path,
+        (dir, split): (&Path, FileSplit),
         channel: &str,
         cpu: usize,
         stream: NonNull<RawStream>,
@@ -769,7 +788,7 @@ impl Worker {
             rustix::fs::fcntl_getfl(fd).map_err(|e| UstCtlError::io("fcntl(F_GETFL)")(e.into()))?;
         rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)
             .map_err(|e| UstCtlError::io("fcntl(F_SETFL)")(e.into()))?;
-        let out = StreamOut::data(self.net.as_ref(), dir, file)?;
+        let out = StreamOut::data(self.net.as_ref(), dir, file, self.owner, split)?;
         let token = self.free.pop().unwrap_or_else(|| {
             self.slots.push(None);
             self.slots.len() - 1
@@ -1000,12 +1019,14 @@ impl Worker {
             .traces
             .get(&trace)
             .ok_or(UstCtlError::UnknownTrace(trace))?;
-        create_dir(&dest.join("index"))?;
+        create_dir(&dest.join("index"), self.owner)?;
         let md = dest.join("metadata");
-        std::fs::write(&md, &t.cache).map_err(UstCtlError::file(&md))?;
+        create_file(&md, self.owner)?
+            .write_all(&t.cache)
+            .map_err(UstCtlError::file(&md))?;
         for ch in &t.channels {
             for (cpu, s) in ch.buffers.streams.iter().enumerate() {
-                let mut out = StreamFile::plain(dest, &format!("{}_{cpu}", ch.name))?;
+                let mut out = StreamFile::plain(dest, &format!("{}_{cpu}", ch.name), self.owner)?;
                 snapshot_stream(&self.ctl, *s, &mut out, max_subbufs)?;
             }
         }
@@ -1030,7 +1051,7 @@ impl Worker {
                     return Ok(());
                 };
                 m.dir = moved(&m.dir);
-                m.out = StreamOut::File(StreamFile::metadata(&m.dir)?);
+                m.out = StreamOut::File(StreamFile::metadata(&m.dir, self.owner)?);
                 m.written = 0;
                 t.pump_metadata(&self.ctl)
             });
@@ -1042,12 +1063,11 @@ impl Worker {
             let Some(dir) = self.traces.get(&ds.trace).and_then(|t| t.live.as_ref()) else {
                 continue;
             };
-            let name = ds
-                .out
-                .path()
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned());
-            match StreamFile::data(&dir.dir, &name.unwrap_or_default()) {
+            // Network sessions are not rotated (refused by the command).
+            let StreamOut::File(f) = &ds.out else {
+                continue;
+            };
+            match f.moved_to(&dir.dir) {
                 Ok(out) => ds.out = StreamOut::File(out),
                 Err(e) => {
                     first_err.get_or_insert(e);

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender, TrySendError};
 
-use super::output::{PacketIndex, StreamFile};
+use super::output::{FileOwner, FileSplit, PacketIndex, StreamFile};
 use crate::core::net_output::{NetOutput, NetStats};
 use crate::relayd::{RelaydError, RelaydSession, RelaydStream};
 use crate::relayd_wire::{CreateSession, Index};
@@ -220,20 +220,29 @@ pub(crate) enum StreamOut {
 impl StreamOut {
     /// Data stream `<dir>/<name>` (with its index), locally or at the relayd
     /// (`dir` is then relative: `ust/uid/UID/64-bit`).
-    pub(crate) fn data(net: Option<&NetSink>, dir: &Path, name: &str) -> UstCtlResult<Self> {
+    /// Local files go to `owner` and are split as `split` says; a relayd
+    /// stream is neither (the relayd owns and names its files).
+    pub(crate) fn data(
+        net: Option<&NetSink>,
+        dir: &Path,
+        name: &str,
+        owner: Option<FileOwner>,
+        split: FileSplit,
+    ) -> UstCtlResult<Self> {
         Ok(match net {
             Some(n) => StreamOut::Net(n.stream(dir, name)),
-            None => StreamOut::File(StreamFile::data(dir, name)?),
+            None => StreamOut::File(StreamFile::data(dir, name, owner, split)?),
         })
     }
 
-    pub(crate) fn metadata(net: Option<&NetSink>, dir: &Path) -> UstCtlResult<Self> {
+    pub(crate) fn metadata(
+        net: Option<&NetSink>,
+        dir: &Path,
+        owner: Option<FileOwner>,
+    ) -> UstCtlResult<Self> {
         Ok(match net {
             Some(n) => StreamOut::Net(n.stream(dir, "metadata")),
-            None => {
-                super::output::create_dir(dir)?;
-                StreamOut::File(StreamFile::metadata(dir)?)
-            }
+            None => StreamOut::File(StreamFile::metadata(dir, owner)?),
         })
     }
 

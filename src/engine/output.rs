@@ -105,22 +105,107 @@ fn index_header() -> [u8; INDEX_HEADER_LEN] {
     b
 }
 
-pub(crate) fn create_dir(dir: &Path) -> UstCtlResult<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o770)
-        .create(dir)
-        .map_err(UstCtlError::file(dir))
+/// Who owns a trace's directories and files: lttng-sessiond writes a
+/// user's session as that user (uid and gid of the client that created it).
+/// `None`: the daemon's own session, files keep the daemon's ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileOwner {
+    pub uid: u32,
+    pub gid: u32,
 }
 
-fn create_file(path: &Path) -> UstCtlResult<File> {
-    OpenOptions::new()
+impl FileOwner {
+    fn give(self, path: &Path, f: Option<&File>) -> UstCtlResult<()> {
+        let r = match f {
+            Some(f) => std::os::unix::fs::fchown(f, Some(self.uid), Some(self.gid)),
+            None => std::os::unix::fs::lchown(path, Some(self.uid), Some(self.gid)),
+        };
+        r.map_err(UstCtlError::file(path))
+    }
+}
+
+/// Creates a session's output directory (and missing parents) with the
+/// owner's credentials, in a `mkdir` child: the daemon is multi-threaded,
+/// so it never changes its own ids. Fails where the owner may not write,
+/// which is lttng-sessiond's "Create directory failed" at `start`.
+pub(crate) fn create_output_as(dir: &Path, owner: FileOwner) -> UstCtlResult<()> {
+    use std::os::unix::process::CommandExt;
+    let out = std::process::Command::new("mkdir")
+        .args(["-p", "-m", "770", "--"])
+        .arg(dir)
+        .uid(owner.uid)
+        .gid(owner.gid)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .output()
+        .map_err(UstCtlError::file(dir))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let why = String::from_utf8_lossy(&out.stderr);
+    Err(UstCtlError::file(dir)(std::io::Error::other(
+        why.trim().to_owned(),
+    )))
+}
+
+/// Creates `dir` and its missing parents (mode 0770), each given to `owner`.
+pub(crate) fn create_dir(dir: &Path, owner: Option<FileOwner>) -> UstCtlResult<()> {
+    let Some(owner) = owner else {
+        return std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o770)
+            .create(dir)
+            .map_err(UstCtlError::file(dir));
+    };
+    // Top-down from the deepest existing ancestor, so that each directory
+    // this call makes (and only those) changes hands.
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && std::fs::symlink_metadata(a).is_err())
+        .collect();
+    for d in missing.into_iter().rev() {
+        match std::fs::DirBuilder::new().mode(0o770).create(d) {
+            Ok(()) => owner.give(d, None)?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(UstCtlError::file(d)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Creates (or empties) `path`, mode 0660, given to `owner`.
+pub(crate) fn create_file(path: &Path, owner: Option<FileOwner>) -> UstCtlResult<File> {
+    let f = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o660)
         .open(path)
-        .map_err(UstCtlError::file(path))
+        .map_err(UstCtlError::file(path))?;
+    if let Some(o) = owner {
+        o.give(path, Some(&f))?;
+    }
+    Ok(f)
+}
+
+/// lttng's `--tracefile-size`/`--tracefile-count`: a data stream split into
+/// files `<name>_<N>` of at most `size` bytes (a packet never straddles two;
+/// 0: one file `<name>`), `N` counting modulo `count` (0: no limit), so the
+/// file reused is the oldest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileSplit {
+    pub size: u64,
+    pub count: u64,
+}
+
+/// Where a split stream is: its base name, directory and current file number.
+struct Split {
+    dir: PathBuf,
+    name: String,
+    limits: FileSplit,
+    current: u64,
+    /// Highest file number made: what `remove` deletes.
+    made: u64,
 }
 
 /// A stream file (`<channel>_<cpu>` or `metadata`) and, for data streams,
@@ -130,48 +215,115 @@ pub(crate) struct StreamFile {
     file: File,
     offset: u64,
     index: Option<(PathBuf, File)>,
+    owner: Option<FileOwner>,
+    split: Option<Split>,
+}
+
+/// `<dir>/<name>` and `<dir>/index/<name>.idx`, both created, the index with its header.
+fn data_files(
+    dir: &Path,
+    name: &str,
+    owner: Option<FileOwner>,
+) -> UstCtlResult<(PathBuf, File, (PathBuf, File))> {
+    let index_dir = dir.join("index");
+    create_dir(&index_dir, owner)?;
+    let idx_path = index_dir.join(format!("{name}.idx"));
+    let mut idx = create_file(&idx_path, owner)?;
+    idx.write_all(&index_header())
+        .map_err(UstCtlError::file(&idx_path))?;
+    let path = dir.join(name);
+    Ok((path.clone(), create_file(&path, owner)?, (idx_path, idx)))
 }
 
 impl StreamFile {
     /// Data stream `<dir>/<name>` with `<dir>/index/<name>.idx`.
-    pub(crate) fn data(dir: &Path, name: &str) -> UstCtlResult<Self> {
-        let index_dir = dir.join("index");
-        create_dir(&index_dir)?;
-        let idx_path = index_dir.join(format!("{name}.idx"));
-        let mut idx = create_file(&idx_path)?;
-        idx.write_all(&index_header())
-            .map_err(UstCtlError::file(&idx_path))?;
-        let path = dir.join(name);
+    /// Split in files `<name>_<N>` when `split.size` is not 0.
+    pub(crate) fn data(
+        dir: &Path,
+        name: &str,
+        owner: Option<FileOwner>,
+        split: FileSplit,
+    ) -> UstCtlResult<Self> {
+        let split = (split.size > 0).then(|| Split {
+            dir: dir.to_owned(),
+            name: name.to_owned(),
+            limits: split,
+            current: 0,
+            made: 0,
+        });
+        let first = match &split {
+            Some(_) => format!("{name}_0"),
+            None => name.to_owned(),
+        };
+        let (path, file, index) = data_files(dir, &first, owner)?;
         Ok(Self {
-            file: create_file(&path)?,
             path,
+            file,
             offset: 0,
-            index: Some((idx_path, idx)),
+            index: Some(index),
+            owner,
+            split,
         })
     }
 
+    /// The same data stream in another directory (a rotation's next
+    /// chunk): same base name, owner and split, from its first file.
+    pub(crate) fn moved_to(&self, dir: &Path) -> UstCtlResult<Self> {
+        match &self.split {
+            Some(sp) => Self::data(dir, &sp.name, self.owner, sp.limits),
+            None => {
+                let name = self.path.file_name().unwrap_or_default().to_string_lossy();
+                Self::data(dir, &name, self.owner, FileSplit::default())
+            }
+        }
+    }
+
+    /// Moves a split stream to its next file when `len` more bytes would
+    /// pass the size; that file (the oldest, past the count) starts empty.
+    fn next_file_for(&mut self, len: u64) -> UstCtlResult<()> {
+        let Some(sp) = self.split.as_mut() else {
+            return Ok(());
+        };
+        if self.offset == 0 || self.offset + len <= sp.limits.size {
+            return Ok(());
+        }
+        sp.current += 1;
+        if sp.limits.count > 0 {
+            sp.current %= sp.limits.count;
+        }
+        sp.made = sp.made.max(sp.current);
+        let name = format!("{}_{}", sp.name, sp.current);
+        let (path, file, index) = data_files(&sp.dir, &name, self.owner)?;
+        (self.path, self.file, self.index, self.offset) = (path, file, Some(index), 0);
+        Ok(())
+    }
+
     /// `<dir>/<name>` without index (snapshots).
-    pub(crate) fn plain(dir: &Path, name: &str) -> UstCtlResult<Self> {
+    pub(crate) fn plain(dir: &Path, name: &str, owner: Option<FileOwner>) -> UstCtlResult<Self> {
         let path = dir.join(name);
         Ok(Self {
-            file: create_file(&path)?,
+            file: create_file(&path, owner)?,
             path,
             offset: 0,
             index: None,
+            owner,
+            split: None,
         })
     }
 
     /// `<dir>/metadata` (no index).
-    pub(crate) fn metadata(dir: &Path) -> UstCtlResult<Self> {
-        create_dir(dir)?;
+    pub(crate) fn metadata(dir: &Path, owner: Option<FileOwner>) -> UstCtlResult<Self> {
+        create_dir(dir, owner)?;
         // lttng creates index/ for every trace, even when nothing uses it.
-        create_dir(&dir.join("index"))?;
+        create_dir(&dir.join("index"), owner)?;
         let path = dir.join("metadata");
         Ok(Self {
-            file: create_file(&path)?,
+            file: create_file(&path, owner)?,
             path,
             offset: 0,
             index: None,
+            owner,
+            split: None,
         })
     }
 
@@ -181,6 +333,7 @@ impl StreamFile {
         bytes: &[u8],
         mut index: PacketIndex,
     ) -> UstCtlResult<()> {
+        self.next_file_for(bytes.len() as u64)?;
         self.file
             .write_all(bytes)
             .map_err(UstCtlError::file(&self.path))?;
@@ -196,9 +349,13 @@ impl StreamFile {
     /// Deletes the file and its index: a stream the trace's metadata does
     /// not describe.
     pub(crate) fn remove(self) -> UstCtlResult<()> {
-        std::fs::remove_file(&self.path).map_err(UstCtlError::file(&self.path))?;
-        if let Some((path, _)) = &self.index {
-            std::fs::remove_file(path).map_err(UstCtlError::file(path))?;
+        let Some(sp) = &self.split else {
+            return remove_data_files(&self.path, self.index.as_ref().map(|(p, _)| p.as_path()));
+        };
+        for n in 0..=sp.made {
+            let name = format!("{}_{n}", sp.name);
+            let idx = sp.dir.join("index").join(format!("{name}.idx"));
+            remove_data_files(&sp.dir.join(name), Some(&idx))?;
         }
         Ok(())
     }
@@ -232,6 +389,14 @@ impl StreamFile {
     }
 }
 
+fn remove_data_files(path: &Path, index: Option<&Path>) -> UstCtlResult<()> {
+    std::fs::remove_file(path).map_err(UstCtlError::file(path))?;
+    if let Some(p) = index {
+        std::fs::remove_file(p).map_err(UstCtlError::file(p))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +412,31 @@ mod tests {
             pid_trace_dir(out, "a/b", 42, "20261124-101010"),
             Path::new("/t/ust/pid/a_b-42-20261124-101010")
         );
+    }
+
+    #[test]
+    fn split_stream_reuses_the_oldest_file_past_the_count() {
+        let dir = std::env::temp_dir().join(format!("ustd-split-{}", std::process::id()));
+        let split = FileSplit {
+            size: 100,
+            count: 2,
+        };
+        let mut f = StreamFile::data(&dir, "c_0", None, split).unwrap();
+        // 60-byte packets: one per file; the third and fourth reuse _0 and _1.
+        for n in 0..4u8 {
+            f.write_packet(&[n; 60], PacketIndex::default()).unwrap();
+        }
+        let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+        assert_eq!(read("c_0_0"), vec![2; 60]);
+        assert_eq!(read("c_0_1"), vec![3; 60]);
+        assert!(!dir.join("c_0_2").exists() && !dir.join("c_0").exists());
+        let idx = read("index/c_0_1.idx");
+        assert_eq!(idx.len(), INDEX_HEADER_LEN + INDEX_ENTRY_LEN);
+        // The entry's offset is within its own file.
+        assert_eq!(&idx[INDEX_HEADER_LEN..INDEX_HEADER_LEN + 8], &[0; 8]);
+        f.remove().unwrap();
+        assert!(!dir.join("c_0_0").exists() && !dir.join("index/c_0_1.idx").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::core::rotation::{Rotation, RotationError};
-use crate::engine::output::create_dir;
+use crate::engine::output::{create_dir, FileOwner};
 use crate::engine::trace::{SessionTrace, TraceError};
 use crate::io::host::unix_and_offset;
 use crate::sync::lock;
@@ -51,7 +51,7 @@ fn switch_chunk(trace: &SessionTrace, out: &Path, r: &Rotation) -> Result<(), Ro
         .consumer()
         .rotate(out, &out.join(&r.to))
         .map_err(TraceError::from)?;
-    archive(out, &r.from, &r.archive)
+    archive(out, &r.from, &r.archive, trace.owner())
 }
 
 /// Destroy, once every file is closed: a session that rotated archives its
@@ -67,7 +67,7 @@ pub fn archive_last(trace: &SessionTrace) -> Option<PathBuf> {
         c.begin(now, false).ok()?
     };
     let out = trace.output_dir();
-    let done = archive(out, &r.from, &r.archive);
+    let done = archive(out, &r.from, &r.archive, trace.owner());
     lock(&trace.chunks).finish(&r, done.is_ok(), false);
     match done {
         Ok(()) => Some(out.join(&r.archive)),
@@ -81,16 +81,21 @@ pub fn archive_last(trace: &SessionTrace) -> Option<PathBuf> {
 /// Moves a closed chunk (`from`, relative to `out`; empty: `out/ust`) to
 /// `out/<archive>`. A chunk that never held a buffer set becomes an empty
 /// `ust/`, as lttng leaves it.
-pub(crate) fn archive(out: &Path, from: &Path, archive: &Path) -> Result<(), RotateError> {
+pub(crate) fn archive(
+    out: &Path,
+    from: &Path,
+    archive: &Path,
+    owner: Option<FileOwner>,
+) -> Result<(), RotateError> {
     let err = |path: &Path| {
         let path = path.to_owned();
         move |source| RotateError::Archive { path, source }
     };
     let dest = out.join(archive);
     let parent = dest.parent().unwrap_or(out);
-    create_dir(parent).map_err(|e| RotateError::Trace(e.into()))?;
+    create_dir(parent, owner).map_err(|e| RotateError::Trace(e.into()))?;
     let (src, dest_ust) = if from.as_os_str().is_empty() {
-        create_dir(&dest).map_err(|e| RotateError::Trace(e.into()))?;
+        create_dir(&dest, owner).map_err(|e| RotateError::Trace(e.into()))?;
         (out.join("ust"), dest.join("ust"))
     } else {
         (out.join(from), dest.clone())
@@ -98,7 +103,7 @@ pub(crate) fn archive(out: &Path, from: &Path, archive: &Path) -> Result<(), Rot
     match std::fs::rename(&src, &dest_ust) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            create_dir(&dest.join("ust")).map_err(|e| RotateError::Trace(e.into()))
+            create_dir(&dest.join("ust"), owner).map_err(|e| RotateError::Trace(e.into()))
         }
         Err(e) => Err(err(&src)(e)),
     }

@@ -47,6 +47,7 @@ use crate::core::push_gate::PushGate;
 use crate::core::rotation::Chunks;
 use crate::core::session::{BufferScheme, ChannelConfig, SessionConfig};
 use crate::engine::net_output::{NetRelay, NetSession, SYNC_TIMEOUT};
+use crate::engine::output::{create_output_as, FileOwner, FileSplit};
 use crate::engine::{pid_trace_dir, uid_trace_dir, ChannelLoss, Consumer, TraceKey, TraceLoss};
 use crate::io::host::{
     boot_id, hostname, local_datetime, measure_clock_offset, process_stopped, random_uuid,
@@ -177,6 +178,8 @@ pub struct SessionTrace {
     /// The current trace chunk (see `engine::rotation`); locked only to
     /// read or change the state, never across the rotation's I/O.
     pub(crate) chunks: Mutex<Chunks>,
+    /// Who the local files go to (a user's session in the root daemon).
+    owner: Option<FileOwner>,
 }
 
 /// The consumer as the registry's push target.
@@ -240,6 +243,7 @@ impl SessionTrace {
             ctl.clone(),
             &format!("s{session_id}"),
             net.as_ref().map(NetRelay::sink),
+            Self::file_owner(cfg),
         )?;
         Ok(Self {
             name: cfg.name.clone(),
@@ -255,7 +259,32 @@ impl SessionTrace {
             sets: BufferSets::default(),
             closed_loss: Mutex::new(BTreeMap::new()),
             chunks: Mutex::new(Chunks::new(unix_and_offset(SystemTime::now()))),
+            owner: Self::file_owner(cfg),
         })
+    }
+
+    /// Whose files a session's trace are: another user's session in the
+    /// root daemon is written as that user; otherwise the daemon's own ids.
+    /// Who this trace's local files go to.
+    pub(crate) fn owner(&self) -> Option<FileOwner> {
+        self.owner
+    }
+
+    pub fn file_owner(cfg: &SessionConfig) -> Option<FileOwner> {
+        let root = rustix::process::geteuid().is_root();
+        (root && cfg.owner_uid != 0).then_some(FileOwner {
+            uid: cfg.owner_uid,
+            gid: cfg.owner_gid,
+        })
+    }
+
+    /// Creates a user's session output directory as that user (lttng's
+    /// check at `start`); nothing for the daemon's own sessions.
+    pub fn create_output(cfg: &SessionConfig) -> Result<(), TraceError> {
+        match Self::file_owner(cfg) {
+            Some(owner) if cfg.snapshot.is_none() => Ok(create_output_as(&cfg.output, owner)?),
+            _ => Ok(()),
+        }
     }
 
     pub fn output_dir(&self) -> &Path {
@@ -500,7 +529,12 @@ impl SessionTrace {
             self.consumer
                 .add_snapshot_channel(set.key, &file_name, buffers)?
         } else {
-            self.consumer.add_channel(set.key, &file_name, buffers)?
+            let split = FileSplit {
+                size: a.tracefile_size,
+                count: a.tracefile_count,
+            };
+            self.consumer
+                .add_split_channel(set.key, &file_name, buffers, split)?
         };
         let objs = hand_out.app_objects()?;
         chans.insert(

@@ -93,6 +93,7 @@ fn code(e: &CommandError) -> ErrorCode {
         CommandError::GroupNotFound(_) => ErrorCode::GroupNotFound,
         CommandError::BadTrackerValue(_) => ErrorCode::Invalid,
         CommandError::Trace(_) => ErrorCode::UstSessFail,
+        CommandError::CreateDir(_) => ErrorCode::CreateDirFail,
         CommandError::Filter(_) => ErrorCode::FilterInval,
         CommandError::Snapshot(e) => snapshot_code(e),
         CommandError::Relayd(_) => ErrorCode::RelaydConnectFail,
@@ -326,6 +327,9 @@ impl LttngFront {
                     switch_timer_us: Some(channel.switch_timer_us),
                     read_timer_us: Some(channel.read_timer_us),
                     buffers: Some(buffers),
+                    tracefile_size: channel.tracefile_size,
+                    tracefile_count: channel.tracefile_count,
+                    monitor_timer_us: Some(channel.monitor_timer_us),
                 };
                 done(commands::enable_channel(d, Some(target.session), channel.name, o).await)
             }
@@ -580,12 +584,20 @@ impl LttngFront {
                     &self.d,
                     name.clone(),
                     Some(output.clone()),
-                    peer.uid,
+                    (peer.uid, peer.gid),
                 )
                 .await,
             )?;
         } else {
-            done(commands::create(&self.d, name.clone(), Some(output.clone()), peer.uid).await)?;
+            done(
+                commands::create(
+                    &self.d,
+                    name.clone(),
+                    Some(output.clone()),
+                    (peer.uid, peer.gid),
+                )
+                .await,
+            )?;
         }
         let reply = SessionDescriptor {
             kind: if snapshot {
@@ -635,7 +647,10 @@ impl LttngFront {
                 crate::io::host::local_datetime(SystemTime::now())
             ),
         };
-        done(commands::create_with(&self.d, name.clone(), None, Some(net), peer.uid).await)?;
+        done(
+            commands::create_with(&self.d, name.clone(), None, Some(net), (peer.uid, peer.gid))
+                .await,
+        )?;
         let reply = SessionDescriptor {
             name: Some(name),
             ..desc
@@ -829,12 +844,12 @@ fn channel_attr(ch: &ChannelConfig) -> ChannelAttr {
         switch_timer_us: ch.attrs.switch_timer_us,
         read_timer_us: ch.attrs.read_timer_us,
         output: 1,
-        tracefile_size: 0,
-        tracefile_count: 0,
+        tracefile_size: ch.attrs.tracefile_size,
+        tracefile_count: ch.attrs.tracefile_count,
         live_timer_us: 0,
         discarded_events: 0,
         lost_packets: 0,
-        monitor_timer_us: 1_000_000,
+        monitor_timer_us: ch.attrs.monitor_timer_us,
         blocking_timeout_us: 0,
     }
 }

@@ -9,6 +9,7 @@ pub enum ErrorCode {
     Und = 12,
     SessionStarted = 13,
     NotSupported = 15,
+    CreateDirFail = 17,
     SessNotFound = 23,
     BufferTypeMismatch = 24,
     Fatal = 25,

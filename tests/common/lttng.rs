@@ -91,6 +91,28 @@ pub fn ok(w: &World, args: &[&str]) -> String {
     out
 }
 
+/// A command-line front end: the stock `lttng` CLI, or ustd's own, which
+/// takes the same arguments for the common commands.
+pub type Cli = fn(&World, &[&str]) -> Output;
+
+/// ustd's CLI in the world, talking to the root daemon there.
+pub fn ustd_cli(w: &World, args: &[&str]) -> Output {
+    let mut c = w.command_in(&ustd_bin());
+    c.args(args);
+    run_with_timeout(c, GENEROUS).unwrap()
+}
+
+pub fn ok_with(cli: Cli, w: &World, args: &[&str]) -> String {
+    let o = cli(w, args);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{args:?} failed: {out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
 pub fn babeltrace(dir: &Path) -> Vec<String> {
     let mut c = Command::new("babeltrace2");
     c.arg(dir);
