@@ -652,6 +652,10 @@ fn filters_and_exclusions_through_the_stock_cli() {
 
 /// A channel too small for what the app writes, in discard mode: the events
 /// the writers dropped show in `lttng list SESSION`'s channel statistics.
+/// The read timer (1 s) makes the consumer read on its period instead of
+/// at each sub-buffer switch, so the app's burst overruns the 8 KiB
+/// however the two are scheduled (woken by the writer, a consumer on the
+/// other CPU could keep up with an app slowed by a loaded machine).
 ///
 /// Break caught: the front end's channel listing leaving the statistics at 0
 /// (the `loss.get(..)` lookup removed).
@@ -672,6 +676,8 @@ fn discarded_events_show_in_lttng_list() {
             "4096",
             "--num-subbuf",
             "2",
+            "--read-timer",
+            "1000000",
         ],
     );
     ok(&w, &["enable-event", "-u", "ustd_fixture:*", "-c", "c"]);
