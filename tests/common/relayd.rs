@@ -90,8 +90,18 @@ impl Relayd {
         r
     }
 
+    /// Sends `sig`; for SIGSTOP, returns once every thread of the relayd
+    /// is stopped (a group stop completes asynchronously: a thread running
+    /// on the other CPU could still answer a request sent right after
+    /// `kill` returned).
     pub fn signal(&self, sig: i32) {
-        super::signal(self.child.id() as i32, sig);
+        let pid = self.child.id();
+        super::signal(pid as i32, sig);
+        if sig == libc::SIGSTOP {
+            wait_until("every relayd thread stopped", GENEROUS, || {
+                all_threads_stopped(pid).then_some(())
+            });
+        }
     }
 }
 
@@ -100,6 +110,20 @@ impl Drop for Relayd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether every thread of `pid` is in the stopped state (`T`).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().all(|t| {
+        fs::read_to_string(t.path().join("stat")).is_ok_and(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                == Some("T")
+        })
+    })
 }
 
 /// Whether process `pid` holds the socket listening on 127.0.0.1:`port`.
