@@ -133,6 +133,9 @@ fn run_app(w: &World) -> i32 {
     let mut app = app;
     app.wait_line("emitted", GENEROUS);
     assert!(app.wait_exit(GENEROUS).success());
+    // Gone from the daemon too: a command racing the exit would report the
+    // app as failed (exit 3).
+    w.wait_gone(&[pid], GENEROUS);
     pid
 }
 
@@ -239,6 +242,9 @@ fn vpid_filter_keeps_one_app() {
         app.signal(libc::SIGUSR1);
         app.wait_line("emitted", GENEROUS);
     }
+    // Both exit after emitting: gone from the daemon before `stop`, which
+    // would otherwise race their exit and report them (exit 3).
+    w.wait_gone(&[a.pid(), b.pid()], GENEROUS);
     ok(&w, &["stop"]);
     ok(&w, &["destroy"]);
     let text = bt(&out);
