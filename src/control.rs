@@ -96,6 +96,7 @@ mod tests {
                 name: "app".into(),
                 reason: "no answer".into(),
             }],
+            gone: vec![],
         }
     }
 

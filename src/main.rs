@@ -32,7 +32,9 @@ use ustd::io::paths::Paths;
     version,
     about = "A session daemon for LTTng-UST 2.13 applications",
     after_help = "Exit status: 0 done; 1 error; 2 bad usage; 3 done, but failed for some apps \
-                  (each named on stderr, and in the JSON `report.failed` list)."
+                  (each named on stderr, and in the JSON `report.failed` list). An app that \
+                  exited while the command ran is not a failure: it is named on stderr as a note \
+                  and in `report.gone`."
 )]
 struct Cli {
     /// Directory holding the app socket, control socket and lock
@@ -555,6 +557,12 @@ fn print<T: serde::Serialize>(
     } else {
         println!("{text}");
     }
+    for g in report.map_or(&[][..], |r| &r.gone[..]) {
+        eprintln!(
+            "ustd: note: app {} (pid {}, {}) exited during the command: {}",
+            g.app_id, g.pid, g.name, g.reason
+        );
+    }
     let Some(report) = report.filter(|r| r.some_failed()) else {
         return Ok(Done::All);
     };
@@ -567,7 +575,7 @@ fn print<T: serde::Serialize>(
     let failed = report.failed.len();
     eprintln!(
         "ustd: error: failed for {failed} of {} apps",
-        report.applied + failed
+        report.applied + failed + report.gone.len()
     );
     Ok(Done::SomeAppsFailed)
 }

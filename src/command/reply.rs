@@ -47,6 +47,10 @@ pub enum Reply {
 pub struct FanOutReport {
     pub applied: usize,
     pub failed: Vec<AppFailure>,
+    /// Apps that exited (or were killed) while the command ran: reported,
+    /// but not a failure, as lttng-sessiond skips a dead app.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gone: Vec<AppFailure>,
 }
 
 impl FanOutReport {

@@ -212,6 +212,11 @@ impl SyncError {
     pub fn is_fatal(&self) -> bool {
         matches!(self, SyncError::App(e) if !matches!(e, AppIoError::Refused { .. }))
     }
+
+    /// Whether the app is gone (see [`AppIoError::is_gone`]).
+    pub fn is_gone(&self) -> bool {
+        matches!(self, SyncError::App(e) if e.is_gone())
+    }
 }
 
 impl AppShadow {

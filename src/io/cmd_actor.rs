@@ -12,8 +12,9 @@ use std::sync::Arc;
 use crate::core::app::Lease;
 use crate::io::app_conn::{AppConn, AppJob, AppRef, JobReceiver};
 use crate::io::app_sync::{list_tracepoints, sync_all, AppLink, AppShadow, SyncError};
+use crate::io::job_queue::JobError;
 use crate::io::state::Daemon;
-use crate::io::stream::idle_watch;
+use crate::io::stream::{idle_watch, AppIoError};
 
 pub async fn run(
     d: Arc<Daemon>,
@@ -41,29 +42,39 @@ pub async fn run(
                         d.hang_up(&app, &lease, "configuration", io);
                     }
                 }
-                let _ = done.send(r.map_err(|e| e.to_string()));
+                let _ = done.send(r.map_err(|e| JobError {
+                    gone: e.is_gone(),
+                    reason: e.to_string(),
+                }));
             }
             AppJob::Forget { session_id, done } => {
                 let r = Box::pin(shadow.forget(&link, session_id)).await;
                 if let Err(e) = &r {
                     d.hang_up(&app, &lease, "session release", e);
                 }
-                let _ = done.send(r.map_err(|e| e.to_string()));
+                let _ = done.send(r.map_err(job_error));
             }
             AppJob::Statedump { session_id, done } => {
                 let r = Box::pin(shadow.statedump(&link, session_id)).await;
                 if let Err(e) = &r {
                     d.hang_up(&app, &lease, "statedump", e);
                 }
-                let _ = done.send(r.map_err(|e| e.to_string()));
+                let _ = done.send(r.map_err(job_error));
             }
             AppJob::ListTracepoints { fields, done } => {
                 let r = Box::pin(list_tracepoints(&link, fields)).await;
                 if let Err(e) = &r {
                     d.hang_up(&app, &lease, "tracepoint listing", e);
                 }
-                let _ = done.send(r.map_err(|e| e.to_string()));
+                let _ = done.send(r.map_err(job_error));
             }
         }
+    }
+}
+
+fn job_error(e: AppIoError) -> JobError {
+    JobError {
+        gone: e.is_gone(),
+        reason: e.to_string(),
     }
 }

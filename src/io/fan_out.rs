@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::command::reply::{AppFailure, FanOutReport};
 use crate::io::app_conn::{AppJob, AppRef};
+use crate::io::job_queue::{Done, JobError};
 use crate::io::state::Daemon;
 
 /// Upper bound on one app's share of a fan-out, beyond its per-step
@@ -22,7 +23,7 @@ const APP_JOB_BOUND: Duration = Duration::from_secs(60);
 /// Queues `make(done)` on every live app's actor and gathers the results.
 pub(crate) async fn fan_out<T: Send + 'static>(
     d: &Daemon,
-    make: impl Fn(oneshot::Sender<Result<T, String>>) -> AppJob,
+    make: impl Fn(Done<T>) -> AppJob,
 ) -> (FanOutReport, Vec<(AppRef, T)>) {
     let mut set = JoinSet::new();
     for app in d.registry.snapshot() {
@@ -31,13 +32,21 @@ pub(crate) async fn fan_out<T: Send + 'static>(
         let job = Box::new(make(tx));
         set.spawn(async move {
             let r = match tokio::time::timeout(APP_JOB_BOUND, async {
-                lease.jobs.send(job).await.map_err(|e| e.to_string())?;
-                rx.await.map_err(|_| "app disconnected".to_owned())?
+                // A closed queue or a dropped answer: the app's actor has
+                // ended, i.e. the app is gone.
+                lease
+                    .jobs
+                    .send(job)
+                    .await
+                    .map_err(|e| JobError::gone(e.to_string()))?;
+                rx.await.map_err(|_| JobError::gone("app disconnected"))?
             })
             .await
             {
                 Ok(r) => r,
-                Err(_) => Err(format!("no answer within {APP_JOB_BOUND:?}")),
+                Err(_) => Err(JobError::failed(format!(
+                    "no answer within {APP_JOB_BOUND:?}"
+                ))),
             };
             (app, r)
         });
@@ -51,15 +60,23 @@ pub(crate) async fn fan_out<T: Send + 'static>(
                 report.applied += 1;
                 values.push((app, v));
             }
-            Err(reason) => report.failed.push(AppFailure {
-                app_id: app.id.0,
-                pid: app.info.creds.pid,
-                name: app.info.name.clone(),
-                reason,
-            }),
+            Err(e) => {
+                let f = AppFailure {
+                    app_id: app.id.0,
+                    pid: app.info.creds.pid,
+                    name: app.info.name.clone(),
+                    reason: e.reason,
+                };
+                if e.gone {
+                    report.gone.push(f)
+                } else {
+                    report.failed.push(f)
+                }
+            }
         }
     }
     report.failed.sort_by_key(|f| f.app_id);
+    report.gone.sort_by_key(|f| f.app_id);
     (report, values)
 }
 

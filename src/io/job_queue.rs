@@ -21,27 +21,47 @@ pub use crate::core::job_queue::SendError;
 /// Most jobs queued per app; a fan-out waits while an app's queue is full.
 pub const JOB_QUEUE: usize = 16;
 
+/// Why an app did not carry a job out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobError {
+    /// The app is gone (it exited, was killed, or its actor has ended):
+    /// nothing is left to configure, so this is not a failure of the command.
+    pub gone: bool,
+    pub reason: String,
+}
+
+impl JobError {
+    pub fn gone(reason: impl Into<String>) -> Self {
+        Self {
+            gone: true,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn failed(reason: impl Into<String>) -> Self {
+        Self {
+            gone: false,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Where a job's outcome goes.
+pub type Done<T> = tokio::sync::oneshot::Sender<Result<T, JobError>>;
+
 /// A request for the app's command actor, answered on `done`.
 pub enum AppJob {
     /// Bring the app in line with every session's current configuration.
-    Sync {
-        done: tokio::sync::oneshot::Sender<Result<(), String>>,
-    },
+    Sync { done: Done<()> },
     /// Release a destroyed session's objects in the app.
-    Forget {
-        session_id: u64,
-        done: tokio::sync::oneshot::Sender<Result<(), String>>,
-    },
+    Forget { session_id: u64, done: Done<()> },
     /// Ask the app for its statedump in a started session (`lttng
     /// regenerate statedump`); nothing if the app is not in it.
-    Statedump {
-        session_id: u64,
-        done: tokio::sync::oneshot::Sender<Result<(), String>>,
-    },
+    Statedump { session_id: u64, done: Done<()> },
     /// List the app's tracepoints (and their fields).
     ListTracepoints {
         fields: bool,
-        done: tokio::sync::oneshot::Sender<Result<Vec<TracepointInfo>, String>>,
+        done: Done<Vec<TracepointInfo>>,
     },
 }
 

@@ -28,6 +28,22 @@ pub enum AppIoError {
     Refused { cmd: u32, code: i32 },
 }
 
+impl AppIoError {
+    /// Whether the app is gone rather than at fault: it closed its socket
+    /// (it exited or was killed) or said it is exiting. lttng-sessiond
+    /// skips such an app silently (-EPIPE, -LTTNG_UST_ERR_EXITING); ustd
+    /// reports it apart from the failures.
+    pub fn is_gone(&self) -> bool {
+        match self {
+            AppIoError::Eof => true,
+            AppIoError::Refused { code, .. } => {
+                code.unsigned_abs() == crate::wire::cmd::ust_err::EXITING as u32
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The per-app deadline applied to every step of an exchange:
 /// `LTTNG_APP_SOCKET_TIMEOUT` seconds (default 5; negative means none).
 #[derive(Debug, Clone, Copy)]
