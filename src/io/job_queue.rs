@@ -139,7 +139,7 @@ mod tests {
     use std::task::{Context, Poll, Waker};
     use tokio::sync::oneshot;
 
-    fn job() -> (Box<AppJob>, oneshot::Receiver<Result<(), String>>) {
+    fn job() -> (Box<AppJob>, oneshot::Receiver<Result<(), JobError>>) {
         let (done, rx) = oneshot::channel();
         (Box::new(AppJob::Sync { done }), rx)
     }

@@ -171,3 +171,28 @@ pub async fn send_fds(
         }
     }
 }
+
+#[cfg(test)]
+mod gone_tests {
+    use super::*;
+    use crate::wire::cmd::ust_err;
+
+    /// Gone: a closed socket, or an app saying it exits (sent negated);
+    /// a stalled app or any other refusal is a failure.
+    #[test]
+    fn only_a_closed_socket_or_an_exiting_app_is_gone() {
+        assert!(AppIoError::Eof.is_gone());
+        assert!(AppIoError::Refused {
+            cmd: 0x80,
+            code: -ust_err::EXITING
+        }
+        .is_gone());
+        assert!(!AppIoError::Refused {
+            cmd: 0x80,
+            code: -ust_err::ERR
+        }
+        .is_gone());
+        assert!(!AppIoError::Timeout(Duration::from_secs(5)).is_gone());
+        assert!(!AppIoError::Unsolicited.is_gone());
+    }
+}
