@@ -1304,6 +1304,34 @@ fn fault_world() -> (World, usize) {
     (w, fds)
 }
 
+/// A fault test's start: the fault world, a started session `s` recording
+/// the fixture's events with process contexts, and one registered patient
+/// app that emits K events at each SIGUSR1.
+fn fault_session_with_app() -> (World, usize, PathBuf, App) {
+    let (w, baseline) = fault_world();
+    let out = create(&w, "s");
+    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
+    add_process_contexts(&w);
+    ok(&w, &["start"]);
+    let k = K.to_string();
+    let app = spawn_patient(&w, &["-s", "-n", &k, "-w"]);
+    w.wait_registered(app.pid(), GENEROUS);
+    (w, baseline, out, app)
+}
+
+/// A fault test's end: the daemon is up, `app`'s K events are all in the
+/// trace at `out`, and once the app exits the daemon is back to `baseline`
+/// fds.
+fn assert_complete_and_settled(w: &mut World, out: &Path, app: &mut App, baseline: usize) {
+    w.assert_daemon_alive();
+    let events = fixture_events(&read_trace(out));
+    assert_exact(&events_of(&events, app.pid()), ALL, K, "the traced app");
+    app.signal(libc::SIGTERM);
+    app.wait_exit(GENEROUS);
+    w.wait_gone(&[app.pid()], GENEROUS);
+    w.wait_fd_count(baseline, GENEROUS);
+}
+
 /// Runs `ustd ARGS` in the background.
 fn ustd_bg(w: &World, args: &[&str]) -> std::sync::mpsc::Receiver<Output> {
     let mut c = w.command_in(&ustd_bin());
@@ -1398,13 +1426,7 @@ fn kill_9_during_start_stop_destroy_fan_outs() {
     let destroy = kill_victim_during(&w, &mut victim, &["destroy", "--json"]);
     assert_gone_only_for(&destroy, victim.pid());
 
-    w.assert_daemon_alive();
-    let events = fixture_events(&read_trace(&out));
-    assert_exact(&events_of(&events, traced.pid()), ALL, K, "the traced app");
-    traced.signal(libc::SIGTERM);
-    traced.wait_exit(GENEROUS);
-    w.wait_gone(&[traced.pid()], GENEROUS);
-    w.wait_fd_count(baseline, GENEROUS);
+    assert_complete_and_settled(&mut w, &out, &mut traced, baseline);
 }
 
 /// Garbage on the control socket while a session traces an app: each bad
@@ -1418,14 +1440,7 @@ fn kill_9_during_start_stop_destroy_fan_outs() {
 #[test]
 fn control_socket_garbage_during_an_active_session() {
     use std::io::{BufRead, BufReader, Write};
-    let (mut w, baseline) = fault_world();
-    let out = create(&w, "s");
-    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
-    add_process_contexts(&w);
-    ok(&w, &["start"]);
-    let k = K.to_string();
-    let mut app = spawn_patient(&w, &["-s", "-n", &k, "-w"]);
-    w.wait_registered(app.pid(), GENEROUS);
+    let (mut w, baseline, out, mut app) = fault_session_with_app();
 
     // Stalled clients first: a request never finished.
     let stalled: Vec<_> = (0..5)
@@ -1469,13 +1484,7 @@ fn control_socket_garbage_during_an_active_session() {
     app.signal(libc::SIGUSR1);
     wait_emitted(&app, 3 * K);
     stop_destroy(&w, "s", &out);
-    w.assert_daemon_alive();
-    let events = fixture_events(&read_trace(&out));
-    assert_exact(&events_of(&events, app.pid()), ALL, K, "the traced app");
-    app.signal(libc::SIGTERM);
-    app.wait_exit(GENEROUS);
-    w.wait_gone(&[app.pid()], GENEROUS);
-    w.wait_fd_count(baseline, GENEROUS);
+    assert_complete_and_settled(&mut w, &out, &mut app, baseline);
 }
 
 /// A paired app sends notify requests with valid headers and hostile bodies
@@ -1494,14 +1503,7 @@ fn hostile_notify_bodies_during_an_active_session() {
     use ustd::wire::notify::{EventReg, NotifyRequest, EVENT_REPLY_LEN, HEADER_LEN};
     use ustd::wire::reg::SocketType;
 
-    let (mut w, baseline) = fault_world();
-    let out = create(&w, "s");
-    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
-    add_process_contexts(&w);
-    ok(&w, &["start"]);
-    let k = K.to_string();
-    let mut app = spawn_patient(&w, &["-s", "-n", &k, "-w"]);
-    w.wait_registered(app.pid(), GENEROUS);
+    let (mut w, baseline, out, mut app) = fault_session_with_app();
 
     let event = |session_objd: u32, fields: Vec<Field>| {
         NotifyRequest::Event(EventReg {
@@ -1571,13 +1573,7 @@ fn hostile_notify_bodies_during_an_active_session() {
     app.signal(libc::SIGUSR1);
     wait_emitted(&app, 3 * K);
     stop_destroy(&w, "s", &out);
-    w.assert_daemon_alive();
-    let events = fixture_events(&read_trace(&out));
-    assert_exact(&events_of(&events, app.pid()), ALL, K, "the traced app");
-    app.signal(libc::SIGTERM);
-    app.wait_exit(GENEROUS);
-    w.wait_gone(&[app.pid()], GENEROUS);
-    w.wait_fd_count(baseline, GENEROUS);
+    assert_complete_and_settled(&mut w, &out, &mut app, baseline);
 }
 
 /// The daemon is killed with SIGKILL while apps run and a session is
@@ -1671,13 +1667,7 @@ fn low_rlimit_nofile_refuses_apps_not_the_daemon() {
     drop(crowd);
     w.wait_gone(&pids, GENEROUS);
     stop_destroy(&w, "s", &out);
-    w.assert_daemon_alive();
-    let events = fixture_events(&read_trace(&out));
-    assert_exact(&events_of(&events, app.pid()), ALL, K, "the traced app");
-    app.signal(libc::SIGTERM);
-    app.wait_exit(GENEROUS);
-    w.wait_gone(&[app.pid()], GENEROUS);
-    w.wait_fd_count(baseline, GENEROUS);
+    assert_complete_and_settled(&mut w, &out, &mut app, baseline);
 }
 
 // ---------------------------------------------------------------------------
