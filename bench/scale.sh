@@ -44,8 +44,10 @@ RUST_LOG=warn prlimit --nofile="$NOFILE:$NOFILE" -- "$USTD_BIN" --rundir "$rundi
 daemon=$!
 gen=
 trap 'kill -INT $gen 2>/dev/null || true; sleep 1; kill -9 $daemon $gen 2>/dev/null || true' EXIT
-for _ in $(seq 100); do [[ -S $rundir/lttng-ust-sock-8 ]] && break; sleep 0.1; done
 ctl() { "$USTD_BIN" --rundir "$rundir" "$@"; }
+# Ready once the control socket answers (its file exists a moment before
+# the daemon listens on it).
+for _ in $(seq 100); do ctl list >/dev/null 2>&1 && break; sleep 0.1; done
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$daemon/status"; }
 fds() { ls "/proc/$daemon/fd" | wc -l; }

@@ -51,7 +51,9 @@ RUST_LOG=warn "$USTD_BIN" --rundir "$rundir" daemon >"$OUT/ustd.log" 2>&1 &
 daemon=$!
 trap 'kill -9 $daemon 2>/dev/null || true; pkill -9 -f "$app" 2>/dev/null || true' EXIT
 ctl() { "$USTD_BIN" --rundir "$rundir" "$@"; }
-for _ in $(seq 100); do [[ -S $rundir/lttng-ust-sock-8 ]] && break; sleep 0.1; done
+# Ready once the control socket answers (its file exists a moment before
+# the daemon listens on it).
+for _ in $(seq 100); do ctl list >/dev/null 2>&1 && break; sleep 0.1; done
 
 fds() { ls "/proc/$daemon/fd" | wc -l; }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$daemon/status"; }
