@@ -64,8 +64,13 @@ lttng_pids() { echo "$DAEMON_PID" $(pgrep -P "$DAEMON_PID" -x lttng-consumerd ||
 # figure then compares the same client); CLI=ustd uses ustd's own CLI.
 CLI=${CLI:-lttng}
 ustd_rundir=/var/run/lttng
+# ustd gets a session of its own (setsid), as lttng-sessiond --background
+# does: with the scheduler's autogroups (sched_autogroup_enabled=1), a daemon
+# left in the script's session shares one CPU share with the apps and load
+# generators the script starts, while lttng-sessiond and its consumerd get a
+# share of their own. (setsid does not fork here: the pid stays ours.)
 ustd_start() {
-    RUST_LOG=warn "$USTD_BIN" daemon >"$work/ustd.log" 2>&1 &
+    RUST_LOG=warn setsid "$USTD_BIN" daemon >"$work/ustd.log" 2>&1 &
     DAEMON_PID=$!
     APP_SOCKET=$ustd_rundir/lttng-ust-sock-8
     for _ in $(seq 100); do [[ -S $APP_SOCKET && -S $ustd_rundir/client-lttng-sessiond ]] && break; sleep 0.05; done

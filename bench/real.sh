@@ -31,8 +31,8 @@
 #          data files written (bytes of the stream files, metadata and index
 #          excluded, divided by the time from the app's launch to the return
 #          of `lttng stop`, which waits until the consumer has written all);
-#          events emitted by the app and discarded (from `lttng stop`'s
-#          warning, when it prints one); daemon CPU. The machine's memcpy
+#          events emitted by the app and discarded (the channel's
+#          "Discarded events" in `lttng list` after stop); daemon CPU. The machine's memcpy
 #          bandwidth (one thread) is measured in each repetition: the ceiling.
 #   relay  the same flood streamed to a private lttng-relayd on loopback
 #          (`lttng create --set-url net://127.0.0.1:5342:5343`): MB/s of
@@ -206,7 +206,9 @@ flood_session() {
     cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$CLK_TCK" 'BEGIN{printf "%.6g", (b - a) / hz}')
     rec "$kind" "$FPARAMS" "MB/s written" "$mbs"
     rec "$kind" "$FPARAMS" "events emitted (millions)" "$(awk -v e="$emitted" 'BEGIN{ if (e ~ /^[0-9]+$/) printf "%.6g", e / 1e6; else print "n/a" }')"
-    rec "$kind" "$FPARAMS" "events discarded (millions, lttng list)" "$(awk -v e="$discarded" 'BEGIN{ if (e ~ /^[0-9]+$/) printf "%.6g", e / 1e6; else print "n/a" }')"
+    # lttng-sessiond 2.13.9 sometimes lists 2^63 + N for a per-UID channel:
+    # kept as is in the detail table, n/a in the comparison.
+    rec "$kind" "$FPARAMS" "events discarded (millions, lttng list)" "$(awk -v e="$discarded" 'BEGIN{ if (e ~ /^[0-9]+$/ && length(e) < 19) printf "%.6g", e / 1e6; else print "n/a" }')"
     rec "$kind" "$FPARAMS" "stop (ms)" "$t_stop"
     rec "$kind" "$FPARAMS" "daemon CPU (s)" "$cpu_s"
     flood_rows+=("| $kind | $D | $REP | $bytes | $span | $mbs | $emitted | $secs | $discarded | $t_stop | $cpu_s | ${MEMCPY[$REP]:-n/a} | $(load1) |")
