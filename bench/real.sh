@@ -119,7 +119,7 @@ timed() {
     if lttng "$@" >>"$OUT/ctl.log" 2>&1; then ms_since "$t"; else echo FAIL; fi
 }
 # Bytes of a trace's stream files (metadata and index files excluded).
-data_bytes() { find "$1" -type f ! -name metadata ! -path '*/index/*' -printf '%s\n' 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
+data_bytes() { find "$1" -type f ! -name metadata ! -path '*/index/*' -printf '%s\n' 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
 mb_per_s() { awk -v b="$1" -v ms="$2" 'BEGIN{ if (ms > 0) printf "%.6g", b / 1e6 / (ms / 1000); else print "n/a" }'; }
 
 apps_rows=() flood_rows=() floor_rows=()
