@@ -32,7 +32,8 @@
 #          excluded, divided by the time from the app's launch to the return
 #          of `lttng stop`, which waits until the consumer has written all);
 #          events emitted by the app and discarded (the channel's
-#          "Discarded events" in `lttng list` after stop); daemon CPU. The machine's memcpy
+#          "Discarded events" in `lttng list` after stop), packets lost (the
+#          stop warning: whole packets a consumer dropped); daemon CPU. The machine's memcpy
 #          bandwidth (one thread) is measured in each repetition: the ceiling.
 #   relay  the same flood streamed to a private lttng-relayd on loopback
 #          (`lttng create --set-url net://127.0.0.1:5342:5343`): MB/s of
@@ -181,7 +182,7 @@ scenario_apps() {
 # with CREATE_ARGS; records the figures under section KIND. DATA_DIR must
 # name the directory whose stream files count.
 flood_session() {
-    local kind=$1 name=$2 file t0 span t_stop emitted secs discarded bytes mbs cpu0 cpu1 cpu_s
+    local kind=$1 name=$2 file t0 span t_stop emitted secs discarded lost bytes mbs cpu0 cpu1 cpu_s
     shift 2
     file=$OUT/$name.out
     lttng create "$name" "$@" >>"$OUT/ctl.log" 2>&1
@@ -201,6 +202,8 @@ flood_session() {
     lttng destroy >>"$OUT/ctl.log" 2>&1 || true
     read -r _ emitted secs < <(grep '^flooded ' "$file" || echo "x n/a n/a")
     discarded=$(awk '/Discarded events:/ {s += $NF; n++} END {print n ? s : "n/a"}' "$OUT/$name.list")
+    # Whole packets a consumer dropped (the CLI's stop warning; 0 when it names none).
+    lost=$({ grep -oE '[0-9]+ packets? (were|was) lost' "$OUT/$name.stop" || true; } | awk '{s += $1} END {print s + 0}')
     bytes=$(data_bytes "$DATA_DIR")
     mbs=$(mb_per_s "$bytes" "$span")
     cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$CLK_TCK" 'BEGIN{printf "%.6g", (b - a) / hz}')
@@ -209,9 +212,10 @@ flood_session() {
     # lttng-sessiond 2.13.9 sometimes lists 2^63 + N for a per-UID channel:
     # kept as is in the detail table, n/a in the comparison.
     rec "$kind" "$FPARAMS" "events discarded (millions, lttng list)" "$(awk -v e="$discarded" 'BEGIN{ if (e ~ /^[0-9]+$/ && length(e) < 19) printf "%.6g", e / 1e6; else print "n/a" }')"
+    rec "$kind" "$FPARAMS" "packets lost (lttng stop)" "$lost"
     rec "$kind" "$FPARAMS" "stop (ms)" "$t_stop"
     rec "$kind" "$FPARAMS" "daemon CPU (s)" "$cpu_s"
-    flood_rows+=("| $kind | $D | $REP | $bytes | $span | $mbs | $emitted | $secs | $discarded | $t_stop | $cpu_s | ${MEMCPY[$REP]:-n/a} | $(load1) |")
+    flood_rows+=("| $kind | $D | $REP | $bytes | $span | $mbs | $emitted | $secs | $discarded | $lost | $t_stop | $cpu_s | ${MEMCPY[$REP]:-n/a} | $(load1) |")
     log "$kind $D rep $REP: $bytes bytes in $span ms = $mbs MB/s; emitted $emitted, discarded $discarded"
 }
 
@@ -320,8 +324,8 @@ printf '%s\n' "${apps_rows[@]}"
 echo
 echo "### Flood: local session and relayd (every run)"
 echo
-echo "| scenario | daemon | rep | data bytes | span (ms) | MB/s | events emitted | flood (s) | discarded | stop (ms) | daemon CPU (s) | memcpy (MB/s) | load |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| scenario | daemon | rep | data bytes | span (ms) | MB/s | events emitted | flood (s) | events discarded | packets lost | stop (ms) | daemon CPU (s) | memcpy (MB/s) | load |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${flood_rows[@]}"
 echo
 echo "Raw results: $OUT"
