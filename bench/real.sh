@@ -51,6 +51,8 @@
 #   FLOOD_THREADS=4 FLOOD_S=10 FLOOD_BYTES=1024 (payload per event) SUBBUF=1M NUM_SUBBUF=4
 #   QUICK=1                 APPS=30, FLOOD_S=2, REPS=1 unless set
 #   USTD_BIN (default target/release/ustd)   OUT (default: a new mktemp -d)
+#   TMPDIR (default /tmp)   where local traces are written (its file system
+#                           is printed: a tmpfs would measure memory, not a disk)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -73,7 +75,7 @@ DAEMONS=${DAEMONS:-"lttng ustd"}
 USTD_BIN=${USTD_BIN:-$repo/target/release/ustd}
 OUT=${OUT:-$(mktemp -d /tmp/ustd-real.XXXXXX)}
 mkdir -p "$OUT"
-work=$(mktemp -d /tmp/ustd-real-work.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/ustd-real-work.XXXXXX") # local traces go here: a disk, not a tmpfs
 export LTTNG_HOME=$work/home
 mkdir -p "$LTTNG_HOME" "$work/traces"
 FPARAMS="$FLOOD_THREADS threads × $FLOOD_BYTES B events, $FLOOD_S s, $NUM_SUBBUF × $SUBBUF per-UID"
@@ -271,7 +273,7 @@ LOAD_AFTER=$(cat /proc/loadavg)
 echo "## Real apps, consumer and relayd throughput ($(date -u +%F), $(nproc) CPUs, $(uname -r))"
 echo
 echo "Load average before: ${LOAD_BEFORE% *}; after: ${LOAD_AFTER% *}; total run $(( ($(now_ns) - T0) / 1000000000 )) s."
-echo "$REPS repetition(s), daemons interleaved within each (${RUN_DAEMONS[*]}), both driven by the stock lttng CLI."
+echo "$REPS repetition(s), daemons interleaved within each (${RUN_DAEMONS[*]}), both driven by the stock lttng CLI; local traces written to a $(stat -f -c %T "$work") file system."
 if [[ -n $MEMCPY_RUNS ]]; then
     echo "memcpy bandwidth of the machine (one thread, the ceiling of a consumer): $(cell "${MEMCPY_RUNS# }") MB/s."
 fi
