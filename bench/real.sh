@@ -203,7 +203,9 @@ flood_session() {
     lttng list "$name" >"$OUT/$name.list" 2>&1 || true
     lttng destroy >>"$OUT/ctl.log" 2>&1 || true
     read -r _ emitted secs < <(grep '^flooded ' "$file" || echo "x n/a n/a")
-    discarded=$(awk '/Discarded events:/ {s += $NF; n++} END {print n ? s : "n/a"}' "$OUT/$name.list")
+    # The session's one channel, as printed (awk would round 2^63 + N).
+    discarded=$(awk '/Discarded events:/ {print $NF; exit}' "$OUT/$name.list")
+    discarded=${discarded:-n/a}
     # Whole packets a consumer dropped (the CLI's stop warning; 0 when it names none).
     lost=$({ grep -oE '[0-9]+ packets? (were|was) lost' "$OUT/$name.stop" || true; } | awk '{s += $1} END {print s + 0}')
     bytes=$(data_bytes "$DATA_DIR")
