@@ -76,6 +76,7 @@ USTD_BIN=${USTD_BIN:-$repo/target/release/ustd}
 OUT=${OUT:-$(mktemp -d /tmp/ustd-real.XXXXXX)}
 mkdir -p "$OUT"
 work=$(mktemp -d "${TMPDIR:-/tmp}/ustd-real-work.XXXXXX") # local traces go here: a disk, not a tmpfs
+trap 'rm -rf "$work"' EXIT # floods write gigabytes: never leave them behind
 export LTTNG_HOME=$work/home
 mkdir -p "$LTTNG_HOME" "$work/traces"
 FPARAMS="$FLOOD_THREADS threads × $FLOOD_BYTES B events, $FLOOD_S s, $NUM_SUBBUF × $SUBBUF per-UID"
