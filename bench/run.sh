@@ -62,15 +62,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-if [[ "${USTD_BENCH_IN_NS:-}" != 1 ]]; then
-    [[ $(id -u) == 0 ]] || { echo "run.sh: must run as root" >&2; exit 1; }
-    exec env USTD_BENCH_IN_NS=1 unshare -m -- "$0" "$@"
-fi
-
-mount --make-rprivate /
-mkdir -p /run/lttng
-mount -t tmpfs -o mode=0755 tmpfs /run/lttng
-mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+LOG_TAG=run.sh
+bench_enter_ns USTD_BENCH_IN_NS "$0" "$@"
 
 DAEMONS=${DAEMONS:-"lttng ustd"}
 if [[ "${QUICK:-0}" == 1 ]]; then
@@ -95,7 +90,6 @@ REPS=${REPS:-3}
 HOLD_FDS=${HOLD_FDS:-0}
 GEN_ARGS=()
 [[ $HOLD_FDS == 1 ]] && GEN_ARGS+=(--hold-fds)
-CLK_TCK=$(getconf CLK_TCK)
 MEM_APPS=${MEM_APPS:-${STORM_SIZES##* }}
 EVENTS=${EVENTS:-4}
 BENCH_BIN=${BENCH_BIN:-$repo/target/release/ustd-bench}
@@ -107,109 +101,6 @@ export LTTNG_HOME=$work/home
 mkdir -p "$LTTNG_HOME"
 
 [[ -x "$BENCH_BIN" ]] || { echo "run.sh: build first: cargo build --release --bin ustd-bench" >&2; exit 1; }
-
-log() { echo "[run.sh] $*" >&2; }
-now_ns() { date +%s%N; }
-ms_since() { echo $(( ($(now_ns) - $1) / 1000000 )); }
-jget() { jq -r "$1 // \"n/a\"" <<<"$2"; }
-load1() { cut -d' ' -f1 /proc/loadavg; }
-
-# ---------------------------------------------------------------- daemons ---
-# Each daemon provides: <d>_start (sets DAEMON_PID and APP_SOCKET),
-# <d>_stop, <d>_ctl ARGS... (one control command), <d>_pids (pids whose
-# memory and fds count as "the daemon").
-
-lttng_start() {
-    lttng-sessiond --no-kernel --agent-tcp-port=$((15345 + RANDOM % 1000)) --background >"$work/sessiond.log" 2>&1
-    APP_SOCKET=/var/run/lttng/lttng-ust-sock-8
-    for _ in $(seq 100); do [[ -S $APP_SOCKET && -s /var/run/lttng/lttng-sessiond.pid ]] && break; sleep 0.05; done
-    DAEMON_PID=$(cat /var/run/lttng/lttng-sessiond.pid)
-}
-lttng_stop() {
-    kill -TERM "$DAEMON_PID" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.05; done
-    pkill_children_of "$DAEMON_PID"
-    rm -rf /run/lttng/* /dev/shm/* 2>/dev/null || true
-}
-lttng_ctl() {
-    case $1 in
-        create) lttng create "$2" --output="$work/traces/$2" ;;
-        enable-event) lttng enable-event -u -a ;;
-        start|stop|destroy) lttng "$1" ;;
-    esac
-}
-lttng_pids() { echo "$DAEMON_PID" $(pgrep -P "$DAEMON_PID" -x lttng-consumerd || true); }
-
-# ustd hooks. ustd runs as the root daemon of the namespace (its sockets in
-# /var/run/lttng, a fresh tmpfs here), so the stock `lttng` CLI drives it
-# exactly as it drives lttng-sessiond (CLI=lttng, the default: every control
-# figure then compares the same client); CLI=ustd uses ustd's own CLI.
-CLI=${CLI:-lttng}
-ustd_rundir=/var/run/lttng
-ustd_start() {
-    RUST_LOG=warn "$USTD_BIN" daemon >"$work/ustd.log" 2>&1 &
-    DAEMON_PID=$!
-    APP_SOCKET=$ustd_rundir/lttng-ust-sock-8
-    for _ in $(seq 100); do [[ -S $APP_SOCKET && -S $ustd_rundir/client-lttng-sessiond ]] && break; sleep 0.05; done
-}
-ustd_stop() {
-    kill -TERM "$DAEMON_PID" 2>/dev/null || true
-    wait "$DAEMON_PID" 2>/dev/null || true
-    rm -rf /run/lttng/* /dev/shm/* 2>/dev/null || true
-}
-# Exit status 3 of ustd's CLI: carried out, but failed for some apps (named
-# in the log): timed like a success, as lttng's CLI reports such apps with
-# status 0.
-ustd_ctl() {
-    if [[ $CLI == lttng ]]; then
-        lttng_ctl "$@"
-    else
-        ustd_ctl_once "$@" || [[ $? == 3 ]]
-    fi
-}
-ustd_ctl_once() {
-    case $1 in
-        create) "$USTD_BIN" --rundir "$ustd_rundir" create "$2" --output "$work/traces/$2" ;;
-        enable-event) "$USTD_BIN" --rundir "$ustd_rundir" enable-event -u -a ;;
-        start|stop|destroy) "$USTD_BIN" --rundir "$ustd_rundir" "$1" ;;
-    esac
-}
-ustd_pids() { echo "$DAEMON_PID"; }
-
-# Only the processes this script started, by parent pid.
-pkill_children_of() {
-    local c
-    for c in $(pgrep -P "$1" || true); do kill -TERM "$c" 2>/dev/null || true; done
-}
-
-# Sum of VmRSS (KiB) and open fds over the daemon's processes.
-daemon_rss_kib() {
-    local total=0 p
-    for p in $("${D}_pids"); do
-        total=$(( total + $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0) ))
-    done
-    echo "$total"
-}
-# user + sys CPU of the daemon's processes, with the children they reaped
-# (/proc/PID/stat fields 14-17), in clock ticks.
-daemon_cpu_ticks() {
-    local total=0 p t
-    for p in $("${D}_pids"); do
-        # Drop "pid (comm) " first: comm may contain spaces.
-        t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13 + $14 + $15}')
-        total=$(( total + ${t:-0} ))
-    done
-    echo "$total"
-}
-# ms of CPU per app between two daemon_cpu_ticks readings, unrounded.
-cpu_ms_per_app() { awk -v a="$1" -v b="$2" -v n="$3" -v hz="$CLK_TCK" 'BEGIN{ if (n > 0) printf "%.6g", (b - a) * 1000 / hz / n; else print "n/a" }'; }
-daemon_fds() {
-    local total=0 p
-    for p in $("${D}_pids"); do
-        total=$(( total + $(ls "/proc/$p/fd" 2>/dev/null | wc -l) ))
-    done
-    echo "$total"
-}
 
 # ---------------------------------------------------------------- generator ---
 GEN_PID=
@@ -250,15 +141,6 @@ timed_ctl() {
 }
 
 # -------------------------------------------------------------- results ---
-# VAL["section|params|metric|daemon"] = value; KEYS keeps first-seen order.
-declare -A VAL
-KEYS=()
-rec() { # rec SECTION PARAMS METRIC VALUE (for daemon $D; one value per run)
-    local k="$1|$2|$3"
-    [[ -n "${SEEN[$k]:-}" ]] || { SEEN[$k]=1; KEYS+=("$k"); }
-    VAL["$k|$D"]="${VAL["$k|$D"]:-}${VAL["$k|$D"]:+ }$4"
-}
-declare -A SEEN
 storm_rows=() fanout_rows=() stuck_rows=() memory_rows=()
 
 # -------------------------------------------------------------- scenarios ---
@@ -281,8 +163,8 @@ scenario_storm() {
     p99=$(jget .latency_ms.p99 "$ready") max=$(jget .latency_ms.max "$ready")
     reg=$(jget .registered "$ready")
     failed=$(( n - reg ))
-    rss_app=$(awk -v a="$rss0" -v b="$rss1" -v n="$reg" 'BEGIN{ if (n > 0) printf "%.6g", (b-a)/n; else print "n/a" }')
-    fds_app=$(awk -v a="$fds0" -v b="$fds1" -v n="$reg" 'BEGIN{ if (n > 0) printf "%.6g", (b-a)/n; else print "n/a" }')
+    rss_app=$(per_app "$rss0" "$rss1" "$reg")
+    fds_app=$(per_app "$fds0" "$fds1" "$reg")
     cpu_app=$(cpu_ms_per_app "$cpu0" "$cpu1" "$reg")
     rec "storm" "N=$n" "all registered (ms)" "$all"
     rec "storm" "N=$n" "per-app latency p50 (ms)" "$p50"
@@ -317,8 +199,8 @@ scenario_memory() {
     rec "memory" "N=0" "open fds" "$fds0"
     rec "memory" "N=$MEM_APPS, paced" "RSS (KiB)" "$rss1"
     rec "memory" "N=$MEM_APPS, paced" "open fds" "$fds1"
-    rec "memory" "N=$MEM_APPS, paced" "RSS per registered app (KiB)" "$(awk -v a="$rss0" -v b="$rss1" -v n="$reg" 'BEGIN{ if (n > 0) printf "%.6g", (b-a)/n; else print "n/a" }')"
-    rec "memory" "N=$MEM_APPS, paced" "fds per registered app" "$(awk -v a="$fds0" -v b="$fds1" -v n="$reg" 'BEGIN{ if (n > 0) printf "%.6g", (b-a)/n; else print "n/a" }')"
+    rec "memory" "N=$MEM_APPS, paced" "RSS per registered app (KiB)" "$(per_app "$rss0" "$rss1" "$reg")"
+    rec "memory" "N=$MEM_APPS, paced" "fds per registered app" "$(per_app "$fds0" "$fds1" "$reg")"
     rec "memory" "N=$MEM_APPS, paced" "daemon CPU per registered app (ms)" "$(cpu_ms_per_app "$cpu0" "$cpu1" "$reg")"
     memory_rows+=("| $D | $REP | $MEM_APPS | $reg | $rss0 | $rss1 | $fds0 | $fds1 | $procs | $(load1) |")
     log "memory $D n=$MEM_APPS rep $REP: RSS $rss0 -> $rss1 KiB"
@@ -427,39 +309,6 @@ done
 LOAD_AFTER=$(cat /proc/loadavg)
 
 # ------------------------------------------------------------------ report ---
-is_num() { [[ $1 =~ ^[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$ ]]; }
-v() { echo "${VAL[$1|$2]:-}"; }
-# median VALUES: median of the numeric values, unrounded ("n/a" if none).
-median() {
-    tr ' ' '\n' <<<"$1" | { grep -E '^[0-9.eE+-]+$' || true; } | sort -g |
-        awk '{x[NR] = $1} END { if (NR == 0) print "n/a"; else if (NR % 2) printf "%.10g\n", x[(NR + 1) / 2]; else printf "%.10g\n", (x[NR / 2] + x[NR / 2 + 1]) / 2 }'
-}
-# cell VALUES: "median (min–max)" over every run, 3 significant digits for
-# display; non-numeric runs (FAIL, n/a) are counted, never dropped silently.
-cell() {
-    local nums bad
-    nums=$(tr ' ' '\n' <<<"$1" | grep -E '^[0-9.eE+-]+$' | sort -g || true)
-    bad=$(tr ' ' '\n' <<<"$1" | grep -cvE '^[0-9.eE+-]+$|^$' || true)
-    if [[ -z $nums ]]; then
-        echo "${1:-n/a}"
-        return
-    fi
-    awk -v med="$(median "$1")" -v bad="$bad" '{x[NR] = $1} END {
-        s = sprintf("%.3g", med); if (NR > 1) s = s sprintf(" (%.3g–%.3g)", x[1], x[NR]);
-        if (bad > 0) s = s sprintf(" +%d failed run(s)", bad); print s }' <<<"$nums"
-}
-# ratio A B: A / B unrounded, when both are numbers and B > 0.
-ratio() {
-    if is_num "$1" && is_num "$2" && awk -v b="$2" 'BEGIN{exit !(b > 0)}'; then
-        awk -v a="$1" -v b="$2" 'BEGIN{printf "%.10g", a / b}'
-    else
-        echo "n/a"
-    fi
-}
-show() { is_num "$1" && awk -v x="$1" 'BEGIN{printf "%.3g", x}' || echo "$1"; }
-# Medians of one metric for both daemons.
-med() { median "$(v "$1" "$2")"; }
-
 echo "## Load scenarios ($(date -u +%F), $(nproc) CPUs, $(uname -r))"
 echo
 echo "Load average before: ${LOAD_BEFORE% *}; after: ${LOAD_AFTER% *}; total run $(( ($(now_ns) - T0) / 1000000000 )) s."
@@ -469,20 +318,11 @@ echo "### lttng-sessiond vs ustd"
 echo
 echo "Each cell: median (min–max) of all $REPS runs. ratio = median lttng-sessiond ÷ median ustd (above 1: ustd is faster or leaner)."
 echo
-echo "| scenario | parameters | metric | lttng-sessiond | ustd | ratio |"
-echo "|---|---|---|---|---|---|"
-for k in "${KEYS[@]}"; do
-    IFS='|' read -r sec par met <<<"$k"
-    echo "| $sec | $par | $met | $(cell "$(v "$k" lttng)") | $(cell "$(v "$k" ustd)") | $(show "$(ratio "$(med "$k" lttng)" "$(med "$k" ustd)")") |"
-done
+comparison_table
 echo
 
 # Targets of issue 14 (evaluated only when the rows exist), on unrounded
 # ratios of medians.
-target() { # target TEXT VERDICT MEASURED
-    echo "| $1 | $3 | $2 |"
-}
-verdict() { awk -v x="$1" -v t="$2" "BEGIN{ if (x !~ /^[0-9.eE+-]+\$/) { print \"n/a\"; exit } print (x $3 t) ? \"met\" : \"missed\" }"; }
 big=${STORM_SIZES##* }
 bigf=${FANOUT_SIZES##* }
 bigk=${STUCK_K##* }

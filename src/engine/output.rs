@@ -235,6 +235,37 @@ fn data_files(
     Ok((path.clone(), create_file(&path, owner)?, (idx_path, idx)))
 }
 
+/// Keeps a trace out of the page cache, as lttng-consumerd does: starts
+/// writing back the packet just written at `start`, waits until the one
+/// before it (`len` bytes earlier: a stream's packets are one sub-buffer
+/// each) is on disk and drops its pages. Without this, a flood fills the
+/// page cache with dirty trace pages until the kernel throttles the writer
+/// (and evicts the apps' own cache); each copy also lands in a fresh page
+/// instead of one just freed. Only hints: a failure loses no data, so it is
+/// ignored (a file system without them writes through the cache as before).
+fn drop_written(file: &File, start: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(at), Ok(n)) = (i64::try_from(start), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: sync_file_range only reads its integer arguments; the fd is
+    // open for as long as `file` is borrowed.
+    unsafe { libc::sync_file_range(file.as_raw_fd(), at, n, libc::SYNC_FILE_RANGE_WRITE) };
+    if at >= n {
+        let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
+            | libc::SYNC_FILE_RANGE_WRITE
+            | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+        // SAFETY: as above.
+        unsafe { libc::sync_file_range(file.as_raw_fd(), at - n, n, flags) };
+        let _ = rustix::fs::fadvise(
+            file,
+            start - len,
+            std::num::NonZeroU64::new(len),
+            rustix::fs::Advice::DontNeed,
+        );
+    }
+}
+
 impl StreamFile {
     /// Data stream `<dir>/<name>` with `<dir>/index/<name>.idx`.
     /// Split in files `<name>_<N>` when `split.size` is not 0.
@@ -343,6 +374,7 @@ impl StreamFile {
             idx.write_all(&index.encode())
                 .map_err(UstCtlError::file(path))?;
         }
+        drop_written(&self.file, index.offset, bytes.len() as u64);
         Ok(())
     }
 
@@ -437,6 +469,59 @@ mod tests {
         f.remove().unwrap();
         assert!(!dir.join("c_0_0").exists() && !dir.join("index/c_0_1.idx").exists());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Pages of the trace file that are in the page cache, per packet of `len` bytes.
+    fn resident_per_packet(path: &Path, packets: usize, len: usize) -> Vec<usize> {
+        use std::os::fd::AsRawFd;
+        let file = File::open(path).unwrap();
+        let size = packets * len;
+        // SAFETY: a fresh read-only shared mapping of `size` bytes of an open
+        // file of at least that size, unmapped below; nothing else uses it.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                size,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        assert_ne!(map, libc::MAP_FAILED);
+        let page = crate::ustctl::channel::page_size() as usize;
+        let mut vec = vec![0u8; size.div_ceil(page)];
+        // SAFETY: `map` is a mapping of `size` bytes; `vec` has one byte per page.
+        let rc = unsafe { libc::mincore(map, size, vec.as_mut_ptr()) };
+        // SAFETY: unmaps the mapping made above.
+        unsafe { libc::munmap(map, size) };
+        assert_eq!(rc, 0);
+        vec.chunks(len / page)
+            .map(|c| c.iter().filter(|&&b| b & 1 == 1).count())
+            .collect()
+    }
+
+    #[test]
+    fn written_packets_leave_the_page_cache() {
+        // Under target/, on the build's file system: a tmpfs (often /tmp)
+        // cannot drop pages, a disk file system must.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join(format!("ustd-pagecache-{}", std::process::id()));
+        let len = 64 * 1024;
+        let mut f = StreamFile::data(&dir, "c_0", None, FileSplit::default()).unwrap();
+        for n in 0..4u8 {
+            f.write_packet(&vec![n; len], PacketIndex::default())
+                .unwrap();
+        }
+        let resident = resident_per_packet(&dir.join("c_0"), 4, len);
+        std::fs::remove_dir_all(&dir).unwrap();
+        // Each write drops the packet before it: all but the last are out.
+        assert_eq!(
+            &resident[..3],
+            &[0, 0, 0],
+            "resident pages per packet: {resident:?}"
+        );
     }
 
     #[test]

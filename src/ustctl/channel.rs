@@ -15,7 +15,7 @@ use super::{check, UstCtl};
 /// Largest channel data blob an app accepts (`LTTNG_UST_ABI_CHANNEL_DATA_MAX_LEN`).
 const MAX_BLOB: u64 = 1 << 20;
 
-fn page_size() -> u64 {
+pub(crate) fn page_size() -> u64 {
     // SAFETY: sysconf has no memory-safety preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     u64::try_from(n).unwrap_or(4096)
