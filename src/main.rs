@@ -325,7 +325,8 @@ impl TrackArgs {
 enum SnapshotCmd {
     /// Add the session's snapshot output (lttng keeps one).
     AddOutput {
-        /// Directory (or file:// URL) records are written under.
+        /// Directory (or file:// URL) records are written under, or a relayd
+        /// (net://HOST[:CTRL_PORT[:DATA_PORT]]).
         path: PathBuf,
         #[arg(short = 's', long)]
         session: Option<String>,
@@ -370,6 +371,10 @@ enum SnapshotCmd {
 
 /// A snapshot path or `file://` URL, made absolute.
 fn snapshot_path(p: PathBuf) -> Result<PathBuf, String> {
+    // A relayd URL (net://, tcp://…) is resolved by the daemon.
+    if p.to_str().is_some_and(|s| s.contains("://") && !s.starts_with("file://")) {
+        return Ok(p);
+    }
     let p = match p.to_str().and_then(|s| s.strip_prefix("file://")) {
         Some(rest) => PathBuf::from(rest),
         None => p,
@@ -941,7 +946,7 @@ impl Client {
                     "Snapshot output added: [{}] {}: {}",
                     o.id,
                     o.name,
-                    o.path.display()
+                    o.describe()
                 );
                 print(&o, None, json, &text)
             }
@@ -966,7 +971,7 @@ impl Client {
                 );
                 let mut text = format!("Snapshot output list for session {}", l.session);
                 for o in &l.outputs {
-                    text += &format!("\n    [{}] {}: {}", o.id, o.name, o.path.display());
+                    text += &format!("\n    [{}] {}: {}", o.id, o.name, o.describe());
                     if o.max_size > 0 {
                         text += &format!(" (max size: {} bytes)", o.max_size);
                     }

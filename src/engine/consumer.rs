@@ -23,7 +23,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use rustix::event::epoll;
 use rustix::io::Errno;
 
-use super::net_output::{NetSink, PacketSink, StreamOut};
+use super::net_output::{NetSink, PacketCopy, PacketSink, SnapshotCopy, StreamOut};
 use super::output::{create_dir, create_file, FileOwner, FileSplit, PacketIndex, StreamFile};
 use crate::ustctl::channel::{BufferChannel, Buffers, ChannelHandOut, MetadataChannel};
 use crate::ustctl::sys::RawStream;
@@ -119,6 +119,12 @@ enum Request {
         /// Latest sub-buffers kept per stream; 0: all.
         max_subbufs: u64,
         reply: Reply<()>,
+    },
+    /// A snapshot copied into memory (for a relayd output).
+    SnapshotCopy {
+        trace: u64,
+        max_subbufs: u64,
+        reply: Reply<SnapshotCopy>,
     },
     /// `lttng clear`: discard the buffers' content and the files written.
     Clear {
@@ -310,6 +316,17 @@ impl Consumer {
         self.call(|reply| Request::Snapshot {
             trace: trace.0,
             dest: dest.to_owned(),
+            max_subbufs,
+            reply,
+        })
+    }
+
+    /// [`Consumer::snapshot_bounded`] into memory: the metadata and each
+    /// stream's packet contents, for a relayd. Its size is bounded by the
+    /// trace's buffers.
+    pub(crate) fn snapshot_copy(&self, trace: TraceKey, max_subbufs: u64) -> UstCtlResult<SnapshotCopy> {
+        self.call(|reply| Request::SnapshotCopy {
+            trace: trace.0,
             max_subbufs,
             reply,
         })
@@ -635,6 +652,13 @@ impl Worker {
                 reply,
             } => {
                 let _ = reply.send(self.snapshot(trace, &dest, max_subbufs));
+            }
+            Request::SnapshotCopy {
+                trace,
+                max_subbufs,
+                reply,
+            } => {
+                let _ = reply.send(self.snapshot_copy(trace, max_subbufs));
             }
             Request::PushMetadata {
                 trace,
@@ -1033,6 +1057,25 @@ impl Worker {
         Ok(())
     }
 
+    fn snapshot_copy(&mut self, trace: u64, max_subbufs: u64) -> UstCtlResult<SnapshotCopy> {
+        let t = self
+            .traces
+            .get(&trace)
+            .ok_or(UstCtlError::UnknownTrace(trace))?;
+        let mut copy = SnapshotCopy {
+            metadata: t.cache.clone(),
+            streams: Vec::new(),
+        };
+        for ch in &t.channels {
+            for (cpu, s) in ch.buffers.streams.iter().enumerate() {
+                let mut out = PacketCopy::default();
+                snapshot_stream(&self.ctl, *s, &mut out, max_subbufs)?;
+                copy.streams.push((format!("{}_{cpu}", ch.name), out));
+            }
+        }
+        Ok(copy)
+    }
+
     /// See [`Consumer::rotate`]. Data first (each packet lands in exactly
     /// one chunk: the one whose file is open when it is drained), then the
     /// metadata, complete in both chunks.
@@ -1273,7 +1316,7 @@ fn drain(
 fn snapshot_stream(
     ctl: &UstCtl,
     stream: NonNull<RawStream>,
-    out: &mut StreamFile,
+    out: &mut impl PacketSink,
     max_subbufs: u64,
 ) -> UstCtlResult<()> {
     let s = stream.as_ptr();

@@ -311,6 +311,102 @@ impl PacketSink for StreamOut {
     }
 }
 
+/// One stream's packets as a snapshot copied them: content only (the
+/// relayd pads each to its packet size).
+#[derive(Default)]
+pub(crate) struct PacketCopy {
+    /// (content, packet size in bytes)
+    packets: Vec<(Vec<u8>, u64)>,
+}
+
+impl PacketSink for PacketCopy {
+    fn write_packet(&mut self, bytes: &[u8], index: PacketIndex) -> UstCtlResult<()> {
+        let len = (index.content_size.div_ceil(8) as usize).min(bytes.len());
+        self.packets
+            .push((bytes[..len].to_vec(), index.packet_size / 8));
+        Ok(())
+    }
+    /// The index gives the content size; it is not sent.
+    fn has_index(&self) -> bool {
+        true
+    }
+}
+
+/// A snapshot of one trace (buffer set): its metadata and each stream's
+/// packets, by stream name (`<channel>_<cpu>`).
+pub(crate) struct SnapshotCopy {
+    pub metadata: Vec<u8>,
+    pub streams: Vec<(String, PacketCopy)>,
+}
+
+/// One `snapshot record` to a relayd, as lttng-sessiond 2.13.9 and its
+/// consumerd do it: a relayd session of its own (snapshot flag, the
+/// session's name and creation time, so every record lands in the same
+/// `<host>/<name>-<date>-<time>/` directory), one trace chunk `n` named
+/// `chunk_name` (the record's directory), then per set (`rel_dir`, its
+/// copy) each data stream added and its packets sent without index, and
+/// the metadata stream. Unlike lttng, the streams are closed only once a
+/// data-pending round says the relayd holds everything, so the record is
+/// complete when this returns. Returns the chunk's path at the relayd.
+pub(crate) fn send_snapshot(
+    out: &NetOutput,
+    s: &NetSession<'_>,
+    n: u64,
+    chunk_name: &str,
+    sets: &[(String, SnapshotCopy)],
+) -> Result<String, RelaydError> {
+    let mut relay = RelaydSession::connect(out.control, out.data, CALL_TIMEOUT)?;
+    relay.create_session(&CreateSession {
+        session_name: s.name,
+        hostname: s.hostname,
+        base_path: &out.subdir,
+        live_timer_us: 0,
+        snapshot: true,
+        name_contains_creation_time: false,
+        sessiond_uuid: s.daemon_uuid,
+        session_id: s.id,
+        creation_time: s.created,
+        current_chunk_id: None,
+    })?;
+    relay.create_trace_chunk(n, epoch_now(), chunk_name)?;
+    let mut data = Vec::new();
+    let mut meta = Vec::new();
+    for (rel_dir, copy) in sets {
+        for (name, c) in &copy.streams {
+            let mut st = relay.add_stream(name, rel_dir, n)?;
+            for (content, size) in &c.packets {
+                relay.send_data(&mut st, content, *size)?;
+            }
+            data.push(st);
+        }
+        let md = relay.add_stream("metadata", rel_dir, n)?;
+        relay.send_metadata(&md, &copy.metadata, 0)?;
+        meta.push(md);
+    }
+    let deadline = Instant::now() + SYNC_TIMEOUT;
+    loop {
+        let d: Vec<&RelaydStream> = data.iter().collect();
+        let m: Vec<&RelaydStream> = meta.iter().collect();
+        if !relay.data_pending(&d, &m)? {
+            break;
+        }
+        if Instant::now() >= deadline {
+            return Err(RelaydError::Pending);
+        }
+        std::thread::sleep(PENDING_POLL);
+    }
+    for st in data.into_iter().chain(meta) {
+        relay.close_stream(st)?;
+    }
+    relay.close_trace_chunk(n, epoch_now())
+}
+
+fn epoch_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Who the session is at the relayd.
 pub struct NetSession<'a> {
     pub name: &'a str,
@@ -345,7 +441,7 @@ impl NetRelay {
             creation_time: s.created,
             current_chunk_id: None,
         })?;
-        relay.create_trace_chunk(0, s.created)?;
+        relay.create_trace_chunk(0, s.created, "")?;
         let (ctrl_tx, ctrl_rx) = unbounded();
         let (data_tx, data_rx) = bounded(DATA_QUEUE);
         let counters = Arc::new(Counters::default());
@@ -615,10 +711,7 @@ impl Worker {
                     self.with(|rl, _| rl.close_stream(s));
                 }
                 if let Some(relay) = self.relay.as_mut() {
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs());
-                    if let Err(e) = relay.close_trace_chunk(0, now) {
+                    if let Err(e) = relay.close_trace_chunk(0, epoch_now()) {
                         r = r.and(Err(e.to_string()));
                     }
                 }

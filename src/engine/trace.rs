@@ -291,6 +291,12 @@ impl SessionTrace {
         &self.output
     }
 
+    /// The session's name and creation time (epoch s), as a relayd names
+    /// the session's directory (`<name>-<date>-<time>`).
+    pub(crate) fn relayd_name(&self) -> (&str, u64) {
+        (&self.name, unix_and_offset(self.created).0.max(0) as u64)
+    }
+
     fn set_key(&self, app: &AppInfo, id: AppId) -> SetKey {
         match self.scheme {
             BufferScheme::Uid => SetKey::Uid {

@@ -18,7 +18,7 @@ use crate::core::rotation::RotationError;
 use crate::core::session::{
     BufferScheme, ChannelConfig, LoglevelSel, SessionConfig, SessionError, DEFAULT_CHANNEL,
 };
-use crate::core::snapshot::{SnapshotError, SnapshotOutput};
+use crate::core::snapshot::{Destination, SnapshotError, SnapshotOutput};
 use crate::core::tracker::{
     TrackedAttr, TrackedValue, TrackerError, TrackingPolicy as CoreTrackingPolicy,
 };
@@ -124,14 +124,11 @@ fn snapshot_code(e: &SnapshotError) -> ErrorCode {
     }
 }
 
-/// A snapshot output URL as a local directory: a path or `file://` URL
-/// (network outputs are not served here).
-fn local_path(url: &str) -> Result<PathBuf, ErrorCode> {
-    let p = url.strip_prefix("file://").unwrap_or(url);
-    if p.contains("://") {
-        return Err(ErrorCode::NotSupported);
-    }
-    Ok(PathBuf::from(p))
+/// A snapshot output's URLs (a path, `file://`, `net://`, or `-C`/`-D`).
+async fn snapshot_dest(o: &WireSnapshotOutput) -> Result<Destination, ErrorCode> {
+    snap::destination(&o.ctrl_url, Some(&o.data_url))
+        .await
+        .map_err(|e| code(&e))
 }
 
 fn wire_output(o: &SnapshotOutput) -> WireSnapshotOutput {
@@ -139,7 +136,7 @@ fn wire_output(o: &SnapshotOutput) -> WireSnapshotOutput {
         id: o.id,
         max_size: Some(o.max_size),
         name: o.name.clone(),
-        ctrl_url: o.path.display().to_string(),
+        ctrl_url: o.describe(),
         data_url: String::new(),
     }
 }
@@ -485,7 +482,7 @@ impl LttngFront {
                 Err(ErrorCode::NotSupported)
             }
             Request::SnapshotAddOutput { target, output } => {
-                let path = local_path(&output.ctrl_url)?;
+                let path = snapshot_dest(&output).await?;
                 let name = (!output.name.is_empty()).then_some(output.name);
                 let max = output.max_size.unwrap_or(0);
                 let o = snap::add_output(d, Some(target.session), name, max, path)
@@ -505,7 +502,7 @@ impl LttngFront {
             Request::SnapshotRecord { target, output } => {
                 let url = match output.ctrl_url.as_str() {
                     "" => None,
-                    u => Some(local_path(u)?),
+                    _ => Some(snapshot_dest(&output).await?),
                 };
                 let name = (!output.name.is_empty()).then_some(output.name);
                 let r = snap::record(d, Some(target.session), name, output.max_size, url).await;
@@ -554,7 +551,6 @@ impl LttngFront {
         match (desc.kind, desc.output) {
             (SessionKind::Regular, _) | (SessionKind::Live { .. }, OutputType::Network) => {}
             (SessionKind::Live { .. }, _) => return Err(ErrorCode::LiveSession),
-            (SessionKind::Snapshot, OutputType::Network) => return Err(ErrorCode::NotSupported),
             (SessionKind::Snapshot, _) => {}
         }
         if desc.output == OutputType::Network {
@@ -583,7 +579,7 @@ impl LttngFront {
                 snap::create_snapshot_session(
                     &self.d,
                     name.clone(),
-                    Some(output.clone()),
+                    Some(output.clone().into()),
                     (peer.uid, peer.gid),
                 )
                 .await,
@@ -647,10 +643,13 @@ impl LttngFront {
                 crate::io::host::local_datetime(SystemTime::now())
             ),
         };
-        done(
-            commands::create_with(&self.d, name.clone(), None, Some(net), (peer.uid, peer.gid))
-                .await,
-        )?;
+        let owner = (peer.uid, peer.gid);
+        if desc.kind == SessionKind::Snapshot {
+            let dest = Some(Destination::Net(net));
+            done(snap::create_snapshot_session(&self.d, name.clone(), dest, owner).await)?;
+        } else {
+            done(commands::create_with(&self.d, name.clone(), None, Some(net), owner).await)?;
+        }
         let reply = SessionDescriptor {
             name: Some(name),
             ..desc
