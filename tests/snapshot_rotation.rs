@@ -500,3 +500,64 @@ fn rotations_split_the_trace_into_archives_without_loss_or_duplicate() {
         );
     }
 }
+
+/// Snapshots to a stock lttng-relayd: each record is a trace chunk of its
+/// own under the session's directory there, `<name>-<date>-<time>-<N>/ust/…`
+/// (lttng-sessiond 2.13.9's tree), holding the latest events, readable alone.
+#[test]
+fn snapshot_records_to_a_relayd() {
+    let w = World::builder().without_daemon();
+    let relayd = common::relayd::Relayd::start(&w);
+    let _d = Sessiond::ustd(&w);
+    let url = relayd.url();
+    ok(&w, &["create", "s", "--snapshot", "--set-url", &url]);
+    let listed = ok(&w, &["snapshot", "list-output", "-s", "s"]);
+    assert!(
+        listed.contains(&format!("tcp4://127.0.0.1:{}/", relayd.ctrl.port())),
+        "{listed}"
+    );
+    ok(
+        &w,
+        &[
+            "enable-channel",
+            "-u",
+            "c",
+            "-s",
+            "s",
+            "--subbuf-size",
+            "4096",
+            "--num-subbuf",
+            "4",
+        ],
+    );
+    ok(&w, &["enable-event", "-u", "ustd_fixture:simple", "-c", "c", "-s", "s"]);
+    ok(&w, &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"]);
+    ok(&w, &["start", "s"]);
+    let mut first = emitting_app(&w);
+    ok(&w, &["snapshot", "record", "-s", "s"]);
+    let mut second = emitting_app(&w);
+    ok(&w, &["snapshot", "record", "-s", "s", "-n", "named"]);
+    // ustd's CLI, the relayd given on the command line.
+    ok_with(ustd_cli, &w, &["snapshot", "record", "-s", "s", &url]);
+
+    let recs = records(&relayd.session_dir("s"));
+    assert_eq!(recs.len(), 3, "{recs:?}");
+    assert_record_name(&recs[0], "snapshot-1", 0);
+    assert_record_name(&recs[1], "named", 1);
+    assert_record_name(&recs[2], "snapshot-0", 2);
+    let (p1, p2) = (first.pid() as i64, second.pid() as i64);
+    let r0 = values_by_pid(&recs[0]);
+    assert_eq!(r0.keys().copied().collect::<Vec<_>>(), vec![p1], "record 0");
+    assert_latest_run("record 0", &r0[&p1]);
+    for (i, r) in recs[1..].iter().enumerate() {
+        let v = values_by_pid(r);
+        // Shared per-uid buffers: the second app's events overwrote the first's.
+        assert_eq!(v.keys().copied().collect::<Vec<_>>(), vec![p2], "record {}", i + 1);
+        assert_latest_run(&format!("record {}", i + 1), &v[&p2]);
+    }
+    first.signal(libc::SIGTERM);
+    second.signal(libc::SIGTERM);
+    first.wait();
+    second.wait();
+    ok(&w, &["destroy", "s"]);
+}
