@@ -137,6 +137,14 @@ enum Request {
         root: PathBuf,
         reply: Reply<()>,
     },
+    /// A network session's chunk rotation (`clear`: the closed chunk is
+    /// deleted, every buffer cleared first; else every stream drained into
+    /// it). Answers the worker's receiver, queued right after the last
+    /// packet of the old chunk.
+    NetChunk {
+        clear: bool,
+        reply: Reply<Receiver<Result<String, String>>>,
+    },
     /// Stop the thread, flushing first unless `close` already did.
     Shutdown {
         flush: bool,
@@ -330,6 +338,12 @@ impl Consumer {
             max_subbufs,
             reply,
         })
+    }
+
+    /// See [`Request::NetChunk`]; the caller waits on the answer with
+    /// `net_output::rotation_answer`, off the consumer thread.
+    pub(crate) fn net_chunk(&self, clear: bool) -> UstCtlResult<Receiver<Result<String, String>>> {
+        self.call(|reply| Request::NetChunk { clear, reply })
     }
 
     /// Stores TSDL text at byte `offset` of the trace's metadata and writes
@@ -697,6 +711,9 @@ impl Worker {
                 reply,
             } => {
                 let _ = reply.send(self.rotate(output, root));
+            }
+            Request::NetChunk { clear, reply } => {
+                let _ = reply.send(self.net_chunk(clear));
             }
             Request::Shutdown { .. } => unreachable!("handled by the loop"),
         }
@@ -1119,6 +1136,43 @@ impl Worker {
         }
         self.chunk = Some((output, root));
         first_err.map_or(Ok(()), Err)
+    }
+
+    /// All in this thread, so no packet is drained between the last one of
+    /// the old chunk and the rotation's barrier: with `clear`, every
+    /// buffer is cleared (what follows is after the clear); else every
+    /// stream switched and drained, and every metadata ring pumped.
+    fn net_chunk(&mut self, clear: bool) -> UstCtlResult<Receiver<Result<String, String>>> {
+        let Some(net) = self.net.clone() else {
+            return Err(UstCtlError::Call {
+                op: "net chunk rotation without a relayd",
+                code: 0,
+            });
+        };
+        let mut first_err = None;
+        if clear {
+            let keys: Vec<u64> = self.traces.keys().copied().collect();
+            for k in keys {
+                if let Err(e) = self.clear(k) {
+                    first_err.get_or_insert(e);
+                }
+            }
+        } else {
+            for ds in self.slots.iter_mut().flatten() {
+                if let Err(e) = switch_stream(&self.ctl, ds) {
+                    first_err.get_or_insert(e);
+                }
+            }
+            for t in self.traces.values_mut() {
+                if let Err(e) = t.pump_metadata(&self.ctl) {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(net.rotate(clear)),
+        }
     }
 
     fn clear(&mut self, trace: u64) -> UstCtlResult<()> {

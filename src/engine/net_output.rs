@@ -28,7 +28,7 @@ use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender, TrySendErr
 use super::output::{FileOwner, FileSplit, PacketIndex, StreamFile};
 use crate::core::net_output::{NetOutput, NetStats};
 use crate::relayd::{RelaydError, RelaydSession, RelaydStream};
-use crate::relayd_wire::{CreateSession, Index};
+use crate::relayd_wire::{CreateSession, Index, CHUNK_DELETE, CHUNK_MOVE_TO_COMPLETED};
 use crate::ustctl::UstCtlResult;
 
 /// Data packets queued for the relayd per session. With lttng's default
@@ -76,8 +76,16 @@ enum Ctrl {
         deadline: Instant,
         reply: Sender<Result<(), String>>,
     },
+    /// Chunk rotation: the relayd holds everything queued before this,
+    /// then the next trace chunk takes every stream and the current one is
+    /// closed with `command` (archived, or deleted by `clear`). Replies
+    /// the closed chunk's path at the relayd.
+    Rotate {
+        command: u32,
+        reply: Sender<Result<String, String>>,
+    },
     Close {
-        reply: Sender<Result<(), String>>,
+        reply: Sender<Result<Option<String>, String>>,
     },
 }
 
@@ -86,7 +94,10 @@ impl Ctrl {
     fn is_barrier(&self) -> bool {
         matches!(
             self,
-            Ctrl::CloseStream { .. } | Ctrl::Sync { .. } | Ctrl::Close { .. }
+            Ctrl::CloseStream { .. }
+                | Ctrl::Sync { .. }
+                | Ctrl::Rotate { .. }
+                | Ctrl::Close { .. }
         )
     }
 }
@@ -143,6 +154,32 @@ impl NetSink {
     pub(crate) fn streams_sent(&self) {
         let _ = self.ctrl.send(Ctrl::StreamsSent);
     }
+
+    /// Queues a chunk rotation after every packet queued so far (`clear`:
+    /// the closed chunk is deleted, else archived). The consumer thread
+    /// calls it right after its last drain into the old chunk, so the
+    /// boundary is exact; the caller waits on the answer.
+    pub(crate) fn rotate(&self, clear: bool) -> Receiver<Result<String, String>> {
+        let (reply, answer) = bounded(1);
+        let command = if clear {
+            CHUNK_DELETE
+        } else {
+            CHUNK_MOVE_TO_COMPLETED
+        };
+        if self.ctrl.send(Ctrl::Rotate { command, reply }).is_err() {
+            let (tx, rx) = bounded(1);
+            let _ = tx.send(Err("relayd worker gone".into()));
+            return rx;
+        }
+        answer
+    }
+}
+
+/// Waits for a chunk rotation's answer ([`NetSink::rotate`]).
+pub(crate) fn rotation_answer(a: &Receiver<Result<String, String>>) -> Result<String, String> {
+    // The worker's own steps are bounded; the margin covers one call.
+    a.recv_timeout(SYNC_TIMEOUT * 2 + CALL_TIMEOUT * 4)
+        .unwrap_or_else(|_| Err("relayd worker did not answer".into()))
 }
 
 /// One stream at the relayd, as the consumer writes it.
@@ -422,6 +459,8 @@ pub struct NetRelay {
     sink: NetSink,
     thread: Mutex<Option<JoinHandle<()>>>,
     output_path: String,
+    /// The last chunk's archive at the relayd, once closed after rotations.
+    last_archive: Mutex<Option<String>>,
 }
 
 impl NetRelay {
@@ -453,6 +492,9 @@ impl NetRelay {
             streams: HashMap::new(),
             lost: HashMap::new(),
             metadata: HashSet::new(),
+            texts: HashMap::new(),
+            chunk: 0,
+            archived: false,
             session: s.name.to_owned(),
         };
         let thread = std::thread::Builder::new()
@@ -475,6 +517,7 @@ impl NetRelay {
             },
             thread: Mutex::new(Some(thread)),
             output_path: info.output_path,
+            last_archive: Mutex::new(None),
         })
     }
 
@@ -514,10 +557,11 @@ impl NetRelay {
     }
 
     /// Sends what is queued, closes every stream and the trace chunk, and
-    /// ends the worker.
-    pub fn close(&self) -> Result<(), String> {
+    /// ends the worker. After rotations the last chunk is archived too:
+    /// returns its path at the relayd.
+    pub fn close(&self) -> Result<Option<String>, String> {
         let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() else {
-            return Ok(());
+            return Ok(None);
         };
         let (reply, answer) = bounded(1);
         let r = match self.sink.ctrl.send(Ctrl::Close { reply }) {
@@ -529,7 +573,18 @@ impl NetRelay {
         if r.is_ok() && t.join().is_err() {
             tracing::error!("relayd worker panicked");
         }
+        if let Ok(Some(a)) = &r {
+            *self.last_archive.lock().unwrap_or_else(|p| p.into_inner()) = Some(a.clone());
+        }
         r
+    }
+
+    /// The last chunk's archive at the relayd (after rotations), once closed.
+    pub fn last_archive(&self) -> Option<String> {
+        self.last_archive
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -552,6 +607,12 @@ struct Worker {
     lost: HashMap<u64, Arc<AtomicU64>>,
     /// Ids of the metadata streams (no data packets to wait for).
     metadata: HashSet<u64>,
+    /// Each metadata stream's whole text so far: a new chunk gets it again.
+    texts: HashMap<u64, Vec<u8>>,
+    /// The current trace chunk's id.
+    chunk: u64,
+    /// A chunk was archived: the last one is archived at close too.
+    archived: bool,
     session: String,
 }
 
@@ -671,7 +732,8 @@ impl Worker {
                 lost,
             } => {
                 self.lost.insert(id, lost);
-                if let Some(s) = self.with(|r, _| r.add_stream(&name, &path, 0)) {
+                let chunk = self.chunk;
+                if let Some(s) = self.with(|r, _| r.add_stream(&name, &path, chunk)) {
                     if name == "metadata" {
                         self.metadata.insert(id);
                     }
@@ -686,7 +748,9 @@ impl Worker {
                     Some(s) => r.send_metadata(s, &bytes, 0).map(|_| true),
                     None => Ok(false),
                 });
-                if sent != Some(true) {
+                if sent == Some(true) {
+                    self.texts.entry(id).or_default().extend_from_slice(&bytes);
+                } else {
                     self.counters
                         .metadata_bytes_lost
                         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
@@ -695,6 +759,7 @@ impl Worker {
             Ctrl::CloseStream { id } => {
                 self.flush_data();
                 self.lost.remove(&id);
+                self.texts.remove(&id);
                 if let Some(s) = self.streams.remove(&id) {
                     self.with(|r, _| r.close_stream(s));
                 }
@@ -703,16 +768,37 @@ impl Worker {
                 self.flush_data();
                 let _ = reply.send(self.wait_pending(deadline));
             }
+            Ctrl::Rotate { command, reply } => {
+                self.flush_data();
+                let _ = reply.send(self.rotate(command));
+            }
             Ctrl::Close { reply } => {
                 self.flush_data();
-                let mut r = self.wait_pending(Instant::now() + SYNC_TIMEOUT);
+                let r = self.wait_pending(Instant::now() + SYNC_TIMEOUT);
+                // As lttng: after rotations the last chunk is archived too,
+                // its streams rotated to no chunk first.
+                let archive = if self.archived {
+                    let chunk = self.chunk;
+                    let (data, md) = self.partition();
+                    self.with(|rl, streams| {
+                        let (d, m) = (pick(streams, &data), pick(streams, &md));
+                        rl.rotate_streams(None, &d)?;
+                        rl.rotate_streams(None, &m)?;
+                        rl.close_trace_chunk_with(chunk, epoch_now(), Some(CHUNK_MOVE_TO_COMPLETED))
+                    })
+                } else {
+                    None
+                };
                 let streams: Vec<RelaydStream> = self.streams.drain().map(|(_, s)| s).collect();
                 for s in streams {
                     self.with(|rl, _| rl.close_stream(s));
                 }
-                if let Some(relay) = self.relay.as_mut() {
-                    if let Err(e) = relay.close_trace_chunk(0, epoch_now()) {
-                        r = r.and(Err(e.to_string()));
+                let mut r = r.map(|_| archive.clone());
+                if !self.archived {
+                    if let Some(relay) = self.relay.as_mut() {
+                        if let Err(e) = relay.close_trace_chunk(self.chunk, epoch_now()) {
+                            r = Err(e.to_string());
+                        }
                     }
                 }
                 self.relay = None;
@@ -721,6 +807,69 @@ impl Worker {
             }
         }
         true
+    }
+
+    /// Ids of the data and of the metadata streams.
+    fn partition(&self) -> (Vec<u64>, Vec<u64>) {
+        self.streams
+            .keys()
+            .partition(|id| !self.metadata.contains(id))
+    }
+
+    /// See [`Ctrl::Rotate`]. lttng-consumerd 2.13.9's order: CREATE the next
+    /// chunk, ROTATE_STREAMS (data streams at their next sequence number,
+    /// then metadata), the whole metadata again into the new chunk, CLOSE
+    /// the old chunk with `command`, then TRACE_CHUNK_EXISTS until the
+    /// relayd let it go. Unlike lttng, a data-pending round first, so the
+    /// old chunk is complete (and archived) when this returns.
+    fn rotate(&mut self, command: u32) -> Result<String, String> {
+        self.wait_pending(Instant::now() + SYNC_TIMEOUT)?;
+        let (old, next) = (self.chunk, self.chunk + 1);
+        let (data, md) = self.partition();
+        let texts = std::mem::take(&mut self.texts);
+        let path = self.with(|r, streams| {
+            r.create_trace_chunk(next, epoch_now(), "")?;
+            let (d, m) = (pick(streams, &data), pick(streams, &md));
+            if !d.is_empty() {
+                r.rotate_streams(Some(next), &d)?;
+            }
+            if !m.is_empty() {
+                r.rotate_streams(Some(next), &m)?;
+            }
+            for id in &md {
+                if let (Some(s), Some(t)) = (streams.get(id), texts.get(id)) {
+                    r.send_metadata(s, t, 0)?;
+                }
+            }
+            let path = r.close_trace_chunk_with(old, epoch_now(), Some(command))?;
+            let deadline = Instant::now() + SYNC_TIMEOUT;
+            while r.trace_chunk_exists(old)? {
+                if Instant::now() >= deadline {
+                    return Err(RelaydError::Pending);
+                }
+                std::thread::sleep(PENDING_POLL);
+            }
+            Ok(path)
+        });
+        self.texts = texts;
+        match path {
+            Some(p) => {
+                self.chunk = next;
+                self.archived |= command == CHUNK_MOVE_TO_COMPLETED;
+                Ok(p)
+            }
+            None => Err(self.lost_error()),
+        }
+    }
+
+    fn lost_error(&self) -> String {
+        let c = &self.counters;
+        let e = c.error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        format!(
+            "lttng-relayd connection lost ({}): {} packets lost",
+            e.unwrap_or_default(),
+            c.packets_lost.load(Ordering::Relaxed)
+        )
     }
 
     /// Data-pending rounds until the relayd holds everything sent.
@@ -738,18 +887,15 @@ impl Worker {
                 Some(false) => return Ok(()),
                 Some(true) if Instant::now() < deadline => std::thread::sleep(PENDING_POLL),
                 Some(true) => return Err("lttng-relayd still misses data at the deadline".into()),
-                None => {
-                    let c = &self.counters;
-                    let e = c.error.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                    return Err(format!(
-                        "lttng-relayd connection lost ({}): {} packets lost",
-                        e.unwrap_or_default(),
-                        c.packets_lost.load(Ordering::Relaxed)
-                    ));
-                }
+                None => return Err(self.lost_error()),
             }
         }
     }
+}
+
+/// The streams of `ids` that are still open.
+fn pick<'a>(streams: &'a HashMap<u64, RelaydStream>, ids: &[u64]) -> Vec<&'a RelaydStream> {
+    ids.iter().filter_map(|id| streams.get(id)).collect()
 }
 
 fn relayd_index(i: &PacketIndex) -> Index {

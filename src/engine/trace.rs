@@ -46,7 +46,7 @@ use crate::core::net_output::NetStats;
 use crate::core::push_gate::PushGate;
 use crate::core::rotation::Chunks;
 use crate::core::session::{BufferScheme, ChannelConfig, SessionConfig};
-use crate::engine::net_output::{NetRelay, NetSession, SYNC_TIMEOUT};
+use crate::engine::net_output::{rotation_answer, NetRelay, NetSession, SYNC_TIMEOUT};
 use crate::engine::output::{create_output_as, FileOwner, FileSplit};
 use crate::engine::{pid_trace_dir, uid_trace_dir, ChannelLoss, Consumer, TraceKey, TraceLoss};
 use crate::io::host::{
@@ -806,6 +806,12 @@ impl SessionTrace {
     /// `lttng clear`: every set's buffers and files are emptied; the sets,
     /// their metadata and the apps' mappings stay, so recording goes on.
     pub fn clear(&self) -> Result<(), TraceError> {
+        if self.net.is_some() {
+            // At the relayd, as lttng: the chunk so far is deleted and the
+            // streams go on in a new one (see `engine::net_output`).
+            let answer = self.consumer.net_chunk(true)?;
+            return rotation_answer(&answer).map(|_| ()).map_err(TraceError::Net);
+        }
         for (_, set) in self.all_sets() {
             self.consumer.clear_trace(set.key)?;
         }
@@ -824,6 +830,11 @@ impl SessionTrace {
             Some(n) => n.sync(SYNC_TIMEOUT).map_err(TraceError::Net),
             None => Ok(()),
         }
+    }
+
+    /// The relayd worker of a network session.
+    pub(crate) fn net(&self) -> Option<&NetRelay> {
+        self.net.as_ref()
     }
 
     /// What the network output sent and lost, for a network session.

@@ -33,7 +33,10 @@ use crate::lttng_wire::event::{
 };
 use crate::lttng_wire::header::BufferType;
 use crate::lttng_wire::request::SaveAttr;
-use crate::lttng_wire::rotation::{encode_rotation_id, encode_rotation_info, RotationState};
+use crate::lttng_wire::rotation::{
+    encode_rotation_id, encode_rotation_info, encode_rotation_info_relay, RelayArchive,
+    RotationState,
+};
 use crate::lttng_wire::session::{
     encode_domains, encode_sessions, OutputType, SessionDescriptor, SessionInfo, SessionKind, Uri,
     UriDest, URI_STREAM_CONTROL, URI_STREAM_DATA,
@@ -121,6 +124,16 @@ fn snapshot_code(e: &SnapshotError) -> ErrorCode {
         SnapshotError::MaxSizeInvalid(_) => ErrorCode::MaxSizeInvalid,
         SnapshotError::NotStarted => ErrorCode::StartSessionOnce,
         SnapshotError::Record(_) => ErrorCode::SnapshotFail,
+    }
+}
+
+/// An archive at the relayd of `n`, as lttng reports it.
+fn relay_archive<'a>(n: &'a NetOutput, path: &'a str) -> RelayArchive<'a> {
+    RelayArchive {
+        host: n.control.ip().to_string(),
+        control_port: n.control.port(),
+        data_port: n.data.port(),
+        path: path.trim_start_matches('/'),
     }
 }
 
@@ -223,12 +236,19 @@ impl LttngFront {
                 Ok(Reply::ok(encode_sessions(&infos)))
             }
             Request::DestroySession(t) => {
+                let net = d
+                    .sessions
+                    .resolve(Some(&t.session))
+                    .ok()
+                    .and_then(|s| s.config().net);
                 let r = commands::destroy(d, Some(t.session))
                     .await
                     .map_err(|e| code(&e))?;
-                Ok(match r.archive {
-                    Some(a) => Reply::destroyed_with_archive(&a.display().to_string()),
-                    None => Reply::destroyed(),
+                let archive = r.archive.map(|a| a.display().to_string());
+                Ok(match (archive, net) {
+                    (Some(a), Some(n)) => Reply::destroyed_with_relay_archive(&relay_archive(&n, &a)),
+                    (Some(a), None) => Reply::destroyed_with_archive(&a),
+                    (None, _) => Reply::destroyed(),
                 })
             }
             Request::Start(t) => done(commands::start(d, Some(t.session)).await),
@@ -521,11 +541,19 @@ impl LttngFront {
                     .sessions
                     .resolve(Some(&target.session))
                     .map_err(|e| code(&e.into()))?;
-                let archive = s
-                    .trace()
-                    .and_then(|t| lock(&t.chunks).archive(id).map(|a| t.output_dir().join(a)))
+                let trace = s.trace().ok_or(ErrorCode::Invalid)?;
+                let archive = lock(&trace.chunks)
+                    .archive(id)
+                    .map(|a| trace.output_dir().join(a))
                     .ok_or(ErrorCode::Invalid)?;
                 let path = archive.display().to_string();
+                // A network session's archive is the relayd's path (kept whole:
+                // `join` onto an absolute-looking output would not apply).
+                if let Some(n) = s.config().net {
+                    let a = lock(&trace.chunks).archive(id).map(|a| a.display().to_string());
+                    let a = a.ok_or(ErrorCode::Invalid)?;
+                    return Ok(Reply::ok(encode_rotation_info_relay(&relay_archive(&n, &a))));
+                }
                 Ok(Reply::ok(encode_rotation_info(
                     RotationState::Completed,
                     Some(&path),

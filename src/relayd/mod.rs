@@ -425,9 +425,39 @@ impl RelaydSession {
         )
     }
 
+    /// ROTATE_STREAMS: each stream moves to `new_chunk` from its next
+    /// packet on (none: the last chunk ends).
+    pub fn rotate_streams(
+        &mut self,
+        new_chunk: Option<u64>,
+        streams: &[&RelaydStream],
+    ) -> Result<()> {
+        let pos: Vec<(u64, u64)> = streams.iter().map(|s| (s.handle, s.next_seq)).collect();
+        let req = wire::rotate_streams(new_chunk, &pos);
+        self.status("rotate streams", Cmd::RotateStreams, &req)
+    }
+
+    /// TRACE_CHUNK_EXISTS: whether the relayd still holds chunk `chunk_id`.
+    pub fn trace_chunk_exists(&mut self, chunk_id: u64) -> Result<bool> {
+        let req = wire::trace_chunk_exists(chunk_id);
+        let r = self.call("trace chunk exists", &req, wire::CHUNK_EXISTS_REPLY_LEN)?;
+        Ok(wire::decode_chunk_exists(&r)?)
+    }
+
     /// CLOSE_TRACE_CHUNK; returns the chunk's path at the relayd.
     pub fn close_trace_chunk(&mut self, chunk_id: u64, close_ts: u64) -> Result<String> {
-        let req = wire::close_trace_chunk(chunk_id, close_ts, None);
+        self.close_trace_chunk_with(chunk_id, close_ts, None)
+    }
+
+    /// CLOSE_TRACE_CHUNK with a close command (`wire::CHUNK_*`): move the
+    /// chunk into `archives/`, or delete it (`clear`).
+    pub fn close_trace_chunk_with(
+        &mut self,
+        chunk_id: u64,
+        close_ts: u64,
+        command: Option<u32>,
+    ) -> Result<String> {
+        let req = wire::close_trace_chunk(chunk_id, close_ts, command);
         let r = self.call("close trace chunk", &req, wire::CLOSE_CHUNK_REPLY_LEN)?;
         let (status, len) = wire::decode_close_chunk_head(&r)?;
         let path = self.read_path("close trace chunk", Cmd::CloseTraceChunk, len)?;
