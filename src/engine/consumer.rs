@@ -1157,16 +1157,25 @@ impl Worker {
                     first_err.get_or_insert(e);
                 }
             }
-        } else {
-            for ds in self.slots.iter_mut().flatten() {
-                if let Err(e) = switch_stream(&self.ctl, ds) {
-                    first_err.get_or_insert(e);
-                }
+        }
+        // Every stream ends the old chunk with a packet, empty if need be
+        // (as lttng-consumerd does): the relayd moves a stream to the next
+        // chunk only once it holds the packet before the rotation point.
+        for ds in self.slots.iter_mut().flatten() {
+            // SAFETY: live stream, used only by this thread; producer_active
+            // = 0 also closes an empty sub-buffer (a switch, safe with
+            // concurrent writers).
+            let r = check("flush_buffer", unsafe {
+                (self.ctl.api.flush_buffer)(ds.stream.as_ptr(), 0)
+            })
+            .and_then(|_| drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats));
+            if let Err(e) = r {
+                first_err.get_or_insert(e);
             }
-            for t in self.traces.values_mut() {
-                if let Err(e) = t.pump_metadata(&self.ctl) {
-                    first_err.get_or_insert(e);
-                }
+        }
+        for t in self.traces.values_mut() {
+            if let Err(e) = t.pump_metadata(&self.ctl) {
+                first_err.get_or_insert(e);
             }
         }
         match first_err {
