@@ -25,6 +25,7 @@ use rustix::io::Errno;
 
 use super::net_output::{NetSink, PacketCopy, PacketSink, SnapshotCopy, StreamOut};
 use super::output::{create_dir, create_file, FileOwner, FileSplit, PacketIndex, StreamFile};
+use crate::core::metadata::MetadataRegistry;
 use crate::ustctl::channel::{BufferChannel, Buffers, ChannelHandOut, MetadataChannel};
 use crate::ustctl::sys::RawStream;
 use crate::ustctl::{block_rt_signals, check, UstCtl, UstCtlError, UstCtlResult};
@@ -135,6 +136,12 @@ enum Request {
     Rotate {
         output: PathBuf,
         root: PathBuf,
+        reply: Reply<()>,
+    },
+    /// Before draining a packet of `trace`, take what its registry gained.
+    SyncMetadataFrom {
+        trace: u64,
+        registry: Arc<MetadataRegistry>,
         reply: Reply<()>,
     },
     /// A network session's chunk rotation (`clear`: the closed chunk is
@@ -340,6 +347,23 @@ impl Consumer {
         })
     }
 
+    /// A network session's trace: before draining any of its data streams,
+    /// the consumer appends what `registry` has beyond its cache, so the
+    /// metadata a packet may need is queued to the relayd before the packet
+    /// and its index (lttng-consumerd asks lttng-sessiond instead). The
+    /// registry's lock is held only to copy that tail.
+    pub(crate) fn sync_metadata_from(
+        &self,
+        trace: TraceKey,
+        registry: Arc<MetadataRegistry>,
+    ) -> UstCtlResult<()> {
+        self.call(|reply| Request::SyncMetadataFrom {
+            trace: trace.0,
+            registry,
+            reply,
+        })
+    }
+
     /// See [`Request::NetChunk`]; the caller waits on the answer with
     /// `net_output::rotation_answer`, off the consumer thread.
     pub(crate) fn net_chunk(&self, clear: bool) -> UstCtlResult<Receiver<Result<String, String>>> {
@@ -523,6 +547,8 @@ struct Trace {
     /// Output directory and metadata ring buffer; None for snapshot-only.
     live: Option<LiveMetadata>,
     channels: Vec<TraceChannel>,
+    /// A network session's registry (see [`Consumer::sync_metadata_from`]).
+    source: Option<Arc<MetadataRegistry>>,
 }
 
 struct TraceChannel {
@@ -712,6 +738,20 @@ impl Worker {
             } => {
                 let _ = reply.send(self.rotate(output, root));
             }
+            Request::SyncMetadataFrom {
+                trace,
+                registry,
+                reply,
+            } => {
+                let r = match self.traces.get_mut(&trace) {
+                    Some(t) => {
+                        t.source = Some(registry);
+                        Ok(())
+                    }
+                    None => Err(UstCtlError::UnknownTrace(trace)),
+                };
+                let _ = reply.send(r);
+            }
             Request::NetChunk { clear, reply } => {
                 let _ = reply.send(self.net_chunk(clear));
             }
@@ -748,6 +788,7 @@ impl Worker {
             cache: Vec::new(),
             live,
             channels: Vec::new(),
+            source: None,
         };
         self.traces.insert(key, trace);
         Ok(())
@@ -856,6 +897,9 @@ impl Worker {
     }
 
     fn on_stream_ready(&mut self, token: usize, flags: epoll::EventFlags) {
+        if let Some(Some(ds)) = self.slots.get(token) {
+            self.sync_metadata(ds.trace);
+        }
         let Some(Some(ds)) = self.slots.get_mut(token) else {
             return;
         };
@@ -953,7 +997,25 @@ impl Worker {
 
     /// Live timer: each stream delivers what it holds; an idle one sends a
     /// beacon instead, so live viewers can move past it.
+    /// See [`Consumer::sync_metadata_from`]; a no-op for local traces.
+    fn sync_metadata(&mut self, trace: u64) {
+        let Some(t) = self.traces.get(&trace) else {
+            return;
+        };
+        let have = t.cache.len();
+        let Some(tail) = t.source.as_ref().and_then(|r| r.text_since(have)) else {
+            return;
+        };
+        if let Err(e) = self.push_metadata(trace, have as u64, &tail) {
+            tracing::warn!(error = %e, "metadata sync before a packet failed");
+        }
+    }
+
     fn live_tick(&mut self) {
+        let keys: Vec<u64> = self.traces.keys().copied().collect();
+        for k in keys {
+            self.sync_metadata(k);
+        }
         let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
         let now = (now.tv_sec as u64) * 1_000_000_000 + now.tv_nsec as u64;
         for ds in self.slots.iter_mut().flatten().filter(|d| !d.watch.stalled) {

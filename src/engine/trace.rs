@@ -108,7 +108,9 @@ enum SetKey {
 struct TraceSet {
     key: TraceKey,
     dir: PathBuf,
-    registry: MetadataRegistry,
+    /// Shared with the consumer of a network session (see
+    /// `Consumer::sync_metadata_from`).
+    registry: Arc<MetadataRegistry>,
     /// Channel buffers by registry channel key, created on first use.
     channels: Mutex<HashMap<u64, SetChannel>>,
     /// Apps currently using the set (per-UID: the last one leaving pushes).
@@ -402,13 +404,17 @@ impl SessionTrace {
                 "pid",
             ),
         };
-        let registry = MetadataRegistry::new(&params);
+        let registry = Arc::new(MetadataRegistry::new(&params));
         let fds = self.take_fds(reserved, cost::SET)?;
         let trace_key = if self.snapshot {
             self.consumer.add_snapshot_trace()?
         } else {
             let metadata = MetadataChannel::create(&self.ctl, registry.uuid())?;
-            self.consumer.add_trace(&dir, metadata)?
+            let key = self.consumer.add_trace(&dir, metadata)?;
+            if self.net.is_some() {
+                self.consumer.sync_metadata_from(key, registry.clone())?;
+            }
+            key
         };
         tracing::info!(session = %self.name, dir = %dir.display(), scheme = scheme_dir, "buffer set created");
         Ok(TraceSet {
