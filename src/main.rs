@@ -72,9 +72,10 @@ enum Cmd {
         /// Trace output directory (default: $HOME/lttng-traces/NAME-DATE).
         #[arg(short = 'o', long)]
         output: Option<PathBuf>,
-        /// Snapshot session: the output becomes snapshot output 1, buffers
-        /// are written only by `snapshot record`.
-        #[arg(long, conflicts_with_all = ["set_url", "ctrl_url", "live"])]
+        /// Snapshot session: the output (a directory, or a relayd with
+        /// --set-url / -C -D) becomes snapshot output 1, buffers are
+        /// written only by `snapshot record`.
+        #[arg(long, conflicts_with = "live")]
         snapshot: bool,
         /// Stream to an lttng-relayd: net://HOST[:CTRL_PORT[:DATA_PORT]][/SUBDIR].
         #[arg(short = 'U', long, conflicts_with = "output")]

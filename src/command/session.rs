@@ -16,7 +16,9 @@ use crate::command::CommandError;
 use crate::core::event_filter::EventFilter;
 use crate::core::net_output::{endpoints, NetOutput};
 use crate::core::session::{EventKey, LoglevelSel, SessionConfig, SessionError};
+use crate::engine::net_output::CALL_TIMEOUT;
 use crate::engine::trace::{LossReport, SessionTrace, TraceError};
+use crate::relayd::RelaydSession;
 use crate::io::app_conn::AppJob;
 use crate::io::fan_out::{fan_out, sync_apps};
 use crate::io::host::local_datetime;
@@ -69,12 +71,29 @@ pub async fn create_with(
     owner: (u32, u32),
 ) -> Result<SessionView, CommandError> {
     SessionTrace::check_library().map_err(trace_error)?;
+    if let Some(n) = &net {
+        probe_relayd(n).await?;
+    }
     let output = match &net {
         Some(n) => PathBuf::from(n.describe()),
         None => output.unwrap_or_else(|| default_output(&name)),
     };
     let s = d.sessions.create_with(&name, output, owner, None, net)?;
     Ok(SessionView::of(&s))
+}
+
+/// Connects to the relayd and negotiates the version (each step within the
+/// relayd client's call deadline), then hangs up: an unreachable relayd is
+/// a clear error at `create` (issue 11), where lttng-sessiond 2.13.9 fails
+/// only the first channel creation. `start` connects again for real.
+pub(crate) async fn probe_relayd(n: &NetOutput) -> Result<(), CommandError> {
+    let (control, data) = (n.control, n.data);
+    tokio::task::spawn_blocking(move || {
+        RelaydSession::connect(control, data, CALL_TIMEOUT).map(drop)
+    })
+    .await
+    .map_err(|e| CommandError::Relayd(e.to_string()))?
+    .map_err(|e| CommandError::Relayd(format!("Unable to connect to lttng-relayd: {e}")))
 }
 
 /// Resolves the relayd's host names (IPv4 first unless the URL is

@@ -48,6 +48,9 @@ pub async fn create_snapshot_session(
     owner: (u32, u32),
 ) -> Result<SessionView, CommandError> {
     SessionTrace::check_library().map_err(|e| CommandError::Trace(e.to_string()))?;
+    if let Some(Destination::Net(n)) = &output {
+        super::session::probe_relayd(n).await?;
+    }
     let dest = output.unwrap_or_else(|| Destination::Path(super::session::default_output(&name)));
     // A relayd output lists as its URL text; nothing is written locally.
     let output = match &dest {
