@@ -373,7 +373,9 @@ enum SnapshotCmd {
 /// A snapshot path or `file://` URL, made absolute.
 fn snapshot_path(p: PathBuf) -> Result<PathBuf, String> {
     // A relayd URL (net://, tcp://…) is resolved by the daemon.
-    if p.to_str().is_some_and(|s| s.contains("://") && !s.starts_with("file://")) {
+    if p.to_str()
+        .is_some_and(|s| s.contains("://") && !s.starts_with("file://"))
+    {
         return Ok(p);
     }
     let p = match p.to_str().and_then(|s| s.strip_prefix("file://")) {

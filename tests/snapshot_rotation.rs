@@ -530,8 +530,22 @@ fn snapshot_records_to_a_relayd() {
             "4",
         ],
     );
-    ok(&w, &["enable-event", "-u", "ustd_fixture:simple", "-c", "c", "-s", "s"]);
-    ok(&w, &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"]);
+    ok(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_fixture:simple",
+            "-c",
+            "c",
+            "-s",
+            "s",
+        ],
+    );
+    ok(
+        &w,
+        &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"],
+    );
     ok(&w, &["start", "s"]);
     let mut first = emitting_app(&w);
     ok(&w, &["snapshot", "record", "-s", "s"]);
@@ -552,7 +566,12 @@ fn snapshot_records_to_a_relayd() {
     for (i, r) in recs[1..].iter().enumerate() {
         let v = values_by_pid(r);
         // Shared per-uid buffers: the second app's events overwrote the first's.
-        assert_eq!(v.keys().copied().collect::<Vec<_>>(), vec![p2], "record {}", i + 1);
+        assert_eq!(
+            v.keys().copied().collect::<Vec<_>>(),
+            vec![p2],
+            "record {}",
+            i + 1
+        );
         assert_latest_run(&format!("record {}", i + 1), &v[&p2]);
     }
     first.signal(libc::SIGTERM);
@@ -578,8 +597,22 @@ fn simple_channel(w: &World, num_subbuf: &str) {
             num_subbuf,
         ],
     );
-    ok(w, &["enable-event", "-u", "ustd_fixture:simple", "-c", "c", "-s", "s"]);
-    ok(w, &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"]);
+    ok(
+        w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_fixture:simple",
+            "-c",
+            "c",
+            "-s",
+            "s",
+        ],
+    );
+    ok(
+        w,
+        &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"],
+    );
 }
 
 /// Rotation of a session streamed to a stock lttng-relayd (2.11+ chunk
@@ -614,7 +647,10 @@ fn rotations_of_a_relayd_session_archive_at_the_relayd() {
     app.wait_line("main reached", GENEROUS);
     std::thread::sleep(std::time::Duration::from_millis(1000));
     let r1 = ok(&w, &["rotate", "s"]);
-    assert!(r1.contains("is now readable on relay tcp://127.0.0.1/"), "{r1}");
+    assert!(
+        r1.contains("is now readable on relay tcp://127.0.0.1/"),
+        "{r1}"
+    );
     std::thread::sleep(std::time::Duration::from_millis(1000));
     // The second through ustd's own CLI: both front ends rotate.
     ok_with(ustd_cli, &w, &["rotate", "s"]);
@@ -632,14 +668,26 @@ fn rotations_of_a_relayd_session_archive_at_the_relayd() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    dirs.sort_by_key(|p| p.to_str().unwrap().rsplit('-').next().unwrap().parse::<u64>().unwrap());
+    dirs.sort_by_key(|p| {
+        p.to_str()
+            .unwrap()
+            .rsplit('-')
+            .next()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    });
     assert_eq!(dirs.len(), 3, "{dirs:?}");
     let mut union = Vec::new();
     for (i, dir) in dirs.iter().enumerate() {
         assert_archive_name(dir, i as u64);
         // Each read on its own: metadata complete in every chunk.
         let got = values_by_pid(dir).remove(&pid).unwrap_or_default();
-        assert!(!got.is_empty(), "{} holds no event of the app", dir.display());
+        assert!(
+            !got.is_empty(),
+            "{} holds no event of the app",
+            dir.display()
+        );
         union.extend(got);
     }
     let want: Vec<i64> = (0..N).collect();
@@ -681,7 +729,11 @@ fn clear_of_a_relayd_session_deletes_at_the_relayd() {
         "events recorded before the clear are still at the relayd"
     );
     let want: Vec<i64> = (0..300).collect();
-    assert_eq!(got.get(&after), Some(&want), "events after the clear, each once, in order");
+    assert_eq!(
+        got.get(&after),
+        Some(&want),
+        "events after the clear, each once, in order"
+    );
     ok(&w, &["destroy", "s"]);
     // lttng's tree: the chunk after the clear is the session directory's own.
     assert!(dir.join("ust").is_dir(), "{}", dir.display());

@@ -30,9 +30,9 @@ pub use session::{
 };
 pub use tracker::{set_tracker_policy, track, tracker_add, tracker_remove, untrack};
 
-use crate::core::snapshot::Destination;
 use crate::core::event_filter::EventFilter;
 use crate::core::session::SessionError;
+use crate::core::snapshot::Destination;
 use crate::io::state::Daemon;
 
 /// Why a command was not carried out.

@@ -16,9 +16,7 @@ use crate::command::CommandError;
 use crate::core::event_filter::EventFilter;
 use crate::core::net_output::{endpoints, NetOutput};
 use crate::core::session::{EventKey, LoglevelSel, SessionConfig, SessionError};
-use crate::engine::net_output::CALL_TIMEOUT;
 use crate::engine::trace::{LossReport, SessionTrace, TraceError};
-use crate::relayd::RelaydSession;
 use crate::io::app_conn::AppJob;
 use crate::io::fan_out::{fan_out, sync_apps};
 use crate::io::host::local_datetime;
@@ -87,13 +85,11 @@ pub async fn create_with(
 /// a clear error at `create` (issue 11), where lttng-sessiond 2.13.9 fails
 /// only the first channel creation. `start` connects again for real.
 pub(crate) async fn probe_relayd(n: &NetOutput) -> Result<(), CommandError> {
-    let (control, data) = (n.control, n.data);
-    tokio::task::spawn_blocking(move || {
-        RelaydSession::connect(control, data, CALL_TIMEOUT).map(drop)
-    })
-    .await
-    .map_err(|e| CommandError::Relayd(e.to_string()))?
-    .map_err(|e| CommandError::Relayd(format!("Unable to connect to lttng-relayd: {e}")))
+    let n = n.clone();
+    tokio::task::spawn_blocking(move || crate::engine::net_output::probe(&n))
+        .await
+        .map_err(|e| CommandError::Relayd(e.to_string()))?
+        .map_err(|e| CommandError::Relayd(format!("Unable to connect to lttng-relayd: {e}")))
 }
 
 /// Resolves the relayd's host names (IPv4 first unless the URL is

@@ -44,9 +44,10 @@ impl Destination {
     /// Absolute paths only (lttng's rule); a relayd output is resolved.
     fn check(self) -> Result<(PathBuf, Option<NetOutput>), SnapshotError> {
         match self {
-            Destination::Path(p) if !p.is_absolute() => Err(SnapshotError::InvalidOutput(
-                format!("`{}` is not an absolute path", p.display()),
-            )),
+            Destination::Path(p) if !p.is_absolute() => Err(SnapshotError::InvalidOutput(format!(
+                "`{}` is not an absolute path",
+                p.display()
+            ))),
             Destination::Path(p) => Ok((p, None)),
             Destination::Net(n) => Ok((PathBuf::new(), Some(n))),
         }
@@ -288,7 +289,9 @@ mod tests {
         s.add(Some("o"), 100, PathBuf::from("/o")).unwrap();
         let t = s.targets(Some("n"), None, None).unwrap();
         assert_eq!((t[0].name.as_str(), t[0].max_size), ("n", 100));
-        let t = s.targets(None, Some(5), Some(PathBuf::from("/u").into())).unwrap();
+        let t = s
+            .targets(None, Some(5), Some(PathBuf::from("/u").into()))
+            .unwrap();
         assert_eq!((t[0].name.as_str(), t[0].max_size), ("snapshot-0", 5));
         assert_eq!(
             record_dir_name("n", "20261201-154000", 3),

@@ -339,7 +339,11 @@ impl Consumer {
     /// [`Consumer::snapshot_bounded`] into memory: the metadata and each
     /// stream's packet contents, for a relayd. Its size is bounded by the
     /// trace's buffers.
-    pub(crate) fn snapshot_copy(&self, trace: TraceKey, max_subbufs: u64) -> UstCtlResult<SnapshotCopy> {
+    pub(crate) fn snapshot_copy(
+        &self,
+        trace: TraceKey,
+        max_subbufs: u64,
+    ) -> UstCtlResult<SnapshotCopy> {
         self.call(|reply| Request::SnapshotCopy {
             trace: trace.0,
             max_subbufs,

@@ -94,10 +94,7 @@ impl Ctrl {
     fn is_barrier(&self) -> bool {
         matches!(
             self,
-            Ctrl::CloseStream { .. }
-                | Ctrl::Sync { .. }
-                | Ctrl::Rotate { .. }
-                | Ctrl::Close { .. }
+            Ctrl::CloseStream { .. } | Ctrl::Sync { .. } | Ctrl::Rotate { .. } | Ctrl::Close { .. }
         )
     }
 }
@@ -442,6 +439,12 @@ fn epoch_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// Connects to the relayd and negotiates the version (each step within
+/// [`CALL_TIMEOUT`]), then hangs up: is it there, and a 2.11+ relayd?
+pub fn probe(out: &NetOutput) -> Result<(), RelaydError> {
+    RelaydSession::connect(out.control, out.data, CALL_TIMEOUT).map(drop)
 }
 
 /// Who the session is at the relayd.

@@ -816,7 +816,9 @@ impl SessionTrace {
             // At the relayd, as lttng: the chunk so far is deleted and the
             // streams go on in a new one (see `engine::net_output`).
             let answer = self.consumer.net_chunk(true)?;
-            return rotation_answer(&answer).map(|_| ()).map_err(TraceError::Net);
+            return rotation_answer(&answer)
+                .map(|_| ())
+                .map_err(TraceError::Net);
         }
         for (_, set) in self.all_sets() {
             self.consumer.clear_trace(set.key)?;

@@ -246,7 +246,9 @@ impl LttngFront {
                     .map_err(|e| code(&e))?;
                 let archive = r.archive.map(|a| a.display().to_string());
                 Ok(match (archive, net) {
-                    (Some(a), Some(n)) => Reply::destroyed_with_relay_archive(&relay_archive(&n, &a)),
+                    (Some(a), Some(n)) => {
+                        Reply::destroyed_with_relay_archive(&relay_archive(&n, &a))
+                    }
                     (Some(a), None) => Reply::destroyed_with_archive(&a),
                     (None, _) => Reply::destroyed(),
                 })
@@ -550,9 +552,13 @@ impl LttngFront {
                 // A network session's archive is the relayd's path (kept whole:
                 // `join` onto an absolute-looking output would not apply).
                 if let Some(n) = s.config().net {
-                    let a = lock(&trace.chunks).archive(id).map(|a| a.display().to_string());
+                    let a = lock(&trace.chunks)
+                        .archive(id)
+                        .map(|a| a.display().to_string());
                     let a = a.ok_or(ErrorCode::Invalid)?;
-                    return Ok(Reply::ok(encode_rotation_info_relay(&relay_archive(&n, &a))));
+                    return Ok(Reply::ok(encode_rotation_info_relay(&relay_archive(
+                        &n, &a,
+                    ))));
                 }
                 Ok(Reply::ok(encode_rotation_info(
                     RotationState::Completed,

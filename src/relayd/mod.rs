@@ -281,7 +281,12 @@ impl RelaydSession {
     /// CREATE_TRACE_CHUNK, needed before any stream. With no name, the first
     /// chunk writes straight into the session directory; a snapshot record
     /// names its chunk (`<name>-<date>-<time>-<N>`).
-    pub fn create_trace_chunk(&mut self, chunk_id: u64, creation_ts: u64, name: &str) -> Result<()> {
+    pub fn create_trace_chunk(
+        &mut self,
+        chunk_id: u64,
+        creation_ts: u64,
+        name: &str,
+    ) -> Result<()> {
         let req = wire::create_trace_chunk(chunk_id, creation_ts, name)?;
         self.status("create trace chunk", Cmd::CreateTraceChunk, &req)
     }

@@ -475,7 +475,11 @@ impl MetadataRegistry {
     /// needs (a push may deliver the same bytes later: they overlap).
     pub fn text_since(&self, offset: usize) -> Option<Vec<u8>> {
         let g = lock(&self.inner);
-        g.text.as_bytes().get(offset..).filter(|t| !t.is_empty()).map(<[u8]>::to_vec)
+        g.text
+            .as_bytes()
+            .get(offset..)
+            .filter(|t| !t.is_empty())
+            .map(<[u8]>::to_vec)
     }
 
     /// The whole text generated so far.
@@ -675,7 +679,9 @@ mod tests {
             .unwrap();
         let tail = r.text_since(have).expect("the new event's declaration");
         assert_eq!(tail, r.text().as_bytes()[have..]);
-        assert!(String::from_utf8(tail).unwrap().contains("name = \"p:late\""));
+        assert!(String::from_utf8(tail)
+            .unwrap()
+            .contains("name = \"p:late\""));
         // A push acknowledging the text does not change what is missing.
         struct Nop;
         impl MetadataSink for Nop {
