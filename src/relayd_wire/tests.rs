@@ -262,8 +262,8 @@ fn rotation_frames_reproduce_the_capture() {
     }
     let ex = f.iter().find(|f| cmd_of(f) == 21).unwrap();
     assert_eq!(*ex, trace_chunk_exists(0).as_slice());
-    assert_eq!(decode_chunk_exists(&[0, 0, 0, 10, 0]).unwrap(), false);
-    assert_eq!(decode_chunk_exists(&[0, 0, 0, 10, 1]).unwrap(), true);
+    assert!(!decode_chunk_exists(&[0, 0, 0, 10, 0]).unwrap());
+    assert!(decode_chunk_exists(&[0, 0, 0, 10, 1]).unwrap());
     assert!(decode_chunk_exists(&[0, 0, 0, 10]).is_err());
     assert!(decode_chunk_exists(&[0, 0, 0, 9, 0]).is_err());
 }
