@@ -74,9 +74,10 @@ enum Cmd {
         /// Trace output directory (default: $HOME/lttng-traces/NAME-DATE).
         #[arg(short = 'o', long)]
         output: Option<PathBuf>,
-        /// Snapshot session: the output becomes snapshot output 1, buffers
-        /// are written only by `snapshot record`.
-        #[arg(long, conflicts_with_all = ["set_url", "ctrl_url", "live"])]
+        /// Snapshot session: the output (a directory, or a relayd with
+        /// --set-url / -C -D) becomes snapshot output 1, buffers are
+        /// written only by `snapshot record`.
+        #[arg(long, conflicts_with = "live")]
         snapshot: bool,
         /// Stream to an lttng-relayd: net://HOST[:CTRL_PORT[:DATA_PORT]][/SUBDIR].
         #[arg(short = 'U', long, conflicts_with = "output")]
@@ -327,7 +328,8 @@ impl TrackArgs {
 enum SnapshotCmd {
     /// Add the session's snapshot output (lttng keeps one).
     AddOutput {
-        /// Directory (or file:// URL) records are written under.
+        /// Directory (or file:// URL) records are written under, or a relayd
+        /// (net://HOST[:CTRL_PORT[:DATA_PORT]]).
         path: PathBuf,
         #[arg(short = 's', long)]
         session: Option<String>,
@@ -372,6 +374,12 @@ enum SnapshotCmd {
 
 /// A snapshot path or `file://` URL, made absolute.
 fn snapshot_path(p: PathBuf) -> Result<PathBuf, String> {
+    // A relayd URL (net://, tcp://…) is resolved by the daemon.
+    if p.to_str()
+        .is_some_and(|s| s.contains("://") && !s.starts_with("file://"))
+    {
+        return Ok(p);
+    }
     let p = match p.to_str().and_then(|s| s.strip_prefix("file://")) {
         Some(rest) => PathBuf::from(rest),
         None => p,
@@ -949,7 +957,7 @@ impl Client {
                     "Snapshot output added: [{}] {}: {}",
                     o.id,
                     o.name,
-                    o.path.display()
+                    o.describe()
                 );
                 print(&o, None, json, &text)
             }
@@ -974,7 +982,7 @@ impl Client {
                 );
                 let mut text = format!("Snapshot output list for session {}", l.session);
                 for o in &l.outputs {
-                    text += &format!("\n    [{}] {}: {}", o.id, o.name, o.path.display());
+                    text += &format!("\n    [{}] {}: {}", o.id, o.name, o.describe());
                     if o.max_size > 0 {
                         text += &format!(" (max size: {} bytes)", o.max_size);
                     }

@@ -120,7 +120,7 @@ fn replayed_trace_reads_the_same_at_the_relayd() {
         info.output_path.starts_with("ustd-test/replay-"),
         "{info:?}"
     );
-    s.create_trace_chunk(0, 1_700_000_000)
+    s.create_trace_chunk(0, 1_700_000_000, "")
         .expect("create trace chunk");
     let names = streams(&local);
     let mut data: Vec<_> = names
@@ -222,7 +222,7 @@ fn live_session(
         ..create_args(name)
     };
     s.create_session(&args).expect("create session");
-    s.create_trace_chunk(0, 1_700_000_000)
+    s.create_trace_chunk(0, 1_700_000_000, "")
         .expect("create trace chunk");
     let st = s.add_stream("chan_0", PATH, 0).expect("add stream");
     s.streams_sent().expect("streams sent");

@@ -242,32 +242,27 @@ fn ustd_cli_session_and_unreachable_relayd() {
     let w = World::builder().without_daemon();
     let relayd = Relayd::start(&w);
     let _d = Ustd::start(&w);
-    // Nobody listens there: start fails clearly, in both CLIs.
+    // Nobody listens there: create fails clearly, in both CLIs, and for a
+    // snapshot session too (lttng-sessiond fails the first channel instead).
     let dead = format!(
         "net://127.0.0.1:{}:{}",
         common::relayd::free_port(),
         common::relayd::free_port()
     );
-    ustd_ok(&w, &["create", "gone", "--set-url", &dead]);
-    ustd_ok(&w, &["enable-event", "-u", "-s", "gone", "ustd_fixture:*"]);
-    let o = ustd(&w, &["start", "gone"]);
-    assert!(!o.status.success());
-    assert!(
-        text(&o).contains("Unable to connect to lttng-relayd"),
-        "{}",
-        text(&o)
-    );
-    ustd_ok(&w, &["destroy", "gone"]);
-    ok(&w, &["create", "gone2", "--set-url", &dead]);
-    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
-    let o = lttng(&w, &["start"]);
-    assert!(!o.status.success());
-    assert!(
-        text(&o).contains("Unable to connect to lttng-relayd"),
-        "{}",
-        text(&o)
-    );
-    ok(&w, &["destroy"]);
+    for args in [
+        &["create", "gone", "--set-url", &dead][..],
+        &["create", "gone", "--snapshot", "--set-url", &dead][..],
+    ] {
+        for o in [ustd(&w, args), lttng(&w, args)] {
+            assert!(!o.status.success(), "{args:?}");
+            assert!(
+                text(&o).contains("Unable to connect to lttng-relayd"),
+                "{}",
+                text(&o)
+            );
+        }
+    }
+    assert!(!ok(&w, &["list"]).contains("gone"), "no session was left");
 
     let (c, d) = (relayd.ctrl.port(), relayd.data.port());
     ustd_ok(

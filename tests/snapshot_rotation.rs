@@ -500,3 +500,241 @@ fn rotations_split_the_trace_into_archives_without_loss_or_duplicate() {
         );
     }
 }
+
+/// Snapshots to a stock lttng-relayd: each record is a trace chunk of its
+/// own under the session's directory there, `<name>-<date>-<time>-<N>/ust/…`
+/// (lttng-sessiond 2.13.9's tree), holding the latest events, readable alone.
+#[test]
+fn snapshot_records_to_a_relayd() {
+    let w = World::builder().without_daemon();
+    let relayd = common::relayd::Relayd::start(&w);
+    let _d = Sessiond::ustd(&w);
+    let url = relayd.url();
+    ok(&w, &["create", "s", "--snapshot", "--set-url", &url]);
+    let listed = ok(&w, &["snapshot", "list-output", "-s", "s"]);
+    assert!(
+        listed.contains(&format!("tcp4://127.0.0.1:{}/", relayd.ctrl.port())),
+        "{listed}"
+    );
+    ok(
+        &w,
+        &[
+            "enable-channel",
+            "-u",
+            "c",
+            "-s",
+            "s",
+            "--subbuf-size",
+            "4096",
+            "--num-subbuf",
+            "4",
+        ],
+    );
+    ok(
+        &w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_fixture:simple",
+            "-c",
+            "c",
+            "-s",
+            "s",
+        ],
+    );
+    ok(
+        &w,
+        &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"],
+    );
+    ok(&w, &["start", "s"]);
+    let mut first = emitting_app(&w);
+    ok(&w, &["snapshot", "record", "-s", "s"]);
+    let mut second = emitting_app(&w);
+    ok(&w, &["snapshot", "record", "-s", "s", "-n", "named"]);
+    // ustd's CLI, the relayd given on the command line.
+    ok_with(ustd_cli, &w, &["snapshot", "record", "-s", "s", &url]);
+
+    let recs = records(&relayd.session_dir("s"));
+    assert_eq!(recs.len(), 3, "{recs:?}");
+    assert_record_name(&recs[0], "snapshot-1", 0);
+    assert_record_name(&recs[1], "named", 1);
+    assert_record_name(&recs[2], "snapshot-0", 2);
+    let (p1, p2) = (first.pid() as i64, second.pid() as i64);
+    let r0 = values_by_pid(&recs[0]);
+    assert_eq!(r0.keys().copied().collect::<Vec<_>>(), vec![p1], "record 0");
+    assert_latest_run("record 0", &r0[&p1]);
+    for (i, r) in recs[1..].iter().enumerate() {
+        let v = values_by_pid(r);
+        // Shared per-uid buffers: the second app's events overwrote the first's.
+        assert_eq!(
+            v.keys().copied().collect::<Vec<_>>(),
+            vec![p2],
+            "record {}",
+            i + 1
+        );
+        assert_latest_run(&format!("record {}", i + 1), &v[&p2]);
+    }
+    first.signal(libc::SIGTERM);
+    second.signal(libc::SIGTERM);
+    first.wait();
+    second.wait();
+    ok(&w, &["destroy", "s"]);
+}
+
+/// The channel, event and context every relayd session test here uses.
+fn simple_channel(w: &World, num_subbuf: &str) {
+    ok(
+        w,
+        &[
+            "enable-channel",
+            "-u",
+            "c",
+            "-s",
+            "s",
+            "--subbuf-size",
+            "4096",
+            "--num-subbuf",
+            num_subbuf,
+        ],
+    );
+    ok(
+        w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_fixture:simple",
+            "-c",
+            "c",
+            "-s",
+            "s",
+        ],
+    );
+    ok(
+        w,
+        &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"],
+    );
+}
+
+/// Rotation of a session streamed to a stock lttng-relayd (2.11+ chunk
+/// protocol): the relayd holds `archives/<begin>-<end>-<N>/`, each readable
+/// alone, and together they hold every event exactly once, in order.
+#[test]
+fn rotations_of_a_relayd_session_archive_at_the_relayd() {
+    let w = World::builder().without_daemon();
+    let relayd = common::relayd::Relayd::start(&w);
+    let _d = Sessiond::ustd(&w);
+    ok(&w, &["create", "s", "--set-url", &relayd.url()]);
+    simple_channel(&w, "8");
+    ok(&w, &["start", "s"]);
+    // One event per millisecond for ~3 s: both rotations land mid-run.
+    const N: i64 = 3000;
+    let mut app = w.spawn_program(
+        Path::new("taskset"),
+        &[
+            "-c",
+            "0",
+            fixture_app().to_str().unwrap(),
+            "-n",
+            &N.to_string(),
+            "-i",
+            "1",
+            "-e",
+            "simple",
+        ],
+        &[],
+    );
+    let pid = app.pid() as i64;
+    app.wait_line("main reached", GENEROUS);
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let r1 = ok(&w, &["rotate", "s"]);
+    assert!(
+        r1.contains("is now readable on relay tcp://127.0.0.1/"),
+        "{r1}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    // The second through ustd's own CLI: both front ends rotate.
+    ok_with(ustd_cli, &w, &["rotate", "s"]);
+    app.wait_line("exiting", GENEROUS);
+    app.wait();
+    ok(&w, &["stop", "s"]);
+    let destroyed = ok(&w, &["destroy", "s"]);
+    let archives = relayd.session_dir("s").join("archives");
+    // Destroy archives the last chunk too, and says where, as lttng does.
+    assert!(
+        destroyed.contains("archives/") && destroyed.contains("-2 [control port"),
+        "{destroyed}"
+    );
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&archives)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort_by_key(|p| {
+        p.to_str()
+            .unwrap()
+            .rsplit('-')
+            .next()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    });
+    assert_eq!(dirs.len(), 3, "{dirs:?}");
+    let mut union = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        assert_archive_name(dir, i as u64);
+        // Each read on its own: metadata complete in every chunk.
+        let got = values_by_pid(dir).remove(&pid).unwrap_or_default();
+        assert!(
+            !got.is_empty(),
+            "{} holds no event of the app",
+            dir.display()
+        );
+        union.extend(got);
+    }
+    let want: Vec<i64> = (0..N).collect();
+    if union != want {
+        let dup = union.windows(2).find(|w| w[1] <= w[0]);
+        let gap = union.windows(2).find(|w| w[1] > w[0] + 1);
+        panic!(
+            "archives: {} events, not 0..{N} once each in order (first duplicate/reorder {dup:?}, first gap {gap:?})",
+            union.len()
+        );
+    }
+}
+
+/// `clear` of a session streamed to a stock lttng-relayd: what the relayd
+/// already holds is deleted (lttng's chunk rotation with a delete close
+/// command), what follows is there.
+#[test]
+fn clear_of_a_relayd_session_deletes_at_the_relayd() {
+    let w = World::builder().without_daemon();
+    let relayd = common::relayd::Relayd::start(&w);
+    let _d = Sessiond::ustd(&w);
+    ok(&w, &["create", "s", "--set-url", &relayd.url()]);
+    simple_channel(&w, "4");
+    ok(&w, &["start", "s"]);
+    // More than the buffers hold: most of it already at the relayd, the
+    // rest in the buffers; a clear must discard both.
+    let mut first = emitting_app(&w);
+    let before = first.pid() as i64;
+    let cleared = ok(&w, &["clear", "s"]);
+    assert!(cleared.contains("cleared"), "{cleared}");
+    first.signal(libc::SIGTERM);
+    first.wait();
+    let after = run_to_end(&w, 300);
+    ok(&w, &["stop", "s"]);
+    let dir = relayd.session_dir("s");
+    let got = values_by_pid(&dir);
+    assert!(
+        !got.contains_key(&before),
+        "events recorded before the clear are still at the relayd"
+    );
+    let want: Vec<i64> = (0..300).collect();
+    assert_eq!(
+        got.get(&after),
+        Some(&want),
+        "events after the clear, each once, in order"
+    );
+    ok(&w, &["destroy", "s"]);
+    // lttng's tree: the chunk after the clear is the session directory's own.
+    assert!(dir.join("ust").is_dir(), "{}", dir.display());
+}

@@ -32,6 +32,7 @@ pub use tracker::{set_tracker_policy, track, tracker_add, tracker_remove, untrac
 
 use crate::core::event_filter::EventFilter;
 use crate::core::session::SessionError;
+use crate::core::snapshot::Destination;
 use crate::io::state::Daemon;
 
 /// Why a command was not carried out.
@@ -106,10 +107,14 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
             name,
             output,
             snapshot: true,
-            net: _,
+            net,
         } => {
             let owner = daemon_user();
-            Reply::Created(snapshot::create_snapshot_session(d, name, output, owner).await?)
+            let dest = match net {
+                Some(n) => Some(Destination::Net(resolve_net(n).await?)),
+                None => output.map(Destination::Path),
+            };
+            Reply::Created(snapshot::create_snapshot_session(d, name, dest, owner).await?)
         }
         Request::RegenerateStatedump { session } => {
             Reply::Changed(regenerate_statedump(d, session).await?)
@@ -121,7 +126,10 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
             name,
             max_size,
             path,
-        } => Reply::SnapshotOutput(snapshot::add_output(d, session, name, max_size, path)?),
+        } => {
+            let dest = snapshot::destination(&path.to_string_lossy(), None).await?;
+            Reply::SnapshotOutput(snapshot::add_output(d, session, name, max_size, dest)?)
+        }
         Request::SnapshotDelOutput { session, id, name } => {
             Reply::SnapshotOutput(snapshot::del_output(d, session, id, &name)?)
         }
@@ -133,7 +141,13 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
             name,
             max_size,
             path,
-        } => Reply::SnapshotRecorded(snapshot::record(d, session, name, max_size, path).await?),
+        } => {
+            let dest = match path {
+                Some(p) => Some(snapshot::destination(&p.to_string_lossy(), None).await?),
+                None => None,
+            };
+            Reply::SnapshotRecorded(snapshot::record(d, session, name, max_size, dest).await?)
+        }
         Request::DestroySession { name } => Reply::Destroyed(destroy(d, name).await?),
         Request::EnableChannel {
             session,

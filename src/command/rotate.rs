@@ -18,9 +18,6 @@ pub async fn rotate(d: &Daemon, session: Option<String>) -> Result<Rotated, Comm
     if c.snapshot.is_some() {
         return Err(refused(RotationError::SnapshotSession(c.name)));
     }
-    if c.net.is_some() {
-        return Err(refused(RotationError::NetworkSession(c.name)));
-    }
     let active = c.active;
     let (id, archive) =
         tokio::task::spawn_blocking(move || crate::engine::rotation::rotate(&trace, active))

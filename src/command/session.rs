@@ -69,12 +69,27 @@ pub async fn create_with(
     owner: (u32, u32),
 ) -> Result<SessionView, CommandError> {
     SessionTrace::check_library().map_err(trace_error)?;
+    if let Some(n) = &net {
+        probe_relayd(n).await?;
+    }
     let output = match &net {
         Some(n) => PathBuf::from(n.describe()),
         None => output.unwrap_or_else(|| default_output(&name)),
     };
     let s = d.sessions.create_with(&name, output, owner, None, net)?;
     Ok(SessionView::of(&s))
+}
+
+/// Connects to the relayd and negotiates the version (each step within the
+/// relayd client's call deadline), then hangs up: an unreachable relayd is
+/// a clear error at `create` (issue 11), where lttng-sessiond 2.13.9 fails
+/// only the first channel creation. `start` connects again for real.
+pub(crate) async fn probe_relayd(n: &NetOutput) -> Result<(), CommandError> {
+    let n = n.clone();
+    tokio::task::spawn_blocking(move || crate::engine::net_output::probe(&n))
+        .await
+        .map_err(|e| CommandError::Relayd(e.to_string()))?
+        .map_err(|e| CommandError::Relayd(format!("Unable to connect to lttng-relayd: {e}")))
 }
 
 /// Resolves the relayd's host names (IPv4 first unless the URL is

@@ -112,6 +112,13 @@ impl Chunks {
         }
     }
 
+    /// A network session's archive is where the relayd says it put it.
+    pub fn set_last_archive(&mut self, path: PathBuf) {
+        if let Some(a) = self.archives.last_mut() {
+            *a = path;
+        }
+    }
+
     /// The session stopped: one rotation is allowed while it is inactive.
     pub fn stopped(&mut self) {
         self.rotated_since_stop = false;

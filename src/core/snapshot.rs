@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::net_output::NetOutput;
+
 /// lttng keeps one output per session ("until the tee feature").
 pub const MAX_OUTPUTS: usize = 1;
 /// `LTTNG_NAME_MAX` - 1.
@@ -18,7 +20,55 @@ pub struct SnapshotOutput {
     pub name: String,
     /// Bytes; 0 = no bound.
     pub max_size: u64,
+    /// The local directory; empty for a relayd output.
     pub path: PathBuf,
+    /// A relayd output (`net://…`): each record is a trace chunk there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<NetOutput>,
+}
+
+/// Where an output or a record goes: a local directory or an lttng-relayd.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    Path(PathBuf),
+    Net(NetOutput),
+}
+
+impl From<PathBuf> for Destination {
+    fn from(p: PathBuf) -> Self {
+        Destination::Path(p)
+    }
+}
+
+impl Destination {
+    /// Absolute paths only (lttng's rule); a relayd output is resolved.
+    fn check(self) -> Result<(PathBuf, Option<NetOutput>), SnapshotError> {
+        match self {
+            Destination::Path(p) if !p.is_absolute() => Err(SnapshotError::InvalidOutput(format!(
+                "`{}` is not an absolute path",
+                p.display()
+            ))),
+            Destination::Path(p) => Ok((p, None)),
+            Destination::Net(n) => Ok((PathBuf::new(), Some(n))),
+        }
+    }
+}
+
+impl SnapshotOutput {
+    pub fn destination(&self) -> Destination {
+        match &self.net {
+            Some(n) => Destination::Net(n.clone()),
+            None => Destination::Path(self.path.clone()),
+        }
+    }
+
+    /// As lttng lists it: the path, or the relayd's URL text.
+    pub fn describe(&self) -> String {
+        match &self.net {
+            Some(n) => n.describe(),
+            None => self.path.display().to_string(),
+        }
+    }
 }
 
 /// A snapshot session's outputs and record counter.
@@ -55,6 +105,11 @@ impl SnapshotState {
     /// A new snapshot session's state: with a local output, lttng makes it
     /// the default output `snapshot-1`.
     pub fn new(default_output: Option<PathBuf>) -> Self {
+        Self::with_default(default_output.map(Destination::Path))
+    }
+
+    /// As [`SnapshotState::new`], the default output local or a relayd.
+    pub fn with_default(default_output: Option<Destination>) -> Self {
         let mut s = SnapshotState {
             next_id: 1,
             ..Default::default()
@@ -72,17 +127,12 @@ impl SnapshotState {
         &mut self,
         name: Option<&str>,
         max_size: u64,
-        path: PathBuf,
+        dest: impl Into<Destination>,
     ) -> Result<SnapshotOutput, SnapshotError> {
         if self.outputs.len() >= MAX_OUTPUTS {
             return Err(SnapshotError::OutputExists);
         }
-        if !path.is_absolute() {
-            return Err(SnapshotError::InvalidOutput(format!(
-                "`{}` is not an absolute path",
-                path.display()
-            )));
-        }
+        let (path, net) = dest.into().check()?;
         let id = self.next_id.max(1);
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) if n.len() > MAX_OUTPUT_NAME || n.contains('/') => {
@@ -97,6 +147,7 @@ impl SnapshotState {
             name,
             max_size,
             path,
+            net,
         };
         self.outputs.push(o.clone());
         Ok(o)
@@ -122,21 +173,17 @@ impl SnapshotState {
         &self,
         name: Option<&str>,
         max_size: Option<u64>,
-        url: Option<PathBuf>,
+        url: Option<Destination>,
     ) -> Result<Vec<SnapshotOutput>, SnapshotError> {
         let name = name.filter(|n| !n.is_empty());
-        if let Some(path) = url {
-            if !path.is_absolute() {
-                return Err(SnapshotError::InvalidOutput(format!(
-                    "`{}` is not an absolute path",
-                    path.display()
-                )));
-            }
+        if let Some(dest) = url {
+            let (path, net) = dest.check()?;
             return Ok(vec![SnapshotOutput {
                 id: 0,
                 name: name.map_or_else(|| "snapshot-0".to_owned(), str::to_owned),
                 max_size: max_size.unwrap_or(0),
                 path,
+                net,
             }]);
         }
         if self.outputs.is_empty() {
@@ -150,6 +197,7 @@ impl SnapshotState {
                 name: name.map_or_else(|| o.name.clone(), str::to_owned),
                 max_size: max_size.unwrap_or(o.max_size),
                 path: o.path.clone(),
+                net: o.net.clone(),
             })
             .collect())
     }
@@ -214,15 +262,15 @@ mod tests {
 
     #[test]
     fn default_output_is_snapshot_1_and_only_one_is_kept() {
-        let mut s = SnapshotState::new(Some("/o".into()));
+        let mut s = SnapshotState::new(Some(PathBuf::from("/o")));
         assert_eq!(s.outputs[0].name, "snapshot-1");
         assert_eq!(s.outputs[0].id, 1);
         assert_eq!(
-            s.add(Some("x"), 0, "/p".into()),
+            s.add(Some("x"), 0, PathBuf::from("/p")),
             Err(SnapshotError::OutputExists)
         );
         s.remove(1, "").unwrap();
-        let o = s.add(None, 0, "/p".into()).unwrap();
+        let o = s.add(None, 0, PathBuf::from("/p")).unwrap();
         assert_eq!((o.id, o.name.as_str()), (2, "snapshot-2"));
         assert!(s.remove(0, "snapshot-2").is_ok());
         assert_eq!(
@@ -238,10 +286,12 @@ mod tests {
     #[test]
     fn record_overrides_name_and_size() {
         let mut s = SnapshotState::new(None);
-        s.add(Some("o"), 100, "/o".into()).unwrap();
+        s.add(Some("o"), 100, PathBuf::from("/o")).unwrap();
         let t = s.targets(Some("n"), None, None).unwrap();
         assert_eq!((t[0].name.as_str(), t[0].max_size), ("n", 100));
-        let t = s.targets(None, Some(5), Some("/u".into())).unwrap();
+        let t = s
+            .targets(None, Some(5), Some(PathBuf::from("/u").into()))
+            .unwrap();
         assert_eq!((t[0].name.as_str(), t[0].max_size), ("snapshot-0", 5));
         assert_eq!(
             record_dir_name("n", "20261201-154000", 3),

@@ -23,8 +23,9 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use rustix::event::epoll;
 use rustix::io::Errno;
 
-use super::net_output::{NetSink, PacketSink, StreamOut};
+use super::net_output::{NetSink, PacketCopy, PacketSink, SnapshotCopy, StreamOut};
 use super::output::{create_dir, create_file, FileOwner, FileSplit, PacketIndex, StreamFile};
+use crate::core::metadata::MetadataRegistry;
 use crate::ustctl::channel::{BufferChannel, Buffers, ChannelHandOut, MetadataChannel};
 use crate::ustctl::sys::RawStream;
 use crate::ustctl::{block_rt_signals, check, UstCtl, UstCtlError, UstCtlResult};
@@ -120,6 +121,12 @@ enum Request {
         max_subbufs: u64,
         reply: Reply<()>,
     },
+    /// A snapshot copied into memory (for a relayd output).
+    SnapshotCopy {
+        trace: u64,
+        max_subbufs: u64,
+        reply: Reply<SnapshotCopy>,
+    },
     /// `lttng clear`: discard the buffers' content and the files written.
     Clear {
         trace: u64,
@@ -130,6 +137,20 @@ enum Request {
         output: PathBuf,
         root: PathBuf,
         reply: Reply<()>,
+    },
+    /// Before draining a packet of `trace`, take what its registry gained.
+    SyncMetadataFrom {
+        trace: u64,
+        registry: Arc<MetadataRegistry>,
+        reply: Reply<()>,
+    },
+    /// A network session's chunk rotation (`clear`: the closed chunk is
+    /// deleted, every buffer cleared first; else every stream drained into
+    /// it). Answers the worker's receiver, queued right after the last
+    /// packet of the old chunk.
+    NetChunk {
+        clear: bool,
+        reply: Reply<Receiver<Result<String, String>>>,
     },
     /// Stop the thread, flushing first unless `close` already did.
     Shutdown {
@@ -315,6 +336,44 @@ impl Consumer {
         })
     }
 
+    /// [`Consumer::snapshot_bounded`] into memory: the metadata and each
+    /// stream's packet contents, for a relayd. Its size is bounded by the
+    /// trace's buffers.
+    pub(crate) fn snapshot_copy(
+        &self,
+        trace: TraceKey,
+        max_subbufs: u64,
+    ) -> UstCtlResult<SnapshotCopy> {
+        self.call(|reply| Request::SnapshotCopy {
+            trace: trace.0,
+            max_subbufs,
+            reply,
+        })
+    }
+
+    /// A network session's trace: before draining any of its data streams,
+    /// the consumer appends what `registry` has beyond its cache, so the
+    /// metadata a packet may need is queued to the relayd before the packet
+    /// and its index (lttng-consumerd asks lttng-sessiond instead). The
+    /// registry's lock is held only to copy that tail.
+    pub(crate) fn sync_metadata_from(
+        &self,
+        trace: TraceKey,
+        registry: Arc<MetadataRegistry>,
+    ) -> UstCtlResult<()> {
+        self.call(|reply| Request::SyncMetadataFrom {
+            trace: trace.0,
+            registry,
+            reply,
+        })
+    }
+
+    /// See [`Request::NetChunk`]; the caller waits on the answer with
+    /// `net_output::rotation_answer`, off the consumer thread.
+    pub(crate) fn net_chunk(&self, clear: bool) -> UstCtlResult<Receiver<Result<String, String>>> {
+        self.call(|reply| Request::NetChunk { clear, reply })
+    }
+
     /// Stores TSDL text at byte `offset` of the trace's metadata and writes
     /// it to `<dir>/metadata` before returning. Fragments may overlap what
     /// was already pushed but must not leave a gap.
@@ -492,6 +551,8 @@ struct Trace {
     /// Output directory and metadata ring buffer; None for snapshot-only.
     live: Option<LiveMetadata>,
     channels: Vec<TraceChannel>,
+    /// A network session's registry (see [`Consumer::sync_metadata_from`]).
+    source: Option<Arc<MetadataRegistry>>,
 }
 
 struct TraceChannel {
@@ -636,6 +697,13 @@ impl Worker {
             } => {
                 let _ = reply.send(self.snapshot(trace, &dest, max_subbufs));
             }
+            Request::SnapshotCopy {
+                trace,
+                max_subbufs,
+                reply,
+            } => {
+                let _ = reply.send(self.snapshot_copy(trace, max_subbufs));
+            }
             Request::PushMetadata {
                 trace,
                 offset,
@@ -674,6 +742,23 @@ impl Worker {
             } => {
                 let _ = reply.send(self.rotate(output, root));
             }
+            Request::SyncMetadataFrom {
+                trace,
+                registry,
+                reply,
+            } => {
+                let r = match self.traces.get_mut(&trace) {
+                    Some(t) => {
+                        t.source = Some(registry);
+                        Ok(())
+                    }
+                    None => Err(UstCtlError::UnknownTrace(trace)),
+                };
+                let _ = reply.send(r);
+            }
+            Request::NetChunk { clear, reply } => {
+                let _ = reply.send(self.net_chunk(clear));
+            }
             Request::Shutdown { .. } => unreachable!("handled by the loop"),
         }
     }
@@ -707,6 +792,7 @@ impl Worker {
             cache: Vec::new(),
             live,
             channels: Vec::new(),
+            source: None,
         };
         self.traces.insert(key, trace);
         Ok(())
@@ -815,6 +901,9 @@ impl Worker {
     }
 
     fn on_stream_ready(&mut self, token: usize, flags: epoll::EventFlags) {
+        if let Some(Some(ds)) = self.slots.get(token) {
+            self.sync_metadata(ds.trace);
+        }
         let Some(Some(ds)) = self.slots.get_mut(token) else {
             return;
         };
@@ -912,7 +1001,25 @@ impl Worker {
 
     /// Live timer: each stream delivers what it holds; an idle one sends a
     /// beacon instead, so live viewers can move past it.
+    /// See [`Consumer::sync_metadata_from`]; a no-op for local traces.
+    fn sync_metadata(&mut self, trace: u64) {
+        let Some(t) = self.traces.get(&trace) else {
+            return;
+        };
+        let have = t.cache.len();
+        let Some(tail) = t.source.as_ref().and_then(|r| r.text_since(have)) else {
+            return;
+        };
+        if let Err(e) = self.push_metadata(trace, have as u64, &tail) {
+            tracing::warn!(error = %e, "metadata sync before a packet failed");
+        }
+    }
+
     fn live_tick(&mut self) {
+        let keys: Vec<u64> = self.traces.keys().copied().collect();
+        for k in keys {
+            self.sync_metadata(k);
+        }
         let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
         let now = (now.tv_sec as u64) * 1_000_000_000 + now.tv_nsec as u64;
         for ds in self.slots.iter_mut().flatten().filter(|d| !d.watch.stalled) {
@@ -1033,6 +1140,25 @@ impl Worker {
         Ok(())
     }
 
+    fn snapshot_copy(&mut self, trace: u64, max_subbufs: u64) -> UstCtlResult<SnapshotCopy> {
+        let t = self
+            .traces
+            .get(&trace)
+            .ok_or(UstCtlError::UnknownTrace(trace))?;
+        let mut copy = SnapshotCopy {
+            metadata: t.cache.clone(),
+            streams: Vec::new(),
+        };
+        for ch in &t.channels {
+            for (cpu, s) in ch.buffers.streams.iter().enumerate() {
+                let mut out = PacketCopy::default();
+                snapshot_stream(&self.ctl, *s, &mut out, max_subbufs)?;
+                copy.streams.push((format!("{}_{cpu}", ch.name), out));
+            }
+        }
+        Ok(copy)
+    }
+
     /// See [`Consumer::rotate`]. Data first (each packet lands in exactly
     /// one chunk: the one whose file is open when it is drained), then the
     /// metadata, complete in both chunks.
@@ -1076,6 +1202,52 @@ impl Worker {
         }
         self.chunk = Some((output, root));
         first_err.map_or(Ok(()), Err)
+    }
+
+    /// All in this thread, so no packet is drained between the last one of
+    /// the old chunk and the rotation's barrier: with `clear`, every
+    /// buffer is cleared (what follows is after the clear); else every
+    /// stream switched and drained, and every metadata ring pumped.
+    fn net_chunk(&mut self, clear: bool) -> UstCtlResult<Receiver<Result<String, String>>> {
+        let Some(net) = self.net.clone() else {
+            return Err(UstCtlError::Call {
+                op: "net chunk rotation without a relayd",
+                code: 0,
+            });
+        };
+        let mut first_err = None;
+        if clear {
+            let keys: Vec<u64> = self.traces.keys().copied().collect();
+            for k in keys {
+                if let Err(e) = self.clear(k) {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        // Every stream ends the old chunk with a packet, empty if need be
+        // (as lttng-consumerd does): the relayd moves a stream to the next
+        // chunk only once it holds the packet before the rotation point.
+        for ds in self.slots.iter_mut().flatten() {
+            // SAFETY: live stream, used only by this thread; producer_active
+            // = 0 also closes an empty sub-buffer (a switch, safe with
+            // concurrent writers).
+            let r = check("flush_buffer", unsafe {
+                (self.ctl.api.flush_buffer)(ds.stream.as_ptr(), 0)
+            })
+            .and_then(|_| drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats));
+            if let Err(e) = r {
+                first_err.get_or_insert(e);
+            }
+        }
+        for t in self.traces.values_mut() {
+            if let Err(e) = t.pump_metadata(&self.ctl) {
+                first_err.get_or_insert(e);
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(net.rotate(clear)),
+        }
     }
 
     fn clear(&mut self, trace: u64) -> UstCtlResult<()> {
@@ -1273,7 +1445,7 @@ fn drain(
 fn snapshot_stream(
     ctl: &UstCtl,
     stream: NonNull<RawStream>,
-    out: &mut StreamFile,
+    out: &mut impl PacketSink,
     max_subbufs: u64,
 ) -> UstCtlResult<()> {
     let s = stream.as_ptr();

@@ -28,7 +28,7 @@ use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender, TrySendErr
 use super::output::{FileOwner, FileSplit, PacketIndex, StreamFile};
 use crate::core::net_output::{NetOutput, NetStats};
 use crate::relayd::{RelaydError, RelaydSession, RelaydStream};
-use crate::relayd_wire::{CreateSession, Index};
+use crate::relayd_wire::{CreateSession, Index, CHUNK_DELETE, CHUNK_MOVE_TO_COMPLETED};
 use crate::ustctl::UstCtlResult;
 
 /// Data packets queued for the relayd per session. With lttng's default
@@ -76,8 +76,16 @@ enum Ctrl {
         deadline: Instant,
         reply: Sender<Result<(), String>>,
     },
+    /// Chunk rotation: the relayd holds everything queued before this,
+    /// then the next trace chunk takes every stream and the current one is
+    /// closed with `command` (archived, or deleted by `clear`). Replies
+    /// the closed chunk's path at the relayd.
+    Rotate {
+        command: u32,
+        reply: Sender<Result<String, String>>,
+    },
     Close {
-        reply: Sender<Result<(), String>>,
+        reply: Sender<Result<Option<String>, String>>,
     },
 }
 
@@ -86,7 +94,7 @@ impl Ctrl {
     fn is_barrier(&self) -> bool {
         matches!(
             self,
-            Ctrl::CloseStream { .. } | Ctrl::Sync { .. } | Ctrl::Close { .. }
+            Ctrl::CloseStream { .. } | Ctrl::Sync { .. } | Ctrl::Rotate { .. } | Ctrl::Close { .. }
         )
     }
 }
@@ -143,6 +151,32 @@ impl NetSink {
     pub(crate) fn streams_sent(&self) {
         let _ = self.ctrl.send(Ctrl::StreamsSent);
     }
+
+    /// Queues a chunk rotation after every packet queued so far (`clear`:
+    /// the closed chunk is deleted, else archived). The consumer thread
+    /// calls it right after its last drain into the old chunk, so the
+    /// boundary is exact; the caller waits on the answer.
+    pub(crate) fn rotate(&self, clear: bool) -> Receiver<Result<String, String>> {
+        let (reply, answer) = bounded(1);
+        let command = if clear {
+            CHUNK_DELETE
+        } else {
+            CHUNK_MOVE_TO_COMPLETED
+        };
+        if self.ctrl.send(Ctrl::Rotate { command, reply }).is_err() {
+            let (tx, rx) = bounded(1);
+            let _ = tx.send(Err("relayd worker gone".into()));
+            return rx;
+        }
+        answer
+    }
+}
+
+/// Waits for a chunk rotation's answer ([`NetSink::rotate`]).
+pub(crate) fn rotation_answer(a: &Receiver<Result<String, String>>) -> Result<String, String> {
+    // The worker's own steps are bounded; the margin covers one call.
+    a.recv_timeout(SYNC_TIMEOUT * 2 + CALL_TIMEOUT * 4)
+        .unwrap_or_else(|_| Err("relayd worker did not answer".into()))
 }
 
 /// One stream at the relayd, as the consumer writes it.
@@ -311,6 +345,108 @@ impl PacketSink for StreamOut {
     }
 }
 
+/// One stream's packets as a snapshot copied them: content only (the
+/// relayd pads each to its packet size).
+#[derive(Default)]
+pub(crate) struct PacketCopy {
+    /// (content, packet size in bytes)
+    packets: Vec<(Vec<u8>, u64)>,
+}
+
+impl PacketSink for PacketCopy {
+    fn write_packet(&mut self, bytes: &[u8], index: PacketIndex) -> UstCtlResult<()> {
+        let len = (index.content_size.div_ceil(8) as usize).min(bytes.len());
+        self.packets
+            .push((bytes[..len].to_vec(), index.packet_size / 8));
+        Ok(())
+    }
+    /// The index gives the content size; it is not sent.
+    fn has_index(&self) -> bool {
+        true
+    }
+}
+
+/// A snapshot of one trace (buffer set): its metadata and each stream's
+/// packets, by stream name (`<channel>_<cpu>`).
+pub(crate) struct SnapshotCopy {
+    pub metadata: Vec<u8>,
+    pub streams: Vec<(String, PacketCopy)>,
+}
+
+/// One `snapshot record` to a relayd, as lttng-sessiond 2.13.9 and its
+/// consumerd do it: a relayd session of its own (snapshot flag, the
+/// session's name and creation time, so every record lands in the same
+/// `<host>/<name>-<date>-<time>/` directory), one trace chunk `n` named
+/// `chunk_name` (the record's directory), then per set (`rel_dir`, its
+/// copy) each data stream added and its packets sent without index, and
+/// the metadata stream. Unlike lttng, the streams are closed only once a
+/// data-pending round says the relayd holds everything, so the record is
+/// complete when this returns. Returns the chunk's path at the relayd.
+pub(crate) fn send_snapshot(
+    out: &NetOutput,
+    s: &NetSession<'_>,
+    n: u64,
+    chunk_name: &str,
+    sets: &[(String, SnapshotCopy)],
+) -> Result<String, RelaydError> {
+    let mut relay = RelaydSession::connect(out.control, out.data, CALL_TIMEOUT)?;
+    relay.create_session(&CreateSession {
+        session_name: s.name,
+        hostname: s.hostname,
+        base_path: &out.subdir,
+        live_timer_us: 0,
+        snapshot: true,
+        name_contains_creation_time: false,
+        sessiond_uuid: s.daemon_uuid,
+        session_id: s.id,
+        creation_time: s.created,
+        current_chunk_id: None,
+    })?;
+    relay.create_trace_chunk(n, epoch_now(), chunk_name)?;
+    let mut data = Vec::new();
+    let mut meta = Vec::new();
+    for (rel_dir, copy) in sets {
+        for (name, c) in &copy.streams {
+            let mut st = relay.add_stream(name, rel_dir, n)?;
+            for (content, size) in &c.packets {
+                relay.send_data(&mut st, content, *size)?;
+            }
+            data.push(st);
+        }
+        let md = relay.add_stream("metadata", rel_dir, n)?;
+        relay.send_metadata(&md, &copy.metadata, 0)?;
+        meta.push(md);
+    }
+    let deadline = Instant::now() + SYNC_TIMEOUT;
+    loop {
+        let d: Vec<&RelaydStream> = data.iter().collect();
+        let m: Vec<&RelaydStream> = meta.iter().collect();
+        if !relay.data_pending(&d, &m)? {
+            break;
+        }
+        if Instant::now() >= deadline {
+            return Err(RelaydError::Pending);
+        }
+        std::thread::sleep(PENDING_POLL);
+    }
+    for st in data.into_iter().chain(meta) {
+        relay.close_stream(st)?;
+    }
+    relay.close_trace_chunk(n, epoch_now())
+}
+
+fn epoch_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Connects to the relayd and negotiates the version (each step within
+/// [`CALL_TIMEOUT`]), then hangs up: is it there, and a 2.11+ relayd?
+pub fn probe(out: &NetOutput) -> Result<(), RelaydError> {
+    RelaydSession::connect(out.control, out.data, CALL_TIMEOUT).map(drop)
+}
+
 /// Who the session is at the relayd.
 pub struct NetSession<'a> {
     pub name: &'a str,
@@ -326,6 +462,8 @@ pub struct NetRelay {
     sink: NetSink,
     thread: Mutex<Option<JoinHandle<()>>>,
     output_path: String,
+    /// The last chunk's archive at the relayd, once closed after rotations.
+    last_archive: Mutex<Option<String>>,
 }
 
 impl NetRelay {
@@ -345,7 +483,7 @@ impl NetRelay {
             creation_time: s.created,
             current_chunk_id: None,
         })?;
-        relay.create_trace_chunk(0, s.created)?;
+        relay.create_trace_chunk(0, s.created, "")?;
         let (ctrl_tx, ctrl_rx) = unbounded();
         let (data_tx, data_rx) = bounded(DATA_QUEUE);
         let counters = Arc::new(Counters::default());
@@ -357,6 +495,9 @@ impl NetRelay {
             streams: HashMap::new(),
             lost: HashMap::new(),
             metadata: HashSet::new(),
+            texts: HashMap::new(),
+            chunk: 0,
+            archived: false,
             session: s.name.to_owned(),
         };
         let thread = std::thread::Builder::new()
@@ -379,6 +520,7 @@ impl NetRelay {
             },
             thread: Mutex::new(Some(thread)),
             output_path: info.output_path,
+            last_archive: Mutex::new(None),
         })
     }
 
@@ -418,10 +560,11 @@ impl NetRelay {
     }
 
     /// Sends what is queued, closes every stream and the trace chunk, and
-    /// ends the worker.
-    pub fn close(&self) -> Result<(), String> {
+    /// ends the worker. After rotations the last chunk is archived too:
+    /// returns its path at the relayd.
+    pub fn close(&self) -> Result<Option<String>, String> {
         let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() else {
-            return Ok(());
+            return Ok(None);
         };
         let (reply, answer) = bounded(1);
         let r = match self.sink.ctrl.send(Ctrl::Close { reply }) {
@@ -433,7 +576,18 @@ impl NetRelay {
         if r.is_ok() && t.join().is_err() {
             tracing::error!("relayd worker panicked");
         }
+        if let Ok(Some(a)) = &r {
+            *self.last_archive.lock().unwrap_or_else(|p| p.into_inner()) = Some(a.clone());
+        }
         r
+    }
+
+    /// The last chunk's archive at the relayd (after rotations), once closed.
+    pub fn last_archive(&self) -> Option<String> {
+        self.last_archive
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -456,6 +610,12 @@ struct Worker {
     lost: HashMap<u64, Arc<AtomicU64>>,
     /// Ids of the metadata streams (no data packets to wait for).
     metadata: HashSet<u64>,
+    /// Each metadata stream's whole text so far: a new chunk gets it again.
+    texts: HashMap<u64, Vec<u8>>,
+    /// The current trace chunk's id.
+    chunk: u64,
+    /// A chunk was archived: the last one is archived at close too.
+    archived: bool,
     session: String,
 }
 
@@ -575,7 +735,8 @@ impl Worker {
                 lost,
             } => {
                 self.lost.insert(id, lost);
-                if let Some(s) = self.with(|r, _| r.add_stream(&name, &path, 0)) {
+                let chunk = self.chunk;
+                if let Some(s) = self.with(|r, _| r.add_stream(&name, &path, chunk)) {
                     if name == "metadata" {
                         self.metadata.insert(id);
                     }
@@ -590,7 +751,9 @@ impl Worker {
                     Some(s) => r.send_metadata(s, &bytes, 0).map(|_| true),
                     None => Ok(false),
                 });
-                if sent != Some(true) {
+                if sent == Some(true) {
+                    self.texts.entry(id).or_default().extend_from_slice(&bytes);
+                } else {
                     self.counters
                         .metadata_bytes_lost
                         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
@@ -599,6 +762,7 @@ impl Worker {
             Ctrl::CloseStream { id } => {
                 self.flush_data();
                 self.lost.remove(&id);
+                self.texts.remove(&id);
                 if let Some(s) = self.streams.remove(&id) {
                     self.with(|r, _| r.close_stream(s));
                 }
@@ -607,19 +771,37 @@ impl Worker {
                 self.flush_data();
                 let _ = reply.send(self.wait_pending(deadline));
             }
+            Ctrl::Rotate { command, reply } => {
+                self.flush_data();
+                let _ = reply.send(self.rotate(command));
+            }
             Ctrl::Close { reply } => {
                 self.flush_data();
-                let mut r = self.wait_pending(Instant::now() + SYNC_TIMEOUT);
+                let r = self.wait_pending(Instant::now() + SYNC_TIMEOUT);
+                // As lttng: after rotations the last chunk is archived too,
+                // its streams rotated to no chunk first.
+                let archive = if self.archived {
+                    let chunk = self.chunk;
+                    let (data, md) = self.partition();
+                    self.with(|rl, streams| {
+                        let (d, m) = (pick(streams, &data), pick(streams, &md));
+                        rl.rotate_streams(None, &d)?;
+                        rl.rotate_streams(None, &m)?;
+                        rl.close_trace_chunk_with(chunk, epoch_now(), Some(CHUNK_MOVE_TO_COMPLETED))
+                    })
+                } else {
+                    None
+                };
                 let streams: Vec<RelaydStream> = self.streams.drain().map(|(_, s)| s).collect();
                 for s in streams {
                     self.with(|rl, _| rl.close_stream(s));
                 }
-                if let Some(relay) = self.relay.as_mut() {
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs());
-                    if let Err(e) = relay.close_trace_chunk(0, now) {
-                        r = r.and(Err(e.to_string()));
+                let mut r = r.map(|_| archive.clone());
+                if !self.archived {
+                    if let Some(relay) = self.relay.as_mut() {
+                        if let Err(e) = relay.close_trace_chunk(self.chunk, epoch_now()) {
+                            r = Err(e.to_string());
+                        }
                     }
                 }
                 self.relay = None;
@@ -628,6 +810,69 @@ impl Worker {
             }
         }
         true
+    }
+
+    /// Ids of the data and of the metadata streams.
+    fn partition(&self) -> (Vec<u64>, Vec<u64>) {
+        self.streams
+            .keys()
+            .partition(|id| !self.metadata.contains(id))
+    }
+
+    /// See [`Ctrl::Rotate`]. lttng-consumerd 2.13.9's order: CREATE the next
+    /// chunk, ROTATE_STREAMS (data streams at their next sequence number,
+    /// then metadata), the whole metadata again into the new chunk, CLOSE
+    /// the old chunk with `command`, then TRACE_CHUNK_EXISTS until the
+    /// relayd let it go. Unlike lttng, a data-pending round first, so the
+    /// old chunk is complete (and archived) when this returns.
+    fn rotate(&mut self, command: u32) -> Result<String, String> {
+        self.wait_pending(Instant::now() + SYNC_TIMEOUT)?;
+        let (old, next) = (self.chunk, self.chunk + 1);
+        let (data, md) = self.partition();
+        let texts = std::mem::take(&mut self.texts);
+        let path = self.with(|r, streams| {
+            r.create_trace_chunk(next, epoch_now(), "")?;
+            let (d, m) = (pick(streams, &data), pick(streams, &md));
+            if !d.is_empty() {
+                r.rotate_streams(Some(next), &d)?;
+            }
+            if !m.is_empty() {
+                r.rotate_streams(Some(next), &m)?;
+            }
+            for id in &md {
+                if let (Some(s), Some(t)) = (streams.get(id), texts.get(id)) {
+                    r.send_metadata(s, t, 0)?;
+                }
+            }
+            let path = r.close_trace_chunk_with(old, epoch_now(), Some(command))?;
+            let deadline = Instant::now() + SYNC_TIMEOUT;
+            while r.trace_chunk_exists(old)? {
+                if Instant::now() >= deadline {
+                    return Err(RelaydError::Pending);
+                }
+                std::thread::sleep(PENDING_POLL);
+            }
+            Ok(path)
+        });
+        self.texts = texts;
+        match path {
+            Some(p) => {
+                self.chunk = next;
+                self.archived |= command == CHUNK_MOVE_TO_COMPLETED;
+                Ok(p)
+            }
+            None => Err(self.lost_error()),
+        }
+    }
+
+    fn lost_error(&self) -> String {
+        let c = &self.counters;
+        let e = c.error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        format!(
+            "lttng-relayd connection lost ({}): {} packets lost",
+            e.unwrap_or_default(),
+            c.packets_lost.load(Ordering::Relaxed)
+        )
     }
 
     /// Data-pending rounds until the relayd holds everything sent.
@@ -645,18 +890,15 @@ impl Worker {
                 Some(false) => return Ok(()),
                 Some(true) if Instant::now() < deadline => std::thread::sleep(PENDING_POLL),
                 Some(true) => return Err("lttng-relayd still misses data at the deadline".into()),
-                None => {
-                    let c = &self.counters;
-                    let e = c.error.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                    return Err(format!(
-                        "lttng-relayd connection lost ({}): {} packets lost",
-                        e.unwrap_or_default(),
-                        c.packets_lost.load(Ordering::Relaxed)
-                    ));
-                }
+                None => return Err(self.lost_error()),
             }
         }
     }
+}
+
+/// The streams of `ids` that are still open.
+fn pick<'a>(streams: &'a HashMap<u64, RelaydStream>, ids: &[u64]) -> Vec<&'a RelaydStream> {
+    ids.iter().filter_map(|id| streams.get(id)).collect()
 }
 
 fn relayd_index(i: &PacketIndex) -> Index {

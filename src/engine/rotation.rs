@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::core::rotation::{Rotation, RotationError};
+use crate::engine::net_output::rotation_answer;
 use crate::engine::output::{create_dir, FileOwner};
 use crate::engine::trace::{SessionTrace, TraceError};
 use crate::io::host::unix_and_offset;
@@ -37,12 +38,35 @@ pub enum RotateError {
 pub fn rotate(trace: &SessionTrace, active: bool) -> Result<(u64, PathBuf), RotateError> {
     let now = unix_and_offset(SystemTime::now());
     let r = lock(&trace.chunks).begin(now, active)?;
+    if trace.net().is_some() {
+        return rotate_net(trace, active, &r);
+    }
     let out = trace.output_dir().to_owned();
     let done = switch_chunk(trace, &out, &r);
     lock(&trace.chunks).finish(&r, done.is_ok(), active);
     done?;
     tracing::info!(archive = %r.archive.display(), "trace chunk archived");
     Ok((r.id, out.join(&r.archive)))
+}
+
+/// A network session: the relayd names and moves the chunks (see
+/// `engine::net_output`); the archive is the path it answers.
+fn rotate_net(
+    trace: &SessionTrace,
+    active: bool,
+    r: &Rotation,
+) -> Result<(u64, PathBuf), RotateError> {
+    let done = trace.push_all().and_then(|_| {
+        let answer = trace.consumer().net_chunk(false)?;
+        rotation_answer(&answer).map_err(TraceError::Net)
+    });
+    let mut chunks = lock(&trace.chunks);
+    chunks.finish(r, done.is_ok(), active);
+    let path = PathBuf::from(done?);
+    chunks.set_last_archive(path.clone());
+    drop(chunks);
+    tracing::info!(archive = %path.display(), "trace chunk archived at the relayd");
+    Ok((r.id, path))
 }
 
 fn switch_chunk(trace: &SessionTrace, out: &Path, r: &Rotation) -> Result<(), RotateError> {
@@ -58,6 +82,9 @@ fn switch_chunk(trace: &SessionTrace, out: &Path, r: &Rotation) -> Result<(), Ro
 /// last chunk too, unless it rotated since it stopped (that chunk never
 /// recorded). Failures are logged: the session is gone either way.
 pub fn archive_last(trace: &SessionTrace) -> Option<PathBuf> {
+    if let Some(n) = trace.net() {
+        return n.last_archive().map(PathBuf::from);
+    }
     let now = unix_and_offset(SystemTime::now());
     let r = {
         let mut c = lock(&trace.chunks);

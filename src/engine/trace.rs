@@ -46,7 +46,7 @@ use crate::core::net_output::NetStats;
 use crate::core::push_gate::PushGate;
 use crate::core::rotation::Chunks;
 use crate::core::session::{BufferScheme, ChannelConfig, SessionConfig};
-use crate::engine::net_output::{NetRelay, NetSession, SYNC_TIMEOUT};
+use crate::engine::net_output::{rotation_answer, NetRelay, NetSession, SYNC_TIMEOUT};
 use crate::engine::output::{create_output_as, FileOwner, FileSplit};
 use crate::engine::{pid_trace_dir, uid_trace_dir, ChannelLoss, Consumer, TraceKey, TraceLoss};
 use crate::io::host::{
@@ -108,7 +108,9 @@ enum SetKey {
 struct TraceSet {
     key: TraceKey,
     dir: PathBuf,
-    registry: MetadataRegistry,
+    /// Shared with the consumer of a network session (see
+    /// `Consumer::sync_metadata_from`).
+    registry: Arc<MetadataRegistry>,
     /// Channel buffers by registry channel key, created on first use.
     channels: Mutex<HashMap<u64, SetChannel>>,
     /// Apps currently using the set (per-UID: the last one leaving pushes).
@@ -291,6 +293,12 @@ impl SessionTrace {
         &self.output
     }
 
+    /// The session's name and creation time (epoch s), as a relayd names
+    /// the session's directory (`<name>-<date>-<time>`).
+    pub(crate) fn relayd_name(&self) -> (&str, u64) {
+        (&self.name, unix_and_offset(self.created).0.max(0) as u64)
+    }
+
     fn set_key(&self, app: &AppInfo, id: AppId) -> SetKey {
         match self.scheme {
             BufferScheme::Uid => SetKey::Uid {
@@ -396,13 +404,17 @@ impl SessionTrace {
                 "pid",
             ),
         };
-        let registry = MetadataRegistry::new(&params);
+        let registry = Arc::new(MetadataRegistry::new(&params));
         let fds = self.take_fds(reserved, cost::SET)?;
         let trace_key = if self.snapshot {
             self.consumer.add_snapshot_trace()?
         } else {
             let metadata = MetadataChannel::create(&self.ctl, registry.uuid())?;
-            self.consumer.add_trace(&dir, metadata)?
+            let key = self.consumer.add_trace(&dir, metadata)?;
+            if self.net.is_some() {
+                self.consumer.sync_metadata_from(key, registry.clone())?;
+            }
+            key
         };
         tracing::info!(session = %self.name, dir = %dir.display(), scheme = scheme_dir, "buffer set created");
         Ok(TraceSet {
@@ -800,6 +812,14 @@ impl SessionTrace {
     /// `lttng clear`: every set's buffers and files are emptied; the sets,
     /// their metadata and the apps' mappings stay, so recording goes on.
     pub fn clear(&self) -> Result<(), TraceError> {
+        if self.net.is_some() {
+            // At the relayd, as lttng: the chunk so far is deleted and the
+            // streams go on in a new one (see `engine::net_output`).
+            let answer = self.consumer.net_chunk(true)?;
+            return rotation_answer(&answer)
+                .map(|_| ())
+                .map_err(TraceError::Net);
+        }
         for (_, set) in self.all_sets() {
             self.consumer.clear_trace(set.key)?;
         }
@@ -818,6 +838,11 @@ impl SessionTrace {
             Some(n) => n.sync(SYNC_TIMEOUT).map_err(TraceError::Net),
             None => Ok(()),
         }
+    }
+
+    /// The relayd worker of a network session.
+    pub(crate) fn net(&self) -> Option<&NetRelay> {
+        self.net.as_ref()
     }
 
     /// What the network output sent and lost, for a network session.

@@ -18,7 +18,7 @@ use crate::core::rotation::RotationError;
 use crate::core::session::{
     BufferScheme, ChannelConfig, LoglevelSel, SessionConfig, SessionError, DEFAULT_CHANNEL,
 };
-use crate::core::snapshot::{SnapshotError, SnapshotOutput};
+use crate::core::snapshot::{Destination, SnapshotError, SnapshotOutput};
 use crate::core::tracker::{
     TrackedAttr, TrackedValue, TrackerError, TrackingPolicy as CoreTrackingPolicy,
 };
@@ -33,7 +33,10 @@ use crate::lttng_wire::event::{
 };
 use crate::lttng_wire::header::BufferType;
 use crate::lttng_wire::request::SaveAttr;
-use crate::lttng_wire::rotation::{encode_rotation_id, encode_rotation_info, RotationState};
+use crate::lttng_wire::rotation::{
+    encode_rotation_id, encode_rotation_info, encode_rotation_info_relay, RelayArchive,
+    RotationState,
+};
 use crate::lttng_wire::session::{
     encode_domains, encode_sessions, OutputType, SessionDescriptor, SessionInfo, SessionKind, Uri,
     UriDest, URI_STREAM_CONTROL, URI_STREAM_DATA,
@@ -124,14 +127,21 @@ fn snapshot_code(e: &SnapshotError) -> ErrorCode {
     }
 }
 
-/// A snapshot output URL as a local directory: a path or `file://` URL
-/// (network outputs are not served here).
-fn local_path(url: &str) -> Result<PathBuf, ErrorCode> {
-    let p = url.strip_prefix("file://").unwrap_or(url);
-    if p.contains("://") {
-        return Err(ErrorCode::NotSupported);
+/// An archive at the relayd of `n`, as lttng reports it.
+fn relay_archive<'a>(n: &'a NetOutput, path: &'a str) -> RelayArchive<'a> {
+    RelayArchive {
+        host: n.control.ip().to_string(),
+        control_port: n.control.port(),
+        data_port: n.data.port(),
+        path: path.trim_start_matches('/'),
     }
-    Ok(PathBuf::from(p))
+}
+
+/// A snapshot output's URLs (a path, `file://`, `net://`, or `-C`/`-D`).
+async fn snapshot_dest(o: &WireSnapshotOutput) -> Result<Destination, ErrorCode> {
+    snap::destination(&o.ctrl_url, Some(&o.data_url))
+        .await
+        .map_err(|e| code(&e))
 }
 
 fn wire_output(o: &SnapshotOutput) -> WireSnapshotOutput {
@@ -139,7 +149,7 @@ fn wire_output(o: &SnapshotOutput) -> WireSnapshotOutput {
         id: o.id,
         max_size: Some(o.max_size),
         name: o.name.clone(),
-        ctrl_url: o.path.display().to_string(),
+        ctrl_url: o.describe(),
         data_url: String::new(),
     }
 }
@@ -226,12 +236,21 @@ impl LttngFront {
                 Ok(Reply::ok(encode_sessions(&infos)))
             }
             Request::DestroySession(t) => {
+                let net = d
+                    .sessions
+                    .resolve(Some(&t.session))
+                    .ok()
+                    .and_then(|s| s.config().net);
                 let r = commands::destroy(d, Some(t.session))
                     .await
                     .map_err(|e| code(&e))?;
-                Ok(match r.archive {
-                    Some(a) => Reply::destroyed_with_archive(&a.display().to_string()),
-                    None => Reply::destroyed(),
+                let archive = r.archive.map(|a| a.display().to_string());
+                Ok(match (archive, net) {
+                    (Some(a), Some(n)) => {
+                        Reply::destroyed_with_relay_archive(&relay_archive(&n, &a))
+                    }
+                    (Some(a), None) => Reply::destroyed_with_archive(&a),
+                    (None, _) => Reply::destroyed(),
                 })
             }
             Request::Start(t) => done(commands::start(d, Some(t.session)).await),
@@ -485,7 +504,7 @@ impl LttngFront {
                 Err(ErrorCode::NotSupported)
             }
             Request::SnapshotAddOutput { target, output } => {
-                let path = local_path(&output.ctrl_url)?;
+                let path = snapshot_dest(&output).await?;
                 let name = (!output.name.is_empty()).then_some(output.name);
                 let max = output.max_size.unwrap_or(0);
                 let o = snap::add_output(d, Some(target.session), name, max, path)
@@ -505,7 +524,7 @@ impl LttngFront {
             Request::SnapshotRecord { target, output } => {
                 let url = match output.ctrl_url.as_str() {
                     "" => None,
-                    u => Some(local_path(u)?),
+                    _ => Some(snapshot_dest(&output).await?),
                 };
                 let name = (!output.name.is_empty()).then_some(output.name);
                 let r = snap::record(d, Some(target.session), name, output.max_size, url).await;
@@ -524,11 +543,23 @@ impl LttngFront {
                     .sessions
                     .resolve(Some(&target.session))
                     .map_err(|e| code(&e.into()))?;
-                let archive = s
-                    .trace()
-                    .and_then(|t| lock(&t.chunks).archive(id).map(|a| t.output_dir().join(a)))
+                let trace = s.trace().ok_or(ErrorCode::Invalid)?;
+                let archive = lock(&trace.chunks)
+                    .archive(id)
+                    .map(|a| trace.output_dir().join(a))
                     .ok_or(ErrorCode::Invalid)?;
                 let path = archive.display().to_string();
+                // A network session's archive is the relayd's path (kept whole:
+                // `join` onto an absolute-looking output would not apply).
+                if let Some(n) = s.config().net {
+                    let a = lock(&trace.chunks)
+                        .archive(id)
+                        .map(|a| a.display().to_string());
+                    let a = a.ok_or(ErrorCode::Invalid)?;
+                    return Ok(Reply::ok(encode_rotation_info_relay(&relay_archive(
+                        &n, &a,
+                    ))));
+                }
                 Ok(Reply::ok(encode_rotation_info(
                     RotationState::Completed,
                     Some(&path),
@@ -554,7 +585,6 @@ impl LttngFront {
         match (desc.kind, desc.output) {
             (SessionKind::Regular, _) | (SessionKind::Live { .. }, OutputType::Network) => {}
             (SessionKind::Live { .. }, _) => return Err(ErrorCode::LiveSession),
-            (SessionKind::Snapshot, OutputType::Network) => return Err(ErrorCode::NotSupported),
             (SessionKind::Snapshot, _) => {}
         }
         if desc.output == OutputType::Network {
@@ -583,7 +613,7 @@ impl LttngFront {
                 snap::create_snapshot_session(
                     &self.d,
                     name.clone(),
-                    Some(output.clone()),
+                    Some(output.clone().into()),
                     (peer.uid, peer.gid),
                 )
                 .await,
@@ -647,10 +677,13 @@ impl LttngFront {
                 crate::io::host::local_datetime(SystemTime::now())
             ),
         };
-        done(
-            commands::create_with(&self.d, name.clone(), None, Some(net), (peer.uid, peer.gid))
-                .await,
-        )?;
+        let owner = (peer.uid, peer.gid);
+        if desc.kind == SessionKind::Snapshot {
+            let dest = Some(Destination::Net(net));
+            done(snap::create_snapshot_session(&self.d, name.clone(), dest, owner).await)?;
+        } else {
+            done(commands::create_with(&self.d, name.clone(), None, Some(net), owner).await)?;
+        }
         let reply = SessionDescriptor {
             name: Some(name),
             ..desc

@@ -2,6 +2,7 @@
 //! command header, then the data. Every reply shape the CLI parses.
 
 use super::error::ErrorCode;
+use super::rotation::RelayArchive;
 
 pub const REPLY_HEADER_LEN: usize = 24;
 
@@ -50,6 +51,22 @@ impl Reply {
         data.resize(1 + 13, 0);
         data.extend_from_slice(path.as_bytes());
         data.push(0);
+        Self::ok_with_header(2i32.to_le_bytes().to_vec(), data)
+    }
+    /// DESTROY of a network session that rotated: the last archive at the
+    /// relayd (`lttng_trace_archive_location` type 2: host, TCP, ports,
+    /// path relative to the relayd's output).
+    pub fn destroyed_with_relay_archive(a: &RelayArchive<'_>) -> Self {
+        let mut data = vec![2u8];
+        data.extend_from_slice(&(a.host.len() as u32 + 1).to_le_bytes());
+        data.push(0);
+        data.extend_from_slice(&a.control_port.to_le_bytes());
+        data.extend_from_slice(&a.data_port.to_le_bytes());
+        data.extend_from_slice(&(a.path.len() as u32 + 1).to_le_bytes());
+        for s in [a.host.as_str(), a.path] {
+            data.extend_from_slice(s.as_bytes());
+            data.push(0);
+        }
         Self::ok_with_header(2i32.to_le_bytes().to_vec(), data)
     }
     /// DATA_PENDING: exactly one byte.

@@ -51,6 +51,8 @@ pub enum RelaydError {
     PacketSize { packet: u64, content: usize },
     #[error("no session created on this relayd connection yet")]
     NoSession,
+    #[error("lttng-relayd still misses data at the deadline")]
+    Pending,
 }
 
 pub type Result<T> = std::result::Result<T, RelaydError>;
@@ -277,9 +279,15 @@ impl RelaydSession {
     }
 
     /// CREATE_TRACE_CHUNK, needed before any stream. With no name, the first
-    /// chunk writes straight into the session directory.
-    pub fn create_trace_chunk(&mut self, chunk_id: u64, creation_ts: u64) -> Result<()> {
-        let req = wire::create_trace_chunk(chunk_id, creation_ts, "")?;
+    /// chunk writes straight into the session directory; a snapshot record
+    /// names its chunk (`<name>-<date>-<time>-<N>`).
+    pub fn create_trace_chunk(
+        &mut self,
+        chunk_id: u64,
+        creation_ts: u64,
+        name: &str,
+    ) -> Result<()> {
+        let req = wire::create_trace_chunk(chunk_id, creation_ts, name)?;
         self.status("create trace chunk", Cmd::CreateTraceChunk, &req)
     }
 
@@ -328,7 +336,21 @@ impl RelaydSession {
         content: &[u8],
         mut index: Index,
     ) -> Result<()> {
-        let packet = index.packet_size / 8;
+        let seq = self.send_data(stream, content, index.packet_size / 8)?;
+        index.relay_stream = stream.handle;
+        index.net_seq = seq;
+        self.status("send index", Cmd::SendIndex, &wire::send_index(&index))
+    }
+
+    /// A packet's `content` on the data connection alone (padded by the
+    /// relayd to `packet` bytes), without an index: snapshot records send
+    /// none, as lttng-consumerd does. Returns its sequence number.
+    pub fn send_data(
+        &mut self,
+        stream: &mut RelaydStream,
+        content: &[u8],
+        packet: u64,
+    ) -> Result<u64> {
         let padding = packet
             .checked_sub(content.len() as u64)
             .and_then(|p| u32::try_from(p).ok())
@@ -343,9 +365,7 @@ impl RelaydSession {
         self.data
             .write_all("send packet", &[&hdr, content], deadline, self.timeout)?;
         stream.next_seq += 1;
-        index.relay_stream = stream.handle;
-        index.net_seq = seq;
-        self.status("send index", Cmd::SendIndex, &wire::send_index(&index))
+        Ok(seq)
     }
 
     /// A live beacon for an idle stream: it reached `now` (clock cycles)
@@ -410,9 +430,39 @@ impl RelaydSession {
         )
     }
 
+    /// ROTATE_STREAMS: each stream moves to `new_chunk` from its next
+    /// packet on (none: the last chunk ends).
+    pub fn rotate_streams(
+        &mut self,
+        new_chunk: Option<u64>,
+        streams: &[&RelaydStream],
+    ) -> Result<()> {
+        let pos: Vec<(u64, u64)> = streams.iter().map(|s| (s.handle, s.next_seq)).collect();
+        let req = wire::rotate_streams(new_chunk, &pos);
+        self.status("rotate streams", Cmd::RotateStreams, &req)
+    }
+
+    /// TRACE_CHUNK_EXISTS: whether the relayd still holds chunk `chunk_id`.
+    pub fn trace_chunk_exists(&mut self, chunk_id: u64) -> Result<bool> {
+        let req = wire::trace_chunk_exists(chunk_id);
+        let r = self.call("trace chunk exists", &req, wire::CHUNK_EXISTS_REPLY_LEN)?;
+        Ok(wire::decode_chunk_exists(&r)?)
+    }
+
     /// CLOSE_TRACE_CHUNK; returns the chunk's path at the relayd.
     pub fn close_trace_chunk(&mut self, chunk_id: u64, close_ts: u64) -> Result<String> {
-        let req = wire::close_trace_chunk(chunk_id, close_ts, None);
+        self.close_trace_chunk_with(chunk_id, close_ts, None)
+    }
+
+    /// CLOSE_TRACE_CHUNK with a close command (`wire::CHUNK_*`): move the
+    /// chunk into `archives/`, or delete it (`clear`).
+    pub fn close_trace_chunk_with(
+        &mut self,
+        chunk_id: u64,
+        close_ts: u64,
+        command: Option<u32>,
+    ) -> Result<String> {
+        let req = wire::close_trace_chunk(chunk_id, close_ts, command);
         let r = self.call("close trace chunk", &req, wire::CLOSE_CHUNK_REPLY_LEN)?;
         let (status, len) = wire::decode_close_chunk_head(&r)?;
         let path = self.read_path("close trace chunk", Cmd::CloseTraceChunk, len)?;

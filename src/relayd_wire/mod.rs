@@ -45,8 +45,10 @@ pub enum Cmd {
     EndDataPending = 11,
     SendIndex = 13,
     StreamsSent = 16,
+    RotateStreams = 18,
     CreateTraceChunk = 19,
     CloseTraceChunk = 20,
+    TraceChunkExists = 21,
     GetConfiguration = 22,
 }
 
@@ -188,6 +190,30 @@ pub fn close_trace_chunk(chunk_id: u64, close_ts: u64, close_command: Option<u32
     frame(Cmd::CloseTraceChunk, &p)
 }
 
+/// `lttng_trace_chunk_command_type` values a CLOSE_TRACE_CHUNK carries.
+pub const CHUNK_MOVE_TO_COMPLETED: u32 = 0;
+pub const CHUNK_DELETE: u32 = 2;
+
+/// ROTATE_STREAMS: each (stream handle, sequence number of its first packet
+/// in the new chunk) moves to chunk `new_chunk` (none: the session ends).
+/// Captured from lttng-consumerd 2.13.9: u32 count, then the optional
+/// chunk id as u8 `is_set` + 7 padding bytes + u64, then the positions.
+pub fn rotate_streams(new_chunk: Option<u64>, positions: &[(u64, u64)]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(20 + 16 * positions.len());
+    p.extend_from_slice(&(positions.len() as u32).to_be_bytes());
+    p.push(new_chunk.is_some() as u8);
+    p.extend_from_slice(&[0; 7]);
+    p.extend_from_slice(&new_chunk.unwrap_or(0).to_be_bytes());
+    for &(stream, seq) in positions {
+        p.extend_from_slice(&be64s(&[stream, seq]));
+    }
+    frame(Cmd::RotateStreams, &p)
+}
+
+pub fn trace_chunk_exists(chunk_id: u64) -> Vec<u8> {
+    frame(Cmd::TraceChunkExists, &chunk_id.to_be_bytes())
+}
+
 /// ADD_STREAM, 2.11 form. `name` is `<channel>_<cpu>` or `metadata` (the
 /// relayd tells metadata streams by that name alone); `path` is e.g.
 /// `ust/uid/1000/64-bit`. Tracefile rotation is off (size and count 0).
@@ -325,6 +351,8 @@ pub const ADD_STREAM_REPLY_LEN: usize = 12;
 pub const CREATE_SESSION_REPLY_LEN: usize = 16;
 /// Fixed part of the close-trace-chunk reply; the path follows.
 pub const CLOSE_CHUNK_REPLY_LEN: usize = 8;
+/// TRACE_CHUNK_EXISTS: u32 status, u8 exists.
+pub const CHUNK_EXISTS_REPLY_LEN: usize = 5;
 
 fn exact<const N: usize>(cmd: Cmd, b: &[u8]) -> Result<[u8; N]> {
     b.try_into().map_err(|_| RelaydWireError::Length {
@@ -390,6 +418,13 @@ pub fn decode_pending(cmd: Cmd, b: &[u8]) -> Result<bool> {
         1 => Ok(true),
         code => Err(RelaydWireError::Refused { cmd, code }),
     }
+}
+
+/// TRACE_CHUNK_EXISTS: whether the relayd still holds the chunk open.
+pub fn decode_chunk_exists(b: &[u8]) -> Result<bool> {
+    let b = exact::<CHUNK_EXISTS_REPLY_LEN>(Cmd::TraceChunkExists, b)?;
+    ok(Cmd::TraceChunkExists, u32_at(&b, 0))?;
+    Ok(b[4] != 0)
 }
 
 /// Fixed part of CREATE_SESSION's reply: (relayd session id, path length).

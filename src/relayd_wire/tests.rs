@@ -240,3 +240,30 @@ fn requests_refuse_what_the_relayd_would() {
     );
     assert_eq!(u64_at(&f, 24 + 40), 123);
 }
+
+#[test]
+fn rotation_frames_reproduce_the_capture() {
+    let f = frames(CTRL);
+    // At destroy, lttng-consumerd 2.13.9 rotates the data streams, then the
+    // metadata stream, to no chunk; then TRACE_CHUNK_EXISTS.
+    let rot: Vec<&[u8]> = f.iter().copied().filter(|f| cmd_of(f) == 18).collect();
+    assert_eq!(rot.len(), 2);
+    for r in rot {
+        let p = payload(r);
+        let n = u32::from_be_bytes(p[..4].try_into().unwrap()) as usize;
+        let new = (p[4] != 0).then(|| u64_at(p, 12));
+        let pos: Vec<(u64, u64)> = (0..n)
+            .map(|i| (u64_at(p, 20 + 16 * i), u64_at(p, 28 + 16 * i)))
+            .collect();
+        let mut want = r.to_vec();
+        // Upstream leaves the 7 padding bytes after `is_set` uninitialised.
+        want[HEADER_LEN + 5..HEADER_LEN + 12].fill(0);
+        assert_eq!(rotate_streams(new, &pos), want);
+    }
+    let ex = f.iter().find(|f| cmd_of(f) == 21).unwrap();
+    assert_eq!(*ex, trace_chunk_exists(0).as_slice());
+    assert!(!decode_chunk_exists(&[0, 0, 0, 10, 0]).unwrap());
+    assert!(decode_chunk_exists(&[0, 0, 0, 10, 1]).unwrap());
+    assert!(decode_chunk_exists(&[0, 0, 0, 10]).is_err());
+    assert!(decode_chunk_exists(&[0, 0, 0, 9, 0]).is_err());
+}

@@ -105,6 +105,30 @@ impl Relayd {
     }
 }
 
+impl Relayd {
+    /// `net://127.0.0.1:CTRL:DATA`, the URL of this relayd.
+    pub fn url(&self) -> String {
+        format!("net://127.0.0.1:{}:{}", self.ctrl.port(), self.data.port())
+    }
+
+    /// A session's directory here: `<out>/<host>/<name>-<date>-<time>`.
+    pub fn session_dir(&self, name: &str) -> PathBuf {
+        let host = fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+        let host = self.out.join(host.trim());
+        let prefix = format!("{name}-");
+        fs::read_dir(&host)
+            .unwrap_or_else(|e| panic!("{}: {e}", host.display()))
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&prefix))
+            })
+            .unwrap_or_else(|| panic!("no {prefix}* under {}", host.display()))
+    }
+}
+
 impl Drop for Relayd {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -469,6 +469,19 @@ impl MetadataRegistry {
         self.lifecycle() == Lifecycle::Closed
     }
 
+    /// The text beyond byte `offset`, if any: what a reader holding the
+    /// first `offset` bytes lacks. The network consumer takes it before it
+    /// sends a packet, so no index reaches a relayd before the metadata it
+    /// needs (a push may deliver the same bytes later: they overlap).
+    pub fn text_since(&self, offset: usize) -> Option<Vec<u8>> {
+        let g = lock(&self.inner);
+        g.text
+            .as_bytes()
+            .get(offset..)
+            .filter(|t| !t.is_empty())
+            .map(<[u8]>::to_vec)
+    }
+
     /// The whole text generated so far.
     pub fn text(&self) -> String {
         lock(&self.inner).text.clone()
@@ -649,6 +662,39 @@ mod tests {
             );
         });
         assert_eq!(text, "", "later registrations append nothing");
+    }
+
+    /// What a network consumer takes before a packet: exactly the text it
+    /// lacks, including an event registered after its last look, whatever
+    /// the pushes did meanwhile.
+    #[test]
+    fn text_since_is_the_missing_tail() {
+        let r = registry();
+        r.add_channel(1).unwrap();
+        r.register_channel(1, &[]).unwrap();
+        let have = r.text().len();
+        assert_eq!(r.text_since(have), None, "nothing new");
+        assert_eq!(r.text_since(have + 10), None, "beyond the text");
+        r.register_event(1, &event("p:late", vec![int_field("i", 32)]))
+            .unwrap();
+        let tail = r.text_since(have).expect("the new event's declaration");
+        assert_eq!(tail, r.text().as_bytes()[have..]);
+        assert!(String::from_utf8(tail)
+            .unwrap()
+            .contains("name = \"p:late\""));
+        // A push acknowledging the text does not change what is missing.
+        struct Nop;
+        impl MetadataSink for Nop {
+            type Error = std::convert::Infallible;
+            fn push(&mut self, _: &Fragment) -> Result<(), Self::Error> {
+                Ok(())
+            }
+            fn close(&mut self) -> Result<(), Self::Error> {
+                Ok(())
+            }
+        }
+        r.push_all(&mut Nop).unwrap();
+        assert_eq!(r.text_since(have).unwrap(), r.text().as_bytes()[have..]);
     }
 
     #[test]
