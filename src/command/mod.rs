@@ -22,7 +22,8 @@ pub use listing::{list_apps, list_tracepoints};
 pub use regenerate::regenerate_statedump;
 pub use reply::Reply;
 pub use request::{ChannelOptions, NetRequest, Request, TrackInput};
-pub use rotate::rotate;
+pub use rotate::{rotate, schedules, set_schedule};
+pub(crate) use rotate::{rotate_session, start_schedule};
 pub use session::resolve_net;
 pub use session::{
     add_context, create, create_with, destroy, disable_channel, disable_event, enable_channel,
@@ -31,6 +32,7 @@ pub use session::{
 pub use tracker::{set_tracker_policy, track, tracker_add, tracker_remove, untrack};
 
 use crate::core::event_filter::EventFilter;
+use crate::core::rotation::{ScheduleError, ScheduleKind};
 use crate::core::session::SessionError;
 use crate::io::state::Daemon;
 
@@ -61,6 +63,8 @@ pub enum CommandError {
     Relayd(String),
     #[error(transparent)]
     Rotate(#[from] crate::engine::rotation::RotateError),
+    #[error(transparent)]
+    Schedule(#[from] crate::core::rotation::ScheduleError),
     /// The session owner may not create the output directory.
     #[error("{0}")]
     CreateDir(String),
@@ -116,6 +120,41 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
         }
         Request::Clear { session } => Reply::Cleared(clear(d, session).await?),
         Request::Rotate { session } => Reply::Rotated(rotate(d, session).await?),
+        Request::EnableRotation {
+            session,
+            timer_us,
+            size,
+        } => {
+            let mut last = None;
+            for (kind, v) in [(ScheduleKind::Timer, timer_us), (ScheduleKind::Size, size)] {
+                if let Some(v) = v {
+                    last = Some(set_schedule(d, session.clone(), kind, true, v).await?);
+                }
+            }
+            Reply::ScheduleChanged(last.ok_or_else(|| {
+                SessionError::Invalid("no rotation schedule given (timer or size)".into())
+            })?)
+        }
+        Request::DisableRotation {
+            session,
+            timer,
+            size,
+        } => {
+            let now = schedules(d, session.clone())?;
+            let mut last = None;
+            for (kind, wanted, v) in [
+                (ScheduleKind::Timer, timer, now.timer_us),
+                (ScheduleKind::Size, size, now.size),
+            ] {
+                if wanted {
+                    let v = v.ok_or(ScheduleError::NotSet(kind))?;
+                    last = Some(set_schedule(d, session.clone(), kind, false, v).await?);
+                }
+            }
+            Reply::ScheduleChanged(last.ok_or_else(|| {
+                SessionError::Invalid("no rotation schedule type given (timer or size)".into())
+            })?)
+        }
         Request::SnapshotAddOutput {
             session,
             name,

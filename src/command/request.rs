@@ -109,6 +109,22 @@ pub enum Request {
     Rotate {
         session: Option<String>,
     },
+    /// `timer_us` / `size`: the schedules to set (at least one).
+    EnableRotation {
+        session: Option<String>,
+        #[serde(default)]
+        timer_us: Option<u64>,
+        #[serde(default)]
+        size: Option<u64>,
+    },
+    /// Removes the named schedules (`timer`, `size`).
+    DisableRotation {
+        session: Option<String>,
+        #[serde(default)]
+        timer: bool,
+        #[serde(default)]
+        size: bool,
+    },
     SnapshotAddOutput {
         session: Option<String>,
         name: Option<String>,

@@ -24,6 +24,7 @@ use rustix::event::epoll;
 use rustix::io::Errno;
 
 use super::net_output::{NetSink, PacketSink, StreamOut};
+use super::schedule::SizeWatch;
 use super::output::{create_dir, create_file, FileOwner, FileSplit, PacketIndex, StreamFile};
 use crate::ustctl::channel::{BufferChannel, Buffers, ChannelHandOut, MetadataChannel};
 use crate::ustctl::sys::RawStream;
@@ -144,6 +145,7 @@ pub struct Consumer {
     wake: Arc<OwnedFd>,
     thread: Mutex<Option<JoinHandle<()>>>,
     next_trace: AtomicU64,
+    size: Arc<SizeWatch>,
 }
 
 const WAKE_TOKEN: u64 = u64::MAX;
@@ -181,7 +183,9 @@ impl Consumer {
         )
         .map_err(|e| UstCtlError::io("epoll_ctl")(e.into()))?;
         let (tx, rx) = unbounded();
+        let size = Arc::new(SizeWatch::default());
         let worker = Worker {
+            size: size.clone(),
             ctl,
             owner,
             epoll: ep,
@@ -202,7 +206,13 @@ impl Consumer {
             wake,
             thread: Mutex::new(Some(thread)),
             next_trace: AtomicU64::new(1),
+            size,
         })
+    }
+
+    /// The data bytes it wrote, for the size rotation schedule.
+    pub(crate) fn size_watch(&self) -> &Arc<SizeWatch> {
+        &self.size
     }
 
     fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> UstCtlResult<T> {
@@ -446,6 +456,8 @@ struct DataStream {
 
 #[derive(Default)]
 struct StreamStats {
+    /// The session's count of data bytes written (None: metadata).
+    size: Option<Arc<SizeWatch>>,
     discarded: u64,
     last_seq: Option<u64>,
     lost_packets: u64,
@@ -524,6 +536,7 @@ struct Worker {
     free: Vec<usize>,
     /// The relayd output, for a network session.
     net: Option<NetSink>,
+    size: Arc<SizeWatch>,
 }
 
 // SAFETY: the stream pointers inside `DataStream` belong to `Buffers` held
@@ -808,7 +821,10 @@ impl Worker {
             out,
             polled: true,
             subbuf: u64::from(subbuf),
-            stats: StreamStats::default(),
+            stats: StreamStats {
+                size: Some(self.size.clone()),
+                ..StreamStats::default()
+            },
             watch: Watch::new(0, Instant::now()),
         });
         Ok(token)
@@ -1231,7 +1247,7 @@ fn salvage_stream(ctl: &UstCtl, ds: &mut DataStream) -> UstCtlResult<()> {
             let written = copy_subbuf(ctl, s, &mut ds.out);
             // SAFETY: the sub-buffer taken by get_subbuf is held.
             let put = check("put_subbuf", unsafe { (ctl.api.put_subbuf)(s) });
-            ds.stats.account(&written?);
+            ds.stats.account(&written?.0);
             put?;
         }
         pos = pos.wrapping_add(ds.subbuf);
@@ -1258,11 +1274,17 @@ fn drain(
             return Ok(packets);
         }
         check("get_next_subbuf", rc)?;
-        let written = copy_subbuf(ctl, s, out).map(|ix| stats.account(&ix));
+        let written = copy_subbuf(ctl, s, out).map(|(ix, n)| {
+            stats.account(&ix);
+            n
+        });
         // SAFETY: a sub-buffer is held (get_next_subbuf succeeded).
         let put = check("put_next_subbuf", unsafe { (ctl.api.put_next_subbuf)(s) });
-        written?;
+        let n = written?;
         put?;
+        if let Some(size) = &stats.size {
+            size.add(n as u64);
+        }
         packets += 1;
     }
 }
@@ -1314,7 +1336,7 @@ fn snapshot_stream(
         let rc = unsafe { (api.get_subbuf)(s, &mut at) };
         if rc != -libc::EAGAIN {
             check("get_subbuf", rc)?;
-            let written = copy_subbuf(ctl, s, out).map(|_| ());
+            let written = copy_subbuf(ctl, s, out).map(drop);
             // SAFETY: the sub-buffer taken by get_subbuf is held.
             let put = check("put_subbuf", unsafe { (api.put_subbuf)(s) });
             written?;
@@ -1326,12 +1348,12 @@ fn snapshot_stream(
 }
 
 /// Copies the held sub-buffer (padded to the page size, as lttng writes
-/// local traces) and its index entry, which it returns.
+/// local traces) and its index entry; returns the entry and the bytes written.
 fn copy_subbuf(
     ctl: &UstCtl,
     s: *mut RawStream,
     out: &mut impl PacketSink,
-) -> UstCtlResult<PacketIndex> {
+) -> UstCtlResult<(PacketIndex, usize)> {
     let api = &ctl.api;
     let u64_of = |op: &'static str, f: unsafe extern "C" fn(*mut RawStream, *mut u64) -> i32| {
         let mut v = 0u64;
@@ -1374,5 +1396,5 @@ fn copy_subbuf(
     // backing memfd is sealed against shrinking, so reading cannot fault.
     let bytes = unsafe { std::slice::from_raw_parts(base.cast::<u8>().add(offset), padded) };
     out.write_packet(bytes, index)?;
-    Ok(index)
+    Ok((index, padded))
 }

@@ -180,6 +180,8 @@ pub struct SessionTrace {
     pub(crate) chunks: Mutex<Chunks>,
     /// Who the local files go to (a user's session in the root daemon).
     owner: Option<FileOwner>,
+    /// The task rotating it on schedule (`io::schedule`).
+    pub(crate) schedule: crate::engine::schedule::ScheduleRoom,
 }
 
 /// The consumer as the registry's push target.
@@ -260,6 +262,7 @@ impl SessionTrace {
             closed_loss: Mutex::new(BTreeMap::new()),
             chunks: Mutex::new(Chunks::new(unix_and_offset(SystemTime::now()))),
             owner: Self::file_owner(cfg),
+            schedule: Default::default(),
         })
     }
 

@@ -14,7 +14,7 @@ use crate::command::snapshot as snap;
 use crate::command::TrackInput;
 use crate::core::event_filter::EventFilter;
 use crate::core::net_output::NetOutput;
-use crate::core::rotation::RotationError;
+use crate::core::rotation::{RotationError, ScheduleError, ScheduleKind};
 use crate::core::session::{
     BufferScheme, ChannelConfig, LoglevelSel, SessionConfig, SessionError, DEFAULT_CHANNEL,
 };
@@ -106,6 +106,12 @@ fn code(e: &CommandError) -> ErrorCode {
                 RotationError::NetworkSession(_) => ErrorCode::NotSupported,
             },
             RotateError::Trace(_) | RotateError::Archive { .. } => ErrorCode::UstSessFail,
+        },
+        CommandError::Schedule(e) => match e {
+            ScheduleError::NotAvailable(_) => ErrorCode::RotationNotAvailable,
+            ScheduleError::AlreadySet(_) => ErrorCode::RotationScheduleSet,
+            ScheduleError::NotSet(_) => ErrorCode::RotationScheduleNotSet,
+            ScheduleError::Invalid(..) => ErrorCode::Invalid,
         },
     }
 }
@@ -310,7 +316,17 @@ impl LttngFront {
             }
             Request::ListRotationSchedules(t) => self
                 .config(&t.session)
-                .map(|_| Reply::no_rotation_schedules()),
+                .map(|c| Reply::rotation_schedules(c.rotation.timer_us, c.rotation.size)),
+            Request::RotationSetSchedule {
+                target,
+                kind,
+                set,
+                value,
+            } => {
+                self.config(&target.session)?;
+                let kind = ScheduleKind::from_wire(kind).ok_or(ErrorCode::Invalid)?;
+                done(crate::command::set_schedule(d, Some(target.session), kind, set, value).await)
+            }
             Request::EnableChannel { target, channel } => {
                 ust(&target)?;
                 let buffers = match BufferType::from_raw(target.domain.buf_type) {
@@ -738,6 +754,8 @@ impl LttngFront {
                 trackers: saved_trackers(&c),
                 started: c.active,
                 output_path: (!attr.omit_output).then(|| c.output.display().to_string()),
+                rotation_timer_us: c.rotation.timer_us,
+                rotation_size: c.rotation.size,
             };
             std::fs::write(&path, session_file::write(&saved)).map_err(|e| {
                 tracing::warn!(path = %path.display(), error = %e, "cannot save session");
