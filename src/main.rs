@@ -128,9 +128,10 @@ enum Cmd {
         json: bool,
     },
     /// `regenerate statedump`: apps of a started session record their
-    /// statedump again.
+    /// statedump again; `regenerate metadata`: a started per-UID session's
+    /// metadata is written again, whole.
     Regenerate {
-        #[arg(value_parser = ["statedump"])]
+        #[arg(value_parser = ["statedump", "metadata"])]
         what: String,
         #[arg(short = 's', long)]
         session: Option<String>,
@@ -726,6 +727,18 @@ impl Client {
                 print(&s, None, json, &text)
             }
             Cmd::Snapshot(c) => self.snapshot(c),
+            Cmd::Regenerate {
+                what,
+                session,
+                json,
+            } if what == "metadata" => {
+                let a = reply!(
+                    self.call(&Request::RegenerateMetadata { session })?,
+                    Reply::Changed
+                );
+                let text = format!("Metadata successfully regenerated for session {}", a.session);
+                print(&a, None, json, &text)
+            }
             Cmd::Regenerate { session, json, .. } => {
                 let a = reply!(
                     self.call(&Request::RegenerateStatedump { session })?,

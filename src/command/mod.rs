@@ -19,7 +19,7 @@ pub mod tracker;
 
 pub use clear::clear;
 pub use listing::{list_apps, list_tracepoints};
-pub use regenerate::regenerate_statedump;
+pub use regenerate::{regenerate_metadata, regenerate_statedump, RegenerateError};
 pub use reply::Reply;
 pub use request::{ChannelOptions, NetRequest, Request, TrackInput};
 pub use rotate::{rotate, schedules, set_schedule};
@@ -65,6 +65,8 @@ pub enum CommandError {
     Rotate(#[from] crate::engine::rotation::RotateError),
     #[error(transparent)]
     Schedule(#[from] crate::core::rotation::ScheduleError),
+    #[error(transparent)]
+    Regenerate(#[from] RegenerateError),
     /// The session owner may not create the output directory.
     #[error("{0}")]
     CreateDir(String),
@@ -117,6 +119,9 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
         }
         Request::RegenerateStatedump { session } => {
             Reply::Changed(regenerate_statedump(d, session).await?)
+        }
+        Request::RegenerateMetadata { session } => {
+            Reply::Changed(regenerate_metadata(d, session).await?)
         }
         Request::Clear { session } => Reply::Cleared(clear(d, session).await?),
         Request::Rotate { session } => Reply::Rotated(rotate(d, session).await?),

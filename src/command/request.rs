@@ -97,6 +97,10 @@ pub enum Request {
         attr: TrackedAttr,
         values: Option<Vec<TrackInput>>,
     },
+    /// Write a started per-UID session's metadata again, whole.
+    RegenerateMetadata {
+        session: Option<String>,
+    },
     /// Ask every app of a started session for its statedump again.
     RegenerateStatedump {
         session: Option<String>,

@@ -126,6 +126,11 @@ enum Request {
         trace: u64,
         reply: Reply<()>,
     },
+    /// `regenerate metadata`: forget the metadata text and empty its file.
+    ResetMetadata {
+        trace: u64,
+        reply: Reply<()>,
+    },
     /// Rotation: every live trace goes on in the chunk rooted at `root`.
     Rotate {
         output: PathBuf,
@@ -406,6 +411,16 @@ impl Consumer {
         })
     }
 
+    /// Forgets the trace's metadata text and empties its metadata file
+    /// (`regenerate metadata`); the next push starts again at offset 0.
+    /// The caller holds the set's `pushing` lock, so no push is in flight.
+    pub fn reset_metadata(&self, trace: TraceKey) -> UstCtlResult<()> {
+        self.call(|reply| Request::ResetMetadata {
+            trace: trace.0,
+            reply,
+        })
+    }
+
     /// The trace's loss figures so far, and its stalled streams.
     pub fn loss(&self, trace: TraceKey) -> UstCtlResult<TraceLoss> {
         self.call(|reply| Request::Loss {
@@ -679,6 +694,9 @@ impl Worker {
             }
             Request::Clear { trace, reply } => {
                 let _ = reply.send(self.clear(trace));
+            }
+            Request::ResetMetadata { trace, reply } => {
+                let _ = reply.send(self.reset_metadata(trace));
             }
             Request::Rotate {
                 output,
@@ -1092,6 +1110,22 @@ impl Worker {
         }
         self.chunk = Some((output, root));
         first_err.map_or(Ok(()), Err)
+    }
+
+    /// See [`Consumer::reset_metadata`]. Every push is pumped through the
+    /// ring at once, so nothing of the old text is left in it.
+    fn reset_metadata(&mut self, trace: u64) -> UstCtlResult<()> {
+        let t = self
+            .traces
+            .get_mut(&trace)
+            .ok_or(UstCtlError::UnknownTrace(trace))?;
+        t.pump_metadata(&self.ctl)?;
+        t.cache.clear();
+        if let Some(m) = t.live.as_mut() {
+            m.out.truncate()?;
+            m.written = 0;
+        }
+        Ok(())
     }
 
     fn clear(&mut self, trace: u64) -> UstCtlResult<()> {

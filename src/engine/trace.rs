@@ -800,6 +800,31 @@ impl SessionTrace {
         u64::from(self.ctl.nr_streams_per_channel())
     }
 
+    /// `regenerate metadata`: every set's metadata is written again whole
+    /// (clock offset measured again) into its emptied metadata file. Each
+    /// set under its `pushing` lock, so no push of it is in flight and none
+    /// starts before the new text is sent; registrations meanwhile only
+    /// append to the new text.
+    pub fn regenerate_metadata(&self) -> Result<(), TraceError> {
+        for (_, set) in self.all_sets() {
+            let _pushing = lock(&set.pushing);
+            let clock = ClockParams::monotonic(boot_id(), measure_clock_offset());
+            match set.registry.regenerate(clock) {
+                Ok(_) => {}
+                // A set being closed keeps the text it has.
+                Err(MetadataError::Closed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            self.consumer.reset_metadata(set.key)?;
+            let mut sink = ConsumerSink {
+                consumer: &self.consumer,
+                key: set.key,
+            };
+            set.registry.push_all(&mut sink).map_err(push_err)?;
+        }
+        Ok(())
+    }
+
     /// `lttng clear`: every set's buffers and files are emptied; the sets,
     /// their metadata and the apps' mappings stay, so recording goes on.
     pub fn clear(&self) -> Result<(), TraceError> {

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use crate::command::reply::TracepointField;
 use crate::command::request::ChannelOptions;
 use crate::command::snapshot as snap;
-use crate::command::TrackInput;
+use crate::command::{RegenerateError, TrackInput};
 use crate::core::event_filter::EventFilter;
 use crate::core::net_output::NetOutput;
 use crate::core::rotation::{RotationError, ScheduleError, ScheduleKind};
@@ -106,6 +106,12 @@ fn code(e: &CommandError) -> ErrorCode {
                 RotationError::NetworkSession(_) => ErrorCode::NotSupported,
             },
             RotateError::Trace(_) | RotateError::Archive { .. } => ErrorCode::UstSessFail,
+        },
+        CommandError::Regenerate(e) => match e {
+            RegenerateError::Live(_) => ErrorCode::LiveSession,
+            RegenerateError::NotStarted(_) => ErrorCode::SessionNotStarted,
+            RegenerateError::PerPid(_) => ErrorCode::PerPidSession,
+            RegenerateError::Network(_) => ErrorCode::NotSupported,
         },
         CommandError::Schedule(e) => match e {
             ScheduleError::NotAvailable(_) => ErrorCode::RotationNotAvailable,
@@ -497,9 +503,11 @@ impl LttngFront {
             Request::RegenerateStatedump(t) => {
                 done(crate::command::regenerate_statedump(d, Some(t.session)).await)
             }
-            Request::SetShmPath { .. } | Request::RegenerateMetadata(_) => {
-                Err(ErrorCode::NotSupported)
+            Request::RegenerateMetadata(t) => {
+                self.config(&t.session)?;
+                done(crate::command::regenerate_metadata(d, Some(t.session)).await)
             }
+            Request::SetShmPath { .. } => Err(ErrorCode::NotSupported),
             Request::SnapshotAddOutput { target, output } => {
                 let path = local_path(&output.ctrl_url)?;
                 let name = (!output.name.is_empty()).then_some(output.name);
