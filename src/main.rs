@@ -736,7 +736,10 @@ impl Client {
                     self.call(&Request::RegenerateMetadata { session })?,
                     Reply::Changed
                 );
-                let text = format!("Metadata successfully regenerated for session {}", a.session);
+                let text = format!(
+                    "Metadata successfully regenerated for session {}",
+                    a.session
+                );
                 print(&a, None, json, &text)
             }
             Cmd::Regenerate { session, json, .. } => {

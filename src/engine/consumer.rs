@@ -24,8 +24,8 @@ use rustix::event::epoll;
 use rustix::io::Errno;
 
 use super::net_output::{NetSink, PacketSink, StreamOut};
-use super::schedule::SizeWatch;
 use super::output::{create_dir, create_file, FileOwner, FileSplit, PacketIndex, StreamFile};
+use super::schedule::SizeWatch;
 use crate::ustctl::channel::{BufferChannel, Buffers, ChannelHandOut, MetadataChannel};
 use crate::ustctl::sys::RawStream;
 use crate::ustctl::{block_rt_signals, check, UstCtl, UstCtlError, UstCtlResult};
