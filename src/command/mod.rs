@@ -13,6 +13,7 @@ mod regenerate;
 pub mod reply;
 pub mod request;
 mod rotate;
+mod schedule;
 mod session;
 pub mod snapshot;
 pub mod tracker;

@@ -18,7 +18,6 @@ pub mod notify;
 pub mod paths;
 pub mod reaper;
 pub mod registration;
-pub mod schedule;
 pub mod stall_watch;
 pub mod state;
 pub mod stream;
