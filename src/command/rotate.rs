@@ -1,7 +1,7 @@
 //! `rotate`: closes a started session's current trace chunk into an
 //! archive while recording goes on (see `engine::rotation`); and the
 //! rotation schedules (`enable-rotation`, `disable-rotation`) that the
-//! session's schedule task (`io::schedule`) carries out.
+//! session's schedule task (`command::schedule`) carries out.
 
 use std::sync::Arc;
 
@@ -88,7 +88,7 @@ pub(crate) fn start_schedule(d: &Daemon, s: &Arc<Session<SessionTrace>>) {
     if s.config().snapshot.is_some() {
         return;
     }
-    let task = tokio::spawn(crate::io::schedule::run(
+    let task = tokio::spawn(crate::command::schedule::run(
         s.clone(),
         trace.clone(),
         d.shutdown.clone(),

@@ -1,6 +1,6 @@
 //! The session's side of its rotation schedules (`enable-rotation`): what
 //! the consumer thread counts for the size schedule, and the room of the
-//! per-session task that rotates on schedule (`io::schedule`).
+//! per-session task that rotates on schedule (`command::schedule`).
 //!
 //! The consumer only adds the bytes of each packet it wrote and, once the
 //! count reaches the armed threshold, wakes the task (a `Notify` permit:

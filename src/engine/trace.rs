@@ -180,7 +180,7 @@ pub struct SessionTrace {
     pub(crate) chunks: Mutex<Chunks>,
     /// Who the local files go to (a user's session in the root daemon).
     owner: Option<FileOwner>,
-    /// The task rotating it on schedule (`io::schedule`).
+    /// The task rotating it on schedule (`command::schedule`).
     pub(crate) schedule: crate::engine::schedule::ScheduleRoom,
 }
 
