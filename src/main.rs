@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 use ustd::command::reply::{FanOutReport, Flush, SessionView, TracepointListing};
 use ustd::command::{ChannelOptions, NetRequest, Reply, Request, TrackInput};
 use ustd::control;
+use ustd::core::rotation::Schedules;
 use ustd::core::session::{BufferScheme, LoglevelSel};
 use ustd::core::tracker::{TrackedAttr, Trackers, TrackingPolicy};
 use ustd::wire::cmd::{ctx, LoglevelType};
@@ -108,10 +109,32 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Rotate the session automatically: every TIMER (µs, or with a suffix
+    /// us, ms, s, m, h) and/or each time SIZE bytes (k, M, G) were written.
+    EnableRotation {
+        name: Option<String>,
+        #[arg(long, value_parser = time_us)]
+        timer: Option<u64>,
+        #[arg(long, value_parser = size)]
+        size: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the session's timer and/or size rotation schedule.
+    DisableRotation {
+        name: Option<String>,
+        #[arg(long)]
+        timer: bool,
+        #[arg(long)]
+        size: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// `regenerate statedump`: apps of a started session record their
-    /// statedump again.
+    /// statedump again; `regenerate metadata`: a started per-UID session's
+    /// metadata is written again, whole.
     Regenerate {
-        #[arg(value_parser = ["statedump"])]
+        #[arg(value_parser = ["statedump", "metadata"])]
         what: String,
         #[arg(short = 's', long)]
         session: Option<String>,
@@ -532,6 +555,36 @@ fn loglevel(name: &str) -> Result<i32, String> {
         .ok_or_else(|| format!("unknown loglevel `{name}`"))
 }
 
+/// lttng's lines for a session's schedules (`lttng list S`).
+fn describe_schedules(s: &Schedules) -> String {
+    let mut out = String::new();
+    if let Some(t) = s.timer_us {
+        out += &format!("    timer period: {t} µs\n");
+    }
+    if let Some(b) = s.size {
+        out += &format!("    size threshold: {b} bytes\n");
+    }
+    out
+}
+
+/// A period as lttng's CLI reads it: µs, or a number with us, ms, s, m, h.
+fn time_us(s: &str) -> Result<u64, String> {
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let mult = match &s[digits..] {
+        "" | "us" => 1,
+        "ms" => 1_000,
+        "s" => 1_000_000,
+        "m" => 60_000_000,
+        "h" => 3_600_000_000,
+        _ => return Err(format!("bad period `{s}`")),
+    };
+    s[..digits]
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("bad period `{s}`"))
+}
+
 fn size(s: &str) -> Result<u64, String> {
     let (num, mult) = match s.chars().last() {
         Some('k' | 'K') => (&s[..s.len() - 1], 1024),
@@ -690,6 +743,21 @@ impl Client {
                 print(&s, None, json, &text)
             }
             Cmd::Snapshot(c) => self.snapshot(c),
+            Cmd::Regenerate {
+                what,
+                session,
+                json,
+            } if what == "metadata" => {
+                let a = reply!(
+                    self.call(&Request::RegenerateMetadata { session })?,
+                    Reply::Changed
+                );
+                let text = format!(
+                    "Metadata successfully regenerated for session {}",
+                    a.session
+                );
+                print(&a, None, json, &text)
+            }
             Cmd::Regenerate { session, json, .. } => {
                 let a = reply!(
                     self.call(&Request::RegenerateStatedump { session })?,
@@ -705,6 +773,49 @@ impl Client {
                 );
                 let text = format!("Session {} cleared", c.session);
                 print(&c, None, json, &text)
+            }
+            Cmd::EnableRotation {
+                name,
+                timer,
+                size,
+                json,
+            } => {
+                let c = reply!(
+                    self.call(&Request::EnableRotation {
+                        session: name,
+                        timer_us: timer,
+                        size,
+                    })?,
+                    Reply::ScheduleChanged
+                );
+                let text = format!(
+                    "Rotation schedules of session {}:\n{}",
+                    c.session,
+                    describe_schedules(&c.schedules)
+                );
+                print(&c, None, json, text.trim_end())
+            }
+            Cmd::DisableRotation {
+                name,
+                timer,
+                size,
+                json,
+            } => {
+                let c = reply!(
+                    self.call(&Request::DisableRotation {
+                        session: name,
+                        timer,
+                        size,
+                    })?,
+                    Reply::ScheduleChanged
+                );
+                let left = describe_schedules(&c.schedules);
+                let text = format!(
+                    "Rotation schedules of session {}:\n{}",
+                    c.session,
+                    if left.is_empty() { "    none\n" } else { &left }
+                );
+                print(&c, None, json, text.trim_end())
             }
             Cmd::Rotate { name, json } => {
                 let r = reply!(
@@ -1104,6 +1215,10 @@ fn describe_session(s: &SessionView) -> String {
         if let Some(l) = s.buffers.as_ref().and_then(|b| b.get(&c.name)) {
             out += &format!("    {}\n", l.line());
         }
+    }
+    if !s.rotation.is_empty() {
+        out += "Automatic rotation schedules:\n";
+        out += &describe_schedules(&s.rotation);
     }
     if let Some(r) = &s.relay {
         out += &format!(

@@ -339,9 +339,9 @@ fn unsupported_commands_get_clear_errors() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("Kernel tracer not available"), "{err}");
-    // Snapshots and `rotate` are served now (tests/snapshot_rotation.rs);
-    // rotation schedules are not yet.
-    let o = lttng(&w, &["enable-rotation", "-s", "s", "--size", "1M"]);
+    // Snapshots, `rotate` and rotation schedules are served now
+    // (tests/snapshot_rotation.rs); triggers are not.
+    let o = lttng(&w, &["list-triggers"]);
     assert!(!o.status.success());
 }
 

@@ -501,6 +501,348 @@ fn rotations_split_the_trace_into_archives_without_loss_or_duplicate() {
     }
 }
 
+/// A session `s` writing to `<world>/trace` with `simple_channel` of 8
+/// sub-buffers.
+fn rotating_session(w: &World) -> PathBuf {
+    let out = w.dir.join("trace");
+    ok(w, &["create", "s", "-o", out.to_str().unwrap()]);
+    simple_channel(w, "8");
+    out
+}
+
+/// Channel `c` of session `s`: 4 KiB x `num_subbuf` sub-buffers with
+/// `ustd_fixture:simple` and the vpid context.
+fn simple_channel(w: &World, num_subbuf: &str) {
+    ok(
+        w,
+        &[
+            "enable-channel",
+            "-u",
+            "c",
+            "-s",
+            "s",
+            "--subbuf-size",
+            "4096",
+            "--num-subbuf",
+            num_subbuf,
+        ],
+    );
+    ok(
+        w,
+        &[
+            "enable-event",
+            "-u",
+            "ustd_fixture:simple",
+            "-c",
+            "c",
+            "-s",
+            "s",
+        ],
+    );
+    ok(
+        w,
+        &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"],
+    );
+}
+
+/// Starts the fixture app on CPU 0, one event per millisecond: `value`
+/// 0..n.
+fn paced_app(w: &World, n: i64) -> App {
+    let app = w.spawn_program(
+        Path::new("taskset"),
+        &[
+            "-c",
+            "0",
+            fixture_app().to_str().unwrap(),
+            "-n",
+            &n.to_string(),
+            "-i",
+            "1",
+            "-e",
+            "simple",
+        ],
+        &[],
+    );
+    app.wait_line("main reached", GENEROUS);
+    app
+}
+
+/// The archives under `<out>/archives`, by index.
+fn archives(out: &Path) -> Vec<PathBuf> {
+    let Ok(dir) = std::fs::read_dir(out.join("archives")) else {
+        return Vec::new();
+    };
+    let mut v: Vec<(u64, PathBuf)> = dir
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let n = p
+                .to_str()
+                .unwrap()
+                .rsplit('-')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            (n, p)
+        })
+        .collect();
+    v.sort();
+    for (i, (n, p)) in v.iter().enumerate() {
+        assert_eq!(*n, i as u64, "archive indexes 0, 1, ...: {}", p.display());
+        assert_archive_name(p, *n);
+    }
+    v.into_iter().map(|(_, p)| p).collect()
+}
+
+/// The union of the app's events over `dirs`, each read alone by
+/// babeltrace2, is 0..n once each, in order.
+fn assert_union_is_all(dirs: &[PathBuf], pid: i64, n: i64) {
+    let mut union = Vec::new();
+    let mut holding = 0;
+    for dir in dirs {
+        let got = values_by_pid(dir).remove(&pid).unwrap_or_default();
+        holding += usize::from(!got.is_empty());
+        union.extend(got);
+    }
+    let want: Vec<i64> = (0..n).collect();
+    if union != want {
+        let dup = union.windows(2).find(|w| w[1] <= w[0]);
+        let gap = union.windows(2).find(|w| w[1] > w[0] + 1);
+        panic!(
+            "{} archives: {} events, not 0..{n} once each in order (first duplicate/reorder {dup:?}, first gap {gap:?})",
+            dirs.len(),
+            union.len()
+        );
+    }
+    assert!(
+        holding >= 3,
+        "only {holding} archives hold events of the app"
+    );
+}
+
+#[test]
+fn size_schedule_rotates_into_archives_without_loss_or_duplicate() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    let out = rotating_session(&w);
+    // ~3,000 events of ~30 bytes: ~24 packets of 4 KiB; a rotation every 4.
+    let set = ok(&w, &["enable-rotation", "-s", "s", "--size", "16k"]);
+    assert!(
+        set.contains("Enabled size-based rotations every 16384 bytes written on session s"),
+        "{set}"
+    );
+    ok(&w, &["start", "s"]);
+    const N: i64 = 3000;
+    let mut app = paced_app(&w, N);
+    let pid = app.pid() as i64;
+    app.wait_line("exiting", GENEROUS);
+    app.wait();
+    ok(&w, &["stop", "s"]);
+    let by_size = archives(&out).len();
+    assert!(by_size >= 3, "{by_size} size rotations, want >= 3");
+    // The flush at stop may cross the threshold once more: that rotation
+    // closes the last chunk and destroy has nothing left to archive (as
+    // lttng: one rotation after a stop).
+    let destroyed = ok(&w, &["destroy", "s"]);
+    let all = archives(&out);
+    if destroyed.contains("Trace chunk archive") {
+        assert_eq!(all.last(), Some(&archive_of(&destroyed, "s")));
+    }
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "archives")
+        .collect();
+    assert!(left.is_empty(), "chunks not archived: {left:?}");
+    assert_union_is_all(&all, pid, N);
+}
+
+#[test]
+fn timer_schedule_rotates_while_the_app_runs_until_disabled() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    let out = rotating_session(&w);
+    // Through ustd's own CLI: 300 ms, ten periods in the app's 3 s.
+    let set = ok_with(ustd_cli, &w, &["enable-rotation", "s", "--timer", "300ms"]);
+    assert!(set.contains("timer period: 300000 µs"), "{set}");
+    ok(&w, &["start", "s"]);
+    const N: i64 = 3000;
+    let mut app = paced_app(&w, N);
+    let pid = app.pid() as i64;
+    app.wait_line("exiting", GENEROUS);
+    app.wait();
+    let off = ok(&w, &["disable-rotation", "-s", "s", "--timer"]);
+    assert!(
+        off.contains("Disabled periodic rotation on session s"),
+        "{off}"
+    );
+    let while_running = archives(&out).len();
+    // >= 2 of ~10 periods: a bound with a 5x margin.
+    assert!(
+        while_running >= 2,
+        "{while_running} timer rotations, want >= 2"
+    );
+    // Disabled: no rotation in 3 periods more.
+    std::thread::sleep(std::time::Duration::from_millis(900));
+    assert_eq!(archives(&out).len(), while_running, "rotated after disable");
+    ok(&w, &["stop", "s"]);
+    archive_of(&ok(&w, &["destroy", "s"]), "s");
+    assert_union_is_all(&archives(&out), pid, N);
+}
+
+/// `lttng` runs of the schedule commands against a daemon, its path
+/// replaced by `W`.
+fn schedule_transcript(w: &World) -> String {
+    let out = w.dir.join("trace");
+    let mut t = String::new();
+    for args in [
+        &["create", "s", "-o", out.to_str().unwrap()][..],
+        &["enable-rotation", "-s", "s", "--timer", "3s"],
+        &["enable-rotation", "-s", "s", "--timer", "5s"],
+        &["enable-rotation", "-s", "s", "--size", "1M"],
+        &["enable-rotation", "-s", "s", "--size", "0"],
+        &["list", "s"],
+        &["disable-rotation", "-s", "s", "--size"],
+        &["disable-rotation", "-s", "s", "--size"],
+        &["list", "s"],
+        &["disable-rotation", "-s", "s", "--timer"],
+        &["list", "s"],
+        &["create", "snap", "--snapshot", "-o", out.to_str().unwrap()],
+        &["enable-rotation", "-s", "snap", "--size", "1M"],
+        &["enable-rotation", "-s", "s", "--size", "2M"],
+        &["save", "-o", w.dir.join("saved").to_str().unwrap(), "s"],
+    ] {
+        let o = lttng(w, args);
+        t += &format!(
+            "$ lttng {}\n[exit {:?}]\n{}{}",
+            args.join(" "),
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let saved = std::fs::read_to_string(w.dir.join("saved/s.lttng")).unwrap();
+    let schedules = saved
+        .find("<attributes>")
+        .map(|a| &saved[a..saved.find("</attributes>").unwrap()])
+        .unwrap_or("no attributes");
+    t += schedules;
+    t.replace(w.dir.to_str().unwrap(), "W")
+}
+
+#[test]
+fn schedule_commands_answer_as_lttng_sessiond() {
+    let w = World::builder().without_daemon();
+    let theirs = {
+        let _d = Sessiond::lttng(&w);
+        schedule_transcript(&w)
+    };
+    let w = World::builder().without_daemon();
+    let ours = {
+        let _d = Sessiond::ustd(&w);
+        schedule_transcript(&w)
+    };
+    assert!(theirs.contains("size threshold: 1048576 bytes"), "{theirs}");
+    assert!(theirs.contains("<bytes>2097152</bytes>"), "{theirs}");
+    assert_eq!(ours, theirs);
+}
+
+/// The metadata file of the one buffer set under `dir` (CTF metadata
+/// packets: a 37-byte binary header, then TSDL text).
+fn metadata_of(dir: &Path) -> Vec<u8> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().unwrap() == "metadata" {
+                files.push(p);
+            }
+        }
+    }
+    assert_eq!(files.len(), 1, "{files:?}");
+    std::fs::read(&files[0]).unwrap()
+}
+
+#[test]
+fn regenerate_metadata_keeps_the_trace_whole() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    let out = rotating_session(&w);
+    let refused = lttng(&w, &["regenerate", "metadata", "-s", "s"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(118),
+        "not started: lttng's code"
+    );
+    ok(&w, &["start", "s"]);
+    const N: i64 = 2000;
+    let mut app = paced_app(&w, N);
+    let pid = app.pid() as i64;
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let done = ok(&w, &["regenerate", "metadata", "-s", "s"]);
+    assert!(
+        done.contains("Metadata successfully regenerated for session s"),
+        "{done}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    ok_with(ustd_cli, &w, &["regenerate", "metadata", "-s", "s"]);
+    app.wait_line("exiting", GENEROUS);
+    app.wait();
+    ok(&w, &["stop", "s"]);
+    let file = metadata_of(&out);
+    let at = |pat: &[u8]| -> Vec<usize> {
+        file.windows(pat.len())
+            .enumerate()
+            .filter(|(_, w)| *w == pat)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    // The first packet's text starts with the header, after the packet header.
+    assert_eq!(at(b"/* CTF 1.8 */"), vec![37], "one TSDL header, first");
+    assert_eq!(at(b"\ntrace {").len(), 1, "one trace block");
+    // Written again, whole, in one push: one packet (~2.9 KB of text). As
+    // registered it took two: the preamble with the stream class at the
+    // channel's registration, then the event.
+    let packet_size = u32::from_le_bytes(file[28..32].try_into().unwrap()) as usize / 8;
+    assert_eq!(
+        file.len(),
+        packet_size,
+        "more than one metadata packet: the metadata was not regenerated"
+    );
+    let want: Vec<i64> = (0..N).collect();
+    assert_eq!(values_by_pid(&out).remove(&pid), Some(want));
+    ok(&w, &["destroy", "s"]);
+}
+
+#[test]
+fn regenerate_metadata_is_refused_per_pid() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    ok(
+        &w,
+        &["create", "p", "-o", w.dir.join("p").to_str().unwrap()],
+    );
+    ok(
+        &w,
+        &["enable-channel", "-u", "--buffers-pid", "c", "-s", "p"],
+    );
+    ok(&w, &["start", "p"]);
+    let o = lttng(&w, &["regenerate", "metadata", "-s", "p"]);
+    assert_eq!(
+        o.status.code(),
+        Some(120),
+        "lttng's LTTNG_ERR_PER_PID_SESSION"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Per-PID recording sessions are not supported"),
+        "{o:?}"
+    );
+    ok(&w, &["destroy", "p"]);
+}
+
 /// Snapshots to a stock lttng-relayd: each record is a trace chunk of its
 /// own under the session's directory there, `<name>-<date>-<time>-<N>/ust/…`
 /// (lttng-sessiond 2.13.9's tree), holding the latest events, readable alone.
@@ -516,36 +858,7 @@ fn snapshot_records_to_a_relayd() {
         listed.contains(&format!("tcp4://127.0.0.1:{}/", relayd.ctrl.port())),
         "{listed}"
     );
-    ok(
-        &w,
-        &[
-            "enable-channel",
-            "-u",
-            "c",
-            "-s",
-            "s",
-            "--subbuf-size",
-            "4096",
-            "--num-subbuf",
-            "4",
-        ],
-    );
-    ok(
-        &w,
-        &[
-            "enable-event",
-            "-u",
-            "ustd_fixture:simple",
-            "-c",
-            "c",
-            "-s",
-            "s",
-        ],
-    );
-    ok(
-        &w,
-        &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"],
-    );
+    simple_channel(&w, "4");
     ok(&w, &["start", "s"]);
     let mut first = emitting_app(&w);
     ok(&w, &["snapshot", "record", "-s", "s"]);
@@ -581,40 +894,6 @@ fn snapshot_records_to_a_relayd() {
     ok(&w, &["destroy", "s"]);
 }
 
-/// The channel, event and context every relayd session test here uses.
-fn simple_channel(w: &World, num_subbuf: &str) {
-    ok(
-        w,
-        &[
-            "enable-channel",
-            "-u",
-            "c",
-            "-s",
-            "s",
-            "--subbuf-size",
-            "4096",
-            "--num-subbuf",
-            num_subbuf,
-        ],
-    );
-    ok(
-        w,
-        &[
-            "enable-event",
-            "-u",
-            "ustd_fixture:simple",
-            "-c",
-            "c",
-            "-s",
-            "s",
-        ],
-    );
-    ok(
-        w,
-        &["add-context", "-u", "-t", "vpid", "-c", "c", "-s", "s"],
-    );
-}
-
 /// Rotation of a session streamed to a stock lttng-relayd (2.11+ chunk
 /// protocol): the relayd holds `archives/<begin>-<end>-<N>/`, each readable
 /// alone, and together they hold every event exactly once, in order.
@@ -628,23 +907,8 @@ fn rotations_of_a_relayd_session_archive_at_the_relayd() {
     ok(&w, &["start", "s"]);
     // One event per millisecond for ~3 s: both rotations land mid-run.
     const N: i64 = 3000;
-    let mut app = w.spawn_program(
-        Path::new("taskset"),
-        &[
-            "-c",
-            "0",
-            fixture_app().to_str().unwrap(),
-            "-n",
-            &N.to_string(),
-            "-i",
-            "1",
-            "-e",
-            "simple",
-        ],
-        &[],
-    );
+    let mut app = paced_app(&w, N);
     let pid = app.pid() as i64;
-    app.wait_line("main reached", GENEROUS);
     std::thread::sleep(std::time::Duration::from_millis(1000));
     let r1 = ok(&w, &["rotate", "s"]);
     assert!(
@@ -658,47 +922,15 @@ fn rotations_of_a_relayd_session_archive_at_the_relayd() {
     app.wait();
     ok(&w, &["stop", "s"]);
     let destroyed = ok(&w, &["destroy", "s"]);
-    let archives = relayd.session_dir("s").join("archives");
     // Destroy archives the last chunk too, and says where, as lttng does.
     assert!(
         destroyed.contains("archives/") && destroyed.contains("-2 [control port"),
         "{destroyed}"
     );
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&archives)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    dirs.sort_by_key(|p| {
-        p.to_str()
-            .unwrap()
-            .rsplit('-')
-            .next()
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-    });
+    let dirs = archives(&relayd.session_dir("s"));
     assert_eq!(dirs.len(), 3, "{dirs:?}");
-    let mut union = Vec::new();
-    for (i, dir) in dirs.iter().enumerate() {
-        assert_archive_name(dir, i as u64);
-        // Each read on its own: metadata complete in every chunk.
-        let got = values_by_pid(dir).remove(&pid).unwrap_or_default();
-        assert!(
-            !got.is_empty(),
-            "{} holds no event of the app",
-            dir.display()
-        );
-        union.extend(got);
-    }
-    let want: Vec<i64> = (0..N).collect();
-    if union != want {
-        let dup = union.windows(2).find(|w| w[1] <= w[0]);
-        let gap = union.windows(2).find(|w| w[1] > w[0] + 1);
-        panic!(
-            "archives: {} events, not 0..{N} once each in order (first duplicate/reorder {dup:?}, first gap {gap:?})",
-            union.len()
-        );
-    }
+    // Each read on its own: metadata complete in every chunk.
+    assert_union_is_all(&dirs, pid, N);
 }
 
 /// `clear` of a session streamed to a stock lttng-relayd: what the relayd

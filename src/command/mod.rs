@@ -13,16 +13,18 @@ mod regenerate;
 pub mod reply;
 pub mod request;
 mod rotate;
+mod schedule;
 mod session;
 pub mod snapshot;
 pub mod tracker;
 
 pub use clear::clear;
 pub use listing::{list_apps, list_tracepoints};
-pub use regenerate::regenerate_statedump;
+pub use regenerate::{regenerate_metadata, regenerate_statedump, RegenerateError};
 pub use reply::Reply;
 pub use request::{ChannelOptions, NetRequest, Request, TrackInput};
-pub use rotate::rotate;
+pub use rotate::{rotate, schedules, set_schedule};
+pub(crate) use rotate::{rotate_session, start_schedule};
 pub use session::resolve_net;
 pub use session::{
     add_context, create, create_with, destroy, disable_channel, disable_event, enable_channel,
@@ -31,6 +33,7 @@ pub use session::{
 pub use tracker::{set_tracker_policy, track, tracker_add, tracker_remove, untrack};
 
 use crate::core::event_filter::EventFilter;
+use crate::core::rotation::{ScheduleError, ScheduleKind};
 use crate::core::session::SessionError;
 use crate::core::snapshot::Destination;
 use crate::io::state::Daemon;
@@ -62,6 +65,10 @@ pub enum CommandError {
     Relayd(String),
     #[error(transparent)]
     Rotate(#[from] crate::engine::rotation::RotateError),
+    #[error(transparent)]
+    Schedule(#[from] crate::core::rotation::ScheduleError),
+    #[error(transparent)]
+    Regenerate(#[from] RegenerateError),
     /// The session owner may not create the output directory.
     #[error("{0}")]
     CreateDir(String),
@@ -119,8 +126,46 @@ pub async fn execute(d: &Daemon, req: Request) -> Result<Reply, CommandError> {
         Request::RegenerateStatedump { session } => {
             Reply::Changed(regenerate_statedump(d, session).await?)
         }
+        Request::RegenerateMetadata { session } => {
+            Reply::Changed(regenerate_metadata(d, session).await?)
+        }
         Request::Clear { session } => Reply::Cleared(clear(d, session).await?),
         Request::Rotate { session } => Reply::Rotated(rotate(d, session).await?),
+        Request::EnableRotation {
+            session,
+            timer_us,
+            size,
+        } => {
+            let mut last = None;
+            for (kind, v) in [(ScheduleKind::Timer, timer_us), (ScheduleKind::Size, size)] {
+                if let Some(v) = v {
+                    last = Some(set_schedule(d, session.clone(), kind, true, v).await?);
+                }
+            }
+            Reply::ScheduleChanged(last.ok_or_else(|| {
+                SessionError::Invalid("no rotation schedule given (timer or size)".into())
+            })?)
+        }
+        Request::DisableRotation {
+            session,
+            timer,
+            size,
+        } => {
+            let now = schedules(d, session.clone())?;
+            let mut last = None;
+            for (kind, wanted, v) in [
+                (ScheduleKind::Timer, timer, now.timer_us),
+                (ScheduleKind::Size, size, now.size),
+            ] {
+                if wanted {
+                    let v = v.ok_or(ScheduleError::NotSet(kind))?;
+                    last = Some(set_schedule(d, session.clone(), kind, false, v).await?);
+                }
+            }
+            Reply::ScheduleChanged(last.ok_or_else(|| {
+                SessionError::Invalid("no rotation schedule type given (timer or size)".into())
+            })?)
+        }
         Request::SnapshotAddOutput {
             session,
             name,

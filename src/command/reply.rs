@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::core::net_output::NetStats;
+use crate::core::rotation::Schedules;
 use crate::core::session::{ChannelConfig, Session};
 use crate::core::tracker::Trackers;
 
@@ -35,6 +36,8 @@ pub enum Reply {
     Tracepoints(TracepointListing),
     Cleared(Cleared),
     Rotated(Rotated),
+    /// `enable_rotation`, `disable_rotation`: the schedules now.
+    ScheduleChanged(ScheduleChanged),
     /// `snapshot_add_output`, `snapshot_del_output`: the output.
     SnapshotOutput(crate::core::snapshot::SnapshotOutput),
     SnapshotOutputs(SnapshotOutputs),
@@ -85,6 +88,9 @@ pub struct SessionView {
     /// A network session's relayd figures (sent, lost), once started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay: Option<NetStats>,
+    /// Automatic rotations; left out when none is set.
+    #[serde(default, skip_serializing_if = "Schedules::is_empty")]
+    pub rotation: Schedules,
 }
 
 /// What a session channel lost, over every buffer set and generation.
@@ -127,6 +133,7 @@ impl SessionView {
             trackers: c.trackers,
             buffers: None,
             relay: None,
+            rotation: c.rotation,
         }
     }
 }
@@ -275,6 +282,14 @@ pub struct Rotated {
     /// lttng's rotation id: the index of the chunk closed.
     pub id: u64,
     pub archive: std::path::PathBuf,
+}
+
+/// A session's rotation schedules after `enable_rotation` or
+/// `disable_rotation`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleChanged {
+    pub session: String,
+    pub schedules: Schedules,
 }
 
 /// What one `snapshot record` wrote.

@@ -97,6 +97,10 @@ pub enum Request {
         attr: TrackedAttr,
         values: Option<Vec<TrackInput>>,
     },
+    /// Write a started per-UID session's metadata again, whole.
+    RegenerateMetadata {
+        session: Option<String>,
+    },
     /// Ask every app of a started session for its statedump again.
     RegenerateStatedump {
         session: Option<String>,
@@ -108,6 +112,22 @@ pub enum Request {
     /// Close the current trace chunk into `<output>/archives/`.
     Rotate {
         session: Option<String>,
+    },
+    /// `timer_us` / `size`: the schedules to set (at least one).
+    EnableRotation {
+        session: Option<String>,
+        #[serde(default)]
+        timer_us: Option<u64>,
+        #[serde(default)]
+        size: Option<u64>,
+    },
+    /// Removes the named schedules (`timer`, `size`).
+    DisableRotation {
+        session: Option<String>,
+        #[serde(default)]
+        timer: bool,
+        #[serde(default)]
+        size: bool,
     },
     SnapshotAddOutput {
         session: Option<String>,

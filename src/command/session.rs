@@ -260,12 +260,16 @@ pub async fn start(d: &Daemon, session: Option<String>) -> Result<Applied, Comma
     } else {
         None
     };
+    let first = fresh.is_some();
     if let Err(refused) = d.sessions.start(&s, fresh) {
         if let Some(unused) = refused.unused {
             // Destroyed (or started) meanwhile: this trace never held data.
             let _ = tokio::task::spawn_blocking(move || unused.destroy()).await;
         }
         return Err(refused.error.into());
+    }
+    if first {
+        crate::command::start_schedule(d, &s);
     }
     let report = sync_apps(d).await;
     Ok(Applied {
@@ -315,6 +319,8 @@ pub async fn destroy(d: &Daemon, session: Option<String>) -> Result<Destroyed, C
     let mut buffers = None;
     let mut archive = None;
     if let Some(trace) = trace {
+        // A scheduled rotation under way ends before the last chunk is archived.
+        trace.schedule.stop().await;
         path = Some(trace.output_dir().to_path_buf());
         let r = tokio::task::spawn_blocking(move || {
             let loss = trace.destroy()?;

@@ -135,6 +135,126 @@ impl Chunks {
     }
 }
 
+/// What a rotation schedule is driven by (lttng's
+/// `lttng_rotation_schedule_type`: 0 size threshold, 1 periodic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    Size,
+    Timer,
+}
+
+impl ScheduleKind {
+    pub fn from_wire(t: u8) -> Option<Self> {
+        match t {
+            0 => Some(Self::Size),
+            1 => Some(Self::Timer),
+            _ => None,
+        }
+    }
+
+    /// The word lttng's CLI uses for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Size => "size-based",
+            Self::Timer => "periodic",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("session `{0}` cannot rotate (snapshot or live session)")]
+    NotAvailable(String),
+    #[error("a {} rotation schedule is already set", .0.name())]
+    AlreadySet(ScheduleKind),
+    #[error("no {} rotation schedule set", .0.name())]
+    NotSet(ScheduleKind),
+    #[error("invalid {} rotation schedule value {value}", .0.name(), value = .1)]
+    Invalid(ScheduleKind, u64),
+}
+
+/// A session's rotation schedules (lttng-sessiond's `rotate_timer_period`
+/// and `rotate_size`): part of its configuration, listed and saved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Schedules {
+    /// Period in microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer_us: Option<u64>,
+    /// Bytes consumed since the last rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+}
+
+impl Schedules {
+    fn slot(&mut self, kind: ScheduleKind) -> &mut Option<u64> {
+        match kind {
+            ScheduleKind::Size => &mut self.size,
+            ScheduleKind::Timer => &mut self.timer_us,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.timer_us.is_none() && self.size.is_none()
+    }
+
+    /// lttng's rules: one schedule of each kind; 0 and -1 are no value; a
+    /// period fits a u32 (it arms a timer in µs).
+    pub fn set(&mut self, kind: ScheduleKind, value: u64) -> Result<(), ScheduleError> {
+        let too_big = kind == ScheduleKind::Timer && value >= u64::from(u32::MAX);
+        if value == 0 || value == u64::MAX || too_big {
+            return Err(ScheduleError::Invalid(kind, value));
+        }
+        let slot = self.slot(kind);
+        if slot.is_some() {
+            return Err(ScheduleError::AlreadySet(kind));
+        }
+        *slot = Some(value);
+        Ok(())
+    }
+
+    /// Removes the schedule of `kind`, which must have `value` (lttng's
+    /// client sends the value it listed).
+    pub fn unset(&mut self, kind: ScheduleKind, value: u64) -> Result<(), ScheduleError> {
+        let slot = self.slot(kind);
+        if *slot != Some(value) {
+            return Err(ScheduleError::NotSet(kind));
+        }
+        *slot = None;
+        Ok(())
+    }
+}
+
+/// The size schedule's trigger, as lttng-sessiond has it: a rotation when
+/// the session's consumed bytes reach the threshold, the next threshold
+/// being the consumed bytes then plus the size (so the size counts from
+/// each rotation; bytes consumed while a rotation runs count for the next).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeTrigger {
+    pub size: u64,
+    pub threshold: u64,
+}
+
+impl SizeTrigger {
+    /// Armed at `consumed` (when the schedule is set or the trace begins).
+    pub fn armed(size: u64, consumed: u64) -> Self {
+        Self {
+            size,
+            threshold: consumed.saturating_add(size),
+        }
+    }
+
+    /// Whether `consumed` crossed the threshold; if so the trigger re-arms
+    /// from there and the caller rotates.
+    pub fn fire(&mut self, consumed: u64) -> bool {
+        if consumed < self.threshold {
+            return false;
+        }
+        *self = Self::armed(self.size, consumed);
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,5 +302,58 @@ mod tests {
         );
         c.stopped();
         assert!(c.begin(T1, false).is_ok());
+    }
+    #[test]
+    fn one_schedule_of_each_kind() {
+        let mut s = Schedules::default();
+        s.set(ScheduleKind::Timer, 500_000).unwrap();
+        assert_eq!(
+            s.set(ScheduleKind::Timer, 1),
+            Err(ScheduleError::AlreadySet(ScheduleKind::Timer))
+        );
+        s.set(ScheduleKind::Size, 4096).unwrap();
+        assert_eq!(s.timer_us, Some(500_000));
+        assert_eq!(s.size, Some(4096));
+        assert_eq!(
+            s.unset(ScheduleKind::Size, 4095),
+            Err(ScheduleError::NotSet(ScheduleKind::Size)),
+            "a value other than the set one removes nothing"
+        );
+        s.unset(ScheduleKind::Size, 4096).unwrap();
+        assert_eq!(
+            s.unset(ScheduleKind::Size, 4096),
+            Err(ScheduleError::NotSet(ScheduleKind::Size))
+        );
+        s.unset(ScheduleKind::Timer, 500_000).unwrap();
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn schedule_values_lttng_refuses() {
+        let mut s = Schedules::default();
+        for (k, v) in [
+            (ScheduleKind::Size, 0),
+            (ScheduleKind::Size, u64::MAX),
+            (ScheduleKind::Timer, 0),
+            (ScheduleKind::Timer, u64::from(u32::MAX)),
+        ] {
+            assert_eq!(s.set(k, v), Err(ScheduleError::Invalid(k, v)));
+        }
+        assert!(s.is_empty());
+        assert_eq!(ScheduleKind::from_wire(0), Some(ScheduleKind::Size));
+        assert_eq!(ScheduleKind::from_wire(1), Some(ScheduleKind::Timer));
+        assert_eq!(ScheduleKind::from_wire(2), None);
+    }
+
+    #[test]
+    fn size_trigger_counts_from_each_rotation() {
+        let mut t = SizeTrigger::armed(100, 30);
+        assert!(!t.fire(129));
+        assert!(t.fire(130), "fires when the threshold is reached");
+        assert_eq!(t.threshold, 230);
+        assert!(!t.fire(130), "fires once per crossing");
+        assert!(t.fire(500), "a big jump fires once...");
+        assert_eq!(t.threshold, 600, "...and re-arms from where it was seen");
+        assert!(!t.fire(599));
     }
 }

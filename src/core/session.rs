@@ -220,6 +220,9 @@ pub struct SessionConfig {
     /// Snapshot sessions: their outputs (None: a regular session).
     #[serde(default)]
     pub snapshot: Option<super::snapshot::SnapshotState>,
+    /// Automatic rotations (`enable-rotation`).
+    #[serde(default, skip_serializing_if = "super::rotation::Schedules::is_empty")]
+    pub rotation: super::rotation::Schedules,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -549,6 +552,7 @@ impl<T> Sessions<T> {
                     channels: Vec::new(),
                     trackers: Trackers::default(),
                     snapshot,
+                    rotation: Default::default(),
                 },
                 run: RunState::Configured,
                 destroyed: false,

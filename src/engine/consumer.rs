@@ -25,6 +25,7 @@ use rustix::io::Errno;
 
 use super::net_output::{NetSink, PacketCopy, PacketSink, SnapshotCopy, StreamOut};
 use super::output::{create_dir, create_file, FileOwner, FileSplit, PacketIndex, StreamFile};
+use super::schedule::SizeWatch;
 use crate::core::metadata::MetadataRegistry;
 use crate::ustctl::channel::{BufferChannel, Buffers, ChannelHandOut, MetadataChannel};
 use crate::ustctl::sys::RawStream;
@@ -132,6 +133,11 @@ enum Request {
         trace: u64,
         reply: Reply<()>,
     },
+    /// `regenerate metadata`: forget the metadata text and empty its file.
+    ResetMetadata {
+        trace: u64,
+        reply: Reply<()>,
+    },
     /// Rotation: every live trace goes on in the chunk rooted at `root`.
     Rotate {
         output: PathBuf,
@@ -165,6 +171,7 @@ pub struct Consumer {
     wake: Arc<OwnedFd>,
     thread: Mutex<Option<JoinHandle<()>>>,
     next_trace: AtomicU64,
+    size: Arc<SizeWatch>,
 }
 
 const WAKE_TOKEN: u64 = u64::MAX;
@@ -202,7 +209,9 @@ impl Consumer {
         )
         .map_err(|e| UstCtlError::io("epoll_ctl")(e.into()))?;
         let (tx, rx) = unbounded();
+        let size = Arc::new(SizeWatch::default());
         let worker = Worker {
+            size: size.clone(),
             ctl,
             owner,
             epoll: ep,
@@ -223,7 +232,13 @@ impl Consumer {
             wake,
             thread: Mutex::new(Some(thread)),
             next_trace: AtomicU64::new(1),
+            size,
         })
+    }
+
+    /// The data bytes it wrote, for the size rotation schedule.
+    pub(crate) fn size_watch(&self) -> &Arc<SizeWatch> {
+        &self.size
     }
 
     fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> UstCtlResult<T> {
@@ -455,6 +470,16 @@ impl Consumer {
         })
     }
 
+    /// Forgets the trace's metadata text and empties its metadata file
+    /// (`regenerate metadata`); the next push starts again at offset 0.
+    /// The caller holds the set's `pushing` lock, so no push is in flight.
+    pub fn reset_metadata(&self, trace: TraceKey) -> UstCtlResult<()> {
+        self.call(|reply| Request::ResetMetadata {
+            trace: trace.0,
+            reply,
+        })
+    }
+
     /// The trace's loss figures so far, and its stalled streams.
     pub fn loss(&self, trace: TraceKey) -> UstCtlResult<TraceLoss> {
         self.call(|reply| Request::Loss {
@@ -505,6 +530,8 @@ struct DataStream {
 
 #[derive(Default)]
 struct StreamStats {
+    /// The session's count of data bytes written (None: metadata).
+    size: Option<Arc<SizeWatch>>,
     discarded: u64,
     last_seq: Option<u64>,
     lost_packets: u64,
@@ -585,6 +612,7 @@ struct Worker {
     free: Vec<usize>,
     /// The relayd output, for a network session.
     net: Option<NetSink>,
+    size: Arc<SizeWatch>,
 }
 
 // SAFETY: the stream pointers inside `DataStream` belong to `Buffers` held
@@ -734,6 +762,9 @@ impl Worker {
             }
             Request::Clear { trace, reply } => {
                 let _ = reply.send(self.clear(trace));
+            }
+            Request::ResetMetadata { trace, reply } => {
+                let _ = reply.send(self.reset_metadata(trace));
             }
             Request::Rotate {
                 output,
@@ -894,7 +925,10 @@ impl Worker {
             out,
             polled: true,
             subbuf: u64::from(subbuf),
-            stats: StreamStats::default(),
+            stats: StreamStats {
+                size: Some(self.size.clone()),
+                ..StreamStats::default()
+            },
             watch: Watch::new(0, Instant::now()),
         });
         Ok(token)
@@ -1250,6 +1284,22 @@ impl Worker {
         }
     }
 
+    /// See [`Consumer::reset_metadata`]. Every push is pumped through the
+    /// ring at once, so nothing of the old text is left in it.
+    fn reset_metadata(&mut self, trace: u64) -> UstCtlResult<()> {
+        let t = self
+            .traces
+            .get_mut(&trace)
+            .ok_or(UstCtlError::UnknownTrace(trace))?;
+        t.pump_metadata(&self.ctl)?;
+        t.cache.clear();
+        if let Some(m) = t.live.as_mut() {
+            m.out.truncate()?;
+            m.written = 0;
+        }
+        Ok(())
+    }
+
     fn clear(&mut self, trace: u64) -> UstCtlResult<()> {
         let t = self
             .traces
@@ -1403,7 +1453,7 @@ fn salvage_stream(ctl: &UstCtl, ds: &mut DataStream) -> UstCtlResult<()> {
             let written = copy_subbuf(ctl, s, &mut ds.out);
             // SAFETY: the sub-buffer taken by get_subbuf is held.
             let put = check("put_subbuf", unsafe { (ctl.api.put_subbuf)(s) });
-            ds.stats.account(&written?);
+            ds.stats.account(&written?.0);
             put?;
         }
         pos = pos.wrapping_add(ds.subbuf);
@@ -1430,11 +1480,17 @@ fn drain(
             return Ok(packets);
         }
         check("get_next_subbuf", rc)?;
-        let written = copy_subbuf(ctl, s, out).map(|ix| stats.account(&ix));
+        let written = copy_subbuf(ctl, s, out).map(|(ix, n)| {
+            stats.account(&ix);
+            n
+        });
         // SAFETY: a sub-buffer is held (get_next_subbuf succeeded).
         let put = check("put_next_subbuf", unsafe { (ctl.api.put_next_subbuf)(s) });
-        written?;
+        let n = written?;
         put?;
+        if let Some(size) = &stats.size {
+            size.add(n as u64);
+        }
         packets += 1;
     }
 }
@@ -1486,7 +1542,7 @@ fn snapshot_stream(
         let rc = unsafe { (api.get_subbuf)(s, &mut at) };
         if rc != -libc::EAGAIN {
             check("get_subbuf", rc)?;
-            let written = copy_subbuf(ctl, s, out).map(|_| ());
+            let written = copy_subbuf(ctl, s, out).map(drop);
             // SAFETY: the sub-buffer taken by get_subbuf is held.
             let put = check("put_subbuf", unsafe { (api.put_subbuf)(s) });
             written?;
@@ -1498,12 +1554,12 @@ fn snapshot_stream(
 }
 
 /// Copies the held sub-buffer (padded to the page size, as lttng writes
-/// local traces) and its index entry, which it returns.
+/// local traces) and its index entry; returns the entry and the bytes written.
 fn copy_subbuf(
     ctl: &UstCtl,
     s: *mut RawStream,
     out: &mut impl PacketSink,
-) -> UstCtlResult<PacketIndex> {
+) -> UstCtlResult<(PacketIndex, usize)> {
     let api = &ctl.api;
     let u64_of = |op: &'static str, f: unsafe extern "C" fn(*mut RawStream, *mut u64) -> i32| {
         let mut v = 0u64;
@@ -1546,5 +1602,5 @@ fn copy_subbuf(
     // backing memfd is sealed against shrinking, so reading cannot fault.
     let bytes = unsafe { std::slice::from_raw_parts(base.cast::<u8>().add(offset), padded) };
     out.write_packet(bytes, index)?;
-    Ok(index)
+    Ok((index, padded))
 }

@@ -8,6 +8,7 @@ pub mod consumer;
 pub mod net_output;
 pub mod output;
 pub mod rotation;
+pub mod schedule;
 pub mod snapshot;
 pub mod trace;
 

@@ -86,14 +86,27 @@ pub fn archive_last(trace: &SessionTrace) -> Option<PathBuf> {
         return n.last_archive().map(PathBuf::from);
     }
     let now = unix_and_offset(SystemTime::now());
+    let out = trace.output_dir();
     let r = {
         let mut c = lock(&trace.chunks);
         if c.rotations() == 0 {
             return None;
         }
-        c.begin(now, false).ok()?
+        match c.begin(now, false) {
+            Ok(r) => r,
+            Err(RotationError::AlreadyRotatedWhileStopped) => {
+                // Opened by a rotation after the stop, never recorded:
+                // lttng would not have created it.
+                let dir = out.join(c.current_dir());
+                drop(c);
+                if let Err(e) = std::fs::remove_dir_all(&dir) {
+                    tracing::warn!(dir = %dir.display(), error = %e, "removing the unrecorded last chunk failed");
+                }
+                return None;
+            }
+            Err(_) => return None,
+        }
     };
-    let out = trace.output_dir();
     let done = archive(out, &r.from, &r.archive, trace.owner());
     lock(&trace.chunks).finish(&r, done.is_ok(), false);
     match done {

@@ -182,6 +182,8 @@ pub struct SessionTrace {
     pub(crate) chunks: Mutex<Chunks>,
     /// Who the local files go to (a user's session in the root daemon).
     owner: Option<FileOwner>,
+    /// The task rotating it on schedule (`command::schedule`).
+    pub(crate) schedule: crate::engine::schedule::ScheduleRoom,
 }
 
 /// The consumer as the registry's push target.
@@ -262,6 +264,7 @@ impl SessionTrace {
             closed_loss: Mutex::new(BTreeMap::new()),
             chunks: Mutex::new(Chunks::new(unix_and_offset(SystemTime::now()))),
             owner: Self::file_owner(cfg),
+            schedule: Default::default(),
         })
     }
 
@@ -807,6 +810,31 @@ impl SessionTrace {
     /// Streams per channel buffers (one per possible CPU).
     pub(crate) fn streams_per_channel(&self) -> u64 {
         u64::from(self.ctl.nr_streams_per_channel())
+    }
+
+    /// `regenerate metadata`: every set's metadata is written again whole
+    /// (clock offset measured again) into its emptied metadata file. Each
+    /// set under its `pushing` lock, so no push of it is in flight and none
+    /// starts before the new text is sent; registrations meanwhile only
+    /// append to the new text.
+    pub fn regenerate_metadata(&self) -> Result<(), TraceError> {
+        for (_, set) in self.all_sets() {
+            let _pushing = lock(&set.pushing);
+            let clock = ClockParams::monotonic(boot_id(), measure_clock_offset());
+            match set.registry.regenerate(clock) {
+                Ok(_) => {}
+                // A set being closed keeps the text it has.
+                Err(MetadataError::Closed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            self.consumer.reset_metadata(set.key)?;
+            let mut sink = ConsumerSink {
+                consumer: &self.consumer,
+                key: set.key,
+            };
+            set.registry.push_all(&mut sink).map_err(push_err)?;
+        }
+        Ok(())
     }
 
     /// `lttng clear`: every set's buffers and files are emptied; the sets,

@@ -11,10 +11,10 @@ use std::time::SystemTime;
 use crate::command::reply::TracepointField;
 use crate::command::request::ChannelOptions;
 use crate::command::snapshot as snap;
-use crate::command::TrackInput;
+use crate::command::{RegenerateError, TrackInput};
 use crate::core::event_filter::EventFilter;
 use crate::core::net_output::NetOutput;
-use crate::core::rotation::RotationError;
+use crate::core::rotation::{RotationError, ScheduleError, ScheduleKind};
 use crate::core::session::{
     BufferScheme, ChannelConfig, LoglevelSel, SessionConfig, SessionError, DEFAULT_CHANNEL,
 };
@@ -109,6 +109,18 @@ fn code(e: &CommandError) -> ErrorCode {
                 RotationError::NetworkSession(_) => ErrorCode::NotSupported,
             },
             RotateError::Trace(_) | RotateError::Archive { .. } => ErrorCode::UstSessFail,
+        },
+        CommandError::Regenerate(e) => match e {
+            RegenerateError::Live(_) => ErrorCode::LiveSession,
+            RegenerateError::NotStarted(_) => ErrorCode::SessionNotStarted,
+            RegenerateError::PerPid(_) => ErrorCode::PerPidSession,
+            RegenerateError::Network(_) => ErrorCode::NotSupported,
+        },
+        CommandError::Schedule(e) => match e {
+            ScheduleError::NotAvailable(_) => ErrorCode::RotationNotAvailable,
+            ScheduleError::AlreadySet(_) => ErrorCode::RotationScheduleSet,
+            ScheduleError::NotSet(_) => ErrorCode::RotationScheduleNotSet,
+            ScheduleError::Invalid(..) => ErrorCode::Invalid,
         },
     }
 }
@@ -329,7 +341,17 @@ impl LttngFront {
             }
             Request::ListRotationSchedules(t) => self
                 .config(&t.session)
-                .map(|_| Reply::no_rotation_schedules()),
+                .map(|c| Reply::rotation_schedules(c.rotation.timer_us, c.rotation.size)),
+            Request::RotationSetSchedule {
+                target,
+                kind,
+                set,
+                value,
+            } => {
+                self.config(&target.session)?;
+                let kind = ScheduleKind::from_wire(kind).ok_or(ErrorCode::Invalid)?;
+                done(crate::command::set_schedule(d, Some(target.session), kind, set, value).await)
+            }
             Request::EnableChannel { target, channel } => {
                 ust(&target)?;
                 let buffers = match BufferType::from_raw(target.domain.buf_type) {
@@ -500,9 +522,11 @@ impl LttngFront {
             Request::RegenerateStatedump(t) => {
                 done(crate::command::regenerate_statedump(d, Some(t.session)).await)
             }
-            Request::SetShmPath { .. } | Request::RegenerateMetadata(_) => {
-                Err(ErrorCode::NotSupported)
+            Request::RegenerateMetadata(t) => {
+                self.config(&t.session)?;
+                done(crate::command::regenerate_metadata(d, Some(t.session)).await)
             }
+            Request::SetShmPath { .. } => Err(ErrorCode::NotSupported),
             Request::SnapshotAddOutput { target, output } => {
                 let path = snapshot_dest(&output).await?;
                 let name = (!output.name.is_empty()).then_some(output.name);
@@ -771,6 +795,8 @@ impl LttngFront {
                 trackers: saved_trackers(&c),
                 started: c.active,
                 output_path: (!attr.omit_output).then(|| c.output.display().to_string()),
+                rotation_timer_us: c.rotation.timer_us,
+                rotation_size: c.rotation.size,
             };
             std::fs::write(&path, session_file::write(&saved)).map_err(|e| {
                 tracing::warn!(path = %path.display(), error = %e, "cannot save session");

@@ -43,7 +43,13 @@ pub enum ErrorCode {
     InvalidChannelName = 113,
     ProcessAttrExists = 114,
     ProcessAttrMissing = 115,
+    /// `LTTNG_ERR_SESSION_NOT_STARTED`.
+    SessionNotStarted = 118,
     LiveSession = 119,
+    /// `LTTNG_ERR_PER_PID_SESSION`: "Per-PID tracing sessions are not supported".
+    PerPidSession = 120,
+    RotationScheduleSet = 131,
+    RotationScheduleNotSet = 132,
     SnapshotUnsupported = 147,
     RotationPending = 129,
     RotationNotAvailable = 130,

@@ -76,7 +76,17 @@ impl Reply {
     /// SESSION_LIST_ROTATION_SCHEDULES with no schedule: {u8 set, u64 value} for the
     /// periodic and the size schedule, 18 bytes (an empty reply crashes the 2.13 CLI).
     pub fn no_rotation_schedules() -> Self {
-        Self::ok(vec![0; 18])
+        Self::rotation_schedules(None, None)
+    }
+    /// SESSION_LIST_ROTATION_SCHEDULES: the periodic (µs), then the size
+    /// (bytes) schedule, each packed {u8 set, u64 value}.
+    pub fn rotation_schedules(timer_us: Option<u64>, size: Option<u64>) -> Self {
+        let mut data = Vec::with_capacity(18);
+        for v in [timer_us, size] {
+            data.push(u8::from(v.is_some()));
+            data.extend_from_slice(&v.unwrap_or(0).to_le_bytes());
+        }
+        Self::ok(data)
     }
 
     /// The bytes on the wire. `cmd` echoes the request's id and `pid` its `domain.attr.pid`.

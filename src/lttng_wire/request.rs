@@ -127,6 +127,14 @@ pub enum Request {
         target: Target,
         id: u64,
     },
+    /// ROTATION_SET_SCHEDULE: `kind` is lttng's schedule type (0 size,
+    /// 1 periodic), `set` false removes the schedule having `value`.
+    RotationSetSchedule {
+        target: Target,
+        kind: u8,
+        set: bool,
+        value: u64,
+    },
     /// A known command ustd does not serve (kernel, snapshot, rotation, triggers, ...).
     Unsupported {
         command: Command,
@@ -154,7 +162,7 @@ impl Request {
             | SnapshotListOutput(t)
             | RotateSession(t)
             | ClearSession(t) => Some(t),
-            RotationGetInfo { target, .. } => Some(target),
+            RotationGetInfo { target, .. } | RotationSetSchedule { target, .. } => Some(target),
             ListEvents { target, .. }
             | EnableChannel { target, .. }
             | DisableChannel { target, .. }
@@ -230,6 +238,13 @@ impl Request {
             Command::RotationGetInfo => Request::RotationGetInfo {
                 target: target(),
                 id: le_u64(&h.u, 0),
+            },
+            // `u.rotation_set_schedule`: packed {u8 type, u8 set, u64 value}.
+            Command::RotationSetSchedule => Request::RotationSetSchedule {
+                target: target(),
+                kind: h.u[0],
+                set: h.u[1] == 1,
+                value: le_u64(&h.u, 2),
             },
             Command::EnableChannel => Request::EnableChannel {
                 target: target(),

@@ -22,6 +22,9 @@ pub struct SavedSession {
     pub started: bool,
     /// `None` with `omit_output`.
     pub output_path: Option<String>,
+    /// Rotation schedules: the period in µs, the size in bytes.
+    pub rotation_timer_us: Option<u64>,
+    pub rotation_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,6 +197,22 @@ pub fn write(s: &SavedSession) -> String {
     }
     x.close("domains");
     x.leaf("started", s.started);
+    if s.rotation_timer_us.is_some() || s.rotation_size.is_some() {
+        x.open("attributes");
+        x.open("rotation_schedules");
+        if let Some(us) = s.rotation_timer_us {
+            x.open("periodic");
+            x.leaf("time_us", us);
+            x.close("periodic");
+        }
+        if let Some(bytes) = s.rotation_size {
+            x.open("size_threshold");
+            x.leaf("bytes", bytes);
+            x.close("size_threshold");
+        }
+        x.close("rotation_schedules");
+        x.close("attributes");
+    }
     if let Some(path) = &s.output_path {
         x.open("output");
         x.open("consumer_output");
@@ -384,6 +403,8 @@ mod tests {
             ],
             started: false,
             output_path: Some(path),
+            rotation_timer_us: None,
+            rotation_size: None,
         };
         assert_eq!(write(&saved), file);
     }

@@ -39,7 +39,7 @@
 
 use std::collections::HashMap;
 
-use super::params::{ByteOrder, SessionParams};
+use super::params::{ByteOrder, ClockParams, SessionParams};
 use super::tsdl::{self, EnumLookup, EventBlock};
 use super::{HeaderType, MetadataError};
 use crate::sync::{lock, Mutex};
@@ -130,6 +130,8 @@ pub struct MetadataRegistry {
 }
 
 struct Inner {
+    /// What the preamble was written from (regeneration writes it again).
+    params: SessionParams,
     text: String,
     sent_len: usize,
     version: u64,
@@ -180,6 +182,7 @@ impl MetadataRegistry {
             byte_order: params.abi.byte_order,
             uuid: params.uuid,
             inner: Mutex::new(Inner {
+                params: params.clone(),
                 text: tsdl::preamble(params),
                 sent_len: 0,
                 version: 0,
@@ -358,6 +361,59 @@ impl MetadataRegistry {
         enums.by_id.push((name.to_owned(), entries.to_vec()));
         enums.by_name.entry(name.to_owned()).or_default().push(id);
         Ok(id)
+    }
+
+    /// `regenerate metadata`: the whole text is written again from the
+    /// registered channels and events (stream blocks first, then events by
+    /// channel and id), with `clock` (measured again), under a new version,
+    /// and is to be sent again from offset 0. The caller holds the set's
+    /// `pushing` lock, so no push is in flight, and then resets the
+    /// consumer's copy before pushing. Returns the new version.
+    pub fn regenerate(&self, clock: ClockParams) -> Result<u64, MetadataError> {
+        let mut g = lock(&self.inner);
+        g.check_open()?;
+        if g.in_flight.is_some() {
+            return Err(MetadataError::PushProtocol(
+                "regeneration while a push is in flight",
+            ));
+        }
+        g.params.clock = clock;
+        let mut text = tsdl::preamble(&g.params);
+        let mut chans: Vec<&Channel> = g.channels.values().collect();
+        chans.sort_by_key(|c| c.id);
+        for ch in &chans {
+            if let Some((ctx, header)) = &ch.registered {
+                let block = tsdl::stream_block(ch.id, *header, ctx, self.byte_order, &g.enums)?;
+                append(&mut text, &block)?;
+            }
+        }
+        for ch in &chans {
+            let mut events: Vec<(&String, &Event)> = ch
+                .events
+                .iter()
+                .flat_map(|(name, v)| v.iter().map(move |e| (name, e)))
+                .collect();
+            events.sort_by_key(|(_, e)| e.id);
+            for (name, e) in events {
+                let block = tsdl::event_block(
+                    &EventBlock {
+                        name,
+                        id: e.id,
+                        chan_id: ch.id,
+                        loglevel: e.loglevel,
+                        model_emf_uri: e.model_emf_uri.as_deref(),
+                        fields: &e.fields,
+                    },
+                    self.byte_order,
+                    &g.enums,
+                )?;
+                append(&mut text, &block)?;
+            }
+        }
+        g.text = text;
+        g.sent_len = 0;
+        g.version += 1;
+        Ok(g.version)
     }
 
     /// Starts a push; see the module documentation.
@@ -842,6 +898,49 @@ mod tests {
             PushStep::Send(f) => f,
             other => panic!("expected a fragment, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn regeneration_writes_the_whole_text_again() {
+        let r = registry();
+        r.add_channel(1).unwrap();
+        r.add_channel(2).unwrap();
+        r.register_channel(1, &[int_field("vpid", 32)]).unwrap();
+        r.register_event(1, &event("p:a", vec![int_field("i", 32)]))
+            .unwrap();
+        r.register_channel(2, &[]).unwrap();
+        r.register_event(2, &event("p:b", vec![])).unwrap();
+        r.register_event(1, &event("p:c", vec![])).unwrap();
+        let f = send(r.begin_push().unwrap());
+        assert_eq!(
+            r.regenerate(ClockParams::monotonic(None, 5)),
+            Err(MetadataError::PushProtocol(
+                "regeneration while a push is in flight"
+            ))
+        );
+        assert_eq!(r.commit_push(&f).unwrap(), PushStep::Idle);
+        let before = r.text();
+        assert_eq!(r.regenerate(ClockParams::monotonic(None, 0)).unwrap(), 1);
+        let after = r.text();
+        assert_eq!(after.matches("/* CTF 1.8 */").count(), 1, "one header");
+        let blocks = |t: &str| {
+            let mut v: Vec<String> = t.split("\n\n").map(str::to_owned).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(blocks(&after), blocks(&before), "the same blocks");
+        assert!(
+            after.find("stream {\n\tid = 1;").unwrap() < after.find("name = \"p:a\"").unwrap(),
+            "stream classes before their events"
+        );
+        // Sent again from the start, under the new version.
+        let again = send(r.begin_push().unwrap());
+        assert_eq!((again.offset, again.version), (0, 1));
+        assert_eq!(again.bytes, after.as_bytes());
+        assert_eq!(r.commit_push(&again).unwrap(), PushStep::Idle);
+        // A new clock offset shows in the regenerated text.
+        r.regenerate(ClockParams::monotonic(None, 1234)).unwrap();
+        assert!(r.text().contains("offset = 1234;"), "{}", r.text());
     }
 
     #[test]
