@@ -351,6 +351,13 @@ fn regenerate_statedump_makes_the_app_dump_again() {
             "s",
         ],
     );
+    // Refused before start with lttng-sessiond's code (118).
+    let early = lttng(&w, &["regenerate", "statedump", "-s", "s"]);
+    assert!(
+        !early.status.success()
+            && String::from_utf8_lossy(&early.stderr).contains("Session not started"),
+        "{early:?}"
+    );
     ok(&w, &["start", "s"]);
     let mut app = w.spawn_app(&["-n", "10", "-e", "simple", "-w"]);
     app.wait_line("emitted", GENEROUS);

@@ -6,7 +6,7 @@
 
 use crate::command::reply::Applied;
 use crate::command::CommandError;
-use crate::core::session::{BufferScheme, SessionError};
+use crate::core::session::BufferScheme;
 use crate::io::app_conn::AppJob;
 use crate::io::fan_out::fan_out;
 use crate::io::state::Daemon;
@@ -18,7 +18,7 @@ pub async fn regenerate_statedump(
     let s = d.sessions.resolve(session.as_deref())?;
     let c = s.config();
     if !c.active {
-        return Err(SessionError::NotActive(c.name).into());
+        return Err(RegenerateError::NotStarted(c.name).into());
     }
     let session_id = s.id;
     let (report, _) = fan_out(d, |done| AppJob::Statedump { session_id, done }).await;
