@@ -179,11 +179,11 @@ impl AppLink<'_> {
 }
 
 async fn read_reply(link: &AppLink<'_>, msg: &CmdMsg) -> Result<u32, AppIoError> {
-    use crate::io::stream::read_exact;
+    use crate::io::stream::read_last;
     use crate::wire::cmd::{Reply, REPLY_LEN};
     let mut buf = [0u8; REPLY_LEN];
     link.deadline
-        .run(read_exact(&link.conn.cmd, &mut buf))
+        .run(read_last(&link.conn.cmd, &mut buf))
         .await?;
     let r = Reply::decode_for(&buf, msg)?;
     if r.ret_code != 0 {

@@ -18,7 +18,7 @@ use crate::io::app_conn::{AppConn, AppJob, AppRef, Half, JobReceiver};
 use crate::io::app_sync::{sync_all, AppLink, AppShadow, SyncError};
 use crate::io::job_queue::JobQueue;
 use crate::io::state::Daemon;
-use crate::io::stream::{exchange, read_exact};
+use crate::io::stream::{exchange, read_last};
 
 use crate::io::sys;
 use crate::wire::cmd::{op, CmdMsg, ROOT_HANDLE};
@@ -52,7 +52,8 @@ pub async fn accept_loop(d: Arc<Daemon>, listener: UnixListener) {
 
 async fn read_registration(d: Arc<Daemon>, stream: UnixStream, permit: FdPermit) {
     let mut buf = [0u8; REG_MSG_LEN];
-    let read = d.deadline.run(read_exact(&stream, &mut buf)).await;
+    // lttng-ust sends nothing more on either socket until it gets a command.
+    let read = d.deadline.run(read_last(&stream, &mut buf)).await;
     let creds = sys::peer_creds(&stream);
     let peer = creds.as_ref().map(|c| c.pid).unwrap_or(-1);
     if let Err(e) = read {

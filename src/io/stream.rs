@@ -69,6 +69,40 @@ pub async fn read_exact(s: &UnixStream, buf: &mut [u8]) -> Result<(), AppIoError
     Ok(())
 }
 
+/// Reads a message after which the peer must stay silent until we write
+/// again (a registration, a command reply): exactly `buf.len()` bytes, each
+/// read with one spare byte behind them. A read that leaves the spare byte
+/// empty drained the socket, so its readiness is cleared right there (tokio
+/// clears it only if no new event came in since the read began): the next
+/// wait goes straight to the reactor instead of paying a read that would
+/// return EAGAIN. A byte in the spare slot is a protocol violation.
+pub async fn read_last(s: &UnixStream, buf: &mut [u8]) -> Result<(), AppIoError> {
+    use std::io::IoSliceMut;
+    let mut got = 0;
+    let mut spare = [0u8; 1];
+    while got < buf.len() {
+        s.readable().await?;
+        let mut n = 0;
+        let want = buf.len() - got + 1;
+        let r = s.try_io(tokio::io::Interest::READABLE, || {
+            let mut iov = [IoSliceMut::new(&mut buf[got..]), IoSliceMut::new(&mut spare)];
+            n = rustix::io::readv(s, &mut iov)?;
+            if n > 0 && n < want {
+                // Drained: report WouldBlock so tokio clears the readiness.
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(())
+        });
+        match r {
+            Ok(()) if n == 0 => return Err(AppIoError::Eof),
+            Ok(()) => return Err(AppIoError::Unsolicited),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => got += n,
+            Err(e) => return Err(map_hangup(e)),
+        }
+    }
+    Ok(())
+}
+
 pub async fn write_all(s: &UnixStream, buf: &[u8]) -> Result<(), AppIoError> {
     let mut sent = 0;
     while sent < buf.len() {
@@ -133,7 +167,13 @@ pub async fn exchange_any(
 ) -> Result<Reply, AppIoError> {
     deadline.run(write_all(s, &msg.bytes)).await?;
     let mut buf = [0u8; REPLY_LEN];
-    deadline.run(read_exact(s, &mut buf)).await?;
+    match msg.cmd() {
+        // The one reply a field entry follows (lttng-ust sends it apart).
+        crate::wire::cmd::op::TRACEPOINT_FIELD_LIST_GET => {
+            deadline.run(read_exact(s, &mut buf)).await?
+        }
+        _ => deadline.run(read_last(s, &mut buf)).await?,
+    }
     Ok(Reply::decode_for(&buf, msg)?)
 }
 
