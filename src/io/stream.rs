@@ -117,7 +117,7 @@ pub async fn write_all(s: &UnixStream, buf: &[u8]) -> Result<(), AppIoError> {
 }
 
 /// EPIPE and ECONNRESET are the app going away, like EOF.
-fn map_hangup(e: io::Error) -> AppIoError {
+pub(crate) fn map_hangup(e: io::Error) -> AppIoError {
     match e.kind() {
         io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => AppIoError::Eof,
         _ => AppIoError::Io(e),
