@@ -18,19 +18,19 @@ use crate::io::stream::idle_watch;
 pub async fn run(
     d: Arc<Daemon>,
     app: AppRef,
-    lease: Arc<Lease<AppConn>>,
     jobs: JobReceiver,
     mut shadow: AppShadow,
 ) {
+    let lease = jobs.lease();
     loop {
         let job = tokio::select! {
             _ = lease.cancel.cancelled() => return,
-            why = idle_watch(&lease.cmd) => return d.hang_up(&app, &lease, "command socket", &why),
+            why = idle_watch(&lease.cmd) => return d.hang_up(&app, lease, "command socket", &why),
             job = jobs.recv() => job,
         };
         // Everything a job needs lives in its box, the link too: the idle
         // loop above alone sizes this task (one per app).
-        Box::pin(run_job(&d, &app, &lease, &mut shadow, *job)).await;
+        Box::pin(run_job(&d, &app, lease, &mut shadow, *job)).await;
     }
 }
 

@@ -162,8 +162,8 @@ async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
     let conn = AppConn {
         cmd: cmd.stream,
         notify: notify.stream,
-        // A child of the daemon's shutdown: one token for app tasks to watch.
-        cancel: d.shutdown.child_token(),
+        // Fired by teardown or the daemon's shutdown (see `AppCancel`).
+        cancel: Default::default(),
         jobs: JobQueue::default(),
         objects: Default::default(),
         _permits: (cmd.permit, notify.permit),
@@ -215,6 +215,11 @@ async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
             return;
         }
     };
+    if d.shutdown.is_cancelled() {
+        // Published after the shutdown's sweep of the registry: stop anyway.
+        lease.cancel.cancel();
+        return;
+    }
     let i = &app.info;
     tracing::info!(
         app = app.id.0, pid = i.creds.pid, uid = i.creds.uid, vpid = i.claimed.vpid,
@@ -228,5 +233,6 @@ async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
     }
     // The actor gets a task of its own, sized for its idle loop; this
     // handshake's state is freed now rather than kept for the app's life.
-    tokio::spawn(crate::io::cmd_actor::run(d, app, lease, jobs, shadow));
+    drop(lease); // the actor's is the one its `jobs` holds
+    tokio::spawn(crate::io::cmd_actor::run(d, app, jobs, shadow));
 }

@@ -195,3 +195,67 @@ pub async fn send_fds(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn pair() -> (UnixStream, std::os::unix::net::UnixStream) {
+        let (a, b) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+        a.set_nonblocking(true).expect("nonblocking");
+        (UnixStream::from_std(a).expect("register"), b)
+    }
+
+    /// The syscall cut of registration: after a message read with
+    /// `read_last`, tokio knows the socket is drained, so the next wait
+    /// makes no read at all (`try_io` runs its closure only while the
+    /// socket is marked readable).
+    #[tokio::test]
+    async fn read_last_leaves_a_drained_socket_unready() {
+        let (s, mut peer) = pair();
+        peer.write_all(&[7u8; 10]).expect("send");
+        let mut buf = [0u8; 10];
+        read_last(&s, &mut buf).await.expect("read");
+        assert_eq!(buf, [7u8; 10]);
+        let next = s.try_io(tokio::io::Interest::READABLE, || -> io::Result<()> {
+            panic!("a read was attempted on a socket known to be drained")
+        });
+        assert_eq!(next.map_err(|e| e.kind()), Err(io::ErrorKind::WouldBlock));
+    }
+
+    #[tokio::test]
+    async fn read_last_assembles_a_split_message() {
+        let (s, mut peer) = pair();
+        peer.write_all(&[1u8; 4]).expect("send");
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            peer.write_all(&[2u8; 6]).expect("send");
+            peer
+        });
+        let mut buf = [0u8; 10];
+        read_last(&s, &mut buf).await.expect("read");
+        assert_eq!(buf, [1, 1, 1, 1, 2, 2, 2, 2, 2, 2]);
+        drop(sender.join());
+    }
+
+    #[tokio::test]
+    async fn read_last_refuses_bytes_after_the_message() {
+        let (s, mut peer) = pair();
+        peer.write_all(&[0u8; 11]).expect("send");
+        let mut buf = [0u8; 10];
+        let r = read_last(&s, &mut buf).await;
+        assert!(matches!(r, Err(AppIoError::Unsolicited)), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn read_last_reports_eof() {
+        let (s, mut peer) = pair();
+        peer.write_all(&[0u8; 3]).expect("send");
+        drop(peer);
+        let mut buf = [0u8; 10];
+        let r = read_last(&s, &mut buf).await;
+        assert!(matches!(r, Err(AppIoError::Eof)), "{r:?}");
+    }
+}
