@@ -15,12 +15,7 @@ use crate::io::app_sync::{list_tracepoints, sync_all, AppLink, AppShadow, SyncEr
 use crate::io::state::Daemon;
 use crate::io::stream::idle_watch;
 
-pub async fn run(
-    d: Arc<Daemon>,
-    app: AppRef,
-    jobs: JobReceiver,
-    mut shadow: AppShadow,
-) {
+pub async fn run(d: Arc<Daemon>, app: AppRef, jobs: JobReceiver, mut shadow: AppShadow) {
     let lease = jobs.lease();
     loop {
         let job = tokio::select! {
@@ -34,7 +29,13 @@ pub async fn run(
     }
 }
 
-async fn run_job(d: &Daemon, app: &AppRef, lease: &Lease<AppConn>, shadow: &mut AppShadow, job: AppJob) {
+async fn run_job(
+    d: &Daemon,
+    app: &AppRef,
+    lease: &Lease<AppConn>,
+    shadow: &mut AppShadow,
+    job: AppJob,
+) {
     let link = AppLink {
         app,
         conn: lease,

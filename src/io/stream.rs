@@ -85,7 +85,10 @@ pub async fn read_last(s: &UnixStream, buf: &mut [u8]) -> Result<(), AppIoError>
         let mut n = 0;
         let want = buf.len() - got + 1;
         let r = s.try_io(tokio::io::Interest::READABLE, || {
-            let mut iov = [IoSliceMut::new(&mut buf[got..]), IoSliceMut::new(&mut spare)];
+            let mut iov = [
+                IoSliceMut::new(&mut buf[got..]),
+                IoSliceMut::new(&mut spare),
+            ];
             n = rustix::io::readv(s, &mut iov)?;
             if n > 0 && n < want {
                 // Drained: report WouldBlock so tokio clears the readiness.
