@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use tokio::net::UnixStream;
-use tokio_util::sync::CancellationToken;
 
 use crate::core::app::{App, Lease, PeerCreds};
 use crate::core::fd_budget::FdPermit;
@@ -20,9 +19,9 @@ use crate::wire::reg::RegMsg;
 pub struct AppConn {
     pub cmd: UnixStream,
     pub notify: UnixStream,
-    /// Fired by teardown, and by the daemon's shutdown (a child token);
-    /// every task serving the app exits on it and drops its lease.
-    pub cancel: CancellationToken,
+    /// Fired by teardown, and by the daemon's shutdown; every task serving
+    /// the app exits on it and drops its lease.
+    pub cancel: AppCancel,
     /// Work for the app's command actor (configuration syncs, listings).
     pub jobs: JobQueue,
     /// The app's session/channel handles, for the notify task.
@@ -46,6 +45,36 @@ impl AppConn {
     }
 }
 
+/// The stop signal of an app's tasks: a flag and a wake-up, inline in the
+/// connection. A child `CancellationToken` of the daemon's would cost every
+/// app a 112-byte tree node plus a slot in the parent's child list; the
+/// daemon's shutdown fires each published app's signal itself instead
+/// (`io::daemon`), and a registration that publishes after that checks the
+/// daemon's token (`io::registration`).
+#[derive(Default)]
+pub struct AppCancel {
+    fired: std::sync::atomic::AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+impl AppCancel {
+    pub fn cancel(&self) {
+        self.fired.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.wake.notify_waiters();
+    }
+
+    /// Resolves once `cancel` has been called, before or after this call.
+    pub async fn cancelled(&self) {
+        // A Notified future receives notify_waiters from its creation on,
+        // so a cancel between the creation and the check still wakes it.
+        let woken = self.wake.notified();
+        if self.fired.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        woken.await;
+    }
+}
+
 /// One registered socket waiting for its counterpart.
 pub struct Half {
     pub(crate) stream: UnixStream,
@@ -66,6 +95,11 @@ pub struct JobReceiver {
 impl JobReceiver {
     pub fn new(lease: Arc<Lease<AppConn>>) -> Self {
         Self { lease }
+    }
+
+    /// The lease the receiver holds: the actor's for the app's life.
+    pub fn lease(&self) -> &Arc<Lease<AppConn>> {
+        &self.lease
     }
 
     pub async fn recv(&self) -> Box<AppJob> {

@@ -16,58 +16,65 @@ use crate::io::job_queue::JobError;
 use crate::io::state::Daemon;
 use crate::io::stream::{idle_watch, AppIoError};
 
-pub async fn run(
-    d: Arc<Daemon>,
-    app: AppRef,
-    lease: Arc<Lease<AppConn>>,
-    jobs: JobReceiver,
-    mut shadow: AppShadow,
-) {
-    let link = AppLink {
-        app: &app,
-        conn: &lease,
-        deadline: d.deadline,
-    };
+pub async fn run(d: Arc<Daemon>, app: AppRef, jobs: JobReceiver, mut shadow: AppShadow) {
+    let lease = jobs.lease();
     loop {
         let job = tokio::select! {
             _ = lease.cancel.cancelled() => return,
-            why = idle_watch(&lease.cmd) => return d.hang_up(&app, &lease, "command socket", &why),
+            why = idle_watch(&lease.cmd) => return d.hang_up(&app, lease, "command socket", &why),
             job = jobs.recv() => job,
         };
-        match *job {
-            AppJob::Sync { done } => {
-                let r = Box::pin(sync_all(&d, &link, &mut shadow)).await;
-                if let Err(e @ SyncError::App(io)) = &r {
-                    if e.is_fatal() {
-                        d.hang_up(&app, &lease, "configuration", io);
-                    }
+        // Everything a job needs lives in its box, the link too: the idle
+        // loop above alone sizes this task (one per app).
+        Box::pin(run_job(&d, &app, lease, &mut shadow, *job)).await;
+    }
+}
+
+async fn run_job(
+    d: &Daemon,
+    app: &AppRef,
+    lease: &Lease<AppConn>,
+    shadow: &mut AppShadow,
+    job: AppJob,
+) {
+    let link = AppLink {
+        app,
+        conn: lease,
+        deadline: d.deadline,
+    };
+    match job {
+        AppJob::Sync { done } => {
+            let r = sync_all(d, &link, shadow).await;
+            if let Err(e @ SyncError::App(io)) = &r {
+                if e.is_fatal() {
+                    d.hang_up(app, lease, "configuration", io);
                 }
-                let _ = done.send(r.map_err(|e| JobError {
-                    gone: e.is_gone(),
-                    reason: e.to_string(),
-                }));
             }
-            AppJob::Forget { session_id, done } => {
-                let r = Box::pin(shadow.forget(&link, session_id)).await;
-                if let Err(e) = &r {
-                    d.hang_up(&app, &lease, "session release", e);
-                }
-                let _ = done.send(r.map_err(job_error));
+            let _ = done.send(r.map_err(|e| JobError {
+                gone: e.is_gone(),
+                reason: e.to_string(),
+            }));
+        }
+        AppJob::Forget { session_id, done } => {
+            let r = shadow.forget(&link, session_id).await;
+            if let Err(e) = &r {
+                d.hang_up(app, lease, "session release", e);
             }
-            AppJob::Statedump { session_id, done } => {
-                let r = Box::pin(shadow.statedump(&link, session_id)).await;
-                if let Err(e) = &r {
-                    d.hang_up(&app, &lease, "statedump", e);
-                }
-                let _ = done.send(r.map_err(job_error));
+            let _ = done.send(r.map_err(job_error));
+        }
+        AppJob::Statedump { session_id, done } => {
+            let r = shadow.statedump(&link, session_id).await;
+            if let Err(e) = &r {
+                d.hang_up(app, lease, "statedump", e);
             }
-            AppJob::ListTracepoints { fields, done } => {
-                let r = Box::pin(list_tracepoints(&link, fields)).await;
-                if let Err(e) = &r {
-                    d.hang_up(&app, &lease, "tracepoint listing", e);
-                }
-                let _ = done.send(r.map_err(job_error));
+            let _ = done.send(r.map_err(job_error));
+        }
+        AppJob::ListTracepoints { fields, done } => {
+            let r = list_tracepoints(&link, fields).await;
+            if let Err(e) = &r {
+                d.hang_up(app, lease, "tracepoint listing", e);
             }
+            let _ = done.send(r.map_err(job_error));
         }
     }
 }

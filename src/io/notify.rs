@@ -14,36 +14,45 @@ use crate::core::notify::{self as core_notify, NotifyTarget};
 use crate::engine::trace::{SessionTrace, TraceError};
 use crate::io::app_conn::{AppConn, AppRef};
 use crate::io::state::Daemon;
-use crate::io::stream::{read_exact, write_all, AppIoError};
+use crate::io::stream::{map_hangup, read_exact, write_all, AppIoError};
 use crate::wire::field::{EnumEntry, Field};
 use crate::wire::notify::{self, EventReg, NotifyRequest, HEADER_LEN};
 
 pub async fn serve(d: Arc<Daemon>, app: AppRef, lease: Arc<Lease<AppConn>>) {
-    tokio::select! {
-        _ = lease.cancel.cancelled() => {}
-        why = serve_requests(&d, &app, &lease) => d.hang_up(&app, &lease, "notify socket", &why),
-    }
-}
-
-/// Loops over requests until the socket fails; returns why.
-async fn serve_requests(d: &Daemon, app: &AppRef, conn: &AppConn) -> AppIoError {
     loop {
-        match serve_one(d, app, conn).await {
-            Ok(()) => {}
-            Err(e) => return e,
+        let served = tokio::select! {
+            _ = lease.cancel.cancelled() => return,
+            r = next_request(&d, &app, &lease) => r,
+        };
+        if let Err(why) = served {
+            return d.hang_up(&app, &lease, "notify socket", &why);
         }
     }
 }
 
+/// Waits for the next request, then serves it. Idle notify sockets are
+/// normal: the wait has no deadline. Only that wait sizes this task (one per
+/// app); the request's state is boxed.
+async fn next_request(d: &Daemon, app: &AppRef, conn: &AppConn) -> Result<(), AppIoError> {
+    conn.notify.readable().await?;
+    Box::pin(serve_one(d, app, conn)).await
+}
+
+/// One request, once the socket is readable (maybe spuriously: nothing
+/// read, nothing done). Once its first byte is in, the rest of the request
+/// must arrive within the deadline.
 async fn serve_one(d: &Daemon, app: &AppRef, conn: &AppConn) -> Result<(), AppIoError> {
     let s = &conn.notify;
-    // Idle notify sockets are normal: wait for a header without a deadline.
     let mut hdr = [0u8; HEADER_LEN];
-    read_exact(s, &mut hdr).await?;
+    let got = match s.try_read(&mut hdr) {
+        Ok(0) => return Err(AppIoError::Eof),
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+        Err(e) => return Err(map_hangup(e)),
+    };
+    d.deadline.run(read_exact(s, &mut hdr[got..])).await?;
     let cmd = notify::decode_header(&hdr)?;
-    // Boxed: the idle wait above is this task's usual state, so only it
-    // should size the task (one notify task per app).
-    Box::pin(serve_request(d, app, conn, cmd)).await
+    serve_request(d, app, conn, cmd).await
 }
 
 /// The rest of one request, once its header is in.

@@ -18,7 +18,7 @@ use crate::io::app_conn::{AppConn, AppJob, AppRef, Half, JobReceiver};
 use crate::io::app_sync::{sync_all, AppLink, AppShadow, SyncError};
 use crate::io::job_queue::JobQueue;
 use crate::io::state::Daemon;
-use crate::io::stream::{exchange, read_exact};
+use crate::io::stream::{exchange, read_last};
 
 use crate::io::sys;
 use crate::wire::cmd::{op, CmdMsg, ROOT_HANDLE};
@@ -52,7 +52,8 @@ pub async fn accept_loop(d: Arc<Daemon>, listener: UnixListener) {
 
 async fn read_registration(d: Arc<Daemon>, stream: UnixStream, permit: FdPermit) {
     let mut buf = [0u8; REG_MSG_LEN];
-    let read = d.deadline.run(read_exact(&stream, &mut buf)).await;
+    // lttng-ust sends nothing more on either socket until it gets a command.
+    let read = d.deadline.run(read_last(&stream, &mut buf)).await;
     let creds = sys::peer_creds(&stream);
     let peer = creds.as_ref().map(|c| c.pid).unwrap_or(-1);
     if let Err(e) = read {
@@ -161,8 +162,8 @@ async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
     let conn = AppConn {
         cmd: cmd.stream,
         notify: notify.stream,
-        // A child of the daemon's shutdown: one token for app tasks to watch.
-        cancel: d.shutdown.child_token(),
+        // Fired by teardown or the daemon's shutdown (see `AppCancel`).
+        cancel: Default::default(),
         jobs: JobQueue::default(),
         objects: Default::default(),
         _permits: (cmd.permit, notify.permit),
@@ -214,6 +215,11 @@ async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
             return;
         }
     };
+    if d.shutdown.is_cancelled() {
+        // Published after the shutdown's sweep of the registry: stop anyway.
+        lease.cancel.cancel();
+        return;
+    }
     let i = &app.info;
     tracing::info!(
         app = app.id.0, pid = i.creds.pid, uid = i.creds.uid, vpid = i.claimed.vpid,
@@ -227,5 +233,6 @@ async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
     }
     // The actor gets a task of its own, sized for its idle loop; this
     // handshake's state is freed now rather than kept for the app's life.
-    tokio::spawn(crate::io::cmd_actor::run(d, app, lease, jobs, shadow));
+    drop(lease); // the actor's is the one its `jobs` holds
+    tokio::spawn(crate::io::cmd_actor::run(d, app, jobs, shadow));
 }

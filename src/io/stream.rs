@@ -85,6 +85,43 @@ pub async fn read_exact(s: &UnixStream, buf: &mut [u8]) -> Result<(), AppIoError
     Ok(())
 }
 
+/// Reads a message after which the peer must stay silent until we write
+/// again (a registration, a command reply): exactly `buf.len()` bytes, each
+/// read with one spare byte behind them. A read that leaves the spare byte
+/// empty drained the socket, so its readiness is cleared right there (tokio
+/// clears it only if no new event came in since the read began): the next
+/// wait goes straight to the reactor instead of paying a read that would
+/// return EAGAIN. A byte in the spare slot is a protocol violation.
+pub async fn read_last(s: &UnixStream, buf: &mut [u8]) -> Result<(), AppIoError> {
+    use std::io::IoSliceMut;
+    let mut got = 0;
+    let mut spare = [0u8; 1];
+    while got < buf.len() {
+        s.readable().await?;
+        let mut n = 0;
+        let want = buf.len() - got + 1;
+        let r = s.try_io(tokio::io::Interest::READABLE, || {
+            let mut iov = [
+                IoSliceMut::new(&mut buf[got..]),
+                IoSliceMut::new(&mut spare),
+            ];
+            n = rustix::io::readv(s, &mut iov)?;
+            if n > 0 && n < want {
+                // Drained: report WouldBlock so tokio clears the readiness.
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(())
+        });
+        match r {
+            Ok(()) if n == 0 => return Err(AppIoError::Eof),
+            Ok(()) => return Err(AppIoError::Unsolicited),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => got += n,
+            Err(e) => return Err(map_hangup(e)),
+        }
+    }
+    Ok(())
+}
+
 pub async fn write_all(s: &UnixStream, buf: &[u8]) -> Result<(), AppIoError> {
     let mut sent = 0;
     while sent < buf.len() {
@@ -99,7 +136,7 @@ pub async fn write_all(s: &UnixStream, buf: &[u8]) -> Result<(), AppIoError> {
 }
 
 /// EPIPE and ECONNRESET are the app going away, like EOF.
-fn map_hangup(e: io::Error) -> AppIoError {
+pub(crate) fn map_hangup(e: io::Error) -> AppIoError {
     match e.kind() {
         io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => AppIoError::Eof,
         _ => AppIoError::Io(e),
@@ -149,7 +186,13 @@ pub async fn exchange_any(
 ) -> Result<Reply, AppIoError> {
     deadline.run(write_all(s, &msg.bytes)).await?;
     let mut buf = [0u8; REPLY_LEN];
-    deadline.run(read_exact(s, &mut buf)).await?;
+    match msg.cmd() {
+        // The one reply a field entry follows (lttng-ust sends it apart).
+        crate::wire::cmd::op::TRACEPOINT_FIELD_LIST_GET => {
+            deadline.run(read_exact(s, &mut buf)).await?
+        }
+        _ => deadline.run(read_last(s, &mut buf)).await?,
+    }
     Ok(Reply::decode_for(&buf, msg)?)
 }
 
@@ -173,25 +216,77 @@ pub async fn send_fds(
 }
 
 #[cfg(test)]
-mod gone_tests {
+mod tests {
+    use std::io::Write;
+
     use super::*;
-    use crate::wire::cmd::ust_err;
+
+    fn pair() -> (UnixStream, std::os::unix::net::UnixStream) {
+        let (a, b) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+        a.set_nonblocking(true).expect("nonblocking");
+        (UnixStream::from_std(a).expect("register"), b)
+    }
+
+    /// The syscall cut of registration: after a message read with
+    /// `read_last`, tokio knows the socket is drained, so the next wait
+    /// makes no read at all (`try_io` runs its closure only while the
+    /// socket is marked readable).
+    #[tokio::test]
+    async fn read_last_leaves_a_drained_socket_unready() {
+        let (s, mut peer) = pair();
+        peer.write_all(&[7u8; 10]).expect("send");
+        let mut buf = [0u8; 10];
+        read_last(&s, &mut buf).await.expect("read");
+        assert_eq!(buf, [7u8; 10]);
+        let next = s.try_io(tokio::io::Interest::READABLE, || -> io::Result<()> {
+            panic!("a read was attempted on a socket known to be drained")
+        });
+        assert_eq!(next.map_err(|e| e.kind()), Err(io::ErrorKind::WouldBlock));
+    }
+
+    #[tokio::test]
+    async fn read_last_assembles_a_split_message() {
+        let (s, mut peer) = pair();
+        peer.write_all(&[1u8; 4]).expect("send");
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            peer.write_all(&[2u8; 6]).expect("send");
+            peer
+        });
+        let mut buf = [0u8; 10];
+        read_last(&s, &mut buf).await.expect("read");
+        assert_eq!(buf, [1, 1, 1, 1, 2, 2, 2, 2, 2, 2]);
+        drop(sender.join());
+    }
+
+    #[tokio::test]
+    async fn read_last_refuses_bytes_after_the_message() {
+        let (s, mut peer) = pair();
+        peer.write_all(&[0u8; 11]).expect("send");
+        let mut buf = [0u8; 10];
+        let r = read_last(&s, &mut buf).await;
+        assert!(matches!(r, Err(AppIoError::Unsolicited)), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn read_last_reports_eof() {
+        let (s, mut peer) = pair();
+        peer.write_all(&[0u8; 3]).expect("send");
+        drop(peer);
+        let mut buf = [0u8; 10];
+        let r = read_last(&s, &mut buf).await;
+        assert!(matches!(r, Err(AppIoError::Eof)), "{r:?}");
+    }
 
     /// Gone: a closed socket, or an app saying it exits (sent negated);
     /// a stalled app or any other refusal is a failure.
     #[test]
     fn only_a_closed_socket_or_an_exiting_app_is_gone() {
+        use crate::wire::cmd::ust_err;
         assert!(AppIoError::Eof.is_gone());
-        assert!(AppIoError::Refused {
-            cmd: 0x80,
-            code: -ust_err::EXITING
-        }
-        .is_gone());
-        assert!(!AppIoError::Refused {
-            cmd: 0x80,
-            code: -ust_err::ERR
-        }
-        .is_gone());
+        let refused = |code| AppIoError::Refused { cmd: 0x80, code };
+        assert!(refused(-ust_err::EXITING).is_gone());
+        assert!(!refused(-ust_err::ERR).is_gone());
         assert!(!AppIoError::Timeout(Duration::from_secs(5)).is_gone());
         assert!(!AppIoError::Unsolicited.is_gone());
     }

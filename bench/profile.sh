@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# bench/profile.sh: the daemon's side of one registration run (issue 14,
+# "profile first"). ustd runs in a private mount namespace; ustd-bench
+# registers APPS fake apps (a storm with GATE=1, else at the generator's
+# pace) while the daemon is observed:
+#   MODE=strace  syscalls per app (`strace -f -c -p`), counts independent of load
+#   MODE=perf    `perf record -g -p` (report with `perf report -i OUT/perf.data`)
+#   MODE=rss     RSS before and after, per app
+# Usage (as root, from the repository root):
+#   cargo build --release --bin ustd --bin ustd-bench && MODE=strace GATE=1 bench/profile.sh
+# Environment: MODE=rss APPS=2000 GATE=0 NOFILE=20000 USTD_BIN BENCH_BIN OUT=dir
+set -euo pipefail
+
+if [[ ${USTD_PROFILE_IN_NS:-} != 1 ]]; then
+    [[ $(id -u) == 0 ]] || { echo "profile.sh: run as root (private mount namespace)" >&2; exit 1; }
+    exec env USTD_PROFILE_IN_NS=1 unshare -m -- "$0" "$@"
+fi
+mount --make-rprivate /
+mkdir -p /run/lttng
+mount -t tmpfs -o mode=0755 tmpfs /run/lttng
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+MODE=${MODE:-rss} APPS=${APPS:-2000} GATE=${GATE:-0} NOFILE=${NOFILE:-20000}
+USTD_BIN=${USTD_BIN:-$repo/target/release/ustd}
+BENCH_BIN=${BENCH_BIN:-$repo/target/release/ustd-bench}
+OUT=${OUT:-$(mktemp -d /tmp/ustd-profile.XXXXXX)}
+rundir=$OUT/run
+mkdir -p "$rundir"
+RUST_LOG=warn prlimit --nofile="$NOFILE:$NOFILE" -- "$USTD_BIN" --rundir "$rundir" daemon >"$OUT/ustd.log" 2>&1 &
+daemon=$!
+gen= watcher=
+trap 'kill -INT $gen 2>/dev/null || true; sleep 0.5; kill -9 $daemon $gen 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [[ -S $rundir/lttng-ust-sock-8 ]] && break; sleep 0.1; done
+sleep 0.3
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$daemon/status"; }
+rss0=$(rss)
+case $MODE in
+    strace) strace -f -c -o "$OUT/strace.txt" -p "$daemon" 2>/dev/null & watcher=$! ;;
+    perf) perf record -g -o "$OUT/perf.data" -p "$daemon" 2>"$OUT/perf.log" & watcher=$! ;;
+esac
+[[ -n $watcher ]] && sleep 1
+ulimit -n "$(ulimit -Hn)"
+gate=(); [[ $GATE == 1 ]] && gate=(--gate)
+"$BENCH_BIN" --socket "$rundir/lttng-ust-sock-8" --apps "$APPS" --serve "${gate[@]}" \
+    --register-timeout-s 300 --ready-file "$OUT/ready" >"$OUT/gen.final.json" 2>"$OUT/gen.log" &
+gen=$!
+while [[ ! -s $OUT/ready ]]; do
+    kill -0 "$gen" 2>/dev/null || { echo "generator died: $(tail -c 300 "$OUT/gen.log")"; exit 1; }
+    sleep 0.1
+done
+sleep 1
+rss1=$(rss)
+[[ -n $watcher ]] && { kill -INT "$watcher"; wait "$watcher" || true; }
+echo "registration: $(jq -c 'del(.done_unix_ms)' "$OUT/ready")"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "RSS: $rss0 -> $rss1 KiB, $(awk -v a="$rss0" -v b="$rss1" -v n="$APPS" 'BEGIN {printf "%.3f", (b - a) / n}') KiB per app"
+if [[ $MODE == strace ]]; then
+    echo "syscalls per app:"
+    awk -v n="$APPS" '$1 ~ /^[0-9.]+$/ && NF >= 5 {e = (NF == 6) ? $5 : 0; printf "  %-16s %6.2f (errors %.2f)\n", $NF, $4 / n, e / n}' "$OUT/strace.txt"
+fi
+[[ $MODE == perf ]] && echo "perf data: $OUT/perf.data"
+echo "results in $OUT"
