@@ -244,10 +244,7 @@ fn listings_match_lttng_sessiond() {
 
 #[test]
 fn save_destroy_load_start() {
-    let w = World::builder().without_daemon();
-    let _d = Sessiond::ustd(&w);
-    let trace = w.dir.join("trace");
-    ok(&w, &["create", "s", "--output", trace.to_str().unwrap()]);
+    let (w, _d, trace) = ustd_session();
     ok(&w, &["enable-channel", "-u", "c", "--subbuf-size", "65536"]);
     ok(
         &w,
@@ -581,10 +578,7 @@ fn unprivileged_user_sees_and_controls_only_its_sessions() {
 /// exclusions (`Vec::new()`) before `enable_event`.
 #[test]
 fn filters_and_exclusions_through_the_stock_cli() {
-    let w = World::builder().without_daemon();
-    let _d = Sessiond::ustd(&w);
-    let trace = w.dir.join("trace");
-    ok(&w, &["create", "s", "--output", trace.to_str().unwrap()]);
+    let (w, _d, trace) = ustd_session();
     ok(&w, &["enable-channel", "-u", "c"]);
     // Integer range, string glob and float: `dbl` is 1.5 * value.
     let f = r#"value >= 2 && value < 8 && text == "text-*" && dbl > 4.0"#;
@@ -661,10 +655,7 @@ fn filters_and_exclusions_through_the_stock_cli() {
 /// (the `loss.get(..)` lookup removed).
 #[test]
 fn discarded_events_show_in_lttng_list() {
-    let w = World::builder().without_daemon();
-    let _d = Sessiond::ustd(&w);
-    let trace = w.dir.join("trace");
-    ok(&w, &["create", "s", "--output", trace.to_str().unwrap()]);
+    let (w, _d, trace) = ustd_session();
     ok(
         &w,
         &[
@@ -722,10 +713,7 @@ fn vpids(lines: &[String]) -> Vec<i32> {
 /// was registered before `track`: its events appear.
 #[test]
 fn track_vpid_traces_only_that_app() {
-    let w = World::builder().without_daemon();
-    let _d = Sessiond::ustd(&w);
-    let trace = w.dir.join("trace");
-    ok(&w, &["create", "s", "--output", trace.to_str().unwrap()]);
+    let (w, _d, trace) = ustd_session();
     ok(&w, &["enable-event", "-u", "ustd_fixture:simple"]);
     ok(&w, &["add-context", "-u", "-t", "vpid"]);
     ok(&w, &["start"]);
@@ -882,10 +870,7 @@ fn tracker_listings_and_save_match_lttng_sessiond() {
 /// the disabled channel's events appear.
 #[test]
 fn disable_channel_stops_recording_into_it() {
-    let w = World::builder().without_daemon();
-    let _d = Sessiond::ustd(&w);
-    let trace = w.dir.join("trace");
-    ok(&w, &["create", "s", "--output", trace.to_str().unwrap()]);
+    let (w, _d, trace) = ustd_session();
     ok(&w, &["enable-channel", "-u", "c1"]);
     ok(&w, &["enable-channel", "-u", "c2"]);
     ok(

@@ -1319,6 +1319,16 @@ fn fault_session_with_app() -> (World, usize, PathBuf, App) {
     (w, baseline, out, app)
 }
 
+/// A fault test's end for an app that has not emitted yet: it emits its
+/// events, the session stops and is destroyed, then as
+/// [`assert_complete_and_settled`].
+fn emit_and_check(w: &mut World, out: &Path, app: &mut App, baseline: usize) {
+    app.signal(libc::SIGUSR1);
+    wait_emitted(app, 3 * K);
+    stop_destroy(w, "s", out);
+    assert_complete_and_settled(w, out, app, baseline);
+}
+
 /// A fault test's end: the daemon is up, `app`'s K events are all in the
 /// trace at `out`, and once the app exits the daemon is back to `baseline`
 /// fds.
@@ -1481,10 +1491,7 @@ fn control_socket_garbage_during_an_active_session() {
     }
     common::raw::wait_closed(&huge, GENEROUS).expect("an oversize request is dropped");
 
-    app.signal(libc::SIGUSR1);
-    wait_emitted(&app, 3 * K);
-    stop_destroy(&w, "s", &out);
-    assert_complete_and_settled(&mut w, &out, &mut app, baseline);
+    emit_and_check(&mut w, &out, &mut app, baseline);
 }
 
 /// A paired app sends notify requests with valid headers and hostile bodies
@@ -1570,10 +1577,7 @@ fn hostile_notify_bodies_during_an_active_session() {
     w.wait_log_line(&["notify socket", &pid, "exceeds the bound"], GENEROUS);
     drop(fake);
 
-    app.signal(libc::SIGUSR1);
-    wait_emitted(&app, 3 * K);
-    stop_destroy(&w, "s", &out);
-    assert_complete_and_settled(&mut w, &out, &mut app, baseline);
+    emit_and_check(&mut w, &out, &mut app, baseline);
 }
 
 /// The daemon is killed with SIGKILL while apps run and a session is

@@ -73,6 +73,16 @@ impl Drop for Sessiond {
     }
 }
 
+/// A world with ustd as its root daemon (stopped when dropped) and session
+/// `s`, created by the stock CLI, writing to `<world>/trace`.
+pub fn ustd_session() -> (World, Sessiond, PathBuf) {
+    let w = World::builder().without_daemon();
+    let d = Sessiond::ustd(&w);
+    let trace = w.dir.join("trace");
+    ok(&w, &["create", "s", "--output", trace.to_str().unwrap()]);
+    (w, d, trace)
+}
+
 /// Runs the stock CLI in the world, as root, with the world's `LTTNG_HOME`.
 pub fn lttng(w: &World, args: &[&str]) -> Output {
     let mut c = w.command_in(Path::new("lttng"));
