@@ -17,14 +17,14 @@ use crate::command::{CommandError, Reply, Request};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Response {
-    Ok(Reply),
+    Ok(Box<Reply>),
     Error { message: String },
 }
 
 impl From<Result<Reply, CommandError>> for Response {
     fn from(r: Result<Reply, CommandError>) -> Self {
         match r {
-            Ok(reply) => Self::Ok(reply),
+            Ok(reply) => Self::Ok(Box::new(reply)),
             Err(e) => Self::Error {
                 message: e.to_string(),
             },
@@ -75,7 +75,7 @@ pub fn call(socket: &Path, req: &Request, timeout: Duration) -> Result<Reply, Cl
     let mut resp = String::new();
     BufReader::new(&stream).read_line(&mut resp)?;
     match serde_json::from_str::<Response>(&resp)? {
-        Response::Ok(reply) => Ok(reply),
+        Response::Ok(reply) => Ok(*reply),
         Response::Error { message } => Err(ClientError::Daemon(message)),
     }
 }
@@ -104,10 +104,10 @@ mod tests {
     /// prints, field for field.
     #[test]
     fn a_reply_is_one_tagged_line_and_decodes_to_itself() {
-        let r = Response::Ok(Reply::Started(Applied {
+        let r = Response::Ok(Box::new(Reply::Started(Applied {
             session: "s".into(),
             report: report(),
-        }));
+        })));
         let line = encode_response(&r).expect("encodes");
         assert_eq!(line.last(), Some(&b'\n'));
         let v: serde_json::Value = serde_json::from_slice(&line).expect("JSON");

@@ -655,7 +655,7 @@ fn filters_and_exclusions_through_the_stock_cli() {
 /// (the `loss.get(..)` lookup removed).
 #[test]
 fn discarded_events_show_in_lttng_list() {
-    let (w, _d, trace) = ustd_session();
+    let (w, _d, _trace) = ustd_session();
     ok(
         &w,
         &[

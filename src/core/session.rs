@@ -327,6 +327,9 @@ pub struct StartRefused<T> {
     pub unused: Option<T>,
 }
 
+/// A destroyed session and the trace taken out of it (if it had one).
+pub type Destroyed<T> = (Arc<Session<T>>, Option<Arc<T>>);
+
 /// The set of sessions plus the generation counter that orders
 /// configuration changes against app registration (module docs).
 pub struct Sessions<T> {
@@ -566,7 +569,7 @@ impl<T> Sessions<T> {
     /// Removes the session and takes its trace out; the caller then tears
     /// down its app state and closes the trace. Later transitions of the
     /// session are refused.
-    pub fn destroy(&self, name: &str) -> Result<(Arc<Session<T>>, Option<Arc<T>>), SessionError> {
+    pub fn destroy(&self, name: &str) -> Result<Destroyed<T>, SessionError> {
         let s = lock(&self.by_name)
             .remove(name)
             .ok_or_else(|| SessionError::NotFound(name.to_owned()))?;

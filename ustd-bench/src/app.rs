@@ -334,7 +334,7 @@ impl FakeApp {
                 self.notify_queue.extend(notify);
                 self.channel_failed = None;
                 self.phase = Phase::Notify {
-                    pending,
+                    pending: *pending,
                     then_stuck: self.stuck_after_register && cmd.op() == op::REGISTER_DONE,
                 };
                 Ok(())

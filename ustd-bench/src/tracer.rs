@@ -91,7 +91,7 @@ pub enum Answer {
     /// reply), then the reply built by [`Tracer::finish`].
     Reply {
         notify: Vec<NotifyRequest>,
-        pending: Pending,
+        pending: Box<Pending>,
     },
     /// The app drops both sockets without replying (unknown handle,
     /// refused payload).
@@ -193,7 +193,10 @@ impl Tracer {
             }
             (false, _) => self.object_command(cmd, payload, &mut notify, &mut pending),
         };
-        Answer::Reply { notify, pending }
+        Answer::Reply {
+            notify,
+            pending: Box::new(pending),
+        }
     }
 
     fn object_command(
@@ -485,7 +488,7 @@ mod tests {
     fn run(t: &mut Tracer, m: CmdMsg) -> (Vec<NotifyRequest>, i32, u32) {
         match t.handle(&Command::new(Box::new(m.bytes)), &[], Vec::new()) {
             Answer::Reply { notify, pending } => {
-                let (reply, _) = Tracer::finish(pending, None);
+                let (reply, _) = Tracer::finish(*pending, None);
                 assert_eq!(reply.len(), REPLY_LEN);
                 let code = i32::from_le_bytes([reply[8], reply[9], reply[10], reply[11]]);
                 let val = u32::from_le_bytes([reply[12], reply[13], reply[14], reply[15]]);
