@@ -414,3 +414,78 @@ fn relayd_killed_mid_session() {
     ok(&w, &["destroy", "l"]);
     assert!(d.alive());
 }
+
+/// The `value` of each `ustd_fixture:simple` event, in trace order.
+fn simple_values(lines: &[String]) -> Vec<i64> {
+    lines
+        .iter()
+        .filter(|l| l.contains("ustd_fixture:simple"))
+        .map(|l| {
+            let rest = &l[l
+                .find("value = ")
+                .unwrap_or_else(|| panic!("no value: {l}"))
+                + 8..];
+            let end = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            rest[..end].parse().unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn regenerate_metadata_of_a_network_session() {
+    let w = World::builder().without_daemon();
+    let relayd = Relayd::start(&w);
+    let _d = Ustd::start(&w);
+    ok(&w, &["create", "s", "--set-url", &set_url(&relayd)]);
+    ok(&w, &CHANNEL);
+    ok(
+        &w,
+        &["enable-event", "-u", "ustd_fixture:simple", "-c", "c"],
+    );
+    ok(&w, &["start"]);
+    let dir = relayd_session_dir(&relayd, "s")
+        .join("ust/uid")
+        .join(euid().to_string())
+        .join("64-bit");
+    // One app on one CPU, one event per millisecond: the values come out
+    // in order.
+    const N: i64 = 2000;
+    let fixture = fixture_app().to_str().unwrap();
+    let n = N.to_string();
+    let args = ["-c", "0", fixture, "-n", &n, "-i", "1", "-e", "simple"];
+    let mut app = w.spawn_program(Path::new("taskset"), &args, &[]);
+    app.wait_line("main reached", GENEROUS);
+    // The relayd holds the first text before it is regenerated.
+    let metadata = dir.join("metadata");
+    wait_until("metadata at the relayd", GENEROUS, || {
+        std::fs::metadata(&metadata)
+            .is_ok_and(|m| m.len() > 0)
+            .then_some(())
+    });
+    let done = ok(&w, &["regenerate", "metadata", "-s", "s"]);
+    assert!(
+        done.contains("Metadata successfully regenerated for session s"),
+        "{done}"
+    );
+    app.wait_line("exiting", GENEROUS);
+    assert!(app.wait().success());
+    ok(&w, &["stop"]);
+    // The metadata file is CTF packets (37-byte header): the relayd emptied
+    // it on RESET_METADATA, then got the whole text again.
+    let file = std::fs::read(&metadata).unwrap();
+    let at = |pat: &[u8]| -> Vec<usize> {
+        file.windows(pat.len())
+            .enumerate()
+            .filter(|(_, w)| *w == pat)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    assert_eq!(at(b"/* CTF 1.8 */"), vec![37], "one TSDL header, first");
+    assert_eq!(at(b"\ntrace {").len(), 1, "one trace block");
+    check_indexes(&dir);
+    let want: Vec<i64> = (0..N).collect();
+    assert_eq!(simple_values(&read_trace(&dir)), want);
+    ok(&w, &["destroy"]);
+}
