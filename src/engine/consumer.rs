@@ -1293,7 +1293,9 @@ impl Worker {
     }
 
     /// See [`Consumer::reset_metadata`]. Every push is pumped through the
-    /// ring at once, so nothing of the old text is left in it.
+    /// ring at once, so nothing of the old text is left in it; a tail of
+    /// the new text a sync took at the old length goes out before the
+    /// reset, so it is discarded with the old text.
     fn reset_metadata(&mut self, trace: u64, version: u64) -> UstCtlResult<()> {
         let t = self
             .traces
