@@ -664,6 +664,20 @@ fn metadata_of(dir: &Path) -> Vec<u8> {
     std::fs::read(&files[0]).unwrap()
 }
 
+/// A metadata file (CTF packets, 37-byte header) holds one whole text: the
+/// first packet's text starts with the TSDL header, which is nowhere else.
+fn assert_one_tsdl_header(file: &[u8]) {
+    let at = |pat: &[u8]| -> Vec<usize> {
+        file.windows(pat.len())
+            .enumerate()
+            .filter(|(_, w)| *w == pat)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    assert_eq!(at(b"/* CTF 1.8 */"), vec![37], "one TSDL header, first");
+    assert_eq!(at(b"\ntrace {").len(), 1, "one trace block");
+}
+
 #[test]
 fn regenerate_metadata_keeps_the_trace_whole() {
     let w = World::builder().without_daemon();
@@ -691,16 +705,7 @@ fn regenerate_metadata_keeps_the_trace_whole() {
     app.wait();
     ok(&w, &["stop", "s"]);
     let file = metadata_of(&out);
-    let at = |pat: &[u8]| -> Vec<usize> {
-        file.windows(pat.len())
-            .enumerate()
-            .filter(|(_, w)| *w == pat)
-            .map(|(i, _)| i)
-            .collect()
-    };
-    // The first packet's text starts with the header, after the packet header.
-    assert_eq!(at(b"/* CTF 1.8 */"), vec![37], "one TSDL header, first");
-    assert_eq!(at(b"\ntrace {").len(), 1, "one trace block");
+    assert_one_tsdl_header(&file);
     // Written again, whole, in one push: one packet (~2.9 KB of text). As
     // registered it took two: the preamble with the stream class at the
     // channel's registration, then the event.
@@ -867,4 +872,71 @@ fn clear_of_a_relayd_session_deletes_at_the_relayd() {
     ok(&w, &["destroy", "s"]);
     // lttng's tree: the chunk after the clear is the session directory's own.
     assert!(dir.join("ust").is_dir(), "{}", dir.display());
+}
+
+/// `regenerate metadata` of a session streamed to a stock lttng-relayd,
+/// mid-run, after the relayd got the first text: the relayd's metadata file
+/// holds the new text only (RESET_METADATA emptied it), and its trace every
+/// event once, in order.
+#[test]
+fn regenerate_metadata_of_a_relayd_session() {
+    let w = World::builder().without_daemon();
+    let relayd = common::relayd::Relayd::start(&w);
+    let _d = Sessiond::ustd(&w);
+    ok(&w, &["create", "s", "--set-url", &relayd.url()]);
+    simple_channel(&w, "8");
+    ok(&w, &["start", "s"]);
+    const N: i64 = 2000;
+    let mut app = paced_app(&w, N);
+    let pid = app.pid() as i64;
+    let dir = relayd.session_dir("s");
+    let metadata = dir
+        .join("ust/uid")
+        .join(euid().to_string())
+        .join("64-bit/metadata");
+    wait_until("metadata at the relayd", GENEROUS, || {
+        std::fs::metadata(&metadata)
+            .is_ok_and(|m| m.len() > 0)
+            .then_some(())
+    });
+    let done = ok(&w, &["regenerate", "metadata", "-s", "s"]);
+    assert!(
+        done.contains("Metadata successfully regenerated for session s"),
+        "{done}"
+    );
+    app.wait_line("exiting", GENEROUS);
+    app.wait();
+    ok(&w, &["stop", "s"]);
+    assert_one_tsdl_header(&std::fs::read(&metadata).unwrap());
+    let want: Vec<i64> = (0..N).collect();
+    assert_eq!(values_by_pid(&dir).remove(&pid), Some(want));
+    ok(&w, &["destroy", "s"]);
+}
+
+/// Rotation of a per-PID session streamed to a stock lttng-relayd: every
+/// archive at the relayd is readable alone, and together they hold each
+/// event of the app exactly once, in order.
+#[test]
+fn rotations_of_a_per_pid_relayd_session_archive_at_the_relayd() {
+    let w = World::builder().without_daemon();
+    let relayd = common::relayd::Relayd::start(&w);
+    let _d = Sessiond::ustd(&w);
+    ok(&w, &["create", "s", "--set-url", &relayd.url()]);
+    simple_channel_with(lttng, &w, "8", &["--buffers-pid"]);
+    ok(&w, &["start", "s"]);
+    // One event per millisecond for ~3 s: both rotations land mid-run.
+    const N: i64 = 3000;
+    let mut app = paced_app(&w, N);
+    let pid = app.pid() as i64;
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    ok(&w, &["rotate", "s"]);
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    ok(&w, &["rotate", "s"]);
+    app.wait_line("exiting", GENEROUS);
+    app.wait();
+    ok(&w, &["stop", "s"]);
+    ok(&w, &["destroy", "s"]);
+    let dirs = archives(&relayd.session_dir("s"));
+    assert_eq!(dirs.len(), 3, "{dirs:?}");
+    assert_union_is_all(&dirs, pid, N);
 }

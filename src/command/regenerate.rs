@@ -38,13 +38,12 @@ pub enum RegenerateError {
     NotStarted(String),
     #[error("session `{0}` uses per-PID buffers: their metadata cannot be regenerated")]
     PerPid(String),
-    #[error("session `{0}` streams to a relayd: regenerating its metadata is not supported yet")]
-    Network(String),
 }
 
 /// `regenerate metadata`: every buffer set's metadata is written again
-/// whole, into its emptied metadata file (`SessionTrace::regenerate_metadata`),
-/// on a blocking thread; apps are not contacted.
+/// whole, into its emptied metadata file (`SessionTrace::regenerate_metadata`;
+/// at a relayd: RESET_METADATA, then the whole text), on a blocking thread;
+/// apps are not contacted.
 pub async fn regenerate_metadata(
     d: &Daemon,
     session: Option<String>,
@@ -60,9 +59,6 @@ pub async fn regenerate_metadata(
     };
     if c.buffer_scheme() == BufferScheme::Pid {
         return Err(RegenerateError::PerPid(c.name).into());
-    }
-    if c.net.is_some() {
-        return Err(RegenerateError::Network(c.name).into());
     }
     tokio::task::spawn_blocking(move || trace.regenerate_metadata())
         .await

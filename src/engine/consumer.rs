@@ -133,9 +133,11 @@ enum Request {
         trace: u64,
         reply: Reply<()>,
     },
-    /// `regenerate metadata`: forget the metadata text and empty its file.
+    /// `regenerate metadata`: forget the metadata text and empty its file
+    /// (at a relayd: RESET_METADATA to `version`).
     ResetMetadata {
         trace: u64,
+        version: u64,
         reply: Reply<()>,
     },
     /// Rotation: every live trace goes on in the chunk rooted at `root`.
@@ -473,9 +475,11 @@ impl Consumer {
     /// Forgets the trace's metadata text and empties its metadata file
     /// (`regenerate metadata`); the next push starts again at offset 0.
     /// The caller holds the set's `pushing` lock, so no push is in flight.
-    pub fn reset_metadata(&self, trace: TraceKey) -> UstCtlResult<()> {
+    /// A relayd is told to expect text `version` from its start.
+    pub fn reset_metadata(&self, trace: TraceKey, version: u64) -> UstCtlResult<()> {
         self.call(|reply| Request::ResetMetadata {
             trace: trace.0,
+            version,
             reply,
         })
     }
@@ -763,8 +767,12 @@ impl Worker {
             Request::Clear { trace, reply } => {
                 let _ = reply.send(self.clear(trace));
             }
-            Request::ResetMetadata { trace, reply } => {
-                let _ = reply.send(self.reset_metadata(trace));
+            Request::ResetMetadata {
+                trace,
+                version,
+                reply,
+            } => {
+                let _ = reply.send(self.reset_metadata(trace, version));
             }
             Request::Rotate {
                 output,
@@ -1285,8 +1293,10 @@ impl Worker {
     }
 
     /// See [`Consumer::reset_metadata`]. Every push is pumped through the
-    /// ring at once, so nothing of the old text is left in it.
-    fn reset_metadata(&mut self, trace: u64) -> UstCtlResult<()> {
+    /// ring at once, so nothing of the old text is left in it; a tail of
+    /// the new text a sync took at the old length goes out before the
+    /// reset, so it is discarded with the old text.
+    fn reset_metadata(&mut self, trace: u64, version: u64) -> UstCtlResult<()> {
         let t = self
             .traces
             .get_mut(&trace)
@@ -1295,6 +1305,9 @@ impl Worker {
         t.cache.clear();
         if let Some(m) = t.live.as_mut() {
             m.out.truncate()?;
+            if let Some(n) = m.out.net() {
+                n.reset_metadata(version);
+            }
             m.written = 0;
         }
         Ok(())

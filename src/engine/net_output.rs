@@ -68,6 +68,12 @@ enum Ctrl {
         id: u64,
         bytes: Vec<u8>,
     },
+    /// `regenerate metadata`: the stream starts again, empty, for the
+    /// text of `version`, which follows whole.
+    ResetMetadata {
+        id: u64,
+        version: u64,
+    },
     CloseStream {
         id: u64,
     },
@@ -221,6 +227,15 @@ impl NetStream {
                 self.lost.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Queues RESET_METADATA after the metadata queued so far: the text
+    /// of `version` comes next, from its first byte.
+    pub(crate) fn reset_metadata(&self, version: u64) {
+        let _ = self.sink.ctrl.send(Ctrl::ResetMetadata {
+            id: self.id,
+            version,
+        });
     }
 
     /// Its packets lost so far (queue full, relayd gone).
@@ -758,6 +773,14 @@ impl Worker {
                         .metadata_bytes_lost
                         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 }
+            }
+            Ctrl::ResetMetadata { id, version } => {
+                // A later rotation resends only the new text.
+                self.texts.remove(&id);
+                self.with(|r, streams| match streams.get(&id) {
+                    Some(s) => r.reset_metadata(s, version),
+                    None => Ok(()),
+                });
             }
             Ctrl::CloseStream { id } => {
                 self.flush_data();

@@ -821,20 +821,29 @@ impl SessionTrace {
         for (_, set) in self.all_sets() {
             let _pushing = lock(&set.pushing);
             let clock = ClockParams::monotonic(boot_id(), measure_clock_offset());
-            match set.registry.regenerate(clock) {
-                Ok(_) => {}
+            let version = match set.registry.regenerate(clock) {
+                Ok(v) => v,
                 // A set being closed keeps the text it has.
                 Err(MetadataError::Closed) => continue,
                 Err(e) => return Err(e.into()),
-            }
-            self.consumer.reset_metadata(set.key)?;
+            };
+            self.consumer.reset_metadata(set.key, version)?;
             let mut sink = ConsumerSink {
                 consumer: &self.consumer,
                 key: set.key,
             };
             set.registry.push_all(&mut sink).map_err(push_err)?;
         }
-        Ok(())
+        // A relayd that refused the reset or lost the text fails the command.
+        self.sync_net()
+    }
+
+    /// Waits until the relayd, if any, holds everything sent so far.
+    fn sync_net(&self) -> Result<(), TraceError> {
+        match &self.net {
+            Some(n) => n.sync(SYNC_TIMEOUT).map_err(TraceError::Net),
+            None => Ok(()),
+        }
     }
 
     /// `lttng clear`: every set's buffers and files are emptied; the sets,
@@ -862,10 +871,7 @@ impl SessionTrace {
         for (_, set) in self.all_sets() {
             self.push(&set)?;
         }
-        match &self.net {
-            Some(n) => n.sync(SYNC_TIMEOUT).map_err(TraceError::Net),
-            None => Ok(()),
-        }
+        self.sync_net()
     }
 
     /// The relayd worker of a network session.

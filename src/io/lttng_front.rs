@@ -114,7 +114,6 @@ fn code(e: &CommandError) -> ErrorCode {
             RegenerateError::Live(_) => ErrorCode::LiveSession,
             RegenerateError::NotStarted(_) => ErrorCode::SessionNotStarted,
             RegenerateError::PerPid(_) => ErrorCode::PerPidSession,
-            RegenerateError::Network(_) => ErrorCode::NotSupported,
         },
         CommandError::Schedule(e) => match e {
             ScheduleError::NotAvailable(_) => ErrorCode::RotationNotAvailable,

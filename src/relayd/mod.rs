@@ -327,6 +327,16 @@ impl RelaydSession {
             .write_all("send metadata", &[&req], deadline, self.timeout)
     }
 
+    /// RESET_METADATA: the metadata stream starts again, empty, for text
+    /// `version` (`regenerate metadata`).
+    pub fn reset_metadata(&mut self, stream: &RelaydStream, version: u64) -> Result<()> {
+        self.status(
+            "reset metadata",
+            Cmd::ResetMetadata,
+            &wire::reset_metadata(stream.handle, version),
+        )
+    }
+
     /// One packet: its `content` on the data connection (the relayd pads it to
     /// `index.packet_size` bits with zeros), then its index on the control
     /// connection. `index.relay_stream` and `index.net_seq` are filled here.

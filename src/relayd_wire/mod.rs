@@ -45,6 +45,7 @@ pub enum Cmd {
     EndDataPending = 11,
     SendIndex = 13,
     StreamsSent = 16,
+    ResetMetadata = 17,
     RotateStreams = 18,
     CreateTraceChunk = 19,
     CloseTraceChunk = 20,
@@ -247,6 +248,12 @@ pub fn send_metadata(stream: u64, padding: u32, bytes: &[u8]) -> Result<Vec<u8>>
     p.extend_from_slice(&padding.to_be_bytes());
     p.extend_from_slice(bytes);
     Ok(frame(Cmd::SendMetadata, &p))
+}
+
+/// RESET_METADATA: the relayd empties the metadata stream's file; the
+/// whole text of metadata `version` follows as SEND_METADATA.
+pub fn reset_metadata(stream: u64, version: u64) -> Vec<u8> {
+    frame(Cmd::ResetMetadata, &be64s(&[stream, version]))
 }
 
 /// Header of one data packet on the data socket: `data_size` content bytes

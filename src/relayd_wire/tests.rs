@@ -267,3 +267,14 @@ fn rotation_frames_reproduce_the_capture() {
     assert!(decode_chunk_exists(&[0, 0, 0, 10]).is_err());
     assert!(decode_chunk_exists(&[0, 0, 0, 9, 0]).is_err());
 }
+
+#[test]
+fn reset_metadata_reproduces_the_capture() {
+    // lttng-consumerd 2.13.9 at the first `regenerate metadata` of a
+    // network session whose metadata stream is relayd stream 3.
+    let captured: [u8; 40] = [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 17, 0, 0, 0, 0, //
+        0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 1,
+    ];
+    assert_eq!(reset_metadata(3, 1), captured);
+}
