@@ -103,6 +103,17 @@ fn by_index(dir: std::fs::ReadDir) -> Vec<(u64, PathBuf)> {
     v
 }
 
+/// Ends the emitting apps (SIGTERM), then destroys session `s`.
+fn end_apps_and_destroy<const N: usize>(w: &World, apps: [App; N]) {
+    for a in &apps {
+        a.signal(libc::SIGTERM);
+    }
+    for mut a in apps {
+        a.wait();
+    }
+    ok(w, &["destroy", "s"]);
+}
+
 /// The record directories under `out`, oldest first.
 fn records(out: &Path) -> Vec<PathBuf> {
     let dir = std::fs::read_dir(out).unwrap();
@@ -137,10 +148,10 @@ fn snapshot_records_hold_the_latest_events(buffers: &str, cli: Cli) {
     simple_channel_with(cli, &w, "4", &[buffers]);
     ok(&w, &["start", "s"]);
 
-    let mut first = emitting_app(&w);
+    let first = emitting_app(&w);
     ok(&w, &["snapshot", "record", "-s", "s"]);
     // Tracing goes on: a second app's events reach the next record.
-    let mut second = emitting_app(&w);
+    let second = emitting_app(&w);
     ok(&w, &["snapshot", "record", "-s", "s"]);
     // -m: one 4 KiB sub-buffer of each stream (one per CPU, per set) fits once.
     let sets = if buffers == "--buffers-uid" { 1 } else { 2 };
@@ -190,11 +201,7 @@ fn snapshot_records_hold_the_latest_events(buffers: &str, cli: Cli) {
         );
     }
 
-    first.signal(libc::SIGTERM);
-    second.signal(libc::SIGTERM);
-    first.wait();
-    second.wait();
-    ok(&w, &["destroy", "s"]);
+    end_apps_and_destroy(&w, [first, second]);
 }
 
 #[test]
@@ -763,9 +770,9 @@ fn snapshot_records_to_a_relayd() {
     );
     simple_channel(&w, "4");
     ok(&w, &["start", "s"]);
-    let mut first = emitting_app(&w);
+    let first = emitting_app(&w);
     ok(&w, &["snapshot", "record", "-s", "s"]);
-    let mut second = emitting_app(&w);
+    let second = emitting_app(&w);
     ok(&w, &["snapshot", "record", "-s", "s", "-n", "named"]);
     // ustd's CLI, the relayd given on the command line.
     ok_with(ustd_cli, &w, &["snapshot", "record", "-s", "s", &url]);
@@ -790,11 +797,7 @@ fn snapshot_records_to_a_relayd() {
         );
         assert_latest_run(&format!("record {}", i + 1), &v[&p2]);
     }
-    first.signal(libc::SIGTERM);
-    second.signal(libc::SIGTERM);
-    first.wait();
-    second.wait();
-    ok(&w, &["destroy", "s"]);
+    end_apps_and_destroy(&w, [first, second]);
 }
 
 /// Rotation of a session streamed to a stock lttng-relayd (2.11+ chunk
