@@ -11,6 +11,8 @@
 # A leak shows as a slope that stays positive however long the run; a daemon
 # that keeps state per exited app grows with the app count. One app in
 # KILL_EVERY is killed with SIGKILL mid-run instead of exiting.
+# RSS that grows only in RssAnon while the live heap stays flat (heaptrack)
+# is glibc arena high-water, not a leak (ARCHITECTURE.md, "Per-app memory").
 #
 # Usage (as root, from the repository root):
 #   cargo build --release --bin ustd && bench/soak.sh
@@ -57,6 +59,9 @@ for _ in $(seq 100); do ctl list >/dev/null 2>&1 && break; sleep 0.1; done
 
 fds() { ls "/proc/$daemon/fd" | wc -l; }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$daemon/status"; }
+# RSS split: anonymous (heap, stacks) against file and shmem (buffers).
+rss_split() { awk '/^Rss(Anon|File|Shmem):/ {printf "%s ", $2}' "/proc/$daemon/status"; }
+threads() { ls "/proc/$daemon/task" | wc -l; }
 fds_before=$(fds)
 
 ctl create soak --output "$OUT/trace" >/dev/null
@@ -70,7 +75,7 @@ declare -A alive=()
 churn_end=$((SECONDS + DURATION))
 next_sample=$SECONDS
 t0=$SECONDS
-echo "t_s rss_kib fds listed_apps started killed" >"$OUT/samples"
+echo "t_s rss_kib fds listed_apps started killed anon_kib file_kib shmem_kib threads" >"$OUT/samples"
 # The shell reports each killed job on stderr; keep it for the summary.
 exec 3>&2 2>>"$OUT/churn.err"
 while ((SECONDS < churn_end)); do
@@ -89,7 +94,7 @@ while ((SECONDS < churn_end)); do
     done
     if ((SECONDS >= next_sample)); then
         listed=$(ctl list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("apps", [])))')
-        echo "$((SECONDS - t0)) $(rss) $(fds) $listed $started $killed" | tee -a "$OUT/samples"
+        echo "$((SECONDS - t0)) $(rss) $(fds) $listed $started $killed $(rss_split)$(threads)" | tee -a "$OUT/samples"
         next_sample=$((next_sample + SAMPLE))
     fi
     sleep 0.05
@@ -116,6 +121,8 @@ def slope(i):
 print(f"samples: {len(rows)} ({len(body)} after the {warm:.0f} s warm-up)")
 print(f"RSS: first {rows[0][1]:.0f} KiB, last {rows[-1][1]:.0f} KiB, "
       f"max {max(r[1] for r in rows):.0f} KiB; slope {slope(1):+.1f} KiB/min")
+print(f"RSS anon/file/shmem slopes: {slope(6):+.1f} / {slope(7):+.1f} / {slope(8):+.1f} KiB/min; "
+      f"threads: first {rows[0][9]:.0f}, last {rows[-1][9]:.0f}, max {max(r[9] for r in rows):.0f}")
 print(f"fds: first {rows[0][2]:.0f}, last {rows[-1][2]:.0f}, max {max(r[2] for r in rows):.0f}; "
       f"slope {slope(2):+.2f} fds/min")
 print(f"apps started {rows[-1][4]:.0f}, killed {rows[-1][5]:.0f}")
