@@ -464,7 +464,10 @@ impl MetadataRegistry {
         let mut g = lock(&self.inner);
         match g.lifecycle {
             Lifecycle::Closed => return PushStep::Idle,
-            Lifecycle::Open => g.lifecycle = Lifecycle::Closing,
+            Lifecycle::Open => {
+                g.seal(self.byte_order);
+                g.lifecycle = Lifecycle::Closing;
+            }
             Lifecycle::Closing => {}
         }
         if g.in_flight.is_some() {
@@ -551,6 +554,34 @@ impl MetadataRegistry {
 }
 
 impl Inner {
+    /// At close, a channel with events but no REGISTER_CHANNEL (its app
+    /// died between the two: lttng-ust registers a session's events before
+    /// its channels) gets a stream block without context, so that every
+    /// event block names a stream class that exists: babeltrace2 refuses
+    /// the whole trace otherwise. No file of such a channel is kept
+    /// (`unregistered_channels`), so the context it lacks describes nothing.
+    fn seal(&mut self, byte_order: ByteOrder) {
+        let Inner {
+            text,
+            channels,
+            enums,
+            ..
+        } = self;
+        let mut ids: Vec<u32> = channels
+            .values()
+            .filter(|c| c.registered.is_none() && c.next_event_id > 0)
+            .map(|c| c.id)
+            .collect();
+        ids.sort_unstable();
+        for id in ids {
+            // Only a text past its bound can fail here; the events then stay
+            // without their stream class, as before.
+            let _ = tsdl::stream_block(id, HeaderType::Large, &[], byte_order, enums)
+                .map_err(MetadataError::from)
+                .and_then(|block| append(text, &block));
+        }
+    }
+
     fn check_open(&self) -> Result<(), MetadataError> {
         match self.lifecycle {
             Lifecycle::Open => Ok(()),
@@ -751,6 +782,28 @@ mod tests {
         }
         r.push_all(&mut Nop).unwrap();
         assert_eq!(r.text_since(have).unwrap(), r.text().as_bytes()[have..]);
+    }
+
+    /// A channel whose app registered its events but died before
+    /// registering the channel gets its stream class at close (its files
+    /// are still not kept); a registered or event-less channel gets nothing.
+    #[test]
+    fn close_gives_an_unregistered_channel_with_events_its_stream_class() {
+        let r = registry();
+        r.add_channel(1).unwrap();
+        r.add_channel(2).unwrap();
+        r.add_channel(3).unwrap();
+        r.register_event(1, &event("p:a", vec![int_field("i", 32)]))
+            .unwrap();
+        r.register_event(2, &event("p:b", vec![int_field("i", 32)]))
+            .unwrap();
+        r.register_channel(2, &[]).unwrap();
+        let text = appended(&r, || {
+            r.request_close();
+        });
+        assert_eq!(text.matches("stream {").count(), 1, "{text}");
+        assert!(text.contains("id = 0;"), "{text}");
+        assert_eq!(r.unregistered_channels(), vec![1, 3]);
     }
 
     #[test]
