@@ -160,9 +160,21 @@ fn schedule_push(app: &AppRef, trace: Arc<SessionTrace>) {
         return;
     }
     let (info, id) = (app.info.clone(), app.id);
-    tokio::task::spawn_blocking(move || {
-        if let Err(e) = trace.push_for(&info, id) {
-            tracing::warn!(app = id.0, error = %e, "metadata push failed");
-        }
+    // At most PUSHES on the blocking pool at once; the others wait as
+    // parked tasks. Each push waits on the consumer thread, and per-PID
+    // churn (one set, so one push, per app) otherwise kept one blocking
+    // thread per waiting push: a 180 s per-PID soak grew the daemon from
+    // 149 to 290 threads. The gate meanwhile coalesces later requests.
+    tokio::spawn(async move {
+        static PUSHES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+        // Never closed: an error cannot happen, and would only lift the bound.
+        let permit = PUSHES.acquire().await.ok();
+        let _ = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            if let Err(e) = trace.push_for(&info, id) {
+                tracing::warn!(app = id.0, error = %e, "metadata push failed");
+            }
+        })
+        .await;
     });
 }
