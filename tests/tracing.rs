@@ -1552,6 +1552,13 @@ fn hostile_notify_bodies_during_an_active_session() {
         &raw::honest_reg(SocketType::Notify),
         Answer::VersionOnly,
     );
+    // As a real app: nothing on the notify socket before the daemon has
+    // read both registrations (bytes right behind a registration message
+    // are unsolicited, and the app is dropped for them).
+    // TRACER_VERSION comes once the daemon has paired the two sockets.
+    wait_until("TRACER_VERSION to the fake app", GENEROUS, || {
+        fake.saw(ustd::wire::cmd::op::TRACER_VERSION).then_some(())
+    });
     let mut notify = &fake.notify;
     notify
         .set_read_timeout(Some(GENEROUS))
