@@ -800,15 +800,22 @@ fn snapshot_records_to_a_relayd() {
     end_apps_and_destroy(&w, [first, second]);
 }
 
+/// A world with a stock lttng-relayd and ustd as its root daemon, and
+/// session `s` created by the stock CLI to stream to that relayd.
+fn relayd_session() -> (World, common::relayd::Relayd, Sessiond) {
+    let w = World::builder().without_daemon();
+    let relayd = common::relayd::Relayd::start(&w);
+    let d = Sessiond::ustd(&w);
+    ok(&w, &["create", "s", "--set-url", &relayd.url()]);
+    (w, relayd, d)
+}
+
 /// Rotation of a session streamed to a stock lttng-relayd (2.11+ chunk
 /// protocol): the relayd holds `archives/<begin>-<end>-<N>/`, each readable
 /// alone, and together they hold every event exactly once, in order.
 #[test]
 fn rotations_of_a_relayd_session_archive_at_the_relayd() {
-    let w = World::builder().without_daemon();
-    let relayd = common::relayd::Relayd::start(&w);
-    let _d = Sessiond::ustd(&w);
-    ok(&w, &["create", "s", "--set-url", &relayd.url()]);
+    let (w, relayd, _d) = relayd_session();
     simple_channel(&w, "8");
     ok(&w, &["start", "s"]);
     // One event per millisecond for ~3 s: both rotations land mid-run.
@@ -844,10 +851,7 @@ fn rotations_of_a_relayd_session_archive_at_the_relayd() {
 /// command), what follows is there.
 #[test]
 fn clear_of_a_relayd_session_deletes_at_the_relayd() {
-    let w = World::builder().without_daemon();
-    let relayd = common::relayd::Relayd::start(&w);
-    let _d = Sessiond::ustd(&w);
-    ok(&w, &["create", "s", "--set-url", &relayd.url()]);
+    let (w, relayd, _d) = relayd_session();
     simple_channel(&w, "4");
     ok(&w, &["start", "s"]);
     // More than the buffers hold: most of it already at the relayd, the
@@ -883,10 +887,7 @@ fn clear_of_a_relayd_session_deletes_at_the_relayd() {
 /// event once, in order.
 #[test]
 fn regenerate_metadata_of_a_relayd_session() {
-    let w = World::builder().without_daemon();
-    let relayd = common::relayd::Relayd::start(&w);
-    let _d = Sessiond::ustd(&w);
-    ok(&w, &["create", "s", "--set-url", &relayd.url()]);
+    let (w, relayd, _d) = relayd_session();
     simple_channel(&w, "8");
     ok(&w, &["start", "s"]);
     const N: i64 = 2000;
@@ -921,10 +922,7 @@ fn regenerate_metadata_of_a_relayd_session() {
 /// event of the app exactly once, in order.
 #[test]
 fn rotations_of_a_per_pid_relayd_session_archive_at_the_relayd() {
-    let w = World::builder().without_daemon();
-    let relayd = common::relayd::Relayd::start(&w);
-    let _d = Sessiond::ustd(&w);
-    ok(&w, &["create", "s", "--set-url", &relayd.url()]);
+    let (w, relayd, _d) = relayd_session();
     simple_channel_with(lttng, &w, "8", &["--buffers-pid"]);
     ok(&w, &["start", "s"]);
     // One event per millisecond for ~3 s: both rotations land mid-run.
