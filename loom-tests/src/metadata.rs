@@ -39,6 +39,11 @@ pub fn per_uid_registry() -> MetadataRegistry {
     });
     reg.add_channel(CHANNEL_KEY)
         .expect("a new registry accepts its channel");
+    // Registered by the session's first app: the registry's close then adds
+    // no stream block of its own (see `MetadataRegistry::request_close`),
+    // so the text the model follows is the apps' registrations alone.
+    reg.register_channel(CHANNEL_KEY, &[])
+        .expect("a new channel registers");
     reg
 }
 
