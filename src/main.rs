@@ -676,6 +676,18 @@ impl Client {
         print(&a, Some(&a.report), json, what)
     }
 
+    /// `enable-rotation` / `disable-rotation`: the schedules left afterwards.
+    fn schedule(&self, req: Request, json: bool) -> Result<Done, String> {
+        let c = reply!(self.call(&req)?, Reply::ScheduleChanged);
+        let left = describe_schedules(&c.schedules);
+        let text = format!(
+            "Rotation schedules of session {}:\n{}",
+            c.session,
+            if left.is_empty() { "    none\n" } else { &left }
+        );
+        print(&c, None, json, text.trim_end())
+    }
+
     fn run(&self, cmd: Cmd) -> Result<Done, String> {
         match cmd {
             Cmd::Daemon => unreachable!("handled in main"),
@@ -779,44 +791,27 @@ impl Client {
                 timer,
                 size,
                 json,
-            } => {
-                let c = reply!(
-                    self.call(&Request::EnableRotation {
-                        session: name,
-                        timer_us: timer,
-                        size,
-                    })?,
-                    Reply::ScheduleChanged
-                );
-                let text = format!(
-                    "Rotation schedules of session {}:\n{}",
-                    c.session,
-                    describe_schedules(&c.schedules)
-                );
-                print(&c, None, json, text.trim_end())
-            }
+            } => self.schedule(
+                Request::EnableRotation {
+                    session: name,
+                    timer_us: timer,
+                    size,
+                },
+                json,
+            ),
             Cmd::DisableRotation {
                 name,
                 timer,
                 size,
                 json,
-            } => {
-                let c = reply!(
-                    self.call(&Request::DisableRotation {
-                        session: name,
-                        timer,
-                        size,
-                    })?,
-                    Reply::ScheduleChanged
-                );
-                let left = describe_schedules(&c.schedules);
-                let text = format!(
-                    "Rotation schedules of session {}:\n{}",
-                    c.session,
-                    if left.is_empty() { "    none\n" } else { &left }
-                );
-                print(&c, None, json, text.trim_end())
-            }
+            } => self.schedule(
+                Request::DisableRotation {
+                    session: name,
+                    timer,
+                    size,
+                },
+                json,
+            ),
             Cmd::Rotate { name, json } => {
                 let r = reply!(
                     self.call(&Request::Rotate { session: name })?,

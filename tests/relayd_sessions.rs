@@ -9,60 +9,14 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::relayd::{check_index, read_trace, streams, Relayd};
+use common::lttng::{lttng, ok, ok_with, ustd_cli, Sessiond};
+use common::relayd::{check_index, hostname, read_trace, streams, Relayd};
 use common::*;
-
-/// ustd as the namespace's root session daemon, where the stock CLI finds it.
-struct Ustd {
-    child: Child,
-}
-
-impl Ustd {
-    fn start(w: &World) -> Ustd {
-        let log = std::fs::File::create(w.dir.join("ustd.log")).unwrap();
-        let child = w
-            .command_in(&ustd_bin())
-            .arg("daemon")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("spawn ustd");
-        let d = Ustd { child };
-        wait_until("ustd answering", GENEROUS, || {
-            lttng(w, &["list"]).status.success().then_some(())
-        });
-        d
-    }
-
-    fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-}
-
-impl Drop for Ustd {
-    fn drop(&mut self) {
-        signal(self.child.id() as i32, libc::SIGTERM);
-        let t = Instant::now();
-        while self.child.try_wait().ok().flatten().is_none() && t.elapsed() < GENEROUS {
-            std::thread::sleep(POLL);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn lttng(w: &World, args: &[&str]) -> Output {
-    let mut c = w.command_in(Path::new("lttng"));
-    c.args(args).env("LTTNG_HOME", &w.dir).env("HOME", &w.dir);
-    run_with_timeout(c, GENEROUS).unwrap()
-}
 
 fn text(o: &Output) -> String {
     format!(
@@ -70,57 +24,6 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-fn ok(w: &World, args: &[&str]) -> String {
-    let o = lttng(w, args);
-    assert!(
-        o.status.success(),
-        "lttng {args:?} failed: {}\nustd log:\n{}",
-        text(&o),
-        std::fs::read_to_string(w.dir.join("ustd.log")).unwrap_or_default()
-    );
-    text(&o)
-}
-
-/// ustd's own CLI against the namespace's root daemon.
-fn ustd(w: &World, args: &[&str]) -> Output {
-    let mut c = w.command_in(&ustd_bin());
-    c.args(args).env("LTTNG_HOME", &w.dir).env("HOME", &w.dir);
-    run_with_timeout(c, GENEROUS).unwrap()
-}
-
-fn ustd_ok(w: &World, args: &[&str]) -> String {
-    let o = ustd(w, args);
-    assert!(o.status.success(), "ustd {args:?} failed: {}", text(&o));
-    text(&o)
-}
-
-fn set_url(r: &Relayd) -> String {
-    format!("net://127.0.0.1:{}:{}", r.ctrl.port(), r.data.port())
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .expect("hostname")
-        .trim()
-        .to_owned()
-}
-
-/// The session's directory at the relayd: `<out>/<host>/<name>-<date>`.
-fn relayd_session_dir(r: &Relayd, name: &str) -> PathBuf {
-    let host = r.out.join(hostname());
-    let prefix = format!("{name}-");
-    std::fs::read_dir(&host)
-        .unwrap_or_else(|e| panic!("{}: {e}", host.display()))
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&prefix))
-        })
-        .unwrap_or_else(|| panic!("no {prefix}* under {}", host.display()))
 }
 
 /// Runs the fixture app to its end; returns (pid, events emitted).
@@ -163,8 +66,8 @@ const CHANNEL: [&str; 7] = [
 fn per_uid_session_through_the_stock_cli() {
     let w = World::builder().without_daemon();
     let relayd = Relayd::start(&w);
-    let _d = Ustd::start(&w);
-    let url = set_url(&relayd);
+    let _d = Sessiond::ustd(&w);
+    let url = relayd.url();
     let out = ok(&w, &["create", "s", "--set-url", &url]);
     let shown = format!(
         "tcp4://127.0.0.1:{}/ [data: {}]",
@@ -196,7 +99,8 @@ fn per_uid_session_through_the_stock_cli() {
     let (_, b) = run_app(&w, &["-n", "300", "-e", "simple"]);
     ok(&w, &["stop"]);
     // `stop` returned: the relayd holds everything already.
-    let dir = relayd_session_dir(&relayd, "s")
+    let dir = relayd
+        .session_dir("s")
         .join("ust/uid")
         .join(euid().to_string())
         .join("64-bit");
@@ -211,8 +115,8 @@ fn per_uid_session_through_the_stock_cli() {
 fn per_pid_session_through_the_stock_cli() {
     let w = World::builder().without_daemon();
     let relayd = Relayd::start(&w);
-    let _d = Ustd::start(&w);
-    ok(&w, &["create", "p", "--set-url", &set_url(&relayd)]);
+    let _d = Sessiond::ustd(&w);
+    ok(&w, &["create", "p", "--set-url", &relayd.url()]);
     let mut chan = CHANNEL.to_vec();
     chan.push("--buffers-pid");
     ok(&w, &chan);
@@ -223,7 +127,7 @@ fn per_pid_session_through_the_stock_cli() {
         run_app(&w, &["-n", "100", "-e", "rich"]),
     ];
     ok(&w, &["stop"]);
-    let root = relayd_session_dir(&relayd, "p").join("ust/pid");
+    let root = relayd.session_dir("p").join("ust/pid");
     for (pid, n) in apps {
         let dir = std::fs::read_dir(&root)
             .unwrap()
@@ -241,7 +145,7 @@ fn per_pid_session_through_the_stock_cli() {
 fn ustd_cli_session_and_unreachable_relayd() {
     let w = World::builder().without_daemon();
     let relayd = Relayd::start(&w);
-    let _d = Ustd::start(&w);
+    let _d = Sessiond::ustd(&w);
     // Nobody listens there: create fails clearly, in both CLIs, and for a
     // snapshot session too (lttng-sessiond fails the first channel instead).
     let dead = format!(
@@ -253,7 +157,7 @@ fn ustd_cli_session_and_unreachable_relayd() {
         &["create", "gone", "--set-url", &dead][..],
         &["create", "gone", "--snapshot", "--set-url", &dead][..],
     ] {
-        for o in [ustd(&w, args), lttng(&w, args)] {
+        for o in [ustd_cli(&w, args), lttng(&w, args)] {
             assert!(!o.status.success(), "{args:?}");
             assert!(
                 text(&o).contains("Unable to connect to lttng-relayd"),
@@ -265,7 +169,8 @@ fn ustd_cli_session_and_unreachable_relayd() {
     assert!(!ok(&w, &["list"]).contains("gone"), "no session was left");
 
     let (c, d) = (relayd.ctrl.port(), relayd.data.port());
-    ustd_ok(
+    ok_with(
+        ustd_cli,
         &w,
         &[
             "create",
@@ -276,38 +181,37 @@ fn ustd_cli_session_and_unreachable_relayd() {
             &format!("tcp://127.0.0.1:{d}"),
         ],
     );
-    ustd_ok(&w, &["enable-event", "-u", "-s", "u", "ustd_fixture:*"]);
-    ustd_ok(&w, &["start", "u"]);
+    ok_with(
+        ustd_cli,
+        &w,
+        &["enable-event", "-u", "-s", "u", "ustd_fixture:*"],
+    );
+    ok_with(ustd_cli, &w, &["start", "u"]);
     let (_, n) = run_app(&w, &["-n", "500", "-e", "all"]);
-    ustd_ok(&w, &["stop", "u"]);
+    ok_with(ustd_cli, &w, &["stop", "u"]);
     let json: serde_json::Value =
-        serde_json::from_str(&ustd_ok(&w, &["list", "u", "--json"])).unwrap();
+        serde_json::from_str(&ok_with(ustd_cli, &w, &["list", "u", "--json"])).unwrap();
     let relay = &json["relay"];
     assert_eq!(relay["packets_lost"], 0, "{json}");
     assert!(relay["packets_sent"].as_u64().unwrap() >= 1, "{json}");
-    let dir = relayd_session_dir(&relayd, "u")
+    let dir = relayd
+        .session_dir("u")
         .join("ust/uid")
         .join(euid().to_string())
         .join("64-bit");
     check_indexes(&dir);
     assert_eq!(fixture_events(&read_trace(&dir)), n);
-    ustd_ok(&w, &["destroy", "u"]);
+    ok_with(ustd_cli, &w, &["destroy", "u"]);
 }
 
 #[test]
 fn live_reader_sees_events_before_stop() {
     let w = World::builder().without_daemon();
     let relayd = Relayd::start(&w);
-    let _d = Ustd::start(&w);
+    let _d = Sessiond::ustd(&w);
     ok(
         &w,
-        &[
-            "create",
-            "lv",
-            "--live=200000",
-            "--set-url",
-            &set_url(&relayd),
-        ],
+        &["create", "lv", "--live=200000", "--set-url", &relayd.url()],
     );
     ok(&w, &["enable-event", "-u", "ustd_fixture:simple"]);
     ok(&w, &["start"]);
@@ -375,9 +279,9 @@ fn live_reader_sees_events_before_stop() {
 fn relayd_killed_mid_session() {
     let w = World::builder().without_daemon();
     let mut relayd = Relayd::start(&w);
-    let mut d = Ustd::start(&w);
+    let mut d = Sessiond::ustd(&w);
     let local = w.dir.join("local");
-    ok(&w, &["create", "n", "--set-url", &set_url(&relayd)]);
+    ok(&w, &["create", "n", "--set-url", &relayd.url()]);
     ok(&w, &["enable-event", "-u", "-s", "n", "ustd_fixture:*"]);
     ok(&w, &["create", "l", "-o", local.to_str().unwrap()]);
     ok(&w, &["enable-event", "-u", "-s", "l", "ustd_fixture:*"]);
@@ -399,7 +303,7 @@ fn relayd_killed_mid_session() {
         text(&stop)
     );
     let json: serde_json::Value =
-        serde_json::from_str(&ustd_ok(&w, &["list", "n", "--json"])).unwrap();
+        serde_json::from_str(&ok_with(ustd_cli, &w, &["list", "n", "--json"])).unwrap();
     assert!(
         json["relay"]["packets_lost"].as_u64().unwrap() >= 1,
         "{json}"

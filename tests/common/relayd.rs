@@ -51,6 +51,14 @@ pub struct Relayd {
     pub out: PathBuf,
 }
 
+/// This machine's name, as the relayd files sessions under it.
+pub fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .expect("hostname")
+        .trim()
+        .to_owned()
+}
+
 impl Relayd {
     pub fn start(w: &World) -> Relayd {
         let out = w.dir.join("relayd-out");
@@ -113,8 +121,7 @@ impl Relayd {
 
     /// A session's directory here: `<out>/<host>/<name>-<date>-<time>`.
     pub fn session_dir(&self, name: &str) -> PathBuf {
-        let host = fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
-        let host = self.out.join(host.trim());
+        let host = self.out.join(hostname());
         let prefix = format!("{name}-");
         fs::read_dir(&host)
             .unwrap_or_else(|e| panic!("{}: {e}", host.display()))
