@@ -1098,6 +1098,71 @@ fn list_userspace_shows_tracepoints_and_fields() {
     }
 }
 
+/// The daemon's thread count, from `/proc/PID/status`.
+fn threads_of(pid: i32) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Each per-PID app has a buffer set of its own, so a metadata push of its
+/// own, and every push waits on the consumer thread, which is busy
+/// creating the other apps' buffers. A burst of such apps must not hold
+/// one blocking thread per waiting push (`io::notify::schedule_push` runs
+/// at most 4 at once; engine calls are bounded the same way): unbounded,
+/// a per-PID soak grew the daemon from 149 to 290 threads.
+#[test]
+fn per_pid_app_burst_keeps_the_daemon_threads_bounded() {
+    const APPS: usize = 96;
+    let w = World::start();
+    let out = create(&w, "s");
+    ok(&w, &["enable-channel", "-u", "channel0", "--buffers-pid"]);
+    ok(
+        &w,
+        &["enable-event", "-u", "ustd_fixture:*", "-c", "channel0"],
+    );
+    ok(&w, &["start"]);
+    let daemon = w.daemon_pid();
+    let idle = threads_of(daemon);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut most = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                most = most.max(threads_of(daemon));
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            most
+        })
+    };
+    let apps: Vec<App> = (0..APPS)
+        .map(|_| spawn_patient(&w, &["-n", "1", "-e", "simple"]))
+        .collect();
+    for a in &apps {
+        wait_emitted(a, 1);
+    }
+    for mut a in apps {
+        assert!(a.wait_exit(GENEROUS).success());
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let most = sampler.join().unwrap();
+    // Runtime workers, consumer, reaper and main thread at idle, plus at
+    // most 4 engine calls, 4 pushes and a few other blocking jobs (measured:
+    // 8 to 11 above idle); one thread per waiting push gave 33 to 49.
+    assert!(
+        most <= idle + 20,
+        "{most} daemon threads during a burst of {APPS} per-PID apps ({idle} idle)"
+    );
+    stop_destroy(&w, "s", &out);
+    assert_eq!(file_names(&out.join("ust/pid")).len(), APPS);
+}
+
 #[test]
 fn per_pid_apps_killed_mid_session_keep_their_traces() {
     let w = World::start();

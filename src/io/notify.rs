@@ -168,9 +168,11 @@ fn schedule_push(app: &AppRef, trace: Arc<SessionTrace>) {
     tokio::spawn(async move {
         static PUSHES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
         // Never closed: an error cannot happen, and would only lift the bound.
-        let permit = PUSHES.acquire().await.ok();
+        // Held here, not in the closure, until the blocking thread is done
+        // with it: released inside, it let the next push reach the pool
+        // before that thread was idle again, and the pool grew a thread.
+        let _permit = PUSHES.acquire().await.ok();
         let _ = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
             if let Err(e) = trace.push_for(&info, id) {
                 tracing::warn!(app = id.0, error = %e, "metadata push failed");
             }
