@@ -799,7 +799,7 @@ mod tests {
             .unwrap();
         r.register_channel(2, &[]).unwrap();
         let text = appended(&r, || {
-            r.request_close();
+            let _ = r.request_close();
         });
         assert_eq!(text.matches("stream {").count(), 1, "{text}");
         assert!(text.contains("id = 0;"), "{text}");
