@@ -595,6 +595,35 @@ fn timer_schedule_rotates_while_the_app_runs_until_disabled() {
     assert_union_is_all(&archives(&out), pid, N);
 }
 
+/// As lttng-sessiond's, the timer schedule runs only while the session is
+/// started: none fires while it is stopped, and it runs again at the next
+/// start.
+#[test]
+fn timer_schedule_waits_while_the_session_is_stopped() {
+    let w = World::builder().without_daemon();
+    let _d = Sessiond::ustd(&w);
+    let out = rotating_session(&w);
+    ok(&w, &["start", "s"]);
+    ok(&w, &["stop", "s"]);
+    ok(&w, &["enable-rotation", "-s", "s", "--timer", "300ms"]);
+    // Three periods stopped: a tick then would rotate the stopped session
+    // (which `lttng rotate` may do once).
+    std::thread::sleep(std::time::Duration::from_millis(900));
+    assert_eq!(archives(&out).len(), 0, "rotated while stopped");
+    ok(&w, &["start", "s"]);
+    const N: i64 = 1000;
+    let mut app = paced_app(&w, N);
+    let pid = app.pid() as i64;
+    app.wait_line("exiting", GENEROUS);
+    app.wait();
+    wait_until("a timer rotation after the restart", GENEROUS, || {
+        (!archives(&out).is_empty()).then_some(())
+    });
+    ok(&w, &["stop", "s"]);
+    archive_of(&ok(&w, &["destroy", "s"]), "s");
+    assert_union_is_all(&archives(&out), pid, N);
+}
+
 /// `lttng` runs of the schedule commands against a daemon, its path
 /// replaced by `W`.
 fn schedule_transcript(w: &World) -> String {

@@ -37,7 +37,13 @@ pub(crate) async fn run(
             trigger = want.size.map(|n| SizeTrigger::armed(n, size.consumed()));
             size.arm(trigger.map(|t| t.threshold));
         }
-        let period = want.timer_us.map(Duration::from_micros);
+        // As lttng-sessiond's rotation timer, the period runs only while
+        // the session is started: `start` and `stop` wake this task, and a
+        // restart counts a whole period from the start.
+        let period = want
+            .timer_us
+            .filter(|_| s.config().active)
+            .map(Duration::from_micros);
         if timer.map(|t| t.0) != period {
             timer = period.map(|p| (p, Instant::now() + p));
         }

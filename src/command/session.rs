@@ -270,6 +270,8 @@ pub async fn start(d: &Daemon, session: Option<String>) -> Result<Applied, Comma
     }
     if first {
         crate::command::start_schedule(d, &s);
+    } else if let Some(t) = s.trace() {
+        t.schedule.changed.notify_one(); // its timer runs again
     }
     let report = sync_apps(d).await;
     Ok(Applied {
@@ -283,6 +285,9 @@ pub async fn stop(d: &Daemon, session: Option<String>) -> Result<Stopped, Comman
     // DATA_PENDING says "pending" from before the stop until the data is out.
     let _draining = s.draining();
     let trace = d.sessions.stop(&s)?;
+    if let Some(t) = &trace {
+        t.schedule.changed.notify_one(); // its timer pauses
+    }
     let report = sync_apps(d).await;
     let mut flushed = None;
     if let Some(trace) = trace {
