@@ -243,20 +243,27 @@ fn run_to_end(w: &World, n: i64) -> i64 {
 #[test]
 fn clear_discards_recorded_events_and_recording_goes_on() {
     let (w, _d, out) = ustd_session();
-    simple_channel(&w, "4");
-    ok(&w, &["start", "s"]);
-    // More than the buffers hold: most of it is on disk, the rest in the
-    // buffers (the app stays, so its last sub-buffer is not delivered),
-    // and a clear must discard both.
-    let mut first = emitting_app(&w);
+    clear_mid_run(&w, || out.clone());
+    ok(&w, &["destroy", "s"]);
+}
+
+/// Session `s` of `w` records an app's events, more than the buffers hold
+/// (most of it written out, the rest in the buffers: the app stays, so its
+/// last sub-buffer is not delivered), is cleared, and records another app:
+/// the trace at `written()` after `stop` holds only the second app's
+/// events, each once, in order.
+fn clear_mid_run(w: &World, written: impl Fn() -> PathBuf) {
+    simple_channel(w, "4");
+    ok(w, &["start", "s"]);
+    let mut first = emitting_app(w);
     let before = first.pid() as i64;
-    let cleared = ok(&w, &["clear", "s"]);
+    let cleared = ok(w, &["clear", "s"]);
     assert!(cleared.contains("cleared"), "{cleared}");
     first.signal(libc::SIGTERM);
     first.wait();
-    let after = run_to_end(&w, 300);
-    ok(&w, &["stop", "s"]);
-    let got = values_by_pid(&out);
+    let after = run_to_end(w, 300);
+    ok(w, &["stop", "s"]);
+    let got = values_by_pid(&written());
     assert!(
         !got.contains_key(&before),
         "events recorded before the clear are still there"
@@ -267,7 +274,6 @@ fn clear_discards_recorded_events_and_recording_goes_on() {
         Some(&want),
         "events after the clear, each once, in order"
     );
-    ok(&w, &["destroy", "s"]);
 }
 
 /// `lttng_ust_statedump:start` events in a trace.
@@ -881,32 +887,10 @@ fn rotations_of_a_relayd_session_archive_at_the_relayd() {
 #[test]
 fn clear_of_a_relayd_session_deletes_at_the_relayd() {
     let (w, relayd, _d) = relayd_session();
-    simple_channel(&w, "4");
-    ok(&w, &["start", "s"]);
-    // More than the buffers hold: most of it already at the relayd, the
-    // rest in the buffers; a clear must discard both.
-    let mut first = emitting_app(&w);
-    let before = first.pid() as i64;
-    let cleared = ok(&w, &["clear", "s"]);
-    assert!(cleared.contains("cleared"), "{cleared}");
-    first.signal(libc::SIGTERM);
-    first.wait();
-    let after = run_to_end(&w, 300);
-    ok(&w, &["stop", "s"]);
-    let dir = relayd.session_dir("s");
-    let got = values_by_pid(&dir);
-    assert!(
-        !got.contains_key(&before),
-        "events recorded before the clear are still at the relayd"
-    );
-    let want: Vec<i64> = (0..300).collect();
-    assert_eq!(
-        got.get(&after),
-        Some(&want),
-        "events after the clear, each once, in order"
-    );
+    clear_mid_run(&w, || relayd.session_dir("s"));
     ok(&w, &["destroy", "s"]);
     // lttng's tree: the chunk after the clear is the session directory's own.
+    let dir = relayd.session_dir("s");
     assert!(dir.join("ust").is_dir(), "{}", dir.display());
 }
 
