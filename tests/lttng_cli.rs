@@ -86,6 +86,22 @@ fn sort_rules(s: &str) -> String {
     lines.join("\n")
 }
 
+/// Runs the fixture app as user nobody (its own LTTNG_HOME) until it
+/// exits, after emitting `n` simple events.
+fn run_as_nobody(w: &World, n: &str) {
+    let home = w.dir.join("nobody-home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    let mut c = w.command_in(Path::new("setpriv"));
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"])
+        .arg(format!("LTTNG_HOME={}", home.display()))
+        .arg(fixture_app())
+        .args(["-n", n, "-e", "simple"]);
+    let mut app = App::spawn(c);
+    app.wait_line("exiting", GENEROUS);
+    app.wait();
+}
+
 #[test]
 fn whole_session_through_the_stock_cli() {
     let w = World::builder().without_daemon();
@@ -447,17 +463,7 @@ fn users_session_files_belong_to_the_user() {
         let o = as_nobody(&w, g, args);
         assert!(o.status.success(), "{args:?}: {}", text(o));
     }
-    let home = w.dir.join("nobody-home");
-    std::fs::create_dir_all(&home).unwrap();
-    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
-    let mut c = w.command_in(Path::new("setpriv"));
-    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"])
-        .arg(format!("LTTNG_HOME={}", home.display()))
-        .arg(fixture_app())
-        .args(["-n", "3", "-e", "simple"]);
-    let mut app = App::spawn(c);
-    app.wait_line("exiting", GENEROUS);
-    app.wait();
+    run_as_nobody(&w, "3");
     let o = as_nobody(&w, g, &["destroy", "s"]);
     assert!(o.status.success(), "{}", text(o));
 
@@ -774,17 +780,7 @@ fn track_vuid_traces_only_that_users_apps() {
     assert!(ok(&w, &["list", "s"]).contains("Virtual user IDs:     `nobody`"));
     ok(&w, &["start"]);
     let root_app = run_app(&w, &["-n", "2", "-e", "simple"]);
-    let home = w.dir.join("nobody-home");
-    std::fs::create_dir_all(&home).unwrap();
-    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
-    let mut c = w.command_in(Path::new("setpriv"));
-    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"])
-        .arg(format!("LTTNG_HOME={}", home.display()))
-        .arg(fixture_app())
-        .args(["-n", "2", "-e", "simple"]);
-    let mut nobody = App::spawn(c);
-    nobody.wait_line("exiting", GENEROUS);
-    nobody.wait();
+    run_as_nobody(&w, "2");
     ok(&w, &["destroy"]);
     let lines = babeltrace(&trace);
     assert_eq!(lines.len(), 2, "root app {root_app}: {lines:#?}");
