@@ -456,7 +456,7 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(300);
 /// the handshake state freed by one worker is not reused by the other's
 /// long-lived allocations: after a storm of 2,000 registrations the holes
 /// left in the arenas varied from 0.6 to 1.7 KiB per app; with one arena,
-/// 0.3 (malloc_stats, see ARCHITECTURE.md, Per-app memory). The daemon's
+/// 0.3 to 0.7 (malloc_stats, see ARCHITECTURE.md, Per-app memory). The daemon's
 /// allocations are small and short, and served mostly from each thread's
 /// cache without taking the arena lock.
 fn one_malloc_arena() {
