@@ -296,7 +296,11 @@ mod tests {
                 socket_type,
                 name: "app".into(),
             },
-            creds: PeerCreds { pid: 1, uid: 0, gid: 0 },
+            creds: PeerCreds {
+                pid: 1,
+                uid: 0,
+                gid: 0,
+            },
             permit: d.budget.try_acquire(1).expect("permit"),
             parked_wake: None,
         }
@@ -318,9 +322,19 @@ mod tests {
         let h = half(&d, SocketType::Cmd);
         let read = read_registration(d.clone(), h.stream, h.permit);
         let read_size = std::mem::size_of_val(&read);
-        assert!(read_size <= 800, "read_registration future: {read_size} bytes");
-        let handshake = complete(d.clone(), half(&d, SocketType::Cmd), half(&d, SocketType::Notify));
+        assert!(
+            read_size <= 800,
+            "read_registration future: {read_size} bytes"
+        );
+        let handshake = complete(
+            d.clone(),
+            half(&d, SocketType::Cmd),
+            half(&d, SocketType::Notify),
+        );
         let handshake_size = std::mem::size_of_val(&handshake);
-        assert!(handshake_size <= 1664, "handshake future: {handshake_size} bytes");
+        assert!(
+            handshake_size <= 1664,
+            "handshake future: {handshake_size} bytes"
+        );
     }
 }
