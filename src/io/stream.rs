@@ -58,15 +58,50 @@ impl Deadline {
         Self((secs >= 0).then(|| Duration::from_secs(secs as u64)))
     }
 
-    pub async fn run<T>(
-        self,
-        fut: impl std::future::Future<Output = Result<T, AppIoError>>,
-    ) -> Result<T, AppIoError> {
+    /// Bounds `fut` by the deadline. Not an `async fn`: one would keep
+    /// `fut` twice in its state (the argument, then inside the timeout),
+    /// and every exchange's future nests these.
+    pub fn run<T, F>(self, fut: F) -> Timed<F>
+    where
+        F: std::future::Future<Output = Result<T, AppIoError>>,
+    {
         match self.0 {
-            Some(d) => tokio::time::timeout(d, fut)
-                .await
-                .map_err(|_| AppIoError::Timeout(d))?,
-            None => fut.await,
+            Some(limit) => Timed::Bounded {
+                inner: tokio::time::timeout(limit, fut),
+                limit,
+            },
+            None => Timed::Unbounded { inner: fut },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future bounded by a [`Deadline`]; its expiry is [`AppIoError::Timeout`].
+    #[project = TimedProj]
+    pub enum Timed<F> {
+        Bounded { #[pin] inner: tokio::time::Timeout<F>, limit: Duration },
+        Unbounded { #[pin] inner: F },
+    }
+}
+
+impl<T, F> std::future::Future for Timed<F>
+where
+    F: std::future::Future<Output = Result<T, AppIoError>>,
+{
+    type Output = Result<T, AppIoError>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.project() {
+            TimedProj::Bounded { inner, limit } => {
+                let limit = *limit;
+                inner
+                    .poll(cx)
+                    .map(|r| r.unwrap_or(Err(AppIoError::Timeout(limit))))
+            }
+            TimedProj::Unbounded { inner } => inner.poll(cx),
         }
     }
 }
