@@ -6,13 +6,16 @@
 # registers APPS fake apps (a storm with GATE=1, else at the generator's
 # pace) while the daemon is observed; with STEP=start, the apps register
 # unobserved, a session is created with `enable-event -u -a`, and the
-# daemon is observed during `start` only (daemon CPU ticks are printed too):
+# daemon is observed during `start` only (daemon CPU ticks are printed too);
+# REAL=1 starts APPS real lttng-ust apps instead (bench/real.sh's fixtures,
+# as the namespace's root daemon's apps):
 #   MODE=strace  syscalls per app (`strace -f -c -p`), counts independent of load
 #   MODE=perf    `perf record -g -p` (report with `perf report -i OUT/perf.data`)
 #   MODE=rss     RSS before and after, per app
 # Usage (as root, from the repository root):
 #   cargo build --release --bin ustd --bin ustd-bench && MODE=strace GATE=1 bench/profile.sh
 #   MODE=perf STEP=start APPS=500 bench/profile.sh
+#   MODE=strace STEP=start REAL=1 APPS=300 bench/profile.sh
 # Environment: MODE=rss STEP=register APPS=2000 GATE=0 NOFILE=20000 EVENTS=4 USTD_BIN BENCH_BIN OUT=dir
 set -euo pipefail
 
@@ -27,12 +30,15 @@ mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 MODE=${MODE:-rss} STEP=${STEP:-register} APPS=${APPS:-2000} GATE=${GATE:-0} NOFILE=${NOFILE:-20000}
-EVENTS=${EVENTS:-4}
+EVENTS=${EVENTS:-4} REAL=${REAL:-0}
 USTD_BIN=${USTD_BIN:-$repo/target/release/ustd}
 BENCH_BIN=${BENCH_BIN:-$repo/target/release/ustd-bench}
 OUT=${OUT:-$(mktemp -d /tmp/ustd-profile.XXXXXX)}
 rundir=$OUT/run
-mkdir -p "$rundir"
+# Real apps find a root daemon in /var/run/lttng (a fresh tmpfs here).
+[[ $REAL == 1 ]] && rundir=/run/lttng
+export LTTNG_HOME=$OUT/home
+mkdir -p "$rundir" "$LTTNG_HOME"
 RUST_LOG=warn prlimit --nofile="$NOFILE:$NOFILE" -- "$USTD_BIN" --rundir "$rundir" daemon >"$OUT/ustd.log" 2>&1 &
 daemon=$!
 gen= watcher=
@@ -56,14 +62,29 @@ ticks() { sed 's/^.*) //' "/proc/$daemon/stat" | awk '{print $12 + $13 + $14 + $
 cpu_ns() { cat /proc/"$daemon"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'; }
 [[ $STEP == start ]] || watch_daemon
 ulimit -n "$(ulimit -Hn)"
-gate=(); [[ $GATE == 1 ]] && gate=(--gate)
-"$BENCH_BIN" --socket "$rundir/lttng-ust-sock-8" --apps "$APPS" --events "$EVENTS" --serve "${gate[@]}" \
-    --register-timeout-s 300 --ready-file "$OUT/ready" >"$OUT/gen.final.json" 2>"$OUT/gen.log" &
-gen=$!
-while [[ ! -s $OUT/ready ]]; do
-    kill -0 "$gen" 2>/dev/null || { echo "generator died: $(tail -c 300 "$OUT/gen.log")"; exit 1; }
-    sleep 0.1
-done
+if [[ $REAL == 1 ]]; then
+    bin=$OUT/bin fx=$repo/tests/fixtures/app
+    mkdir -p "$bin"
+    gcc -O2 -o "$bin/launch" "$repo/bench/fixtures/launch.c"
+    gcc -O2 -I "$fx" -I "$repo/bench/fixtures" -o "$bin/realapp" "$repo/bench/fixtures/realapp.c" \
+        "$repo/bench/fixtures/flood_tp.c" "$fx/tp.c" -llttng-ust -ldl -lpthread
+    "$bin/launch" "$APPS" "$OUT/mains" "$bin/realapp" wait &
+    gen=$!
+    while c=$(grep -c '^main ' "$OUT/mains" 2>/dev/null || true); (( ${c:-0} < APPS )); do
+        kill -0 "$gen" 2>/dev/null || { echo "launcher died"; exit 1; }
+        sleep 0.1
+    done
+    echo '{"real_apps_in_main":'"$APPS"'}' >"$OUT/ready"
+else
+    gate=(); [[ $GATE == 1 ]] && gate=(--gate)
+    "$BENCH_BIN" --socket "$rundir/lttng-ust-sock-8" --apps "$APPS" --events "$EVENTS" --serve "${gate[@]}" \
+        --register-timeout-s 300 --ready-file "$OUT/ready" >"$OUT/gen.final.json" 2>"$OUT/gen.log" &
+    gen=$!
+    while [[ ! -s $OUT/ready ]]; do
+        kill -0 "$gen" 2>/dev/null || { echo "generator died: $(tail -c 300 "$OUT/gen.log")"; exit 1; }
+        sleep 0.1
+    done
+fi
 sleep 1
 rss1=$(rss)
 if [[ $STEP == start ]]; then

@@ -807,15 +807,20 @@ impl SessionTrace {
         lagging
     }
 
-    /// Pushes whatever metadata the app's registry gained (after a notify
-    /// registration). Concurrent callers are safe: the registry hands the
-    /// fragments to one pusher at a time.
-    /// After a registration appended to `app`'s set: whether the caller
-    /// must schedule [`Self::push_for`], or a push already queued carries
-    /// the append (or the set is gone, and its closer pushed).
+    /// After a registration in `app`'s set: whether the caller must
+    /// schedule [`Self::push_for`]. Not when the consumer has every byte
+    /// of the metadata already (the registration appended nothing: every
+    /// app of a UID after the first registers known channels and events,
+    /// and one push per app cost two thread hops each), when a push
+    /// already queued carries the append, or when the set is gone (its
+    /// closer pushed). Text not yet acknowledged is either in a push under
+    /// way, whose commit hands the pusher what was appended meanwhile, or
+    /// gets this push.
     pub fn request_push(&self, app: &AppInfo, id: AppId) -> bool {
-        self.existing_set(app, id)
-            .is_ok_and(|set| set.push_gate.request())
+        self.existing_set(app, id).is_ok_and(|set| {
+            let (len, sent) = set.registry.lengths();
+            len > sent && set.push_gate.request()
+        })
     }
 
     /// The push [`Self::request_push`] asked for: everything appended so far.
