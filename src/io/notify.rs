@@ -25,13 +25,10 @@ use crate::wire::notify::{self, EventReg, NotifyRequest, HEADER_LEN};
 const READ_AHEAD: usize = 4096;
 
 pub async fn serve(d: Arc<Daemon>, app: AppRef, lease: Arc<Lease<AppConn>>) {
-    // Bytes read past the end of a request: the next one's start. Empty
-    // (no allocation) with lttng-ust, which waits for each reply.
-    let mut pending = Vec::new();
     loop {
         let served = tokio::select! {
             _ = lease.cancel.cancelled() => return,
-            r = next_request(&d, &app, &lease, &mut pending) => r,
+            r = next_request(&d, &app, &lease) => r,
         };
         if let Err(why) = served {
             return d.hang_up(&app, &lease, "notify socket", &why);
@@ -42,16 +39,9 @@ pub async fn serve(d: Arc<Daemon>, app: AppRef, lease: Arc<Lease<AppConn>>) {
 /// Waits for the next request, then serves it. Idle notify sockets are
 /// normal: the wait has no deadline. Only that wait sizes this task (one per
 /// app); the request's state is boxed.
-async fn next_request(
-    d: &Daemon,
-    app: &AppRef,
-    conn: &AppConn,
-    pending: &mut Vec<u8>,
-) -> Result<(), AppIoError> {
-    if pending.is_empty() {
-        conn.notify.readable().await?;
-    }
-    Box::pin(serve_one(d, app, conn, pending)).await
+async fn next_request(d: &Daemon, app: &AppRef, conn: &AppConn) -> Result<(), AppIoError> {
+    conn.notify.readable().await?;
+    Box::pin(serve_one(d, app, conn)).await
 }
 
 /// One non-blocking read of up to `want` bytes appended to `buf`; 0 when
@@ -88,36 +78,36 @@ async fn fill(s: &tokio::net::UnixStream, buf: &mut Vec<u8>, len: usize) -> Resu
     Ok(())
 }
 
-/// One request, once the socket is readable (maybe spuriously: nothing
-/// read, nothing done) or bytes of it are `pending`. Once its first byte
-/// is in, the rest of the request must arrive within the deadline. Every
-/// length is checked against its bound (`wire::notify`) before the bytes
-/// it announces are waited for.
-async fn serve_one(
-    d: &Daemon,
-    app: &AppRef,
-    conn: &AppConn,
-    pending: &mut Vec<u8>,
-) -> Result<(), AppIoError> {
+/// Requests, once the socket is readable (maybe spuriously: nothing read,
+/// nothing done). Once a request's first byte is in, the rest must arrive
+/// within the deadline. Every length is checked against its bound
+/// (`wire::notify`) before the bytes it announces are waited for. Bytes
+/// read past a request's end start the next one, served in turn here
+/// (lttng-ust waits for each reply, so it never sends them).
+async fn serve_one(d: &Daemon, app: &AppRef, conn: &AppConn) -> Result<(), AppIoError> {
     let s = &conn.notify;
-    let mut req = std::mem::take(pending);
-    if req.is_empty() && read_some(s, &mut req, READ_AHEAD)? == 0 {
+    let mut req = Vec::new();
+    if read_some(s, &mut req, READ_AHEAD)? == 0 {
         return Ok(());
     }
-    let (cmd, body_end, end) = d
-        .deadline
-        .run(async {
-            fill(s, &mut req, HEADER_LEN).await?;
-            let cmd = notify::decode_header(&req[..HEADER_LEN])?;
-            let body_end = HEADER_LEN + notify::body_len(cmd)?;
-            fill(s, &mut req, body_end).await?;
-            let end = body_end + notify::tail_len(cmd, &req[HEADER_LEN..body_end])?;
-            fill(s, &mut req, end).await?;
-            Ok((cmd, body_end, end))
-        })
-        .await?;
-    *pending = req.split_off(end);
-    serve_request(d, app, conn, cmd, &req[HEADER_LEN..body_end], &req[body_end..]).await
+    while !req.is_empty() {
+        let (cmd, body_end, end) = d
+            .deadline
+            .run(async {
+                fill(s, &mut req, HEADER_LEN).await?;
+                let cmd = notify::decode_header(&req[..HEADER_LEN])?;
+                let body_end = HEADER_LEN + notify::body_len(cmd)?;
+                fill(s, &mut req, body_end).await?;
+                let end = body_end + notify::tail_len(cmd, &req[HEADER_LEN..body_end])?;
+                fill(s, &mut req, end).await?;
+                Ok((cmd, body_end, end))
+            })
+            .await?;
+        let next = req.split_off(end);
+        serve_request(d, app, conn, cmd, &req[HEADER_LEN..body_end], &req[body_end..]).await?;
+        req = next;
+    }
+    Ok(())
 }
 
 /// One request, read whole.
