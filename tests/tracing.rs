@@ -1500,8 +1500,9 @@ fn control_socket_garbage_during_an_active_session() {
 /// refused (an error reply, or the app dropped when the framing cannot be
 /// trusted), logged, and the real app's trace is complete.
 ///
-/// Break caught: the length bound of notify tails disabled (`if len > max`
-/// made `if false` in `notify::bounded`).
+/// Breaks caught: the length bound of notify tails disabled (`if len > max`
+/// made `if false` in `notify::bounded`); bytes read past a request's end
+/// dropped (`req = next` made `req = Vec::new()` in `io::notify`).
 #[test]
 fn hostile_notify_bodies_during_an_active_session() {
     use common::raw::{self, Answer, FakeApp};
@@ -1564,11 +1565,12 @@ fn hostile_notify_bodies_during_an_active_session() {
         .set_read_timeout(Some(GENEROUS))
         .expect("read timeout");
     // Framing intact, content refused: an error reply each, the app kept.
-    for (what, msg) in [
-        ("unknown ids", &unknown_ids),
-        ("nesting past the bound", &nested),
-    ] {
-        notify.write_all(msg).expect("send");
+    // Both in one write: the bytes past the first request's end are the
+    // second request (the daemon reads ahead), served in turn.
+    notify
+        .write_all(&[unknown_ids.as_slice(), nested.as_slice()].concat())
+        .expect("send");
+    for what in ["unknown ids", "nesting past the bound"] {
         let mut reply = [0u8; EVENT_REPLY_LEN];
         notify
             .read_exact(&mut reply)
