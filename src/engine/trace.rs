@@ -351,7 +351,12 @@ impl SessionTrace {
         gen: u32,
     ) -> Option<usize> {
         let has = match self.sets.peek(self.set_key(app, id)).ok()? {
-            Some(set) => Some(set.channels.try_lock().ok()?.contains_key(&reg_key(gen, ch.key))),
+            Some(set) => Some(
+                set.channels
+                    .try_lock()
+                    .ok()?
+                    .contains_key(&reg_key(gen, ch.key)),
+            ),
             None => None,
         };
         Some(self.channel_fds(has))

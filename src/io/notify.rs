@@ -49,7 +49,11 @@ async fn next_request(d: &Daemon, app: &AppRef, conn: &AppConn) -> Result<(), Ap
 /// its readiness (tokio clears it only on EAGAIN, unless an event came in
 /// since), so the next wait goes to the reactor instead of paying a read
 /// that finds nothing.
-fn read_some(s: &tokio::net::UnixStream, buf: &mut Vec<u8>, want: usize) -> Result<usize, AppIoError> {
+fn read_some(
+    s: &tokio::net::UnixStream,
+    buf: &mut Vec<u8>,
+    want: usize,
+) -> Result<usize, AppIoError> {
     let start = buf.len();
     buf.resize(start + want, 0);
     let mut n = 0;
@@ -104,7 +108,15 @@ async fn serve_one(d: &Daemon, app: &AppRef, conn: &AppConn) -> Result<(), AppIo
             })
             .await?;
         let next = req.split_off(end);
-        serve_request(d, app, conn, cmd, &req[HEADER_LEN..body_end], &req[body_end..]).await?;
+        serve_request(
+            d,
+            app,
+            conn,
+            cmd,
+            &req[HEADER_LEN..body_end],
+            &req[body_end..],
+        )
+        .await?;
         req = next;
     }
     Ok(())
