@@ -1565,8 +1565,9 @@ fn control_socket_garbage_during_an_active_session() {
 /// refused (an error reply, or the app dropped when the framing cannot be
 /// trusted), logged, and the real app's trace is complete.
 ///
-/// Break caught: the length bound of notify tails disabled (`if len > max`
-/// made `if false` in `notify::bounded`).
+/// Breaks caught: the length bound of notify tails disabled (`if len > max`
+/// made `if false` in `notify::bounded`); bytes read past a request's end
+/// dropped (`req = next` made `req = Vec::new()` in `io::notify`).
 #[test]
 fn hostile_notify_bodies_during_an_active_session() {
     use common::raw::{self, Answer, FakeApp};
@@ -1629,17 +1630,26 @@ fn hostile_notify_bodies_during_an_active_session() {
         .set_read_timeout(Some(GENEROUS))
         .expect("read timeout");
     // Framing intact, content refused: an error reply each, the app kept.
-    for (what, msg) in [
-        ("unknown ids", &unknown_ids),
-        ("nesting past the bound", &nested),
+    // The first two in one write: the bytes past the first request's end
+    // are the second request (the daemon reads ahead), served in turn.
+    use ustd::wire::cmd::ust_err;
+    notify
+        .write_all(&[unknown_ids.as_slice(), unknown_ids.as_slice()].concat())
+        .expect("send");
+    for (what, msg, want) in [
+        ("unknown ids", None, -ust_err::NOENT),
+        ("unknown ids, right behind the first", None, -ust_err::NOENT),
+        ("nesting past the bound", Some(&nested), -ust_err::INVAL),
     ] {
-        notify.write_all(msg).expect("send");
+        if let Some(msg) = msg {
+            notify.write_all(msg).expect("send");
+        }
         let mut reply = [0u8; EVENT_REPLY_LEN];
         notify
             .read_exact(&mut reply)
             .unwrap_or_else(|e| panic!("{what}: no reply ({e})\n{}", w.daemon_log()));
         let code = i32::from_le_bytes(reply[4..8].try_into().unwrap());
-        assert!(code < 0, "{what}: reply code {code}, expected an error");
+        assert_eq!(code, want, "{what}: reply code {code}, expected {want}");
     }
     let pid = format!("pid={}", std::process::id());
     w.wait_log_line(&["malformed notify request", &pid], GENEROUS);

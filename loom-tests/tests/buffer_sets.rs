@@ -22,10 +22,13 @@ static REFUSED: AtomicUsize = AtomicUsize::new(0);
 static LEAVE_CLOSED: AtomicUsize = AtomicUsize::new(0);
 static DESTROY_TOOK_PID: AtomicUsize = AtomicUsize::new(0);
 static PUSH_AFTER_CLOSE: AtomicUsize = AtomicUsize::new(0);
+static TRY_JOINED: AtomicUsize = AtomicUsize::new(0);
+static TRY_JOIN_REFUSED: AtomicUsize = AtomicUsize::new(0);
 
 const OUTLIVED: &str = "a buffer set outlived its session";
 const EARLY_RETURN: &str = "destroy returned before a close under way finished";
 const RELEASED: &str = "metadata pushed to a released stream";
+const SECOND_SET: &str = "a join found a set other than the UID's one";
 const INCOMPLETE: &str = "stream released before the final push delivered everything";
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -97,7 +100,9 @@ fn close(set: Arc<Set>) {
 /// - *P leaves* (the reaper's app-gone work): closes P's set, unless
 ///   destroy took it first;
 /// - *U arrives*: the first app of a UID gets its set (created, or refused
-///   once the session is destroyed), registers an event and pushes;
+///   once the session is destroyed), registers an event and pushes; then
+///   a second app of the UID joins it without waiting (`try_join`, the
+///   actors' inline path), which may only find that very set, or nothing;
 /// - *destroy*: waits for a close under way, flushes, refuses new sets and
 ///   closes every set; then checks what it returned on.
 ///
@@ -154,6 +159,15 @@ fn buffer_sets() {
                             PUSH_AFTER_CLOSE.fetch_add(1, Ordering::Relaxed);
                         }
                     }
+                    match sets.try_join(Key::Uid, |_| {}) {
+                        Some(joined) => {
+                            assert!(Arc::ptr_eq(&joined, &set), "{SECOND_SET}");
+                            TRY_JOINED.fetch_add(1, Ordering::Relaxed);
+                        }
+                        None => {
+                            TRY_JOIN_REFUSED.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                 }
                 Err(SetsError::Closed) => {
                     REFUSED.fetch_add(1, Ordering::Relaxed);
@@ -189,6 +203,8 @@ without_mutants! {
             ("the app leaving never closed its set", &LEAVE_CLOSED),
             ("destroy never took the leaving app's set", &DESTROY_TOOK_PID),
             ("no push ran against a closed registry", &PUSH_AFTER_CLOSE),
+            ("no inline join found the UID's set", &TRY_JOINED),
+            ("no inline join was refused (destroy under way)", &TRY_JOIN_REFUSED),
         ] {
             assert!(n.load(Ordering::Relaxed) > 0, "{what}");
         }

@@ -47,6 +47,10 @@ impl<S> SlotState<S> {
     }
 }
 
+/// A slot was locked: answering would mean waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SetsError<E> {
     #[error("the session's trace is closed")]
@@ -81,18 +85,7 @@ impl<K: Ord + Copy, S> BufferSets<K, S> {
         create: impl FnOnce() -> Result<S, E>,
         join: impl FnOnce(&S),
     ) -> Result<Arc<S>, SetsError<E>> {
-        let slot = {
-            let mut sets = lock(&self.sets);
-            // Mutant: creation trusts that the session is alive; a set
-            // created after destroy listed the sets is never closed.
-            #[cfg(not(ustd_mutant = "create_unchecked"))]
-            if self.closed.load(Ordering::Relaxed) {
-                return Err(SetsError::Closed);
-            }
-            sets.entry(key)
-                .or_insert_with(|| Arc::new(Mutex::new(SlotState::Vacant)))
-                .clone()
-        };
+        let slot = self.slot(key).ok_or(SetsError::Closed)?;
         let mut slot = lock(&slot);
         match &*slot {
             SlotState::Ready(s) => {
@@ -104,6 +97,54 @@ impl<K: Ord + Copy, S> BufferSets<K, S> {
         }
         let set = Arc::new(create().map_err(SetsError::Create)?);
         *slot = SlotState::Ready(set.clone());
+        Ok(set)
+    }
+
+    /// `key`'s slot, inserted vacant if missing; `None` once destroy
+    /// listed the sets it closes.
+    fn slot(&self, key: K) -> Option<Slot<S>> {
+        let mut sets = lock(&self.sets);
+        // Mutant: creation trusts that the session is alive; a set
+        // created after destroy listed the sets is never closed.
+        #[cfg(not(ustd_mutant = "create_unchecked"))]
+        if self.closed.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(
+            sets.entry(key)
+                .or_insert_with(|| Arc::new(Mutex::new(SlotState::Vacant)))
+                .clone(),
+        )
+    }
+
+    /// [`Self::get_or_create`] for a set that exists, without waiting:
+    /// `None` when it does not exist, is being created (its slot is
+    /// locked) or the session is closing; the caller then takes the path
+    /// that may wait. Lets callers on an async worker skip a hop to a
+    /// blocking thread in the common case (the set is there).
+    pub fn try_join(&self, key: K, join: impl FnOnce(&S)) -> Option<Arc<S>> {
+        let slot = {
+            let sets = lock(&self.sets);
+            if self.closed.load(Ordering::Relaxed) {
+                return None;
+            }
+            sets.get(&key)?.clone()
+        };
+        let slot = slot.try_lock().ok()?;
+        let SlotState::Ready(s) = &*slot else {
+            return None;
+        };
+        join(s);
+        Some(s.clone())
+    }
+
+    /// What [`Self::existing`] would answer, without waiting: `Err(Busy)`
+    /// while the slot is locked (a creation, or a join, under way).
+    pub fn peek(&self, key: K) -> Result<Option<Arc<S>>, Busy> {
+        let Some(slot) = lock(&self.sets).get(&key).cloned() else {
+            return Ok(None);
+        };
+        let set = slot.try_lock().map_err(|_| Busy)?.set();
         Ok(set)
     }
 

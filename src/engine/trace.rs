@@ -29,7 +29,7 @@
 //!   files `<channel>-<gen>_<cpu>`) at their next sync. Retired buffers are
 //!   still drained, and salvaged at teardown.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -114,7 +114,7 @@ struct TraceSet {
     /// Channel buffers by registry channel key, created on first use.
     channels: Mutex<HashMap<u64, SetChannel>>,
     /// Apps currently using the set (per-UID: the last one leaving pushes).
-    users: Mutex<Vec<AppId>>,
+    users: Mutex<HashSet<AppId>>,
     /// Pids of the set's live apps (a stopped one blocks a retirement).
     pids: Mutex<HashMap<AppId, i32>>,
     /// Buffer generations (only per-UID sets ever retire one).
@@ -336,12 +336,41 @@ impl SessionTrace {
     /// do not reserve the buffers again. An overestimate after a race is
     /// returned as soon as the hand-out is built.
     pub fn fds_for_channel(&self, app: &AppInfo, id: AppId, ch: &ChannelConfig, gen: u32) -> usize {
+        let set = self.sets.existing(self.set_key(app, id));
+        let has = |s: &TraceSet| lock(&s.channels).contains_key(&reg_key(gen, ch.key));
+        self.channel_fds(set.as_deref().map(has))
+    }
+
+    /// [`Self::fds_for_channel`] without waiting (on an async worker):
+    /// `None` while the app's set or its channels are being created.
+    pub fn fds_for_channel_now(
+        &self,
+        app: &AppInfo,
+        id: AppId,
+        ch: &ChannelConfig,
+        gen: u32,
+    ) -> Option<usize> {
+        let has = match self.sets.peek(self.set_key(app, id)).ok()? {
+            Some(set) => Some(
+                set.channels
+                    .try_lock()
+                    .ok()?
+                    .contains_key(&reg_key(gen, ch.key)),
+            ),
+            None => None,
+        };
+        Some(self.channel_fds(has))
+    }
+
+    /// fds for one app's channel: `has_channel` is `None` without a set,
+    /// else whether the set has the channel's buffers.
+    fn channel_fds(&self, has_channel: Option<bool>) -> usize {
         let streams = self.ctl.nr_streams_per_channel() as usize;
         let hand_out = cost::hand_out(streams);
-        match self.sets.existing(self.set_key(app, id)) {
+        match has_channel {
             None => hand_out + cost::SET + cost::channel(streams),
-            Some(set) if lock(&set.channels).contains_key(&reg_key(gen, ch.key)) => hand_out,
-            Some(_) => hand_out + cost::channel(streams),
+            Some(true) => hand_out,
+            Some(false) => hand_out + cost::channel(streams),
         }
     }
 
@@ -364,20 +393,26 @@ impl SessionTrace {
         reserved: &mut FdPermit,
     ) -> Result<Arc<TraceSet>, TraceError> {
         let key = self.set_key(app, id);
-        let join = |s: &TraceSet| {
-            let mut users = lock(&s.users);
-            if !users.contains(&id) {
-                users.push(id);
-            }
-            lock(&s.pids).insert(id, app.creds.pid);
-        };
         let create = || self.create_set(app, id, key, reserved);
         self.sets
-            .get_or_create(key, create, join)
+            .get_or_create(key, create, |s| Self::join(s, app, id))
             .map_err(|e| match e {
                 SetsError::Closed => TraceError::Closed,
                 SetsError::Create(e) => e,
             })
+    }
+
+    /// Records `app` as a user of `set`.
+    fn join(set: &TraceSet, app: &AppInfo, id: AppId) {
+        lock(&set.users).insert(id);
+        lock(&set.pids).insert(id, app.creds.pid);
+    }
+
+    /// The app's set if it exists and nobody holds its slot: joined, as
+    /// [`Self::set_for`] would, but without waiting.
+    fn set_now(&self, app: &AppInfo, id: AppId) -> Option<Arc<TraceSet>> {
+        self.sets
+            .try_join(self.set_key(app, id), |s| Self::join(s, app, id))
     }
 
     /// A new set for `app` (the first of its key): registry, metadata
@@ -425,7 +460,7 @@ impl SessionTrace {
             dir,
             registry,
             channels: Mutex::new(HashMap::new()),
-            users: Mutex::new(vec![id]),
+            users: Mutex::new(HashSet::from([id])),
             pids: Mutex::new(HashMap::from([(id, app.creds.pid)])),
             handover: Handover::new(),
             pushing: Mutex::new(()),
@@ -493,6 +528,21 @@ impl SessionTrace {
             Ok(_) => 0,
             Err(_) => cost::SET,
         }
+    }
+
+    /// [`Self::fds_for_attach`] without waiting (on an async worker):
+    /// `None` while the app's set is being created.
+    pub fn fds_for_attach_now(&self, app: &AppInfo, id: AppId) -> Option<usize> {
+        match self.sets.peek(self.set_key(app, id)).ok()? {
+            Some(_) => Some(0),
+            None => Some(cost::SET),
+        }
+    }
+
+    /// [`Self::attach`] to a set that exists, without waiting (on an async
+    /// worker): `None` when attaching would create the set or wait for it.
+    pub fn attach_now(&self, app: &AppInfo, id: AppId) -> Option<u32> {
+        self.set_now(app, id).map(|s| s.handover.attach(id))
     }
 
     /// The generation of buffers the app would get now (0 without a set).
@@ -563,6 +613,24 @@ impl SessionTrace {
             },
         );
         Ok(objs)
+    }
+
+    /// [`Self::channel_for_app`] when the channel's buffers exist, without
+    /// waiting (on an async worker): dups of the hand-out only, paid for by
+    /// the caller's reservation of [`cost::hand_out`] fds, kept until the
+    /// objects are dropped. `None` when the buffers must be created, or
+    /// their set or channels are locked: call [`Self::channel_for_app`].
+    pub fn channel_for_app_now(
+        &self,
+        app: &AppInfo,
+        id: AppId,
+        ch: &ChannelConfig,
+        gen: u32,
+    ) -> Option<Result<AppChannelObjects, TraceError>> {
+        let set = self.set_now(app, id)?;
+        let chans = set.channels.try_lock().ok()?;
+        let c = chans.get(&reg_key(gen, ch.key))?;
+        Some(c.hand_out.app_objects().map_err(TraceError::from))
     }
 
     pub fn register_channel(
@@ -744,15 +812,20 @@ impl SessionTrace {
         lagging
     }
 
-    /// Pushes whatever metadata the app's registry gained (after a notify
-    /// registration). Concurrent callers are safe: the registry hands the
-    /// fragments to one pusher at a time.
-    /// After a registration appended to `app`'s set: whether the caller
-    /// must schedule [`Self::push_for`], or a push already queued carries
-    /// the append (or the set is gone, and its closer pushed).
+    /// After a registration in `app`'s set: whether the caller must
+    /// schedule [`Self::push_for`]. Not when the consumer has every byte
+    /// of the metadata already (the registration appended nothing: every
+    /// app of a UID after the first registers known channels and events,
+    /// and one push per app cost two thread hops each), when a push
+    /// already queued carries the append, or when the set is gone (its
+    /// closer pushed). Text not yet acknowledged is either in a push under
+    /// way, whose commit hands the pusher what was appended meanwhile, or
+    /// gets this push.
     pub fn request_push(&self, app: &AppInfo, id: AppId) -> bool {
-        self.existing_set(app, id)
-            .is_ok_and(|set| set.push_gate.request())
+        self.existing_set(app, id).is_ok_and(|set| {
+            let (len, sent) = set.registry.lengths();
+            len > sent && set.push_gate.request()
+        })
     }
 
     /// The push [`Self::request_push`] asked for: everything appended so far.
@@ -896,12 +969,9 @@ impl SessionTrace {
         for (key, set) in self.all_sets() {
             set.handover.detach(id);
             lock(&set.pids).remove(&id);
-            let mut users = lock(&set.users);
-            let Some(pos) = users.iter().position(|u| *u == id) else {
+            if !lock(&set.users).remove(&id) {
                 continue;
-            };
-            users.remove(pos);
-            drop(users);
+            }
             let r = match key {
                 SetKey::Pid { .. } => self.close_set(key),
                 // The app may have died between reserve and commit:

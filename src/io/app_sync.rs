@@ -34,7 +34,8 @@ use crate::wire::list::{FieldIterEntry, FIELD_ITER_LEN};
 /// many at a time.
 const ENGINE_CALLS: usize = 4;
 
-/// Runs an engine call that may block (creating a set's buffers waits on
+/// Runs an engine call that may block (only when its `_now` form, run
+/// inline first, cannot answer without waiting) (creating a set's buffers waits on
 /// the consumer thread: memfds, mmap, files; the others wait on that set's
 /// slot meanwhile) on tokio's blocking pool, at most [`ENGINE_CALLS`] at a
 /// time: further callers wait as parked tasks, not threads. Unbounded (or
@@ -123,10 +124,18 @@ impl AppLink<'_> {
     }
 
     /// Attaches the app to its buffer set, paying first for the set's fds
-    /// when this app creates it.
+    /// when this app creates it. Inline when the set exists (bookkeeping
+    /// only); on the blocking pool when it must be created or waited for.
     async fn attach(&self, trace: &Arc<SessionTrace>) -> Result<u32, SyncError> {
-        let need = engine_call(trace, self.app, |t, info, id| t.fds_for_attach(info, id)).await?;
+        let (info, id) = (&self.app.info, self.app.id);
+        let need = match trace.fds_for_attach_now(info, id) {
+            Some(n) => n,
+            None => engine_call(trace, self.app, |t, info, id| t.fds_for_attach(info, id)).await?,
+        };
         let mut reserved = self.reserve_fds(trace, need).await?;
+        if let Some(gen) = trace.attach_now(info, id) {
+            return Ok(gen);
+        }
         engine_call(trace, self.app, move |t, info, id| {
             t.attach(info, id, &mut reserved)
         })
@@ -145,19 +154,32 @@ impl AppLink<'_> {
         // Every fd this takes is paid for first, all at once: holding part
         // of it while waiting for the rest could deadlock a fan-out. Until
         // it is dropped (after the objects, declared later), `reserved`
-        // pays for our copies of the fds sent to the app.
-        let c = ch.clone();
-        let need = engine_call(trace, self.app, move |t, info, id| {
-            t.fds_for_channel(info, id, &c, gen)
-        })
-        .await?;
+        // pays for our copies of the fds sent to the app. Once the buffers
+        // exist (every app but the first), both engine calls run inline:
+        // no hop to a blocking thread and back.
+        let (info, id) = (&self.app.info, self.app.id);
+        let need = match trace.fds_for_channel_now(info, id, ch, gen) {
+            Some(n) => n,
+            None => {
+                let c = ch.clone();
+                engine_call(trace, self.app, move |t, info, id| {
+                    t.fds_for_channel(info, id, &c, gen)
+                })
+                .await?
+            }
+        };
         let mut reserved = self.reserve_fds(trace, need).await?;
-        let c = ch.clone();
-        let (objs, _reserved) = engine_call(trace, self.app, move |t, info, id| {
-            let objs = t.channel_for_app(info, id, &c, gen, &mut reserved);
-            (objs, reserved)
-        })
-        .await?;
+        let (objs, _reserved) = match trace.channel_for_app_now(info, id, ch, gen) {
+            Some(objs) => (objs, reserved),
+            None => {
+                let c = ch.clone();
+                engine_call(trace, self.app, move |t, info, id| {
+                    let objs = t.channel_for_app(info, id, &c, gen, &mut reserved);
+                    (objs, reserved)
+                })
+                .await?
+            }
+        };
         let objs = objs.map_err(SyncError::Trace)?;
         let s = &self.conn.cmd;
         let msg = CmdMsg::channel(session_handle, objs.blob.len() as u64, false);
