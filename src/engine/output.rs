@@ -398,7 +398,7 @@ impl StreamFile {
     /// sub-buffer): the disk reads the packet straight from the ring
     /// buffer, with no copy into the page cache and none of its per-page
     /// bookkeeping (a flood: 3.4x less consumer CPU per GB than
-    /// lttng-consumerd's buffered writes, docs/load-bench.md). Otherwise
+    /// lttng-consumerd's buffered writes, ARCHITECTURE.md). Otherwise
     /// the file falls back to buffered writes for good (`settle`).
     pub(crate) fn write_packet(
         &mut self,
