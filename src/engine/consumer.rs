@@ -1553,7 +1553,8 @@ fn drain_together(ctl: &UstCtl, slots: &mut [Option<DataStream>], tokens: &[usiz
                 *live = false;
                 continue;
             }
-            let packet = check("get_next_subbuf", rc).and_then(|_| held_packet(ctl, s, ds.out.has_index()));
+            let packet =
+                check("get_next_subbuf", rc).and_then(|_| held_packet(ctl, s, ds.out.has_index()));
             match packet {
                 Ok(p) => *held = Some(p),
                 Err(e) => {
@@ -1603,7 +1604,12 @@ fn drain_together(ctl: &UstCtl, slots: &mut [Option<DataStream>], tokens: &[usiz
                 }));
             }
         });
-        for (((ds, live), held), r) in streams.iter_mut().zip(&mut live).zip(&mut held).zip(&mut results) {
+        for (((ds, live), held), r) in streams
+            .iter_mut()
+            .zip(&mut live)
+            .zip(&mut held)
+            .zip(&mut results)
+        {
             let Some((ix, bytes)) = held.take() else {
                 continue;
             };
@@ -1612,7 +1618,9 @@ fn drain_together(ctl: &UstCtl, slots: &mut [Option<DataStream>], tokens: &[usiz
                 None => ds.out.write_packet(bytes, ix),
             };
             // SAFETY: a sub-buffer is held (get_next_subbuf succeeded).
-            let put = check("put_next_subbuf", unsafe { (ctl.api.put_next_subbuf)(ds.stream.as_ptr()) });
+            let put = check("put_next_subbuf", unsafe {
+                (ctl.api.put_next_subbuf)(ds.stream.as_ptr())
+            });
             match written.and(put) {
                 Ok(_) => {
                     ds.stats.account(&ix);

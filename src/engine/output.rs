@@ -279,7 +279,11 @@ fn set_direct(file: &File, on: bool) -> bool {
     let Ok(flags) = rustix::fs::fcntl_getfl(file) else {
         return false;
     };
-    let flags = if on { flags | OFlags::DIRECT } else { flags - OFlags::DIRECT };
+    let flags = if on {
+        flags | OFlags::DIRECT
+    } else {
+        flags - OFlags::DIRECT
+    };
     rustix::fs::fcntl_setfl(file, flags).is_ok() && on
 }
 
@@ -424,7 +428,10 @@ impl StreamFile {
                 Err(e) if self.direct && e.raw_os_error() == Some(libc::EINVAL) => self.buffered(),
                 Err(e) => return Err(UstCtlError::file(&self.path)(e)),
             }
-            if self.direct && done < bytes.len() && !direct_ok(&bytes[done..], self.offset + done as u64) {
+            if self.direct
+                && done < bytes.len()
+                && !direct_ok(&bytes[done..], self.offset + done as u64)
+            {
                 self.buffered();
             }
         }
@@ -638,7 +645,8 @@ mod tests {
         f.write_packet(&odd[1..], PacketIndex::default()).unwrap();
         assert!(!f.direct);
         // Aligned again: stays buffered (one path per file from here on).
-        f.write_packet(&Page([3; 4096]).0, PacketIndex::default()).unwrap();
+        f.write_packet(&Page([3; 4096]).0, PacketIndex::default())
+            .unwrap();
         assert!(!f.direct);
         let data = std::fs::read(dir.join("c_0")).unwrap();
         let idx = std::fs::read(dir.join("index/c_0.idx")).unwrap();
