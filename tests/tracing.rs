@@ -855,12 +855,11 @@ fn per_uid_layout_and_indexes() {
     assert_eq!(events.len(), 3 * iterations);
 }
 
-/// Two apps pinned to two CPUs fill their per-UID streams at once, so the
-/// consumer finds both ready in one wake-up and writes their packets in
-/// parallel (`engine::consumer::drain_together`): every event of both is
-/// in the trace, in order. Small sub-buffers make thousands of packets;
-/// enough of them that the rings hold everything even if the consumer
-/// read only at stop (discard mode would drop the rest).
+/// Two apps pinned to two CPUs each write less than a sub-buffer into
+/// their per-UID stream, so nothing is delivered before `stop`, whose flush
+/// drains both streams together, writing their last packets in parallel
+/// (`engine::consumer::drain_together`): every event of both is in the
+/// trace, in order.
 #[test]
 fn streams_drained_together_keep_every_packet() {
     let cpus: Vec<u32> = std::thread::available_parallelism()
@@ -876,15 +875,16 @@ fn streams_drained_together_keep_every_packet() {
             "-u",
             "channel0",
             "--subbuf-size",
-            "4k",
+            "256k",
             "--num-subbuf",
-            "4096",
+            "4",
         ],
     );
     ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
     add_process_contexts(&w);
     ok(&w, &["start"]);
-    let iterations = 20_000;
+    // 300 events: far less than 256 KiB.
+    let iterations = 100;
     let n = iterations.to_string();
     let mut apps: Vec<App> = cpus[..2]
         .iter()
@@ -913,7 +913,7 @@ fn streams_drained_together_keep_every_packet() {
     }
     let dir = uid_dir(&out);
     let packets = check_set_dir(&dir, "channel0");
-    assert!(packets >= 1000, "{packets} packets: expected thousands");
+    assert!(packets >= 2, "{packets} packets: one or more per stream");
     let events = read_trace(&dir);
     for pid in pids {
         assert_exact(&events_of(&events, pid), ALL, iterations, &format!("events of {pid}"));

@@ -979,7 +979,8 @@ impl Worker {
                 chosen.push(token);
             }
         }
-        drain_together(&self.ctl, &mut self.slots, &chosen);
+        // Errors are logged; the stream is retried on its next wake-up.
+        let _ = drain_together(&self.ctl, &mut self.slots, &chosen);
         for &(token, flags) in ready {
             let Some(Some(ds)) = self.slots.get_mut(token) else {
                 continue;
@@ -1020,22 +1021,27 @@ impl Worker {
             }
         }
         let mut first_err = None;
-        for ds in self
-            .slots
-            .iter_mut()
-            .flatten()
-            .filter(|d| trace.map_or(true, |k| d.trace == k))
-        {
+        let mut flushed = Vec::new();
+        for (token, ds) in self.slots.iter_mut().enumerate() {
+            let Some(ds) = ds.as_mut().filter(|d| trace.map_or(true, |k| d.trace == k)) else {
+                continue;
+            };
             // SAFETY: the stream is live; producer_active = 0 delivers the
             // current sub-buffer even when empty (apps are stopped).
             let r = check("flush_buffer", unsafe {
                 (self.ctl.api.flush_buffer)(ds.stream.as_ptr(), 0)
-            })
-            .and_then(|_| drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats).map(|_| ()));
-            if let Err(e) = r {
-                tracing::warn!(file = %ds.out.path().display(), error = %e, "flush failed");
-                first_err.get_or_insert(e);
+            });
+            match r {
+                Ok(_) => flushed.push(token),
+                Err(e) => {
+                    tracing::warn!(file = %ds.out.path().display(), error = %e, "flush failed");
+                    first_err.get_or_insert(e);
+                }
             }
+        }
+        // Every stream now ends with a delivered packet: drained together.
+        if let Some(e) = drain_together(&self.ctl, &mut self.slots, &flushed) {
+            first_err.get_or_insert(e);
         }
         for (_, t) in self
             .traces
@@ -1531,7 +1537,12 @@ fn drain(
 /// write waits for the disk, and a disk takes several requests at once.
 /// Library calls stay on this thread; only the writes (on distinct files,
 /// from sub-buffers held until they return) run on helper threads.
-fn drain_together(ctl: &UstCtl, slots: &mut [Option<DataStream>], tokens: &[usize]) {
+/// Returns the first error (each is logged).
+fn drain_together(
+    ctl: &UstCtl,
+    slots: &mut [Option<DataStream>],
+    tokens: &[usize],
+) -> Option<UstCtlError> {
     let mut streams: Vec<&mut DataStream> = slots
         .iter_mut()
         .enumerate()
@@ -1541,6 +1552,7 @@ fn drain_together(ctl: &UstCtl, slots: &mut [Option<DataStream>], tokens: &[usiz
     let mut live = vec![true; streams.len()];
     let mut held: Vec<Option<(PacketIndex, &[u8])>> = vec![None; streams.len()];
     let mut results: Vec<Option<UstCtlResult<()>>> = Vec::with_capacity(streams.len());
+    let mut first_err = None;
     loop {
         for ((ds, live), held) in streams.iter_mut().zip(&mut live).zip(&mut held) {
             if !*live {
@@ -1563,12 +1575,13 @@ fn drain_together(ctl: &UstCtl, slots: &mut [Option<DataStream>], tokens: &[usiz
                         let _ = unsafe { (ctl.api.put_next_subbuf)(s) };
                     }
                     tracing::warn!(file = %ds.out.path().display(), error = %e, "draining stream failed");
+                    first_err.get_or_insert(e);
                     *live = false;
                 }
             }
         }
         if held.iter().all(Option::is_none) {
-            return;
+            return first_err;
         }
         results.clear();
         results.resize_with(streams.len(), || None);
@@ -1630,6 +1643,7 @@ fn drain_together(ctl: &UstCtl, slots: &mut [Option<DataStream>], tokens: &[usiz
                 }
                 Err(e) => {
                     tracing::warn!(file = %ds.out.path().display(), error = %e, "draining stream failed");
+                    first_err.get_or_insert(e);
                     *live = false;
                 }
             }
