@@ -50,6 +50,11 @@
 #   APPS=300                apps started at once
 #   FLOOD_THREADS=4 FLOOD_S=10 FLOOD_BYTES=1024 (payload per event) SUBBUF=1M NUM_SUBBUF=4
 #   QUICK=1                 APPS=30, FLOOD_S=2, REPS=1 unless set
+#   FLOOD_PROBE=CMD         run during each flood (not its stop), the daemon's
+#                           pids in PIDS, output to $OUT/<scenario>-<daemon>-r<rep>.probe;
+#                           e.g. 'strace -c -f -p ${PIDS// / -p }' or
+#                           'perf record -g -o $OUT/x.data -p ${PIDS// /,}'
+#                           (it slows the daemon: never with reported figures)
 #   USTD_BIN (default target/release/ustd)   OUT (default: a new mktemp -d)
 #   TMPDIR (default /tmp)   where local traces are written (its file system
 #                           is printed: a tmpfs would measure memory, not a disk)
@@ -181,6 +186,29 @@ scenario_apps() {
     log "apps $D rep $REP: main p50 $p50 ms (above floor $above50), start $t_start ms, RSS/app $rss_app KiB"
 }
 
+# thread_stats: one line per thread of the daemon's processes:
+# "pid/tid comm run_ns runqueue_wait_ns voluntary_cs involuntary_cs"
+# (/proc/PID/task/TID/schedstat and status).
+thread_stats() {
+    local p t comm run wait _s vcs ivcs
+    for p in $("${D}_pids"); do
+        for t in /proc/"$p"/task/*; do
+            read -r run wait _s <"$t/schedstat" 2>/dev/null || continue
+            comm=$(tr -c 'A-Za-z0-9_.:\n-' _ <"$t/comm" 2>/dev/null) || continue
+            vcs=$(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status" 2>/dev/null)
+            ivcs=$(awk '/^nonvoluntary_ctxt_switches/ {print $2}' "$t/status" 2>/dev/null)
+            echo "$p/${t##*/} $comm $run $wait ${vcs:-0} ${ivcs:-0}"
+        done
+    done
+}
+# busiest BEFORE AFTER: the thread that ran most between two thread_stats
+# snapshots (a thread born in between counts from 0): "comm cpu_s wait_s vcs ivcs".
+busiest() {
+    awk 'NR == FNR { r[$1] = $3; w[$1] = $4; v[$1] = $5; i[$1] = $6; next }
+        { d = $3 - r[$1]; if (d > best) { best = d; line = sprintf("%s %.6g %.6g %d %d", $2, d / 1e9, ($4 - w[$1]) / 1e9, $5 - v[$1], $6 - i[$1]) } }
+        END { print (line == "" ? "n/a n/a n/a n/a n/a" : line) }' "$1" "$2"
+}
+
 # flood_session KIND NAME CREATE_ARGS...: one flood into a session created
 # with CREATE_ARGS; records the figures under section KIND. DATA_DIR must
 # name the directory whose stream files count.
@@ -193,14 +221,28 @@ flood_session() {
     lttng enable-event -u -a -c chan >>"$OUT/ctl.log" 2>&1
     lttng start >>"$OUT/ctl.log" 2>&1
     cpu0=$(daemon_cpu_ticks)
+    thread_stats >"$OUT/$name.threads0"
+    local probe=
+    if [[ -n ${FLOOD_PROBE:-} ]]; then
+        # e.g. FLOOD_PROBE='strace -c -f -p ${PIDS// / -p }': the daemon's pids
+        # in PIDS, its output in $OUT/NAME.probe; stopped with SIGINT.
+        PIDS=$("${D}_pids") setsid bash -c "eval \"exec $FLOOD_PROBE\"" >"$OUT/$name.probe" 2>&1 &
+        probe=$!
+        sleep 0.5
+    fi
     t0=$(now_ns)
     launch 1 "$file" flood "$FLOOD_THREADS" "$FLOOD_S" "$FLOOD_BYTES"
     wait "$LAUNCH_PID" || true
+    if [[ -n $probe ]]; then
+        kill -INT "$probe" 2>/dev/null || true
+        wait "$probe" || true
+    fi
     t_stop=$(now_ns)
     lttng stop >"$OUT/$name.stop" 2>&1 || log "$name: lttng stop failed: $(cat "$OUT/$name.stop")"
     span=$(ms_since "$t0")
     t_stop=$(ms_since "$t_stop")
     cpu1=$(daemon_cpu_ticks)
+    thread_stats >"$OUT/$name.threads1"
     lttng list "$name" >"$OUT/$name.list" 2>&1 || true
     lttng destroy >>"$OUT/ctl.log" 2>&1 || true
     read -r _ emitted secs < <(grep '^flooded ' "$file" || echo "x n/a n/a")
@@ -220,7 +262,16 @@ flood_session() {
     rec "$kind" "$FPARAMS" "packets lost (lttng stop)" "$lost"
     rec "$kind" "$FPARAMS" "stop (ms)" "$t_stop"
     rec "$kind" "$FPARAMS" "daemon CPU (s)" "$cpu_s"
-    flood_rows+=("| $kind | $D | $REP | $bytes | $span | $mbs | $emitted | $secs | $discarded | $lost | $t_stop | $cpu_s | ${MEMCPY[$REP]:-n/a} | $(load1) |")
+    rec "$kind" "$FPARAMS" "daemon CPU per GB written (s)" "$(awk -v c="$cpu_s" -v b="$bytes" 'BEGIN{ if (b > 0) printf "%.6g", c / (b / 1e9); else print "n/a" }')"
+    # The consumer's busiest thread: CPU, time runnable but waiting for a
+    # CPU (run-queue delay), and its context switches per MB written.
+    local tcomm tcpu twait tvcs tivcs
+    read -r tcomm tcpu twait tvcs tivcs < <(busiest "$OUT/$name.threads0" "$OUT/$name.threads1")
+    rec "$kind" "$FPARAMS" "busiest daemon thread: CPU (s)" "$tcpu"
+    rec "$kind" "$FPARAMS" "busiest daemon thread: run-queue wait (s)" "$twait"
+    rec "$kind" "$FPARAMS" "busiest daemon thread: voluntary switches per MB" "$(per_app 0 "$tvcs" "$(awk -v b="$bytes" 'BEGIN{printf "%.6g", b / 1e6}')")"
+    rec "$kind" "$FPARAMS" "busiest daemon thread: involuntary switches per MB" "$(per_app 0 "$tivcs" "$(awk -v b="$bytes" 'BEGIN{printf "%.6g", b / 1e6}')")"
+    flood_rows+=("| $kind | $D | $REP | $bytes | $span | $mbs | $emitted | $secs | $discarded | $lost | $t_stop | $cpu_s | $tcomm | $tcpu | $twait | $tvcs | $tivcs | ${MEMCPY[$REP]:-n/a} | $(load1) |")
     log "$kind $D rep $REP: $bytes bytes in $span ms = $mbs MB/s; emitted $emitted, discarded $discarded"
 }
 
@@ -265,7 +316,13 @@ for REP in $(seq "$REPS"); do
                     MEMCPY_RUNS+=" ${MEMCPY[$REP]}"
                     log "memcpy rep $REP: ${MEMCPY[$REP]} MB/s"
                 fi
-                for D in "${RUN_DAEMONS[@]}"; do "scenario_$s"; done ;;
+                # Odd repetitions in the given order, even ones reversed:
+                # a flood leaves the disk (and the host under a VM's disk)
+                # busy writing back after it, which a fixed order would
+                # always charge to the same daemon.
+                order=("${RUN_DAEMONS[@]}")
+                ((REP % 2)) || order=($(printf '%s\n' "${RUN_DAEMONS[@]}" | tac))
+                for D in "${order[@]}"; do "scenario_$s"; done ;;
             *) echo "real.sh: unknown scenario $s" >&2; exit 1 ;;
         esac
     done
@@ -329,8 +386,8 @@ printf '%s\n' "${apps_rows[@]}"
 echo
 echo "### Flood: local session and relayd (every run)"
 echo
-echo "| scenario | daemon | rep | data bytes | span (ms) | MB/s | events emitted | flood (s) | events discarded | packets lost | stop (ms) | daemon CPU (s) | memcpy (MB/s) | load |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| scenario | daemon | rep | data bytes | span (ms) | MB/s | events emitted | flood (s) | events discarded | packets lost | stop (ms) | daemon CPU (s) | busiest thread | its CPU (s) | its run-queue wait (s) | its voluntary switches | involuntary | memcpy (MB/s) | load |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${flood_rows[@]}"
 echo
 echo "Raw results: $OUT"

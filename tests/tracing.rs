@@ -855,6 +855,72 @@ fn per_uid_layout_and_indexes() {
     assert_eq!(events.len(), 3 * iterations);
 }
 
+/// Two apps pinned to two CPUs each write less than a sub-buffer into
+/// their per-UID stream, so nothing is delivered before `stop`, whose flush
+/// drains both streams together, writing their last packets in parallel
+/// (`engine::consumer::drain_together`): every event of both is in the
+/// trace, in order.
+#[test]
+fn streams_drained_together_keep_every_packet() {
+    let cpus: Vec<u32> = std::thread::available_parallelism()
+        .map(|n| (0..n.get() as u32).collect())
+        .unwrap_or_default();
+    assert!(cpus.len() >= 2, "needs two CPUs (CI has 2), got {cpus:?}");
+    let w = World::start();
+    let out = create(&w, "s");
+    ok(
+        &w,
+        &[
+            "enable-channel",
+            "-u",
+            "channel0",
+            "--subbuf-size",
+            "256k",
+            "--num-subbuf",
+            "4",
+        ],
+    );
+    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
+    add_process_contexts(&w);
+    ok(&w, &["start"]);
+    // 300 events: far less than 256 KiB.
+    let iterations = 100;
+    let n = iterations.to_string();
+    let mut apps: Vec<App> = cpus[..2]
+        .iter()
+        .map(|cpu| {
+            let app = w.spawn_app(&["-s", "-n", &n, "-w"]);
+            let pinned = Command::new("taskset")
+                .args(["-a", "-p", "-c", &cpu.to_string(), &app.pid().to_string()])
+                .output()
+                .expect("run taskset");
+            assert!(pinned.status.success(), "taskset: {pinned:?}");
+            app
+        })
+        .collect();
+    let pids: Vec<i32> = apps.iter().map(App::pid).collect();
+    w.wait_all_registered(&pids, GENEROUS);
+    for a in &apps {
+        a.signal(libc::SIGUSR1);
+    }
+    for a in &apps {
+        wait_emitted(a, 3 * iterations);
+    }
+    stop_destroy(&w, "s", &out);
+    for a in &mut apps {
+        a.signal(libc::SIGTERM);
+        a.wait_exit(GENEROUS);
+    }
+    let dir = uid_dir(&out);
+    let packets = check_set_dir(&dir, "channel0");
+    assert!(packets >= 2, "{packets} packets: one or more per stream");
+    let events = read_trace(&dir);
+    for pid in pids {
+        assert_exact(&events_of(&events, pid), ALL, iterations, &format!("events of {pid}"));
+    }
+    assert_eq!(events.len(), 2 * 3 * iterations);
+}
+
 /// Runs one fixture app (K iterations of all events) in a session set up
 /// by `setup` (commands after `create`), and returns the trace's events.
 fn trace_with(setup: &[&[&str]]) -> Vec<Event> {

@@ -632,6 +632,7 @@ impl Worker {
             tracing::error!(error = %e, "consumer thread cannot block real-time signals");
         }
         let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
+        let mut ready: Vec<(usize, epoll::EventFlags)> = Vec::with_capacity(64);
         let period = rustix::time::Timespec {
             tv_sec: 0,
             tv_nsec: WATCH_PERIOD.as_nanos() as _,
@@ -660,14 +661,18 @@ impl Worker {
                     break;
                 }
             }
+            ready.clear();
             for ev in &events {
                 let token = ev.data.u64();
                 if token == WAKE_TOKEN {
                     let mut b = [0u8; 8];
                     let _ = rustix::io::read(self.wake.as_fd(), &mut b);
                 } else {
-                    self.on_stream_ready(token as usize, ev.flags);
+                    ready.push((token as usize, ev.flags));
                 }
+            }
+            if !ready.is_empty() {
+                self.on_streams_ready(&ready);
             }
             loop {
                 match self.rx.try_recv() {
@@ -942,38 +947,52 @@ impl Worker {
         Ok(token)
     }
 
-    fn on_stream_ready(&mut self, token: usize, flags: epoll::EventFlags) {
-        if let Some(Some(ds)) = self.slots.get(token) {
-            self.sync_metadata(ds.trace);
-        }
-        let Some(Some(ds)) = self.slots.get_mut(token) else {
-            return;
-        };
-        // SAFETY: see add_stream.
-        let fd = unsafe { BorrowedFd::borrow_raw(ds.wait_fd) };
-        let mut buf = [0u8; 64];
-        while let Ok(n) = rustix::io::read(fd, &mut buf) {
-            if n < buf.len() {
-                break;
+    fn on_streams_ready(&mut self, ready: &[(usize, epoll::EventFlags)]) {
+        // Metadata first: a packet may use what an app registered just
+        // before writing it (a relayd must have it before the packet).
+        for &(token, _) in ready {
+            if let Some(Some(ds)) = self.slots.get(token) {
+                self.sync_metadata(ds.trace);
             }
         }
-        // A stalled stream blocks each read ~50 ms in the library's
-        // retries, and every other writer's delivery wakes us: probe it at
-        // most every PROBE_STALLED (the stopped writer may have resumed).
         let now = Instant::now();
-        if !ds.watch.stalled || now.duration_since(ds.watch.probed) >= PROBE_STALLED {
-            if ds.watch.stalled {
-                ds.watch.probed = now;
+        let mut chosen = Vec::with_capacity(ready.len());
+        for &(token, _) in ready {
+            let Some(Some(ds)) = self.slots.get_mut(token) else {
+                continue;
+            };
+            // SAFETY: see add_stream.
+            let fd = unsafe { BorrowedFd::borrow_raw(ds.wait_fd) };
+            let mut buf = [0u8; 64];
+            while let Ok(n) = rustix::io::read(fd, &mut buf) {
+                if n < buf.len() {
+                    break;
+                }
             }
-            if let Err(e) = drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats) {
-                tracing::warn!(file = %ds.out.path().display(), error = %e, "draining stream failed");
+            // A stalled stream blocks each read ~50 ms in the library's
+            // retries, and every other writer's delivery wakes us: probe it
+            // at most every PROBE_STALLED (the stopped writer may have resumed).
+            if !ds.watch.stalled || now.duration_since(ds.watch.probed) >= PROBE_STALLED {
+                if ds.watch.stalled {
+                    ds.watch.probed = now;
+                }
+                chosen.push(token);
             }
         }
-        if flags.intersects(epoll::EventFlags::HUP | epoll::EventFlags::ERR) && ds.polled {
-            // Every writer is gone: nothing will wake us again. The stream
-            // stays for the final flush.
-            let _ = epoll::delete(&self.epoll, fd);
-            ds.polled = false;
+        // Errors are logged; the stream is retried on its next wake-up.
+        let _ = drain_together(&self.ctl, &mut self.slots, &chosen);
+        for &(token, flags) in ready {
+            let Some(Some(ds)) = self.slots.get_mut(token) else {
+                continue;
+            };
+            if flags.intersects(epoll::EventFlags::HUP | epoll::EventFlags::ERR) && ds.polled {
+                // Every writer is gone: nothing will wake us again. The
+                // stream stays for the final flush.
+                // SAFETY: see add_stream.
+                let fd = unsafe { BorrowedFd::borrow_raw(ds.wait_fd) };
+                let _ = epoll::delete(&self.epoll, fd);
+                ds.polled = false;
+            }
         }
     }
 
@@ -1002,22 +1021,27 @@ impl Worker {
             }
         }
         let mut first_err = None;
-        for ds in self
-            .slots
-            .iter_mut()
-            .flatten()
-            .filter(|d| trace.map_or(true, |k| d.trace == k))
-        {
+        let mut flushed = Vec::new();
+        for (token, ds) in self.slots.iter_mut().enumerate() {
+            let Some(ds) = ds.as_mut().filter(|d| trace.map_or(true, |k| d.trace == k)) else {
+                continue;
+            };
             // SAFETY: the stream is live; producer_active = 0 delivers the
             // current sub-buffer even when empty (apps are stopped).
             let r = check("flush_buffer", unsafe {
                 (self.ctl.api.flush_buffer)(ds.stream.as_ptr(), 0)
-            })
-            .and_then(|_| drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats).map(|_| ()));
-            if let Err(e) = r {
-                tracing::warn!(file = %ds.out.path().display(), error = %e, "flush failed");
-                first_err.get_or_insert(e);
+            });
+            match r {
+                Ok(_) => flushed.push(token),
+                Err(e) => {
+                    tracing::warn!(file = %ds.out.path().display(), error = %e, "flush failed");
+                    first_err.get_or_insert(e);
+                }
             }
+        }
+        // Every stream now ends with a delivered packet: drained together.
+        if let Some(e) = drain_together(&self.ctl, &mut self.slots, &flushed) {
+            first_err.get_or_insert(e);
         }
         for (_, t) in self
             .traces
@@ -1508,6 +1532,125 @@ fn drain(
     }
 }
 
+/// Drains the streams at `tokens` (all ready) like `drain`, one packet of
+/// each per round, the round's writes in parallel: with O_DIRECT each
+/// write waits for the disk, and a disk takes several requests at once.
+/// Library calls stay on this thread; only the writes (on distinct files,
+/// from sub-buffers held until they return) run on helper threads.
+/// Returns the first error (each is logged).
+fn drain_together(
+    ctl: &UstCtl,
+    slots: &mut [Option<DataStream>],
+    tokens: &[usize],
+) -> Option<UstCtlError> {
+    let mut streams: Vec<&mut DataStream> = slots
+        .iter_mut()
+        .enumerate()
+        .filter(|(i, _)| tokens.contains(i))
+        .filter_map(|(_, slot)| slot.as_mut())
+        .collect();
+    let mut live = vec![true; streams.len()];
+    let mut held: Vec<Option<(PacketIndex, &[u8])>> = vec![None; streams.len()];
+    let mut results: Vec<Option<UstCtlResult<()>>> = Vec::with_capacity(streams.len());
+    let mut first_err = None;
+    loop {
+        for ((ds, live), held) in streams.iter_mut().zip(&mut live).zip(&mut held) {
+            if !*live {
+                continue;
+            }
+            let s = ds.stream.as_ptr();
+            // SAFETY: `s` is a live stream used only by this thread.
+            let rc = unsafe { (ctl.api.get_next_subbuf)(s) };
+            if rc == -libc::EAGAIN || rc == -libc::ENODATA {
+                *live = false;
+                continue;
+            }
+            let packet =
+                check("get_next_subbuf", rc).and_then(|_| held_packet(ctl, s, ds.out.has_index()));
+            match packet {
+                Ok(p) => *held = Some(p),
+                Err(e) => {
+                    if rc == 0 {
+                        // SAFETY: a sub-buffer is held (get_next_subbuf succeeded).
+                        let _ = unsafe { (ctl.api.put_next_subbuf)(s) };
+                    }
+                    tracing::warn!(file = %ds.out.path().display(), error = %e, "draining stream failed");
+                    first_err.get_or_insert(e);
+                    *live = false;
+                }
+            }
+        }
+        if held.iter().all(Option::is_none) {
+            return first_err;
+        }
+        results.clear();
+        results.resize_with(streams.len(), || None);
+        std::thread::scope(|scope| {
+            let mut handles = Vec::new();
+            let mut inline = None;
+            for (k, (ds, p)) in streams.iter_mut().zip(&held).enumerate() {
+                let Some((ix, bytes)) = *p else {
+                    continue;
+                };
+                let out = &mut ds.out;
+                if inline.is_none() {
+                    inline = Some((k, out, ix, bytes));
+                    continue;
+                }
+                let spawned = std::thread::Builder::new()
+                    .name("ustd-consumer-w".into())
+                    .spawn_scoped(scope, move || out.write_packet(bytes, ix));
+                // Not spawned: written below, after the scope.
+                if let Ok(h) = spawned {
+                    handles.push((k, h));
+                }
+            }
+            if let Some((k, out, ix, bytes)) = inline {
+                results[k] = Some(out.write_packet(bytes, ix));
+            }
+            for (k, h) in handles {
+                results[k] = Some(h.join().unwrap_or_else(|_| {
+                    Err(UstCtlError::Call {
+                        op: "write_packet (thread panicked)",
+                        code: 0,
+                    })
+                }));
+            }
+        });
+        for (((ds, live), held), r) in streams
+            .iter_mut()
+            .zip(&mut live)
+            .zip(&mut held)
+            .zip(&mut results)
+        {
+            let Some((ix, bytes)) = held.take() else {
+                continue;
+            };
+            let written = match r.take() {
+                Some(r) => r,
+                None => ds.out.write_packet(bytes, ix),
+            };
+            // SAFETY: a sub-buffer is held (get_next_subbuf succeeded).
+            let put = check("put_next_subbuf", unsafe {
+                (ctl.api.put_next_subbuf)(ds.stream.as_ptr())
+            });
+            match written.and(put) {
+                Ok(_) => {
+                    ds.stats.account(&ix);
+                    if let Some(size) = &ds.stats.size {
+                        size.add(bytes.len() as u64);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(file = %ds.out.path().display(), error = %e, "draining stream failed");
+                    first_err.get_or_insert(e);
+                    *live = false;
+                }
+            }
+        }
+    }
+}
+
 /// Copies every sub-buffer between the consumed and produced positions
 /// without consuming them (only the latest `max_subbufs` when not 0).
 /// Sub-buffers the writer overwrote meanwhile are skipped.
@@ -1573,6 +1716,19 @@ fn copy_subbuf(
     s: *mut RawStream,
     out: &mut impl PacketSink,
 ) -> UstCtlResult<(PacketIndex, usize)> {
+    let (index, bytes) = held_packet(ctl, s, out.has_index())?;
+    out.write_packet(bytes, index)?;
+    Ok((index, bytes.len()))
+}
+
+/// The held sub-buffer of `s` (padded to the page size) and its index entry
+/// (default when `with_index` is false). The bytes stay valid until the
+/// sub-buffer is put back.
+fn held_packet<'a>(
+    ctl: &UstCtl,
+    s: *mut RawStream,
+    with_index: bool,
+) -> UstCtlResult<(PacketIndex, &'a [u8])> {
     let api = &ctl.api;
     let u64_of = |op: &'static str, f: unsafe extern "C" fn(*mut RawStream, *mut u64) -> i32| {
         let mut v = 0u64;
@@ -1585,7 +1741,7 @@ fn copy_subbuf(
             // SAFETY: as above.
             check(op, unsafe { f(s, &mut v) }).map(|_| v as usize)
         };
-    let index = if out.has_index() {
+    let index = if with_index {
         PacketIndex {
             offset: 0,
             packet_size: u64_of("get_packet_size", api.get_packet_size)?,
@@ -1614,6 +1770,5 @@ fn copy_subbuf(
     // inside the stream's mapping and the writer does not touch it; the
     // backing memfd is sealed against shrinking, so reading cannot fault.
     let bytes = unsafe { std::slice::from_raw_parts(base.cast::<u8>().add(offset), padded) };
-    out.write_packet(bytes, index)?;
-    Ok((index, padded))
+    Ok((index, bytes))
 }
