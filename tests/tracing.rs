@@ -916,7 +916,12 @@ fn streams_drained_together_keep_every_packet() {
     assert!(packets >= 2, "{packets} packets: one or more per stream");
     let events = read_trace(&dir);
     for pid in pids {
-        assert_exact(&events_of(&events, pid), ALL, iterations, &format!("events of {pid}"));
+        assert_exact(
+            &events_of(&events, pid),
+            ALL,
+            iterations,
+            &format!("events of {pid}"),
+        );
     }
     assert_eq!(events.len(), 2 * 3 * iterations);
 }

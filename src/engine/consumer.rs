@@ -1543,6 +1543,26 @@ fn drain_together(
     slots: &mut [Option<DataStream>],
     tokens: &[usize],
 ) -> Option<UstCtlError> {
+    // At most PARALLEL_WRITES streams at a time (so as many writes in
+    // flight, PARALLEL_WRITES - 1 helper threads): a stop's flush of
+    // thousands of per-PID streams must not start a thread per stream.
+    let mut first_err = None;
+    for group in tokens.chunks(PARALLEL_WRITES) {
+        if let Some(e) = drain_group(ctl, slots, group) {
+            first_err.get_or_insert(e);
+        }
+    }
+    first_err
+}
+
+/// Writes in flight at once in [`drain_together`].
+const PARALLEL_WRITES: usize = 4;
+
+fn drain_group(
+    ctl: &UstCtl,
+    slots: &mut [Option<DataStream>],
+    tokens: &[usize],
+) -> Option<UstCtlError> {
     let mut streams: Vec<&mut DataStream> = slots
         .iter_mut()
         .enumerate()
