@@ -1169,6 +1169,37 @@ fn list_userspace_shows_tracepoints_and_fields() {
     }
 }
 
+/// An app's event registrations reach the session's metadata file while
+/// the session runs, before any packet of it is written (as lttng-sessiond
+/// pushes each registration to its consumer): a reader of the running
+/// session, or of what a killed daemon left, finds every event declared.
+/// The app below is registered and waits; it has emitted nothing.
+#[test]
+fn registered_events_reach_the_metadata_file_before_any_packet() {
+    let w = World::start();
+    let out = create(&w, "s");
+    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
+    ok(&w, &["start"]);
+    let app = spawn_patient(&w, &["-s", "-n", "1"]);
+    w.wait_registered(app.pid(), GENEROUS);
+    let metadata = uid_dir(&out).join("metadata");
+    wait_until(
+        "the fixture's events in the metadata file",
+        GENEROUS,
+        || {
+            let text = std::fs::read(&metadata).unwrap_or_default();
+            let text = String::from_utf8_lossy(&text);
+            ["ustd_fixture:simple", "ustd_fixture:rich"]
+                .iter()
+                .all(|e| text.contains(&format!("name = \"{e}\";")))
+                .then_some(())
+        },
+    );
+    app.signal(libc::SIGUSR1);
+    wait_emitted(&app, 3);
+    stop_destroy(&w, "s", &out);
+}
+
 /// The daemon's thread count, from `/proc/PID/status`.
 fn threads_of(pid: i32) -> usize {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
