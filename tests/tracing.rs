@@ -803,8 +803,9 @@ fn per_pid_buffers_give_one_trace_per_app() {
     assert_eq!(read_trace(&out).len(), 2 * 3 * K);
 }
 
-#[test]
-fn per_uid_layout_and_indexes() {
+/// A started session `s` with channel `channel0` of 4 sub-buffers of
+/// `subbuf`, every fixture event and the process contexts.
+fn started_session(subbuf: &str) -> (World, PathBuf) {
     let w = World::start();
     let out = create(&w, "s");
     ok(
@@ -814,7 +815,7 @@ fn per_uid_layout_and_indexes() {
             "-u",
             "channel0",
             "--subbuf-size",
-            "64k",
+            subbuf,
             "--num-subbuf",
             "4",
         ],
@@ -822,6 +823,12 @@ fn per_uid_layout_and_indexes() {
     ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
     add_process_contexts(&w);
     ok(&w, &["start"]);
+    (w, out)
+}
+
+#[test]
+fn per_uid_layout_and_indexes() {
+    let (w, out) = started_session("64k");
     // Enough events to fill more than one 64 KiB sub-buffer, few enough
     // that four of them hold everything even if the consumer only reads at
     // stop (discard mode would drop the rest).
@@ -866,23 +873,7 @@ fn streams_drained_together_keep_every_packet() {
         .map(|n| (0..n.get() as u32).collect())
         .unwrap_or_default();
     assert!(cpus.len() >= 2, "needs two CPUs (CI has 2), got {cpus:?}");
-    let w = World::start();
-    let out = create(&w, "s");
-    ok(
-        &w,
-        &[
-            "enable-channel",
-            "-u",
-            "channel0",
-            "--subbuf-size",
-            "256k",
-            "--num-subbuf",
-            "4",
-        ],
-    );
-    ok(&w, &["enable-event", "-u", "ustd_fixture:*"]);
-    add_process_contexts(&w);
-    ok(&w, &["start"]);
+    let (w, out) = started_session("256k");
     // 300 events: far less than 256 KiB.
     let iterations = 100;
     let n = iterations.to_string();
