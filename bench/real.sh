@@ -120,6 +120,14 @@ pct() {
     awk '/^main / {print $2}' "$1" | sort -n |
         awk -v p="$2" '{x[NR] = $1} END { if (NR == 0) { print "n/a"; exit } i = int(NR * p / 100); if (i < NR * p / 100) i++; if (i < 1) i = 1; printf "%.6g", x[i] / 1000 }'
 }
+# apps_cpu_ns: CPU time (ns, /proc/PID/task/*/schedstat: exact, not tick
+# samples) of every thread of every running realapp.
+apps_cpu_ns() {
+    local d
+    d=$(grep -lx realapp /proc/[0-9]*/comm 2>/dev/null | sed 's,/comm$,,')
+    [[ -n $d ]] || { echo 0; return; }
+    for p in $d; do cat "$p"/task/*/schedstat 2>/dev/null; done | awk '{ t += $1 } END { printf "%.0f\n", t }'
+}
 minus() { is_num "$1" && is_num "$2" && awk -v a="$1" -v b="$2" 'BEGIN{printf "%.6g", a - b}' || echo n/a; }
 # timed CMD...: runs one lttng command, prints its wall time in ms (FAIL on error).
 timed() {
@@ -135,7 +143,7 @@ apps_rows=() flood_rows=() floor_rows=()
 declare -A FLOOR_P50 FLOOR_P99
 
 scenario_apps() {
-    local name=apps-$D-r$REP file rss0 fds0 cpu0 rss1 fds1 cpu1 reached p50 p99 c0 c1
+    local name=apps-$D-r$REP file rss0 fds0 cpu0 rss1 fds1 cpu1 reached p50 p99 c0 c1 a0 a1
     file=$OUT/$name.mains
     "${D}_start"
     sleep 0.5
@@ -156,9 +164,9 @@ scenario_apps() {
     local t_create t_enable t_start t_stop t_destroy above50 above99 cpu_start
     t_create=$(timed create "$name" --output="$work/traces/$name")
     t_enable=$(timed enable-event -u -a)
-    c0=$(daemon_cpu_ticks)
+    c0=$(daemon_cpu_ticks) a0=$(apps_cpu_ns)
     t_start=$(timed start)
-    c1=$(daemon_cpu_ticks)
+    c1=$(daemon_cpu_ticks) a1=$(apps_cpu_ns)
     t_stop=$(timed stop)
     t_destroy=$(timed destroy)
     kill -TERM "$LAUNCH_PID"; wait "$LAUNCH_PID" || true
@@ -180,6 +188,7 @@ scenario_apps() {
     rec apps "N=$APPS" "enable-event -u -a (ms)" "$t_enable"
     rec apps "N=$APPS" "start (ms)" "$t_start"
     rec apps "N=$APPS" "daemon CPU for start per app (ms)" "$cpu_start"
+    rec apps "N=$APPS" "apps' own CPU during start, per app (ms)" "$(awk -v a="$a0" -v b="$a1" -v n="$reached" 'BEGIN{ if (n > 0) printf "%.6g", (b - a) / 1e6 / n; else print "n/a" }')"
     rec apps "N=$APPS" "stop (ms)" "$t_stop"
     rec apps "N=$APPS" "destroy (ms)" "$t_destroy"
     apps_rows+=("| $D | $REP | $reached/$APPS | $p50 | $p99 | $above50 | $above99 | $rss0 | $rss1 | $rss_app | $fds0 | $fds1 | $fds_app | $cpu_app | $t_create | $t_enable | $t_start | $cpu_start | $t_stop | $t_destroy | $(load1) |")

@@ -1533,8 +1533,10 @@ fn drain(
 }
 
 /// Drains the streams at `tokens` (all ready) like `drain`, one packet of
-/// each per round, the round's writes in parallel: with O_DIRECT each
-/// write waits for the disk, and a disk takes several requests at once.
+/// each per round, the round's writes in parallel: each write copies its
+/// packet into the page cache and may wait for the disk (`output::settle`);
+/// on a machine busy with the apps' writers, two copying threads get two
+/// shares of the CPUs.
 /// Library calls stay on this thread; only the writes (on distinct files,
 /// from sub-buffers held until they return) run on helper threads.
 /// Returns the first error (each is logged).

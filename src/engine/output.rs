@@ -216,8 +216,6 @@ pub(crate) struct StreamFile {
     offset: u64,
     /// Bytes before this offset are on disk and out of the page cache.
     settled: u64,
-    /// The file is open with O_DIRECT (see `write_packet`).
-    direct: bool,
     index: Option<(PathBuf, File)>,
     owner: Option<FileOwner>,
     split: Option<Split>,
@@ -239,14 +237,22 @@ fn data_files(
     Ok((path.clone(), create_file(&path, owner)?, (idx_path, idx)))
 }
 
-/// The buffered path (a file system without O_DIRECT, or memory not on
-/// page boundaries) keeps a trace out of the page cache as lttng-consumerd
-/// does: starts writing back what was just written (`[start, end)`), waits
-/// until every byte before `start` is on disk and drops its pages; returns
-/// the new settled offset. Without this, a flood fills the page cache with
-/// dirty trace pages until the kernel throttles the writer (and evicts the
-/// apps' own cache); each copy also lands in a fresh page instead of one
-/// just freed. Only hints: a failure loses no data, so it is ignored.
+/// Packets of a stream whose writeback may still be in flight: the depth
+/// of the disk's queue for one stream. lttng-consumerd keeps about one (it
+/// waits for the packet before the one it just wrote); eight let the disk
+/// take several requests of a stream at once (figures in ARCHITECTURE.md).
+/// The cost: up to eight packets of a stream stay in the page cache.
+const WRITEBACK_DEPTH: u64 = 8;
+
+/// Keeps a trace out of the page cache as lttng-consumerd does, with a
+/// deeper window: starts writing back what was just written (`[start,
+/// end)`), then waits until every byte more than `WRITEBACK_DEPTH` packets
+/// back is on disk and drops its pages; returns the new settled offset.
+/// Without this, a flood fills the page cache with dirty trace pages until
+/// the kernel throttles the writer (and evicts the apps' own cache); each
+/// copy also lands in a fresh page instead of one just freed. Only hints: a
+/// failure loses no data (the kernel still writes the pages back), so it
+/// is ignored.
 fn settle(file: &File, settled: u64, start: u64, end: u64) -> u64 {
     use std::os::fd::AsRawFd;
     let range = |a: u64, b: u64| Some((i64::try_from(a).ok()?, i64::try_from(b - a).ok()?));
@@ -256,7 +262,8 @@ fn settle(file: &File, settled: u64, start: u64, end: u64) -> u64 {
     // SAFETY: sync_file_range only reads its integer arguments; the fd is
     // open for as long as `file` is borrowed.
     unsafe { libc::sync_file_range(file.as_raw_fd(), at, n, libc::SYNC_FILE_RANGE_WRITE) };
-    let Some((from, len)) = range(settled, start).filter(|&(_, len)| len > 0) else {
+    let upto = end.saturating_sub(WRITEBACK_DEPTH * (end - start));
+    let Some((from, len)) = range(settled, upto.max(settled)).filter(|&(_, len)| len > 0) else {
         return settled;
     };
     let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
@@ -267,32 +274,10 @@ fn settle(file: &File, settled: u64, start: u64, end: u64) -> u64 {
     let _ = rustix::fs::fadvise(
         file,
         settled,
-        std::num::NonZeroU64::new(start - settled),
+        std::num::NonZeroU64::new(upto - settled),
         rustix::fs::Advice::DontNeed,
     );
-    start
-}
-
-/// Turns O_DIRECT on or off on an open file; true when it is now on.
-fn set_direct(file: &File, on: bool) -> bool {
-    use rustix::fs::OFlags;
-    let Ok(flags) = rustix::fs::fcntl_getfl(file) else {
-        return false;
-    };
-    let flags = if on {
-        flags | OFlags::DIRECT
-    } else {
-        flags - OFlags::DIRECT
-    };
-    rustix::fs::fcntl_setfl(file, flags).is_ok() && on
-}
-
-/// A write O_DIRECT takes everywhere: memory, length and file offset all on
-/// page boundaries (lttng-ust pads every packet to the page size, and its
-/// sub-buffers are page-aligned in their mapping).
-fn direct_ok(bytes: &[u8], offset: u64) -> bool {
-    let page = crate::ustctl::channel::page_size();
-    (bytes.as_ptr() as u64) % page == 0 && bytes.len() as u64 % page == 0 && offset % page == 0
+    upto
 }
 
 impl StreamFile {
@@ -316,13 +301,11 @@ impl StreamFile {
             None => name.to_owned(),
         };
         let (path, file, index) = data_files(dir, &first, owner)?;
-        let direct = set_direct(&file, true);
         Ok(Self {
             path,
             file,
             offset: 0,
             settled: 0,
-            direct,
             index: Some(index),
             owner,
             split,
@@ -359,7 +342,6 @@ impl StreamFile {
         let (path, file, index) = data_files(&sp.dir, &name, self.owner)?;
         (self.path, self.file, self.index, self.offset) = (path, file, Some(index), 0);
         self.settled = 0;
-        self.direct = set_direct(&self.file, true);
         Ok(())
     }
 
@@ -371,7 +353,6 @@ impl StreamFile {
             path,
             offset: 0,
             settled: 0,
-            direct: false,
             index: None,
             owner,
             split: None,
@@ -389,7 +370,6 @@ impl StreamFile {
             path,
             offset: 0,
             settled: 0,
-            direct: false,
             index: None,
             owner,
             split: None,
@@ -397,61 +377,25 @@ impl StreamFile {
     }
 
     /// Appends one packet; the index entry gets the packet's file offset.
-    /// A data file is written with O_DIRECT where the file system takes it
-    /// and the packet is on page boundaries (always, for a mapped
-    /// sub-buffer): the disk reads the packet straight from the ring
-    /// buffer, with no copy into the page cache and none of its per-page
-    /// bookkeeping (a flood: 3.4x less consumer CPU per GB than
-    /// lttng-consumerd's buffered writes, ARCHITECTURE.md). Otherwise
-    /// the file falls back to buffered writes for good (`settle`).
+    /// Data files are written through the page cache and kept out of it
+    /// (`settle`).
     pub(crate) fn write_packet(
         &mut self,
         bytes: &[u8],
         mut index: PacketIndex,
     ) -> UstCtlResult<()> {
         self.next_file_for(bytes.len() as u64)?;
-        if self.direct && !direct_ok(bytes, self.offset) {
-            self.buffered();
-        }
-        let mut done = 0;
-        while done < bytes.len() {
-            match self.file.write(&bytes[done..]) {
-                Ok(0) => {
-                    return Err(UstCtlError::file(&self.path)(
-                        std::io::ErrorKind::WriteZero.into(),
-                    ))
-                }
-                Ok(n) => done += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                // A file system that took O_DIRECT but refuses this write
-                // (alignment stricter than a page): buffered from now on.
-                Err(e) if self.direct && e.raw_os_error() == Some(libc::EINVAL) => self.buffered(),
-                Err(e) => return Err(UstCtlError::file(&self.path)(e)),
-            }
-            if self.direct
-                && done < bytes.len()
-                && !direct_ok(&bytes[done..], self.offset + done as u64)
-            {
-                self.buffered();
-            }
-        }
+        self.file
+            .write_all(bytes)
+            .map_err(UstCtlError::file(&self.path))?;
         index.offset = self.offset;
         self.offset += bytes.len() as u64;
         if let Some((path, idx)) = self.index.as_mut() {
             idx.write_all(&index.encode())
                 .map_err(UstCtlError::file(path))?;
         }
-        if !self.direct {
-            self.settled = settle(&self.file, self.settled, index.offset, self.offset);
-        }
+        self.settled = settle(&self.file, self.settled, index.offset, self.offset);
         Ok(())
-    }
-
-    /// Leaves O_DIRECT for good: the page cache path, with `settle`.
-    fn buffered(&mut self) {
-        set_direct(&self.file, false);
-        self.direct = false;
-        self.settled = self.offset;
     }
 
     /// Deletes the file and its index: a stream the trace's metadata does
@@ -578,86 +522,43 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn written_packets_leave_the_page_cache() {
+    fn target_dir(what: &str) -> PathBuf {
         // Under target/, on the build's file system: a tmpfs (often /tmp)
         // cannot drop pages, a disk file system must.
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("target")
-            .join(format!("ustd-pagecache-{}", std::process::id()));
-        let len = 64 * 1024;
-        let mut f = StreamFile::data(&dir, "c_0", None, FileSplit::default()).unwrap();
-        for n in 0..4u8 {
-            // One byte into a heap buffer: never on a page boundary, so
-            // the buffered path.
-            let buf = vec![n; len + 1];
-            f.write_packet(&buf[1..], PacketIndex::default()).unwrap();
-        }
-        assert!(!f.direct);
-        let resident = resident_per_packet(&dir.join("c_0"), 4, len);
-        std::fs::remove_dir_all(&dir).unwrap();
-        // Each write drops the packet before it: all but the last are out.
-        assert_eq!(
-            &resident[..3],
-            &[0, 0, 0],
-            "resident pages per packet: {resident:?}"
-        );
-    }
-
-    /// Page-aligned memory, as a mapped sub-buffer is.
-    #[repr(C, align(4096))]
-    struct Page([u8; 4096]);
-
-    fn target_dir(what: &str) -> PathBuf {
-        // On the build's file system: a disk, which takes O_DIRECT.
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("target")
             .join(format!("ustd-{what}-{}", std::process::id()))
     }
 
     #[test]
-    fn aligned_packets_never_enter_the_page_cache() {
-        assert_eq!(crate::ustctl::channel::page_size(), 4096);
-        let dir = target_dir("direct");
+    fn packets_past_the_writeback_window_leave_the_page_cache() {
+        let dir = target_dir("pagecache");
+        let len = 64 * 1024;
+        let n = 2 * WRITEBACK_DEPTH as usize;
         let mut f = StreamFile::data(&dir, "c_0", None, FileSplit::default()).unwrap();
-        let pages: Vec<Page> = (0..4u8).map(|n| Page([n; 4096])).collect();
-        for p in &pages {
-            f.write_packet(&p.0, PacketIndex::default()).unwrap();
+        for k in 0..n {
+            f.write_packet(&vec![k as u8; len], PacketIndex::default())
+                .unwrap();
         }
-        assert!(f.direct, "O_DIRECT refused on {}", dir.display());
-        let resident = resident_per_packet(&dir.join("c_0"), 4, 4096);
-        let data = std::fs::read(dir.join("c_0")).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        // Not even the last packet: the disk read it from our memory.
-        assert_eq!(resident, [0, 0, 0, 0]);
-        let want: Vec<u8> = (0..4u8).flat_map(|n| [n; 4096]).collect();
-        assert!(data == want, "file content differs");
-    }
-
-    #[test]
-    fn an_unaligned_packet_falls_back_to_buffered_writes_in_order() {
-        let dir = target_dir("fallback");
-        let mut f = StreamFile::data(&dir, "c_0", None, FileSplit::default()).unwrap();
-        let page = Page([1; 4096]);
-        f.write_packet(&page.0, PacketIndex::default()).unwrap();
-        assert!(f.direct);
-        let odd = vec![2u8; 4097];
-        f.write_packet(&odd[1..], PacketIndex::default()).unwrap();
-        assert!(!f.direct);
-        // Aligned again: stays buffered (one path per file from here on).
-        f.write_packet(&Page([3; 4096]).0, PacketIndex::default())
-            .unwrap();
-        assert!(!f.direct);
+        let resident = resident_per_packet(&dir.join("c_0"), n, len);
         let data = std::fs::read(dir.join("c_0")).unwrap();
         let idx = std::fs::read(dir.join("index/c_0.idx")).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
-        let want: Vec<u8> = [1u8, 2, 3].iter().flat_map(|&n| [n; 4096]).collect();
+        // The last WRITEBACK_DEPTH packets may still be in flight; every
+        // one before them was waited for and dropped.
+        let out = n - WRITEBACK_DEPTH as usize;
+        assert_eq!(f.settled, (out * len) as u64);
+        assert!(
+            resident[..out].iter().all(|&r| r == 0),
+            "resident pages per packet: {resident:?}"
+        );
+        let want: Vec<u8> = (0..n).flat_map(|k| vec![k as u8; len]).collect();
         assert!(data == want, "file content differs");
         let offset = |k: usize| {
             let at = INDEX_HEADER_LEN + k * INDEX_ENTRY_LEN;
             u64::from_be_bytes(idx[at..at + 8].try_into().unwrap())
         };
-        assert_eq!([offset(0), offset(1), offset(2)], [0, 4096, 8192]);
+        assert!((0..n).all(|k| offset(k) == (k * len) as u64));
     }
 
     #[test]
