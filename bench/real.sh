@@ -19,8 +19,9 @@
 #   apps   N real apps forked first, released together. Each prints its time
 #          from exec to main() (lttng-ust's constructors wait for the
 #          daemon's registration, up to 3 s). Measured with no daemon (the
-#          floor), with lttng-sessiond and with ustd, interleaved; "above the
-#          floor" subtracts the same repetition's floor. With the N apps
+#          floor), with lttng-sessiond and with ustd, interleaved: each
+#          daemon's run comes right after a floor of its own, which "above
+#          the floor" subtracts. With the N apps
 #          registered: daemon RSS, fds and CPU per app; then `create`,
 #          `enable-event -u -a`, `start`, `stop`, `destroy` wall times and the
 #          daemon CPU of `start` per app.
@@ -143,7 +144,7 @@ apps_rows=() flood_rows=() floor_rows=()
 declare -A FLOOR_P50 FLOOR_P99
 
 scenario_apps() {
-    local name=apps-$D-r$REP file rss0 fds0 cpu0 rss1 fds1 cpu1 reached p50 p99 c0 c1 a0 a1
+    local name=apps-$D${FLOOR_FOR:+-for-$FLOOR_FOR}-r$REP file rss0 fds0 cpu0 rss1 fds1 cpu1 reached p50 p99 c0 c1 a0 a1
     file=$OUT/$name.mains
     "${D}_start"
     sleep 0.5
@@ -153,8 +154,8 @@ scenario_apps() {
     reached=$(grep -c '^main ' "$file" || true)
     p50=$(pct "$file" 50) p99=$(pct "$file" 99)
     if [[ $D == none ]]; then
-        FLOOR_P50[$REP]=$p50 FLOOR_P99[$REP]=$p99
-        floor_rows+=("| $REP | $APPS | $reached | $p50 | $p99 | $(pct "$file" 100) | $(load1) |")
+        FLOOR_P50[$REP-$FLOOR_FOR]=$p50 FLOOR_P99[$REP-$FLOOR_FOR]=$p99
+        floor_rows+=("| $REP | $FLOOR_FOR | $APPS | $reached | $p50 | $p99 | $(pct "$file" 100) | $(load1) |")
         kill -TERM "$LAUNCH_PID"; wait "$LAUNCH_PID" || true
         log "apps none rep $REP: floor p50 $p50 ms, p99 $p99 ms"
         return
@@ -171,7 +172,7 @@ scenario_apps() {
     t_destroy=$(timed destroy)
     kill -TERM "$LAUNCH_PID"; wait "$LAUNCH_PID" || true
     "${D}_stop"
-    above50=$(minus "$p50" "${FLOOR_P50[$REP]:-n/a}") above99=$(minus "$p99" "${FLOOR_P99[$REP]:-n/a}")
+    above50=$(minus "$p50" "${FLOOR_P50[$REP-$D]:-n/a}") above99=$(minus "$p99" "${FLOOR_P99[$REP-$D]:-n/a}")
     cpu_start=$(cpu_ms_per_app "$c0" "$c1" "$reached")
     local rss_app fds_app cpu_app
     rss_app=$(per_app "$rss0" "$rss1" "$reached") fds_app=$(per_app "$fds0" "$fds1" "$reached")
@@ -313,12 +314,25 @@ scenario_relay() {
 }
 
 RUN_DAEMONS=($DAEMONS)
+# The daemons in the given order in odd repetitions, reversed in even ones.
+rep_order() {
+    if ((REP % 2)); then printf '%s\n' "${RUN_DAEMONS[@]}"; else printf '%s\n' "${RUN_DAEMONS[@]}" | tac; fi
+}
 LOAD_BEFORE=$(cat /proc/loadavg)
 T0=$(now_ns)
 for REP in $(seq "$REPS"); do
     for s in $SCENARIOS; do
         case $s in
-            apps) for D in none "${RUN_DAEMONS[@]}"; do scenario_apps; done ;;
+            apps)
+                # Each daemon's run right after a floor of its own (no
+                # daemon), the daemons' order alternating as below: the
+                # floor drifts with the machine's state (writeback of the
+                # previous floods, page cache), and a floor taken next to
+                # a run is the one to subtract.
+                for D in $(rep_order); do
+                    FLOOR_FOR=$D D=none scenario_apps
+                    FLOOR_FOR= scenario_apps
+                done ;;
             flood | relay)
                 if [[ $s == flood ]]; then
                     MEMCPY[$REP]=$("$bin/memcpy" 1)
@@ -329,9 +343,7 @@ for REP in $(seq "$REPS"); do
                 # a flood leaves the disk (and the host under a VM's disk)
                 # busy writing back after it, which a fixed order would
                 # always charge to the same daemon.
-                order=("${RUN_DAEMONS[@]}")
-                ((REP % 2)) || order=($(printf '%s\n' "${RUN_DAEMONS[@]}" | tac))
-                for D in "${order[@]}"; do "scenario_$s"; done ;;
+                for D in $(rep_order); do "scenario_$s"; done ;;
             *) echo "real.sh: unknown scenario $s" >&2; exit 1 ;;
         esac
     done
@@ -383,8 +395,8 @@ done
 echo
 echo "### No daemon: the floor (every run)"
 echo
-echo "| rep | apps | reached main | time to main p50 (ms) | p99 (ms) | max (ms) | load |"
-echo "|---|---|---|---|---|---|---|"
+echo "| rep | taken just before | apps | reached main | time to main p50 (ms) | p99 (ms) | max (ms) | load |"
+echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${floor_rows[@]}"
 echo
 echo "### $APPS real apps (every run; times in ms)"
