@@ -318,3 +318,75 @@ fn relayd_killed_mid_session() {
     ok(&w, &["destroy", "l"]);
     assert!(d.alive());
 }
+
+/// A relayd that stops reading (here: SIGSTOP) costs events the apps
+/// discard and count, as with lttng-consumerd, never whole packets dropped
+/// by the consumer: every event the app emitted is read at the relayd or
+/// counted discarded. Meanwhile the session's consumer, holding its
+/// streams back instead of blocking on the network, still answers.
+#[test]
+fn paused_relayd_costs_counted_events_not_packets() {
+    let w = World::builder().without_daemon();
+    let relayd = Relayd::start(&w);
+    let _d = Sessiond::ustd(&w);
+    ok(&w, &["create", "p", "--set-url", &relayd.url()]);
+    // Small sub-buffers: many packets, so a consumer that dropped what its
+    // relayd queue cannot take would drop some.
+    ok(
+        &w,
+        &[
+            "enable-channel",
+            "-u",
+            "c",
+            "-s",
+            "p",
+            "--discard",
+            "--subbuf-size",
+            "4k",
+            "--num-subbuf",
+            "8",
+        ],
+    );
+    ok(
+        &w,
+        &["enable-event", "-u", "-s", "p", "-c", "c", "ustd_fixture:*"],
+    );
+    ok(&w, &["start", "p"]);
+    // The buffers and their streams at the relayd exist before the pause
+    // (announcing a stream to a stopped relayd is a failed call).
+    let (_, first) = run_app(&w, &["-n", "10", "-e", "all"]);
+    relayd.signal(libc::SIGSTOP);
+    // Far more than the ring buffers, the relayd queue and the sockets
+    // hold. The pause stays well under the relayd calls' 5 s deadline.
+    let (_, n) = run_app(&w, &["-n", "100000", "-e", "all"]);
+    let n = first + n;
+    let t = Instant::now();
+    let held = ok_with(ustd_cli, &w, &["list", "p", "--json"]);
+    let answered = t.elapsed();
+    relayd.signal(libc::SIGCONT);
+    // The consumer answers from its loop (ms); a consumer blocked on the
+    // paused relayd would answer only after it resumed.
+    assert!(
+        answered < Duration::from_millis(500),
+        "{answered:?}: {held}"
+    );
+    ok(&w, &["stop", "p"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&ok_with(ustd_cli, &w, &["list", "p", "--json"])).unwrap();
+    assert_eq!(json["relay"]["packets_lost"], 0, "{json}");
+    let discarded = json["buffers"]["c"]["discarded_events"].as_u64().unwrap() as usize;
+    assert!(discarded > 0, "the pause filled the buffers: {json}");
+    let dir = relayd
+        .session_dir("p")
+        .join("ust/uid")
+        .join(euid().to_string())
+        .join("64-bit");
+    check_indexes(&dir);
+    let read = fixture_events(&read_trace(&dir));
+    assert_eq!(
+        read + discarded,
+        n,
+        "read {read}, discarded {discarded}: {json}"
+    );
+    ok(&w, &["destroy", "p"]);
+}

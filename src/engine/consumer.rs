@@ -9,7 +9,7 @@
 //! `ust/uid/<uid>/64-bit`; per-PID: one per app). Its channels' streams go
 //! to `<dir>/<channel>_<cpu>` with `<dir>/index/<channel>_<cpu>.idx`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -210,6 +210,9 @@ impl Consumer {
             epoll::EventFlags::IN,
         )
         .map_err(|e| UstCtlError::io("epoll_ctl")(e.into()))?;
+        if let Some(n) = &net {
+            n.set_waker(wake.clone());
+        }
         let (tx, rx) = unbounded();
         let size = Arc::new(SizeWatch::default());
         let worker = Worker {
@@ -224,6 +227,7 @@ impl Consumer {
             slots: Vec::new(),
             free: Vec::new(),
             net,
+            held_back: false,
         };
         let thread = std::thread::Builder::new()
             .name(format!("ustd-consumer-{label}"))
@@ -617,6 +621,10 @@ struct Worker {
     /// The relayd output, for a network session.
     net: Option<NetSink>,
     size: Arc<SizeWatch>,
+    /// A drain left streams for want of room in the relayd queue: they are
+    /// drained again on the next wake-up (the relayd worker's, when half
+    /// the queue is free).
+    held_back: bool,
 }
 
 // SAFETY: the stream pointers inside `DataStream` belong to `Buffers` held
@@ -670,6 +678,15 @@ impl Worker {
                 } else {
                     ready.push((token as usize, ev.flags));
                 }
+            }
+            if std::mem::take(&mut self.held_back) {
+                let known = ready.iter().map(|&(t, _)| t).collect::<HashSet<_>>();
+                let empty = epoll::EventFlags::empty();
+                ready.extend(
+                    (0..self.slots.len())
+                        .filter(|t| self.slots[*t].is_some() && !known.contains(t))
+                        .map(|t| (t, empty)),
+                );
             }
             if !ready.is_empty() {
                 self.on_streams_ready(&ready);
@@ -980,7 +997,12 @@ impl Worker {
             }
         }
         // Errors are logged; the stream is retried on its next wake-up.
-        let _ = drain_together(&self.ctl, &mut self.slots, &chosen);
+        let _ = drain_together(
+            &self.ctl,
+            &mut self.slots,
+            &chosen,
+            Some(&mut self.held_back),
+        );
         for &(token, flags) in ready {
             let Some(Some(ds)) = self.slots.get_mut(token) else {
                 continue;
@@ -1040,7 +1062,7 @@ impl Worker {
             }
         }
         // Every stream now ends with a delivered packet: drained together.
-        if let Some(e) = drain_together(&self.ctl, &mut self.slots, &flushed) {
+        if let Some(e) = drain_together(&self.ctl, &mut self.slots, &flushed, None) {
             first_err.get_or_insert(e);
         }
         for (_, t) in self
@@ -1058,7 +1080,8 @@ impl Worker {
     fn switch(&mut self, trace: u64) -> UstCtlResult<()> {
         let mut first_err = None;
         for ds in self.slots.iter_mut().flatten().filter(|d| d.trace == trace) {
-            if let Err(e) = switch_stream(&self.ctl, ds) {
+            // Not a barrier: what finds no room waits in the ring.
+            if let Err(e) = switch_stream(&self.ctl, ds, Some(&mut self.held_back)) {
                 first_err.get_or_insert(e);
             }
         }
@@ -1089,11 +1112,21 @@ impl Worker {
         let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
         let now = (now.tv_sec as u64) * 1_000_000_000 + now.tv_nsec as u64;
         for ds in self.slots.iter_mut().flatten().filter(|d| !d.watch.stalled) {
+            if !ds.out.has_room() {
+                // Packets wait in the ring: no beacon may claim the stream
+                // idle up to now.
+                self.held_back = true;
+                continue;
+            }
             let s = ds.stream.as_ptr();
             // SAFETY: live stream; producer_active = 1 closes the current
             // sub-buffer only if it holds events (writers may be active).
-            let r = check("flush_buffer", unsafe { (self.ctl.api.flush_buffer)(s, 1) })
-                .and_then(|_| drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats));
+            let r = check("flush_buffer", unsafe { (self.ctl.api.flush_buffer)(s, 1) }).and_then(
+                |_| {
+                    let held = Some(&mut self.held_back);
+                    drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats, held)
+                },
+            );
             match (r, ds.out.net()) {
                 (Ok(0), Some(n)) => {
                     let mut class = 0u64;
@@ -1128,7 +1161,8 @@ impl Worker {
                 continue;
             };
             let pending = produced.wrapping_sub(consumed) as i64 >= ds.subbuf as i64;
-            if !pending || consumed != ds.watch.consumed {
+            // Held back by the relayd queue is not stalled.
+            if !pending || consumed != ds.watch.consumed || ds.out.backpressured() {
                 if ds.watch.stalled {
                     tracing::info!(file = %ds.out.path().display(), "stalled stream moves again");
                 }
@@ -1140,7 +1174,8 @@ impl Worker {
             }
             ds.watch.probed = now;
             // The wake-up may only be late: read what can be read.
-            if let Err(e) = drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats) {
+            let held = Some(&mut self.held_back);
+            if let Err(e) = drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats, held) {
                 tracing::warn!(file = %ds.out.path().display(), error = %e, "draining stream failed");
             }
             match positions(&self.ctl, ds.stream) {
@@ -1233,7 +1268,7 @@ impl Worker {
         let moved = |dir: &Path| root.join(dir.strip_prefix(&from).unwrap_or(dir));
         let mut first_err = None;
         for ds in self.slots.iter_mut().flatten() {
-            if let Err(e) = switch_stream(&self.ctl, ds) {
+            if let Err(e) = switch_stream(&self.ctl, ds, None) {
                 first_err.get_or_insert(e);
             }
         }
@@ -1300,7 +1335,7 @@ impl Worker {
             let r = check("flush_buffer", unsafe {
                 (self.ctl.api.flush_buffer)(ds.stream.as_ptr(), 0)
             })
-            .and_then(|_| drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats));
+            .and_then(|_| drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats, None));
             if let Err(e) = r {
                 first_err.get_or_insert(e);
             }
@@ -1428,7 +1463,7 @@ impl Trace {
             check("flush_buffer", unsafe {
                 (ctl.api.flush_buffer)(stream.as_ptr(), 1)
             })?;
-            drain(ctl, stream, &mut m.out, &mut StreamStats::default())?;
+            drain(ctl, stream, &mut m.out, &mut StreamStats::default(), None)?;
         }
         Ok(())
     }
@@ -1461,7 +1496,11 @@ fn positions(ctl: &UstCtl, stream: NonNull<RawStream>) -> UstCtlResult<(u64, u64
 
 /// Closes the stream's current sub-buffer if it holds data (safe with
 /// live writers) and drains what is readable, unless the stream is stalled.
-fn switch_stream(ctl: &UstCtl, ds: &mut DataStream) -> UstCtlResult<usize> {
+fn switch_stream(
+    ctl: &UstCtl,
+    ds: &mut DataStream,
+    held_back: Option<&mut bool>,
+) -> UstCtlResult<usize> {
     // SAFETY: live stream; producer_active = 1 switches only a sub-buffer
     // holding data, concurrently with writers.
     check("flush_buffer", unsafe {
@@ -1470,7 +1509,7 @@ fn switch_stream(ctl: &UstCtl, ds: &mut DataStream) -> UstCtlResult<usize> {
     if ds.watch.stalled {
         return Ok(0);
     }
-    drain(ctl, ds.stream, &mut ds.out, &mut ds.stats)
+    drain(ctl, ds.stream, &mut ds.out, &mut ds.stats, held_back)
 }
 
 /// See [`Worker::salvage`].
@@ -1501,16 +1540,25 @@ fn salvage_stream(ctl: &UstCtl, ds: &mut DataStream) -> UstCtlResult<()> {
     Ok(())
 }
 
-/// Reads every available sub-buffer of `stream` into `out`.
+/// Reads every available sub-buffer of `stream` into `out`; with
+/// `held_back`, stops early when `out` has no room (see `drain_together`).
 fn drain(
     ctl: &UstCtl,
     stream: NonNull<RawStream>,
     out: &mut impl PacketSink,
     stats: &mut StreamStats,
+    held_back: Option<&mut bool>,
 ) -> UstCtlResult<usize> {
     let s = stream.as_ptr();
     let mut packets = 0;
+    let mut held_back = held_back;
     loop {
+        if let Some(h) = held_back.as_deref_mut() {
+            if !out.has_room() {
+                *h = true;
+                return Ok(packets);
+            }
+        }
         // SAFETY: `s` is a live stream used only by this thread.
         let rc = unsafe { (ctl.api.get_next_subbuf)(s) };
         if rc == -libc::EAGAIN || rc == -libc::ENODATA {
@@ -1540,17 +1588,22 @@ fn drain(
 /// Library calls stay on this thread; only the writes (on distinct files,
 /// from sub-buffers held until they return) run on helper threads.
 /// Returns the first error (each is logged).
+///
+/// With `held_back`, a stream whose output has no room (the relayd queue,
+/// `StreamOut::has_room`) is left for now and `held_back` set; without,
+/// every packet is taken and a full queue is waited for (a flush).
 fn drain_together(
     ctl: &UstCtl,
     slots: &mut [Option<DataStream>],
     tokens: &[usize],
+    mut held_back: Option<&mut bool>,
 ) -> Option<UstCtlError> {
     // At most PARALLEL_WRITES streams at a time (so as many writes in
     // flight, PARALLEL_WRITES - 1 helper threads): a stop's flush of
     // thousands of per-PID streams must not start a thread per stream.
     let mut first_err = None;
     for group in tokens.chunks(PARALLEL_WRITES) {
-        if let Some(e) = drain_group(ctl, slots, group) {
+        if let Some(e) = drain_group(ctl, slots, group, held_back.as_deref_mut()) {
             first_err.get_or_insert(e);
         }
     }
@@ -1564,6 +1617,7 @@ fn drain_group(
     ctl: &UstCtl,
     slots: &mut [Option<DataStream>],
     tokens: &[usize],
+    mut held_back: Option<&mut bool>,
 ) -> Option<UstCtlError> {
     let mut streams: Vec<&mut DataStream> = slots
         .iter_mut()
@@ -1579,6 +1633,13 @@ fn drain_group(
         for ((ds, live), held) in streams.iter_mut().zip(&mut live).zip(&mut held) {
             if !*live {
                 continue;
+            }
+            if let Some(h) = held_back.as_deref_mut() {
+                if !ds.out.has_room() {
+                    *h = true;
+                    *live = false;
+                    continue;
+                }
             }
             let s = ds.stream.as_ptr();
             // SAFETY: `s` is a live stream used only by this thread.

@@ -2,11 +2,16 @@
 //! metadata to a per-session relayd worker thread, which owns the
 //! [`RelaydSession`] (see ARCHITECTURE.md, "Network output").
 //!
-//! * The consumer never waits for the network: data packets (and live
-//!   beacons) go over a **bounded** channel with `try_send`; when it is full,
-//!   or the worker is gone, the packet is counted lost. Metadata and stream
-//!   announcements go over an unbounded channel: they are small, bounded by
-//!   the registry's text, and a trace without them is unreadable.
+//! * Data packets (and live beacons) go over a **bounded** channel. While
+//!   it is full the consumer leaves the session's ring buffers alone (the
+//!   apps then discard events and count them, as with lttng-consumerd,
+//!   instead of whole packets being dropped here) and the worker wakes it
+//!   once half the queue is free ([`NetSink::has_room`]). Only a flush
+//!   (stop, rotation, clear) waits for room, each packet at most
+//!   [`CALL_TIMEOUT`]; a packet that still finds no room, or no worker, is
+//!   counted lost. Metadata and stream announcements go over an unbounded
+//!   channel: they are small, bounded by the registry's text, and a trace
+//!   without them is unreadable.
 //! * The worker serves the control channel first, and again after taking
 //!   each data packet, so a stream is announced and the metadata that
 //!   precedes a packet reaches the relayd before that packet's index.
@@ -17,13 +22,14 @@
 //!   call is bounded by the client's per-call deadline, so nothing hangs.
 
 use std::collections::{HashMap, HashSet};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{bounded, select, unbounded, Receiver, SendTimeoutError, Sender};
 
 use super::output::{FileOwner, FileSplit, PacketIndex, StreamFile};
 use crate::core::net_output::{NetOutput, NetStats};
@@ -31,9 +37,12 @@ use crate::relayd::{RelaydError, RelaydSession, RelaydStream};
 use crate::relayd_wire::{CreateSession, Index, CHUNK_DELETE, CHUNK_MOVE_TO_COMPLETED};
 use crate::ustctl::UstCtlResult;
 
-/// Data packets queued for the relayd per session. With lttng's default
-/// 512 KiB sub-buffers that is at most 64 MiB in flight.
-pub const DATA_QUEUE: usize = 128;
+/// Data packets queued for the relayd per session: enough to keep its
+/// socket busy while the consumer is woken (at half). Past it, packets
+/// wait in the apps' ring buffers, whose size the user chose; with lttng's
+/// default 512 KiB sub-buffers this is at most 8 MiB of copies, all sent
+/// before `stop` returns.
+pub const DATA_QUEUE: usize = 16;
 /// Deadline of each relayd call (connect, each command, each packet).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long `stop` waits for the relayd to hold everything.
@@ -48,6 +57,10 @@ struct Counters {
     packets_lost: AtomicU64,
     metadata_bytes_lost: AtomicU64,
     error: Mutex<Option<String>>,
+    /// The consumer found the data queue full and waits for room.
+    want_room: AtomicBool,
+    /// The consumer thread's wake-up eventfd.
+    waker: OnceLock<Arc<OwnedFd>>,
 }
 
 impl Counters {
@@ -153,6 +166,33 @@ impl NetSink {
         }
     }
 
+    /// The consumer thread's eventfd, written when the data queue has room
+    /// again after [`NetSink::has_room`] found none.
+    pub(crate) fn set_waker(&self, fd: Arc<OwnedFd>) {
+        let _ = self.counters.waker.set(fd);
+    }
+
+    /// Whether the data queue takes a packet now. When it does not, the
+    /// worker is asked to wake the consumer once half of it is free; the
+    /// queue is looked at again after asking (the worker may have emptied
+    /// it in between and seen no request). Only the consumer thread sends
+    /// packets, so room found here is still there when it sends.
+    pub(crate) fn has_room(&self) -> bool {
+        if !self.data.is_full() {
+            return true;
+        }
+        self.counters.want_room.store(true, Ordering::SeqCst);
+        // Pairs with the worker's fence after each take: either it sees
+        // the request, or this sees its take.
+        fence(Ordering::SeqCst);
+        !self.data.is_full()
+    }
+
+    /// Whether the data queue is full (no request made).
+    pub(crate) fn is_full(&self) -> bool {
+        self.data.is_full()
+    }
+
     /// Publishes the streams announced so far (live viewers see them).
     pub(crate) fn streams_sent(&self) {
         let _ = self.ctrl.send(Ctrl::StreamsSent);
@@ -220,9 +260,11 @@ impl NetStream {
             content: bytes[..len].to_vec(),
             index,
         };
-        match self.sink.data.try_send(d) {
+        // Room was checked before the sub-buffer was taken, except in a
+        // flush, which waits for it (bounded: the relayd is slow or stuck).
+        match self.sink.data.send_timeout(d, CALL_TIMEOUT) {
             Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+            Err(SendTimeoutError::Timeout(_) | SendTimeoutError::Disconnected(_)) => {
                 c.lost();
                 self.lost.fetch_add(1, Ordering::Relaxed);
             }
@@ -295,6 +337,15 @@ impl StreamOut {
         })
     }
 
+    /// Held back by a full queue to the relayd (a stream waiting for
+    /// room, not a stalled one).
+    pub(crate) fn backpressured(&self) -> bool {
+        match self {
+            StreamOut::File(_) => false,
+            StreamOut::Net(n) => n.sink.is_full(),
+        }
+    }
+
     pub(crate) fn net(&self) -> Option<&NetStream> {
         match self {
             StreamOut::Net(n) => Some(n),
@@ -331,6 +382,10 @@ impl StreamOut {
 pub(crate) trait PacketSink {
     fn write_packet(&mut self, bytes: &[u8], index: PacketIndex) -> UstCtlResult<()>;
     fn has_index(&self) -> bool;
+    /// Whether a packet may be taken from the ring buffer now.
+    fn has_room(&self) -> bool {
+        true
+    }
 }
 
 impl PacketSink for StreamFile {
@@ -356,6 +411,13 @@ impl PacketSink for StreamOut {
         match self {
             StreamOut::File(f) => f.has_index(),
             StreamOut::Net(n) => !n.metadata,
+        }
+    }
+    /// Always, for a file; see [`NetSink::has_room`].
+    fn has_room(&self) -> bool {
+        match self {
+            StreamOut::File(_) => true,
+            StreamOut::Net(n) => n.sink.has_room(),
         }
     }
 }
@@ -643,7 +705,10 @@ impl Worker {
                     Err(_) => break,
                 },
                 recv(self.data) -> d => match d {
-                    Ok(d) => if !self.serve_ctrl_then(d) { return },
+                    Ok(d) => {
+                        self.wake_consumer();
+                        if !self.serve_ctrl_then(d) { return }
+                    }
                     Err(_) => break,
                 },
             }
@@ -672,6 +737,21 @@ impl Worker {
             self.on_data(d);
         }
         true
+    }
+
+    /// Wakes the consumer that found the queue full, once half is free.
+    fn wake_consumer(&self) {
+        // Pairs with the fence in `NetSink::has_room`.
+        fence(Ordering::SeqCst);
+        let c = &self.counters;
+        if c.want_room.load(Ordering::SeqCst)
+            && self.data.len() <= DATA_QUEUE / 2
+            && c.want_room.swap(false, Ordering::SeqCst)
+        {
+            if let Some(fd) = c.waker.get() {
+                let _ = rustix::io::write(fd.as_ref(), &1u64.to_ne_bytes());
+            }
+        }
     }
 
     fn flush_data(&mut self) {
