@@ -22,7 +22,8 @@
 #          floor), with lttng-sessiond and with ustd, interleaved: each
 #          daemon's run comes right after a floor of its own, which "above
 #          the floor" subtracts. With the N apps
-#          registered: daemon RSS, fds and CPU per app; then `create`,
+#          registered: daemon RSS, fds and CPU per app (counted from after
+#          one warm-up app registered and left, the same for both daemons); then `create`,
 #          `enable-event -u -a`, `start`, `stop`, `destroy` wall times and the
 #          daemon CPU of `start` per app.
 #   flood  one app, FLOOD_THREADS threads each emitting one event
@@ -147,6 +148,12 @@ scenario_apps() {
     local name=apps-$D${FLOOR_FOR:+-for-$FLOOR_FOR}-r$REP file rss0 fds0 cpu0 rss1 fds1 cpu1 reached p50 p99 c0 c1 a0 a1
     file=$OUT/$name.mains
     "${D}_start"
+    # One app registers and leaves first: the daemon's registration code and
+    # data pages are then resident, a one-time cost that would otherwise be
+    # charged to the N apps' RSS (about 300 KiB of ustd's file-backed pages).
+    launch 1 "$OUT/$name.warmup" wait
+    wait_mains "$OUT/$name.warmup" 1 10 || log "apps $D rep $REP: the warm-up app did not reach main"
+    kill -TERM "$LAUNCH_PID"; wait "$LAUNCH_PID" || true
     sleep 0.5
     rss0=$(daemon_rss_kib) fds0=$(daemon_fds) cpu0=$(daemon_cpu_ticks)
     launch "$APPS" "$file" wait
