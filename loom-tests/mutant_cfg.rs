@@ -8,8 +8,9 @@
 // in RUSTFLAGS works too.
 
 /// The historical bugs the loom models must catch (see `loom-tests/`).
-const MUTANTS: [&str; 11] = [
+const MUTANTS: [&str; 12] = [
     "push_gate_load",
+    "room_blind_want",
     "attach_records_current",
     "teardown_early",
     "push_advance_early",

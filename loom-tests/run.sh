@@ -7,7 +7,7 @@
 #                         the deeper run documented in the README)
 #   MODELS                space-separated subset of: teardown metadata_push
 #                         reuse publication session_owner handover
-#                         job_queue buffer_sets push_gate (default: all)
+#                         job_queue buffer_sets push_gate room (default: all)
 #
 # Mutants are selected with USTD_MUTANT (read by the build scripts, which set
 # `--cfg ustd_mutant="..."`), so switching mutants rebuilds only ustd and
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 export RUSTFLAGS="--cfg ustd_loom"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/loom}"
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
-models="${MODELS:-teardown metadata_push reuse publication session_owner handover job_queue buffer_sets push_gate}"
+models="${MODELS:-teardown metadata_push reuse publication session_owner handover job_queue buffer_sets push_gate room}"
 
 # Model test file -> the mutants that reintroduce its historical bugs.
 declare -A mutant_of=(
@@ -31,6 +31,7 @@ declare -A mutant_of=(
     [job_queue]=close_drain_first
     [buffer_sets]="create_unchecked destroy_unserialized push_unserialized"
     [push_gate]=push_gate_load
+    [room]=room_blind_want
 )
 
 run_tests() { # <mutant or empty> <test file>

@@ -45,6 +45,7 @@ macro_rules! without_mutants {
                 ustd_mutant = "create_unchecked",
                 ustd_mutant = "destroy_unserialized",
                 ustd_mutant = "push_unserialized",
+                ustd_mutant = "room_blind_want",
             )))]
             $item
         )*

@@ -15,6 +15,7 @@ pub mod notify;
 pub mod pairing;
 pub mod push_gate;
 pub mod registry;
+pub mod room;
 pub mod rotation;
 pub mod session;
 pub mod snapshot;

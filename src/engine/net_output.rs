@@ -6,7 +6,7 @@
 //!   it is full the consumer leaves the session's ring buffers alone (the
 //!   apps then discard events and count them, as with lttng-consumerd,
 //!   instead of whole packets being dropped here) and the worker wakes it
-//!   once half the queue is free ([`NetSink::has_room`]). Only a flush
+//!   once half the queue is free ([`NetSink::has_room`], `core::room`). Only a flush
 //!   (stop, rotation, clear) waits for room, each packet at most
 //!   [`CALL_TIMEOUT`]; a packet that still finds no room, or no worker, is
 //!   counted lost. Metadata and stream announcements go over an unbounded
@@ -24,7 +24,7 @@
 use std::collections::{HashMap, HashSet};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -33,6 +33,7 @@ use crossbeam_channel::{bounded, select, unbounded, Receiver, SendTimeoutError, 
 
 use super::output::{FileOwner, FileSplit, PacketIndex, StreamFile};
 use crate::core::net_output::{NetOutput, NetStats};
+use crate::core::room::Room;
 use crate::relayd::{RelaydError, RelaydSession, RelaydStream};
 use crate::relayd_wire::{CreateSession, Index, CHUNK_DELETE, CHUNK_MOVE_TO_COMPLETED};
 use crate::ustctl::UstCtlResult;
@@ -50,17 +51,35 @@ pub const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause between two data-pending rounds.
 const PENDING_POLL: Duration = Duration::from_millis(50);
 
-#[derive(Default)]
 struct Counters {
     packets_sent: AtomicU64,
     bytes_sent: AtomicU64,
     packets_lost: AtomicU64,
     metadata_bytes_lost: AtomicU64,
     error: Mutex<Option<String>>,
-    /// The consumer found the data queue full and waits for room.
-    want_room: AtomicBool,
+    /// Room in the data queue (`core::room`): the consumer's request for
+    /// a wake-up and the worker's takes.
+    room: Room,
+    /// Packets and beacons the consumer put into the data queue (it is
+    /// the only sender).
+    sent: AtomicU64,
     /// The consumer thread's wake-up eventfd.
     waker: OnceLock<Arc<OwnedFd>>,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            packets_sent: AtomicU64::new(0),
+            bytes_sent: AtomicU64::new(0),
+            packets_lost: AtomicU64::new(0),
+            metadata_bytes_lost: AtomicU64::new(0),
+            error: Mutex::new(None),
+            room: Room::new(DATA_QUEUE),
+            sent: AtomicU64::new(0),
+            waker: OnceLock::new(),
+        }
+    }
 }
 
 impl Counters {
@@ -173,24 +192,23 @@ impl NetSink {
     }
 
     /// Whether the data queue takes a packet now. When it does not, the
-    /// worker is asked to wake the consumer once half of it is free; the
-    /// queue is looked at again after asking (the worker may have emptied
-    /// it in between and seen no request). Only the consumer thread sends
-    /// packets, so room found here is still there when it sends.
+    /// worker wakes the consumer once half of it is free (`core::room`).
+    /// Only the consumer thread sends, so room found here is still there
+    /// when it sends.
     pub(crate) fn has_room(&self) -> bool {
-        if !self.data.is_full() {
-            return true;
-        }
-        self.counters.want_room.store(true, Ordering::SeqCst);
-        // Pairs with the worker's fence after each take: either it sees
-        // the request, or this sees its take.
-        fence(Ordering::SeqCst);
-        !self.data.is_full()
+        let c = &self.counters;
+        c.room.has_room(c.sent.load(Ordering::Relaxed))
     }
 
-    /// Whether the data queue is full (no request made).
+    /// Whether the data queue is full (no wake-up asked for).
     pub(crate) fn is_full(&self) -> bool {
-        self.data.is_full()
+        let c = &self.counters;
+        c.room.full(c.sent.load(Ordering::Relaxed))
+    }
+
+    /// Counts a packet or beacon the data queue accepted.
+    fn sent_one(&self) {
+        self.counters.sent.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Publishes the streams announced so far (live viewers see them).
@@ -263,7 +281,7 @@ impl NetStream {
         // Room was checked before the sub-buffer was taken, except in a
         // flush, which waits for it (bounded: the relayd is slow or stuck).
         match self.sink.data.send_timeout(d, CALL_TIMEOUT) {
-            Ok(()) => {}
+            Ok(()) => self.sink.sent_one(),
             Err(SendTimeoutError::Timeout(_) | SendTimeoutError::Disconnected(_)) => {
                 c.lost();
                 self.lost.fetch_add(1, Ordering::Relaxed);
@@ -288,11 +306,14 @@ impl NetStream {
     /// A live beacon: the idle stream reached `now`. Dropped (not a loss)
     /// when the queue is full: the next tick sends another.
     pub(crate) fn beacon(&self, stream_class: u64, now: u64) {
-        let _ = self.sink.data.try_send(Data::Beacon {
+        let beacon = Data::Beacon {
             id: self.id,
             stream_class,
             now,
-        });
+        };
+        if self.sink.data.try_send(beacon).is_ok() {
+            self.sink.sent_one();
+        }
     }
 }
 
@@ -706,7 +727,7 @@ impl Worker {
                 },
                 recv(self.data) -> d => match d {
                     Ok(d) => {
-                        self.wake_consumer();
+                        self.took_one();
                         if !self.serve_ctrl_then(d) { return }
                     }
                     Err(_) => break,
@@ -739,15 +760,11 @@ impl Worker {
         true
     }
 
-    /// Wakes the consumer that found the queue full, once half is free.
-    fn wake_consumer(&self) {
-        // Pairs with the fence in `NetSink::has_room`.
-        fence(Ordering::SeqCst);
+    /// After every take from the data queue: counts it, and wakes the
+    /// consumer if it is held back and half the queue is free.
+    fn took_one(&self) {
         let c = &self.counters;
-        if c.want_room.load(Ordering::SeqCst)
-            && self.data.len() <= DATA_QUEUE / 2
-            && c.want_room.swap(false, Ordering::SeqCst)
-        {
+        if c.room.taken(self.data.len()) {
             if let Some(fd) = c.waker.get() {
                 let _ = rustix::io::write(fd.as_ref(), &1u64.to_ne_bytes());
             }
@@ -756,6 +773,7 @@ impl Worker {
 
     fn flush_data(&mut self) {
         while let Ok(d) = self.data.try_recv() {
+            self.took_one();
             self.on_data(d);
         }
     }
