@@ -8,6 +8,8 @@ their own for SECS seconds (fsync at the end, counted), as:
             more than N writes back is waited for and its pages dropped
             (ustd's engine::output::settle with WRITEBACK_DEPTH = N; N = 1
             is lttng-consumerd's pattern)
+  dontcache page cache with RWF_DONTCACHE (Linux 6.14+): the kernel starts
+            writeback at once and drops the pages once written
 Prints MB/s per run, then each pattern's runs sorted. Usage:
   bench/writeback.py [DIR (default target/, a disk: not a tmpfs)] [REPS=3] [SECS=5]
 """
@@ -24,6 +26,10 @@ WAIT_BEFORE, WRITE, WAIT_AFTER = 1, 2, 4
 MB = 1 << 20
 
 
+RWF_DONTCACHE = 0x80
+DONTCACHE = -1
+
+
 def writer(path, depth, secs, out):
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | (os.O_DIRECT if depth == 0 else 0)
     fd = os.open(path, flags, 0o644)
@@ -32,6 +38,9 @@ def writer(path, depth, secs, out):
     off = settled = 0
     t0 = time.time()
     while time.time() - t0 < secs:
+        if depth == DONTCACHE:
+            off += os.pwritev(fd, [buf], off, RWF_DONTCACHE)
+            continue
         os.write(fd, buf)
         start, off = off, off + MB
         if depth:
@@ -54,7 +63,7 @@ def main():
     os.makedirs(d, exist_ok=True)
     res = {}
     for _ in range(reps):
-        for depth in (0, 1, 2, 4, 8):
+        for depth in (0, 1, 2, 4, 8, DONTCACHE):
             out = []
             ts = [threading.Thread(target=writer, args=(f"{d}/writeback-{os.getpid()}-{i}", depth, secs, out))
                   for i in range(2)]
@@ -62,7 +71,7 @@ def main():
                 t.start()
             for t in ts:
                 t.join()
-            name = "direct" if depth == 0 else f"depth {depth}"
+            name = {0: "direct", DONTCACHE: "dontcache"}.get(depth, f"depth {depth}")
             res.setdefault(name, []).append(sum(out))
             print(f"{name}: {sum(out):.0f} MB/s", flush=True)
     for name, v in res.items():
