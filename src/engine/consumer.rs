@@ -1119,14 +1119,11 @@ impl Worker {
                 continue;
             }
             let s = ds.stream.as_ptr();
+            let held = Some(&mut self.held_back);
             // SAFETY: live stream; producer_active = 1 closes the current
             // sub-buffer only if it holds events (writers may be active).
-            let r = check("flush_buffer", unsafe { (self.ctl.api.flush_buffer)(s, 1) }).and_then(
-                |_| {
-                    let held = Some(&mut self.held_back);
-                    drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats, held)
-                },
-            );
+            let r = check("flush_buffer", unsafe { (self.ctl.api.flush_buffer)(s, 1) })
+                .and_then(|_| drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats, held));
             match (r, ds.out.net()) {
                 (Ok(0), Some(n)) => {
                     let mut class = 0u64;
