@@ -38,6 +38,11 @@ for b in "$USTD_BIN" "$BENCH_BIN"; do
     [[ -x $b ]] || { echo "scale.sh: build first: cargo build --release --bin ustd --bin ustd-bench" >&2; exit 1; }
 done
 
+# Raising the hard limit needs CAP_SYS_RESOURCE, which containers often lack.
+prlimit --nofile="$NOFILE:$NOFILE" -- true 2>/dev/null || {
+    echo "scale.sh: cannot set RLIMIT_NOFILE to $NOFILE here (hard limit $(ulimit -Hn), no CAP_SYS_RESOURCE?): set NOFILE and APPS below it" >&2
+    exit 1
+}
 rundir=$OUT/run
 mkdir -p "$rundir"
 RUST_LOG=warn prlimit --nofile="$NOFILE:$NOFILE" -- "$USTD_BIN" --rundir "$rundir" daemon >"$OUT/ustd.log" 2>&1 &
@@ -48,6 +53,7 @@ ctl() { "$USTD_BIN" --rundir "$rundir" "$@"; }
 # Ready once the control socket answers (its file exists a moment before
 # the daemon listens on it).
 for _ in $(seq 100); do ctl list >/dev/null 2>&1 && break; sleep 0.1; done
+ctl list >/dev/null 2>&1 || { echo "scale.sh: the daemon did not start; its log:" >&2; cat "$OUT/ustd.log" >&2; exit 1; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$daemon/status"; }
 fds() { ls "/proc/$daemon/fd" | wc -l; }
