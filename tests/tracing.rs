@@ -864,11 +864,10 @@ fn per_uid_layout_and_indexes() {
 
 /// Two apps pinned to two CPUs each write less than a sub-buffer into
 /// their per-UID stream, so nothing is delivered before `stop`, whose flush
-/// drains both streams together, writing their last packets in parallel
-/// (`engine::consumer::drain_together`): every event of both is in the
-/// trace, in order.
+/// drains both streams (`engine::consumer::drain_streams`): every event of
+/// both is in the trace, in order.
 #[test]
-fn streams_drained_together_keep_every_packet() {
+fn streams_flushed_at_stop_keep_every_packet() {
     let cpus: Vec<u32> = std::thread::available_parallelism()
         .map(|n| (0..n.get() as u32).collect())
         .unwrap_or_default();

@@ -228,6 +228,7 @@ impl Consumer {
             free: Vec::new(),
             net,
             held_back: false,
+            busy: Vec::new(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("ustd-consumer-{label}"))
@@ -531,6 +532,8 @@ struct DataStream {
     wait_fd: RawFd,
     out: StreamOut,
     polled: bool,
+    /// Wake-up bytes not yet matched by a read (see [`drain_streams`]).
+    credits: u64,
     subbuf: u64,
     stats: StreamStats,
     watch: Watch,
@@ -625,6 +628,12 @@ struct Worker {
     /// drained again on the next wake-up (the relayd worker's, when half
     /// the queue is free).
     held_back: bool,
+    /// Streams a live drain left with packets still readable (it stops
+    /// after [`LIVE_BATCH`] packets): drained again right after the next
+    /// zero-timeout `epoll_wait`, with whatever else became ready, so a
+    /// stream its writers keep full starves neither the other streams nor
+    /// the requests.
+    busy: Vec<usize>,
 }
 
 // SAFETY: the stream pointers inside `DataStream` belong to `Buffers` held
@@ -655,12 +664,21 @@ impl Worker {
             _ => period,
         };
         let mut next_live = live.map(|l| Instant::now() + l);
+        let now_only = rustix::time::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         loop {
             events.clear();
+            let timeout = if self.busy.is_empty() {
+                &period
+            } else {
+                &now_only
+            };
             match epoll::wait(
                 &self.epoll,
                 rustix::buffer::spare_capacity(&mut events),
-                Some(&period),
+                Some(timeout),
             ) {
                 Ok(_) => {}
                 Err(Errno::INTR) => continue,
@@ -679,12 +697,21 @@ impl Worker {
                     ready.push((token as usize, ev.flags));
                 }
             }
-            if std::mem::take(&mut self.held_back) {
+            let again: Vec<usize> = if std::mem::take(&mut self.held_back) {
+                self.busy.clear();
+                (0..self.slots.len()).collect()
+            } else {
+                std::mem::take(&mut self.busy)
+            };
+            if !again.is_empty() {
                 let known = ready.iter().map(|&(t, _)| t).collect::<HashSet<_>>();
                 let empty = epoll::EventFlags::empty();
                 ready.extend(
-                    (0..self.slots.len())
-                        .filter(|t| self.slots[*t].is_some() && !known.contains(t))
+                    again
+                        .into_iter()
+                        .filter(|t| {
+                            matches!(self.slots.get(*t), Some(Some(_))) && !known.contains(t)
+                        })
                         .map(|t| (t, empty)),
                 );
             }
@@ -954,6 +981,7 @@ impl Worker {
             wait_fd,
             out,
             polled: true,
+            credits: 0,
             subbuf: u64::from(subbuf),
             stats: StreamStats {
                 size: Some(self.size.clone()),
@@ -982,6 +1010,7 @@ impl Worker {
             let fd = unsafe { BorrowedFd::borrow_raw(ds.wait_fd) };
             let mut buf = [0u8; 64];
             while let Ok(n) = rustix::io::read(fd, &mut buf) {
+                ds.credits += n as u64;
                 if n < buf.len() {
                     break;
                 }
@@ -997,12 +1026,11 @@ impl Worker {
             }
         }
         // Errors are logged; the stream is retried on its next wake-up.
-        let _ = drain_together(
-            &self.ctl,
-            &mut self.slots,
-            &chosen,
-            Some(&mut self.held_back),
-        );
+        let live = LiveDrain {
+            held_back: &mut self.held_back,
+            busy: &mut self.busy,
+        };
+        let _ = drain_streams(&self.ctl, &mut self.slots, &chosen, Some(live));
         for &(token, flags) in ready {
             let Some(Some(ds)) = self.slots.get_mut(token) else {
                 continue;
@@ -1061,8 +1089,8 @@ impl Worker {
                 }
             }
         }
-        // Every stream now ends with a delivered packet: drained together.
-        if let Some(e) = drain_together(&self.ctl, &mut self.slots, &flushed, None) {
+        // Every stream now ends with a delivered packet: drained.
+        if let Some(e) = drain_streams(&self.ctl, &mut self.slots, &flushed, None) {
             first_err.get_or_insert(e);
         }
         for (_, t) in self
@@ -1081,7 +1109,7 @@ impl Worker {
         let mut first_err = None;
         for ds in self.slots.iter_mut().flatten().filter(|d| d.trace == trace) {
             // Not a barrier: what finds no room waits in the ring.
-            if let Err(e) = switch_stream(&self.ctl, ds, Some(&mut self.held_back)) {
+            if let Err(e) = switch_stream(&self.ctl, ds, Take::room(&mut self.held_back)) {
                 first_err.get_or_insert(e);
             }
         }
@@ -1119,7 +1147,7 @@ impl Worker {
                 continue;
             }
             let s = ds.stream.as_ptr();
-            let held = Some(&mut self.held_back);
+            let held = Take::room(&mut self.held_back);
             // SAFETY: live stream; producer_active = 1 closes the current
             // sub-buffer only if it holds events (writers may be active).
             let r = check("flush_buffer", unsafe { (self.ctl.api.flush_buffer)(s, 1) })
@@ -1171,7 +1199,7 @@ impl Worker {
             }
             ds.watch.probed = now;
             // The wake-up may only be late: read what can be read.
-            let held = Some(&mut self.held_back);
+            let held = Take::room(&mut self.held_back);
             if let Err(e) = drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats, held) {
                 tracing::warn!(file = %ds.out.path().display(), error = %e, "draining stream failed");
             }
@@ -1265,7 +1293,7 @@ impl Worker {
         let moved = |dir: &Path| root.join(dir.strip_prefix(&from).unwrap_or(dir));
         let mut first_err = None;
         for ds in self.slots.iter_mut().flatten() {
-            if let Err(e) = switch_stream(&self.ctl, ds, None) {
+            if let Err(e) = switch_stream(&self.ctl, ds, Take::All) {
                 first_err.get_or_insert(e);
             }
         }
@@ -1332,7 +1360,7 @@ impl Worker {
             let r = check("flush_buffer", unsafe {
                 (self.ctl.api.flush_buffer)(ds.stream.as_ptr(), 0)
             })
-            .and_then(|_| drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats, None));
+            .and_then(|_| drain(&self.ctl, ds.stream, &mut ds.out, &mut ds.stats, Take::All));
             if let Err(e) = r {
                 first_err.get_or_insert(e);
             }
@@ -1460,7 +1488,13 @@ impl Trace {
             check("flush_buffer", unsafe {
                 (ctl.api.flush_buffer)(stream.as_ptr(), 1)
             })?;
-            drain(ctl, stream, &mut m.out, &mut StreamStats::default(), None)?;
+            drain(
+                ctl,
+                stream,
+                &mut m.out,
+                &mut StreamStats::default(),
+                Take::All,
+            )?;
         }
         Ok(())
     }
@@ -1493,11 +1527,7 @@ fn positions(ctl: &UstCtl, stream: NonNull<RawStream>) -> UstCtlResult<(u64, u64
 
 /// Closes the stream's current sub-buffer if it holds data (safe with
 /// live writers) and drains what is readable, unless the stream is stalled.
-fn switch_stream(
-    ctl: &UstCtl,
-    ds: &mut DataStream,
-    held_back: Option<&mut bool>,
-) -> UstCtlResult<usize> {
+fn switch_stream(ctl: &UstCtl, ds: &mut DataStream, take: Take<'_>) -> UstCtlResult<usize> {
     // SAFETY: live stream; producer_active = 1 switches only a sub-buffer
     // holding data, concurrently with writers.
     check("flush_buffer", unsafe {
@@ -1506,7 +1536,7 @@ fn switch_stream(
     if ds.watch.stalled {
         return Ok(0);
     }
-    drain(ctl, ds.stream, &mut ds.out, &mut ds.stats, held_back)
+    drain(ctl, ds.stream, &mut ds.out, &mut ds.stats, take)
 }
 
 /// See [`Worker::salvage`].
@@ -1537,22 +1567,45 @@ fn salvage_stream(ctl: &UstCtl, ds: &mut DataStream) -> UstCtlResult<()> {
     Ok(())
 }
 
-/// Reads every available sub-buffer of `stream` into `out`; with
-/// `held_back`, stops early when `out` has no room (see `drain_together`).
+/// How much [`drain`] takes.
+enum Take<'a> {
+    /// Every readable packet, waiting for room in a full relayd queue (a
+    /// flush: the writers are stopped or the caller needs everything).
+    All,
+    /// At most `max` packets, and none once the output has no room: then
+    /// `held_back` is set and the rest waits in the ring (see
+    /// [`Worker::held_back`]).
+    Room { held_back: &'a mut bool, max: usize },
+}
+
+impl<'a> Take<'a> {
+    /// What the output has room for, however many.
+    fn room(held_back: &'a mut bool) -> Self {
+        Take::Room {
+            held_back,
+            max: usize::MAX,
+        }
+    }
+}
+
+/// Reads the available sub-buffers of `stream` into `out`, as many as
+/// `take` allows; returns how many.
 fn drain(
     ctl: &UstCtl,
     stream: NonNull<RawStream>,
     out: &mut impl PacketSink,
     stats: &mut StreamStats,
-    held_back: Option<&mut bool>,
+    mut take: Take<'_>,
 ) -> UstCtlResult<usize> {
     let s = stream.as_ptr();
     let mut packets = 0;
-    let mut held_back = held_back;
     loop {
-        if let Some(h) = held_back.as_deref_mut() {
+        if let Take::Room { held_back, max } = &mut take {
+            if packets == *max {
+                return Ok(packets);
+            }
             if !out.has_room() {
-                *h = true;
+                **held_back = true;
                 return Ok(packets);
             }
         }
@@ -1577,158 +1630,66 @@ fn drain(
     }
 }
 
-/// Drains the streams at `tokens` (all ready) like `drain`, one packet of
-/// each per round, the round's writes in parallel: each write copies its
-/// packet into the page cache and may wait for the disk (`output::settle`);
-/// on a machine busy with the apps' writers, two copying threads get two
-/// shares of the CPUs.
-/// Library calls stay on this thread; only the writes (on distinct files,
-/// from sub-buffers held until they return) run on helper threads.
-/// Returns the first error (each is logged).
+/// Drains the streams at `tokens` in turn. Returns the first error (each
+/// is logged).
 ///
-/// With `held_back`, a stream whose output has no room (the relayd queue,
-/// `StreamOut::has_room`) is left for now and `held_back` set; without,
-/// every packet is taken and a full queue is waited for (a flush).
-fn drain_together(
+/// A `live` drain reads a stream only with credit: one packet per wake-up
+/// byte, which a writer writes when the sub-buffer at the read position
+/// is delivered. Without, the read may find a sub-buffer a writer moved
+/// past with a commit still in flight, and the library then retries,
+/// sleeping 10 ms at a time (1.6 s of a 10 s flood, measured). It takes
+/// at most [`LIVE_BATCH`] packets of each stream and lists the streams it
+/// left with credit in `busy`: a stream its writers keep full cannot hold
+/// the thread, and the others, and requests, are served between its
+/// batches. Without `live`, everything readable is taken (a flush).
+fn drain_streams(
     ctl: &UstCtl,
     slots: &mut [Option<DataStream>],
     tokens: &[usize],
-    mut held_back: Option<&mut bool>,
+    mut live: Option<LiveDrain<'_>>,
 ) -> Option<UstCtlError> {
-    // At most PARALLEL_WRITES streams at a time (so as many writes in
-    // flight, PARALLEL_WRITES - 1 helper threads): a stop's flush of
-    // thousands of per-PID streams must not start a thread per stream.
     let mut first_err = None;
-    for group in tokens.chunks(PARALLEL_WRITES) {
-        if let Some(e) = drain_group(ctl, slots, group, held_back.as_deref_mut()) {
-            first_err.get_or_insert(e);
+    for &token in tokens {
+        let Some(Some(ds)) = slots.get_mut(token) else {
+            continue;
+        };
+        let max = LIVE_BATCH.min(ds.credits as usize);
+        let take = match live.as_mut() {
+            Some(_) if max == 0 => continue,
+            Some(l) => Take::Room {
+                held_back: &mut *l.held_back,
+                max,
+            },
+            None => Take::All,
+        };
+        match drain(ctl, ds.stream, &mut ds.out, &mut ds.stats, take) {
+            Ok(n) => {
+                ds.credits = ds.credits.saturating_sub(n as u64);
+                if let Some(l) = live.as_mut() {
+                    if n == max && ds.credits > 0 {
+                        l.busy.push(token);
+                    } else if n < max && ds.out.has_room() {
+                        // Read up to the writers: no credit is owed.
+                        ds.credits = 0;
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(file = %ds.out.path().display(), error = %e, "draining stream failed");
+                first_err.get_or_insert(e);
+            }
         }
     }
     first_err
 }
 
-/// Writes in flight at once in [`drain_together`].
-const PARALLEL_WRITES: usize = 4;
+/// Packets per stream in one live drain (see [`drain_streams`]).
+const LIVE_BATCH: usize = 8;
 
-fn drain_group(
-    ctl: &UstCtl,
-    slots: &mut [Option<DataStream>],
-    tokens: &[usize],
-    mut held_back: Option<&mut bool>,
-) -> Option<UstCtlError> {
-    let mut streams: Vec<&mut DataStream> = slots
-        .iter_mut()
-        .enumerate()
-        .filter(|(i, _)| tokens.contains(i))
-        .filter_map(|(_, slot)| slot.as_mut())
-        .collect();
-    let mut live = vec![true; streams.len()];
-    let mut held: Vec<Option<(PacketIndex, &[u8])>> = vec![None; streams.len()];
-    let mut results: Vec<Option<UstCtlResult<()>>> = Vec::with_capacity(streams.len());
-    let mut first_err = None;
-    loop {
-        for ((ds, live), held) in streams.iter_mut().zip(&mut live).zip(&mut held) {
-            if !*live {
-                continue;
-            }
-            if let Some(h) = held_back.as_deref_mut() {
-                if !ds.out.has_room() {
-                    *h = true;
-                    *live = false;
-                    continue;
-                }
-            }
-            let s = ds.stream.as_ptr();
-            // SAFETY: `s` is a live stream used only by this thread.
-            let rc = unsafe { (ctl.api.get_next_subbuf)(s) };
-            if rc == -libc::EAGAIN || rc == -libc::ENODATA {
-                *live = false;
-                continue;
-            }
-            let packet =
-                check("get_next_subbuf", rc).and_then(|_| held_packet(ctl, s, ds.out.has_index()));
-            match packet {
-                Ok(p) => *held = Some(p),
-                Err(e) => {
-                    if rc == 0 {
-                        // SAFETY: a sub-buffer is held (get_next_subbuf succeeded).
-                        let _ = unsafe { (ctl.api.put_next_subbuf)(s) };
-                    }
-                    tracing::warn!(file = %ds.out.path().display(), error = %e, "draining stream failed");
-                    first_err.get_or_insert(e);
-                    *live = false;
-                }
-            }
-        }
-        if held.iter().all(Option::is_none) {
-            return first_err;
-        }
-        results.clear();
-        results.resize_with(streams.len(), || None);
-        std::thread::scope(|scope| {
-            let mut handles = Vec::new();
-            let mut inline = None;
-            for (k, (ds, p)) in streams.iter_mut().zip(&held).enumerate() {
-                let Some((ix, bytes)) = *p else {
-                    continue;
-                };
-                let out = &mut ds.out;
-                if inline.is_none() {
-                    inline = Some((k, out, ix, bytes));
-                    continue;
-                }
-                let spawned = std::thread::Builder::new()
-                    .name("ustd-consumer-w".into())
-                    .spawn_scoped(scope, move || out.write_packet(bytes, ix));
-                // Not spawned: written below, after the scope.
-                if let Ok(h) = spawned {
-                    handles.push((k, h));
-                }
-            }
-            if let Some((k, out, ix, bytes)) = inline {
-                results[k] = Some(out.write_packet(bytes, ix));
-            }
-            for (k, h) in handles {
-                results[k] = Some(h.join().unwrap_or_else(|_| {
-                    Err(UstCtlError::Call {
-                        op: "write_packet (thread panicked)",
-                        code: 0,
-                    })
-                }));
-            }
-        });
-        for (((ds, live), held), r) in streams
-            .iter_mut()
-            .zip(&mut live)
-            .zip(&mut held)
-            .zip(&mut results)
-        {
-            let Some((ix, bytes)) = held.take() else {
-                continue;
-            };
-            let written = match r.take() {
-                Some(r) => r,
-                None => ds.out.write_packet(bytes, ix),
-            };
-            // SAFETY: a sub-buffer is held (get_next_subbuf succeeded).
-            let put = check("put_next_subbuf", unsafe {
-                (ctl.api.put_next_subbuf)(ds.stream.as_ptr())
-            });
-            match written.and(put) {
-                Ok(_) => {
-                    ds.stats.account(&ix);
-                    if let Some(size) = &ds.stats.size {
-                        size.add(bytes.len() as u64);
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(file = %ds.out.path().display(), error = %e, "draining stream failed");
-                    first_err.get_or_insert(e);
-                    *live = false;
-                }
-            }
-        }
-    }
+/// Where a live drain reports what it left (see [`drain_streams`]).
+struct LiveDrain<'a> {
+    held_back: &'a mut bool,
+    busy: &'a mut Vec<usize>,
 }
 
 /// Copies every sub-buffer between the consumed and produced positions

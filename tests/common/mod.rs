@@ -23,6 +23,7 @@ pub mod relayd;
 
 use serde::Deserialize;
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -55,40 +56,52 @@ fn fixture_src_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/app")
 }
 
+/// Runs gcc on `args` (sources, flags and libraries) into
+/// `CARGO_TARGET_TMPDIR/<name>`, built under a private name and then
+/// renamed: another test binary may be running the previous build.
+fn gcc_into(name: &str, args: &[&OsStr], what: &str) -> PathBuf {
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    fs::create_dir_all(&out_dir).expect("create CARGO_TARGET_TMPDIR");
+    let out = out_dir.join(name);
+    let tmp = out_dir.join(format!("{name}.{}.tmp", std::process::id()));
+    let res = Command::new("gcc").args(args).arg("-o").arg(&tmp).output();
+    let output = match res {
+        Ok(o) => o,
+        Err(e) => panic!(
+            "cannot run gcc ({e}): the integration tests need gcc and liblttng-ust-dev \
+             (`apt-get install gcc liblttng-ust-dev`, as .ci/run does)"
+        ),
+    };
+    assert!(
+        output.status.success(),
+        "building {what} failed (is liblttng-ust-dev installed?):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    fs::rename(&tmp, &out).unwrap_or_else(|e| panic!("install {what}: {e}"));
+    out
+}
+
 /// Builds the fixture app once per test binary run and returns its path.
 pub fn fixture_app() -> &'static Path {
     static APP: OnceLock<PathBuf> = OnceLock::new();
     APP.get_or_init(|| {
         let src = fixture_src_dir();
-        let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-        fs::create_dir_all(&out_dir).expect("create CARGO_TARGET_TMPDIR");
         // The file name becomes the process name ("comm") apps register with.
-        let out = out_dir.join("ustd-fixture");
-        // Build under a private name, then rename: another test binary may be
-        // running the previous build.
-        let tmp = out_dir.join(format!("ustd-fixture.{}.tmp", std::process::id()));
-        let res = Command::new("gcc")
-            .args(["-O1", "-g", "-Wall", "-I"])
-            .arg(&src)
-            .arg(src.join("app.c"))
-            .arg(src.join("tp.c"))
-            .args(["-llttng-ust", "-ldl", "-o"])
-            .arg(&tmp)
-            .output();
-        let output = match res {
-            Ok(o) => o,
-            Err(e) => panic!(
-                "cannot run gcc ({e}): the integration tests need gcc and liblttng-ust-dev \
-                 (`apt-get install gcc liblttng-ust-dev`, as .ci/run does)"
-            ),
-        };
-        assert!(
-            output.status.success(),
-            "building the fixture app failed (is liblttng-ust-dev installed?):\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        fs::rename(&tmp, &out).expect("install fixture app");
-        out
+        gcc_into(
+            "ustd-fixture",
+            &[
+                "-O1".as_ref(),
+                "-g".as_ref(),
+                "-Wall".as_ref(),
+                "-I".as_ref(),
+                src.as_os_str(),
+                src.join("app.c").as_os_str(),
+                src.join("tp.c").as_os_str(),
+                "-llttng-ust".as_ref(),
+                "-ldl".as_ref(),
+            ],
+            "the fixture app",
+        )
     })
 }
 
@@ -99,24 +112,18 @@ pub fn die_at_lib() -> &'static Path {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/die_at/die_at.c");
-        let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-        fs::create_dir_all(&out_dir).expect("create CARGO_TARGET_TMPDIR");
-        let out = out_dir.join("libustd-die-at.so");
-        let tmp = out_dir.join(format!("libustd-die-at.{}.tmp", std::process::id()));
-        let output = Command::new("gcc")
-            .args(["-shared", "-fPIC", "-O1", "-Wall"])
-            .arg(&src)
-            .args(["-ldl", "-o"])
-            .arg(&tmp)
-            .output()
-            .expect("run gcc");
-        assert!(
-            output.status.success(),
-            "building the die-at shim failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        fs::rename(&tmp, &out).expect("install die-at shim");
-        out
+        gcc_into(
+            "libustd-die-at.so",
+            &[
+                "-shared".as_ref(),
+                "-fPIC".as_ref(),
+                "-O1".as_ref(),
+                "-Wall".as_ref(),
+                src.as_os_str(),
+                "-ldl".as_ref(),
+            ],
+            "the die-at shim",
+        )
     })
 }
 
