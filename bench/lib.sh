@@ -31,6 +31,17 @@ now_ns() { date +%s%N; }
 ms_since() { echo $(( ($(now_ns) - $1) / 1000000 )); }
 jget() { jq -r "$1 // \"n/a\"" <<<"$2"; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
+# cpu_ticks: "steal total" clock ticks summed over the CPUs (/proc/stat).
+cpu_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t }' /proc/stat; }
+# steal_pct "STEAL TOTAL" (a cpu_ticks reading): the share of CPU time the
+# hypervisor gave other guests since then, in %. A VM's benchmark figures
+# mean little while it is high.
+steal_pct() {
+    local s0 t0 s1 t1
+    read -r s0 t0 <<<"$1"
+    read -r s1 t1 < <(cpu_ticks)
+    awk -v s=$((s1 - s0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", (t > 0 ? 100 * s / t : 0) }'
+}
 
 # ---------------------------------------------------------------- daemons ---
 # Each daemon provides: <d>_start (sets DAEMON_PID and APP_SOCKET),

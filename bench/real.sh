@@ -66,6 +66,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
+STEAL0=$(cpu_ticks)
 LOG_TAG=real.sh
 UNSHARE_OPTS=-n
 bench_enter_ns USTD_REAL_IN_NS "$0" "$@"
@@ -418,5 +419,6 @@ echo "| scenario | daemon | rep | data bytes | span (ms) | MB/s | events emitted
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${flood_rows[@]}"
 echo
+echo "CPU steal (time the hypervisor gave other guests) over the whole run: $(steal_pct "$STEAL0")%"
 echo "Raw results: $OUT"
 rm -rf "$work"

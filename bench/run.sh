@@ -64,6 +64,7 @@ repo=$(cd "$here/.." && pwd)
 
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
+STEAL0=$(cpu_ticks)
 LOG_TAG=run.sh
 bench_enter_ns USTD_BENCH_IN_NS "$0" "$@"
 
@@ -374,5 +375,6 @@ echo "| daemon | rep | apps | stopped | create | enable-event -u -a | start | st
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${stuck_rows[@]}"
 echo
+echo "CPU steal (time the hypervisor gave other guests) over the whole run: $(steal_pct "$STEAL0")%"
 echo "Raw results: $OUT"
 rm -rf "$work"

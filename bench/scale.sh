@@ -29,6 +29,9 @@ mount -t tmpfs -o mode=0755 tmpfs /run/lttng
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$repo/bench/lib.sh"
+STEAL0=$(cpu_ticks)
 ROUNDS=${ROUNDS:-1} APPS=${APPS:-9500} NOFILE=${NOFILE:-20000} LIST_RUNS=${LIST_RUNS:-5} REPLY_DELAY_MS=${REPLY_DELAY_MS:-0}
 USTD_BIN=${USTD_BIN:-$repo/target/release/ustd}
 BENCH_BIN=${BENCH_BIN:-$repo/target/release/ustd-bench}
@@ -93,10 +96,12 @@ echo "ustd list --json: median ${s[$(( ${#s[@]} / 2 ))]} ms, min ${s[0]}, max ${
 for round in $(seq "$ROUNDS"); do
     for c in "create scale$round --output $OUT/trace$round" "enable-event -u -a" start stop destroy; do
         t=$(now_ms)
+        st=$(cpu_ticks)
         set +e; ctl $c >"$OUT/ctl.out" 2>"$OUT/ctl.err"; rc=$?; set -e
-        echo "$(echo "$c" | cut -d' ' -f1-2): $(( $(now_ms) - t )) ms, exit $rc$( ((rc)) && echo ": $(head -c 300 "$OUT/ctl.err")")"
+        echo "$(echo "$c" | cut -d' ' -f1-2): $(( $(now_ms) - t )) ms, exit $rc$( ((rc)) && echo ": $(head -c 300 "$OUT/ctl.err")"), CPU steal $(steal_pct "$st")%"
         [[ $c == start ]] && echo "after start: RSS $(rss) KiB, fds $(fds), threads $(threads): $(thread_names)"
     done
     echo "after destroy (round $round): RSS $(rss) KiB, fds $(fds), threads $(threads)"
 done
+echo "CPU steal (time the hypervisor gave other guests) over the whole run: $(steal_pct "$STEAL0")%"
 echo "results in $OUT"
