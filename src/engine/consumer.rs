@@ -628,8 +628,8 @@ struct Worker {
     /// drained again on the next wake-up (the relayd worker's, when half
     /// the queue is free).
     held_back: bool,
-    /// Streams a live drain left with packets still readable (it stops
-    /// after [`LIVE_BATCH`] packets): drained again right after the next
+    /// Streams a live drain left with credit (it stops after
+    /// [`LIVE_BATCH`] packets): drained again right after the next
     /// zero-timeout `epoll_wait`, with whatever else became ready, so a
     /// stream its writers keep full starves neither the other streams nor
     /// the requests.
