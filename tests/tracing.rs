@@ -864,7 +864,8 @@ fn per_uid_layout_and_indexes() {
 
 /// Two apps pinned to two CPUs each write less than a sub-buffer into
 /// their per-UID stream, so nothing is delivered before `stop`, whose flush
-/// drains both streams (`engine::consumer::drain_streams`): every event of
+/// closes each stream's last sub-buffer (`flush_buffer` in
+/// `engine::consumer::Worker::flush`; without it, it fails): every event of
 /// both is in the trace, in order.
 #[test]
 fn streams_flushed_at_stop_keep_every_packet() {
