@@ -11,6 +11,7 @@
 # as the namespace's root daemon's apps):
 #   MODE=strace  syscalls per app (`strace -f -c -p`), counts independent of load
 #   MODE=perf    `perf record -g -p` (report with `perf report -i OUT/perf.data`)
+#   MODE=perfall `perf record -a -g`: the whole machine (with REAL=1, the apps' side)
 #   MODE=rss     RSS before and after, per app
 # Usage (as root, from the repository root):
 #   cargo build --release --bin ustd --bin ustd-bench && MODE=strace GATE=1 bench/profile.sh
@@ -51,6 +52,7 @@ watch_daemon() {
     case $MODE in
         strace) strace -f -c -o "$OUT/strace.txt" -p "$daemon" 2>/dev/null & watcher=$! ;;
         perf) perf record -g -o "$OUT/perf.data" -p "$daemon" 2>"$OUT/perf.log" & watcher=$! ;;
+        perfall) perf record -a -g -o "$OUT/perf.data" 2>"$OUT/perf.log" & watcher=$! ;;
     esac
     [[ -n $watcher ]] && sleep 1
     return 0
@@ -105,5 +107,5 @@ if [[ $MODE == strace ]]; then
     echo "syscalls per app:"
     awk -v n="$APPS" '$1 ~ /^[0-9.]+$/ && NF >= 5 {e = (NF == 6) ? $5 : 0; printf "  %-16s %6.2f (errors %.2f)\n", $NF, $4 / n, e / n}' "$OUT/strace.txt"
 fi
-[[ $MODE == perf ]] && echo "perf data: $OUT/perf.data"
+[[ $MODE == perf* ]] && echo "perf data: $OUT/perf.data"
 echo "results in $OUT"

@@ -50,6 +50,12 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 pub const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause between two data-pending rounds.
 const PENDING_POLL: Duration = Duration::from_millis(50);
+/// Packet buffers the worker hands back for the consumer's next copies.
+/// Without them each copy was a fresh allocation whose pages the
+/// allocator had given back: a quarter of the consumer's CPU in a relayd
+/// flood went to page faults. At most this many packets stay allocated
+/// once the flow stops.
+const SPARE_BUFFERS: usize = 4;
 
 struct Counters {
     packets_sent: AtomicU64,
@@ -65,6 +71,8 @@ struct Counters {
     sent: AtomicU64,
     /// The consumer thread's wake-up eventfd.
     waker: OnceLock<Arc<OwnedFd>>,
+    /// Sent packets' buffers, for the next copies ([`SPARE_BUFFERS`]).
+    spares: (Sender<Vec<u8>>, Receiver<Vec<u8>>),
 }
 
 impl Default for Counters {
@@ -78,6 +86,7 @@ impl Default for Counters {
             room: Room::new(DATA_QUEUE),
             sent: AtomicU64::new(0),
             waker: OnceLock::new(),
+            spares: bounded(SPARE_BUFFERS),
         }
     }
 }
@@ -85,6 +94,20 @@ impl Default for Counters {
 impl Counters {
     fn lost(&self) {
         self.packets_lost.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A copy of `bytes` in a spare buffer when there is one.
+    fn copy(&self, bytes: &[u8]) -> Vec<u8> {
+        let mut v = self.spares.1.try_recv().unwrap_or_default();
+        v.clear();
+        v.extend_from_slice(bytes);
+        v
+    }
+
+    /// Keeps a sent packet's buffer for a later copy (dropped when enough
+    /// are kept).
+    fn spare(&self, v: Vec<u8>) {
+        let _ = self.spares.0.try_send(v);
     }
 }
 
@@ -275,7 +298,7 @@ impl NetStream {
         let len = (index.content_size.div_ceil(8) as usize).min(bytes.len());
         let d = Data::Packet {
             id: self.id,
-            content: bytes[..len].to_vec(),
+            content: c.copy(&bytes[..len]),
             index,
         };
         // Room was checked before the sub-buffer was taken, except in a
@@ -815,6 +838,7 @@ impl Worker {
                     r.send_packet(s, &content, relayd_index(&index))?;
                     Ok(true)
                 });
+                self.counters.spare(content);
                 if sent == Some(true) {
                     self.counters.packets_sent.fetch_add(1, Ordering::Relaxed);
                     self.counters.bytes_sent.fetch_add(len, Ordering::Relaxed);
@@ -1033,5 +1057,29 @@ fn relayd_index(i: &PacketIndex) -> Index {
         stream_instance_id: i.stream_instance_id,
         packet_seq_num: i.packet_seq_num,
         ..Index::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sent_packets_buffers_serve_the_next_copies() {
+        let c = Counters::default();
+        // A sent 1 MiB packet's buffer, handed back by the worker.
+        c.spare(Vec::with_capacity(1 << 20));
+        let next = c.copy(b"next packet");
+        assert_eq!(next, b"next packet");
+        assert_eq!(next.capacity(), 1 << 20, "the copy took a fresh buffer");
+    }
+
+    #[test]
+    fn spares_are_bounded() {
+        let c = Counters::default();
+        for _ in 0..SPARE_BUFFERS + 3 {
+            c.spare(vec![0; 16]);
+        }
+        assert_eq!(c.spares.1.len(), SPARE_BUFFERS);
     }
 }
