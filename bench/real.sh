@@ -24,8 +24,10 @@
 #          the floor" subtracts. With the N apps
 #          registered: daemon RSS, fds and CPU per app (counted from after
 #          one warm-up app registered and left, the same for both daemons); then `create`,
-#          `enable-event -u -a`, `start`, `stop`, `destroy` wall times and the
-#          daemon CPU of `start` per app.
+#          `enable-event -u -a`, `start`, `stop`, `destroy` wall times, the
+#          daemon CPU of `start` per app, and the apps' own CPU during
+#          `start` and to one second after it (their whole share of it,
+#          whichever daemon; `stop` comes after that second).
 #   flood  one app, FLOOD_THREADS threads each emitting one event
 #          (bench_flood:blob, a FLOOD_BYTES payload) per iteration for FLOOD_S
 #          seconds into a local session (channel:
@@ -176,6 +178,8 @@ scenario_apps() {
     c0=$(daemon_cpu_ticks) a0=$(apps_cpu_ns)
     t_start=$(timed start)
     c1=$(daemon_cpu_ticks) a1=$(apps_cpu_ns)
+    sleep 1 # what the apps still do for `start` after it returned
+    a2=$(apps_cpu_ns)
     t_stop=$(timed stop)
     t_destroy=$(timed destroy)
     kill -TERM "$LAUNCH_PID"; wait "$LAUNCH_PID" || true
@@ -198,6 +202,7 @@ scenario_apps() {
     rec apps "N=$APPS" "start (ms)" "$t_start"
     rec apps "N=$APPS" "daemon CPU for start per app (ms)" "$cpu_start"
     rec apps "N=$APPS" "apps' own CPU during start, per app (ms)" "$(awk -v a="$a0" -v b="$a1" -v n="$reached" 'BEGIN{ if (n > 0) printf "%.6g", (b - a) / 1e6 / n; else print "n/a" }')"
+    rec apps "N=$APPS" "apps' own CPU for start to 1 s after it, per app (ms)" "$(awk -v a="$a0" -v b="$a2" -v n="$reached" 'BEGIN{ if (n > 0) printf "%.6g", (b - a) / 1e6 / n; else print "n/a" }')"
     rec apps "N=$APPS" "stop (ms)" "$t_stop"
     rec apps "N=$APPS" "destroy (ms)" "$t_destroy"
     apps_rows+=("| $D | $REP | $reached/$APPS | $p50 | $p99 | $above50 | $above99 | $rss0 | $rss1 | $rss_app | $fds0 | $fds1 | $fds_app | $cpu_app | $t_create | $t_enable | $t_start | $cpu_start | $t_stop | $t_destroy | $(load1) |")
