@@ -4,11 +4,9 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Stdio;
 
-use common::{run_with_timeout, ustd_bin, wait_until, World, GENEROUS};
+use common::{bench_bin, wait_until, World, GENEROUS};
 use serde_json::Value;
 
 /// Fake apps (`ustd-bench`), each holding two sockets in the daemon.
@@ -18,26 +16,6 @@ const APPS: usize = 300;
 /// (channel wakeup + 2 per possible CPU), so a fan-out handing them out to
 /// all apps at once needs >= 900 more and overflows this limit.
 const NOFILE: usize = 2 * APPS + 64 + 100;
-
-/// The `ustd-bench` binary (its own workspace member): `USTD_BENCH_BIN`,
-/// else next to the `ustd` under test (`test.sh` builds it first).
-fn bench_bin() -> PathBuf {
-    let p = std::env::var_os("USTD_BENCH_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| ustd_bin().with_file_name("ustd-bench"));
-    assert!(
-        p.is_file(),
-        "{} not found: cargo build --release -p ustd-bench (or set USTD_BENCH_BIN)",
-        p.display()
-    );
-    p
-}
-
-fn ustd(w: &World, args: &[&str]) -> std::process::Output {
-    let mut c = Command::new(ustd_bin());
-    c.args(args).arg("--rundir").arg(&w.rundir);
-    run_with_timeout(c, Duration::from_secs(120)).unwrap_or_else(|e| panic!("{e}"))
-}
 
 #[test]
 fn start_waits_for_fd_budget_instead_of_failing_apps() {
@@ -66,10 +44,10 @@ fn start_waits_for_fd_budget_instead_of_failing_apps() {
         &["create", "s", "-o", trace][..],
         &["enable-event", "-u", "-a"],
     ] {
-        let out = ustd(&w, args);
+        let out = w.ustd(args);
         assert!(out.status.success(), "`ustd {}`: {out:?}", args.join(" "));
     }
-    let out = ustd(&w, &["start", "--json"]);
+    let out = w.ustd(&["start", "--json"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let body: Value = serde_json::from_str(&stdout).expect("JSON reply");
     let failed = body["report"]["failed"].as_array().expect("failed list");
@@ -85,7 +63,7 @@ fn start_waits_for_fd_budget_instead_of_failing_apps() {
         !w.daemon_log().contains("Too many open files"),
         "the daemon hit EMFILE"
     );
-    let out = ustd(&w, &["destroy"]);
+    let out = w.ustd(&["destroy"]);
     assert!(out.status.success(), "destroy: {out:?}");
     common::signal(bench.id() as i32, libc::SIGTERM);
     let _ = bench.wait();

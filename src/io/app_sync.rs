@@ -94,6 +94,16 @@ impl AppLink<'_> {
         Ok(exchange(&self.conn.cmd, self.deadline, msg).await?.ret_val)
     }
 
+    /// `msg`, then WAIT_QUIESCENT (so what `msg` changed is seen by every
+    /// tracing thread before the caller goes on), written together: one
+    /// round trip instead of two (see [`read_replies`]).
+    async fn call_then_quiesce(&self, msg: &CmdMsg) -> Result<(), AppIoError> {
+        let quiesce = CmdMsg::simple(ROOT_HANDLE, op::WAIT_QUIESCENT);
+        let both = [msg.bytes.as_slice(), quiesce.bytes.as_slice()].concat();
+        self.deadline.run(write_all(&self.conn.cmd, &both)).await?;
+        read_replies(self, &[msg, &quiesce]).await.map(drop)
+    }
+
     /// A command whose payload follows the message (FILTER, EXCLUSION):
     /// lttng-ust reads both, then replies once.
     async fn call_with_payload(&self, msg: &CmdMsg, payload: &[u8]) -> Result<u32, AppIoError> {
@@ -203,20 +213,38 @@ impl AppLink<'_> {
 }
 
 async fn read_reply(link: &AppLink<'_>, msg: &CmdMsg) -> Result<u32, AppIoError> {
-    use crate::io::stream::read_last;
+    Ok(read_replies(link, &[msg]).await?[0])
+}
+
+/// The replies to `msgs`, written back to back, in order. lttng-ust reads
+/// one command message at a time and answers it before it reads the
+/// next, so commands that need nothing from an earlier reply can go out
+/// together: one round trip for all. Every reply is read (the socket stays
+/// in step) before the first refusal is reported.
+async fn read_replies(link: &AppLink<'_>, msgs: &[&CmdMsg]) -> Result<Vec<u32>, AppIoError> {
+    use crate::io::stream::{read_exact, read_last};
     use crate::wire::cmd::{Reply, REPLY_LEN};
-    let mut buf = [0u8; REPLY_LEN];
-    link.deadline
-        .run(read_last(&link.conn.cmd, &mut buf))
-        .await?;
-    let r = Reply::decode_for(&buf, msg)?;
-    if r.ret_code != 0 {
-        return Err(AppIoError::Refused {
-            cmd: msg.cmd(),
-            code: r.ret_code,
-        });
+    let s = &link.conn.cmd;
+    let mut vals = Vec::with_capacity(msgs.len());
+    let mut refused = None;
+    for (i, msg) in msgs.iter().enumerate() {
+        let mut buf = [0u8; REPLY_LEN];
+        if i + 1 < msgs.len() {
+            // The next reply may be behind it already.
+            link.deadline.run(read_exact(s, &mut buf)).await?;
+        } else {
+            link.deadline.run(read_last(s, &mut buf)).await?;
+        }
+        let r = Reply::decode_for(&buf, msg)?;
+        if r.ret_code != 0 && refused.is_none() {
+            refused = Some(AppIoError::Refused {
+                cmd: msg.cmd(),
+                code: r.ret_code,
+            });
+        }
+        vals.push(r.ret_val);
     }
-    Ok(r.ret_val)
+    refused.map_or(Ok(vals), Err)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -378,10 +406,9 @@ impl AppShadow {
         }
         if cfg.active != ss.started {
             let cmd = if cfg.active { op::ENABLE } else { op::DISABLE };
-            link.call(&CmdMsg::simple(ss.handle, cmd)).await?;
-            ss.started = cfg.active;
-            link.call(&CmdMsg::simple(ROOT_HANDLE, op::WAIT_QUIESCENT))
+            link.call_then_quiesce(&CmdMsg::simple(ss.handle, cmd))
                 .await?;
+            ss.started = cfg.active;
         }
         if let Some(gen) = moved_to {
             tracing::info!(
@@ -421,10 +448,8 @@ impl AppShadow {
         if ss.started {
             link.call(&CmdMsg::simple(ss.handle, op::DISABLE)).await?;
         }
-        link.call(&CmdMsg::simple(ss.handle, op::RELEASE)).await?;
-        link.call(&CmdMsg::simple(ROOT_HANDLE, op::WAIT_QUIESCENT))
-            .await?;
-        Ok(())
+        link.call_then_quiesce(&CmdMsg::simple(ss.handle, op::RELEASE))
+            .await
     }
 }
 

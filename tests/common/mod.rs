@@ -82,6 +82,20 @@ fn gcc_into(name: &str, args: &[&OsStr], what: &str) -> PathBuf {
 }
 
 /// Builds the fixture app once per test binary run and returns its path.
+/// The `ustd-bench` binary (its own workspace member): `USTD_BENCH_BIN`,
+/// else next to the `ustd` under test (`test.sh` builds it first).
+pub fn bench_bin() -> PathBuf {
+    let p = std::env::var_os("USTD_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ustd_bin().with_file_name("ustd-bench"));
+    assert!(
+        p.is_file(),
+        "{} not found: cargo build --release -p ustd-bench (or set USTD_BENCH_BIN)",
+        p.display()
+    );
+    p
+}
+
 pub fn fixture_app() -> &'static Path {
     static APP: OnceLock<PathBuf> = OnceLock::new();
     APP.get_or_init(|| {
@@ -453,6 +467,15 @@ impl World {
             .args(["-m", "--"])
             .arg(program);
         c
+    }
+
+    /// `ustd ARGS --rundir <rundir>` inside the namespace, bounded.
+    pub fn ustd(&self, args: &[&str]) -> Output {
+        let mut c = self.command_in(&ustd_bin());
+        c.arg("--rundir").arg(&self.rundir).args(args);
+        c.env("LTTNG_HOME", &self.dir);
+        run_with_timeout(c, Duration::from_secs(120))
+            .unwrap_or_else(|e| panic!("{e}\n{}", self.daemon_log()))
     }
 
     /// `ustd daemon --rundir <rundir>` inside the namespace, not yet spawned.

@@ -58,6 +58,10 @@ struct Args {
     /// Delay before every command reply (a slow app), in milliseconds.
     #[arg(long, default_value_t = 0.0)]
     reply_delay_ms: f64,
+    /// Every app refuses its sessions' ENABLE (-EPERM), as an app whose
+    /// tracing cannot start would.
+    #[arg(long)]
+    refuse_session_enable: bool,
     /// This many apps stop answering right after REGISTER_DONE (stopped apps).
     #[arg(long, default_value_t = 0)]
     stuck: u32,
@@ -336,7 +340,8 @@ impl Generator {
                     continue;
                 }
             };
-            let tracer = Tracer::new(self.provider.clone(), self.args.hold_fds);
+            let mut tracer = Tracer::new(self.provider.clone(), self.args.hold_fds);
+            tracer.refuse_session_enable = self.args.refuse_session_enable;
             let behaviour = Behaviour {
                 reply_delay: Duration::from_secs_f64(self.args.reply_delay_ms / 1e3),
             };

@@ -20,6 +20,7 @@ pub const DEFAULT_LOGLEVEL: i32 = 13;
 
 const EINVAL: i32 = 22;
 const EBUSY: i32 = 16;
+const EPERM: i32 = 1;
 
 /// What every fake app "contains": its tracepoints, all with one int field.
 pub struct Provider {
@@ -131,6 +132,8 @@ pub struct Tracer {
     /// Fds received from the daemon, kept only with `--hold-fds` (a real
     /// app keeps its stream, wakeup, pipe and counter fds).
     held: Vec<OwnedFd>,
+    /// `--refuse-session-enable`: a session's ENABLE fails with -EPERM.
+    pub refuse_session_enable: bool,
 }
 
 impl Tracer {
@@ -141,6 +144,7 @@ impl Tracer {
             next_handle: 1,
             hold_fds,
             held: Vec::new(),
+            refuse_session_enable: false,
         }
     }
 
@@ -207,6 +211,7 @@ impl Tracer {
         pending: &mut Pending,
     ) -> i64 {
         let h = cmd.handle();
+        let refuse_enable = self.refuse_session_enable;
         let Some(obj) = self.objects.get_mut(&h) else {
             return -i64::from(EINVAL);
         };
@@ -230,6 +235,9 @@ impl Tracer {
             (Object::Session { active, .. }, op::ENABLE | op::SESSION_START) => {
                 if *active {
                     return -i64::from(EBUSY);
+                }
+                if refuse_enable {
+                    return -i64::from(EPERM);
                 }
                 self.start_session(h, notify);
                 pending.fails_on_channel_error = true;
