@@ -1,6 +1,6 @@
 //! Commands to apps written back to back (session ENABLE or DISABLE, then
-//! WAIT_QUIESCENT; RELEASE, then WAIT_QUIESCENT): one round trip for both,
-//! and a refusal of the first leaves the command socket in step.
+//! WAIT_QUIESCENT; DISABLE and RELEASE, then WAIT_QUIESCENT): one round
+//! trip for all, and a refusal of one leaves the command socket in step.
 
 mod common;
 

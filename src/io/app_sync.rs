@@ -94,14 +94,15 @@ impl AppLink<'_> {
         Ok(exchange(&self.conn.cmd, self.deadline, msg).await?.ret_val)
     }
 
-    /// `msg`, then WAIT_QUIESCENT (so what `msg` changed is seen by every
+    /// `msgs`, then WAIT_QUIESCENT (so what they changed is seen by every
     /// tracing thread before the caller goes on), written together: one
-    /// round trip instead of two (see [`read_replies`]).
-    async fn call_then_quiesce(&self, msg: &CmdMsg) -> Result<(), AppIoError> {
+    /// round trip for all (see [`read_replies`]).
+    async fn call_then_quiesce(&self, msgs: &[CmdMsg]) -> Result<(), AppIoError> {
         let quiesce = CmdMsg::simple(ROOT_HANDLE, op::WAIT_QUIESCENT);
-        let both = [msg.bytes.as_slice(), quiesce.bytes.as_slice()].concat();
-        self.deadline.run(write_all(&self.conn.cmd, &both)).await?;
-        read_replies(self, &[msg, &quiesce]).await.map(drop)
+        let all: Vec<&CmdMsg> = msgs.iter().chain([&quiesce]).collect();
+        let bytes: Vec<u8> = all.iter().flat_map(|m| m.bytes).collect();
+        self.deadline.run(write_all(&self.conn.cmd, &bytes)).await?;
+        read_replies(self, &all).await.map(drop)
     }
 
     /// A command whose payload follows the message (FILTER, EXCLUSION):
@@ -406,7 +407,7 @@ impl AppShadow {
         }
         if cfg.active != ss.started {
             let cmd = if cfg.active { op::ENABLE } else { op::DISABLE };
-            link.call_then_quiesce(&CmdMsg::simple(ss.handle, cmd))
+            link.call_then_quiesce(&[CmdMsg::simple(ss.handle, cmd)])
                 .await?;
             ss.started = cfg.active;
         }
@@ -445,11 +446,11 @@ impl AppShadow {
             return Ok(());
         };
         link.unmap_session(session_id);
-        if ss.started {
-            link.call(&CmdMsg::simple(ss.handle, op::DISABLE)).await?;
-        }
-        link.call_then_quiesce(&CmdMsg::simple(ss.handle, op::RELEASE))
-            .await
+        // The session is released even if the app refuses to stop it.
+        let disable = ss.started.then(|| CmdMsg::simple(ss.handle, op::DISABLE));
+        let release = CmdMsg::simple(ss.handle, op::RELEASE);
+        let msgs: Vec<CmdMsg> = disable.into_iter().chain([release]).collect();
+        link.call_then_quiesce(&msgs).await
     }
 }
 
