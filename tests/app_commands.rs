@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::process::Stdio;
-
-use common::{bench_bin, wait_until, World, GENEROUS};
+use common::World;
 use serde_json::Value;
 
 /// The failed apps of a command's `--json` report.
@@ -25,27 +23,8 @@ fn failed(out: &std::process::Output) -> Vec<Value> {
 #[test]
 fn refused_session_enable_keeps_the_command_socket_in_step() {
     let w = World::start();
-    let mut bench = w.command_in(&bench_bin());
-    bench
-        .arg("--socket")
-        .arg(w.app_socket())
-        .args(["--apps", "1", "--serve", "--refuse-session-enable"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut bench = bench.spawn().expect("spawn ustd-bench");
-    wait_until("the fake app to register", GENEROUS, || {
-        (w.list().len() == 1).then_some(())
-    });
-    let trace = w.dir.join("trace");
-    let trace = trace.to_str().expect("utf-8 path");
-    for args in [
-        &["create", "s", "-o", trace][..],
-        &["enable-event", "-u", "-a"],
-    ] {
-        let out = w.ustd(args);
-        assert!(out.status.success(), "`ustd {}`: {out:?}", args.join(" "));
-    }
+    let mut bench = w.spawn_fake_apps(1, &["--refuse-session-enable"]);
+    w.create_enable_all();
 
     let out = w.ustd(&["start", "--json"]);
     let f = failed(&out);

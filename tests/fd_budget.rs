@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::process::Stdio;
-
-use common::{bench_bin, wait_until, World, GENEROUS};
+use common::World;
 use serde_json::Value;
 
 /// Fake apps (`ustd-bench`), each holding two sockets in the daemon.
@@ -20,33 +18,8 @@ const NOFILE: usize = 2 * APPS + 64 + 100;
 #[test]
 fn start_waits_for_fd_budget_instead_of_failing_apps() {
     let w = World::builder().daemon_nofile(NOFILE).start();
-    let mut bench = w.command_in(&bench_bin());
-    bench
-        .arg("--socket")
-        .arg(w.app_socket())
-        .args([
-            "--apps",
-            &APPS.to_string(),
-            "--serve",
-            "--short-lived-connectors",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut bench = bench.spawn().expect("spawn ustd-bench");
-    wait_until("every fake app to register", GENEROUS, || {
-        (w.list().len() == APPS).then_some(())
-    });
-
-    let trace = w.dir.join("trace");
-    let trace = trace.to_str().expect("utf-8 path");
-    for args in [
-        &["create", "s", "-o", trace][..],
-        &["enable-event", "-u", "-a"],
-    ] {
-        let out = w.ustd(args);
-        assert!(out.status.success(), "`ustd {}`: {out:?}", args.join(" "));
-    }
+    let mut bench = w.spawn_fake_apps(APPS, &["--short-lived-connectors"]);
+    w.create_enable_all();
     let out = w.ustd(&["start", "--json"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let body: Value = serde_json::from_str(&stdout).expect("JSON reply");

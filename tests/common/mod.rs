@@ -478,6 +478,38 @@ impl World {
             .unwrap_or_else(|e| panic!("{e}\n{}", self.daemon_log()))
     }
 
+    /// `ustd-bench` serving `apps` fake apps (plus `flags`), returned once
+    /// all of them are registered.
+    pub fn spawn_fake_apps(&self, apps: usize, flags: &[&str]) -> Child {
+        let mut c = self.command_in(&bench_bin());
+        c.arg("--socket")
+            .arg(self.app_socket())
+            .args(["--apps", &apps.to_string(), "--serve"])
+            .args(flags)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = c.spawn().expect("spawn ustd-bench");
+        wait_until("every fake app to register", GENEROUS, || {
+            (self.list().len() == apps).then_some(())
+        });
+        child
+    }
+
+    /// Session `s` (output under the world's dir) with every user-space
+    /// event enabled, through the ustd CLI.
+    pub fn create_enable_all(&self) {
+        let trace = self.dir.join("trace");
+        let trace = trace.to_str().expect("utf-8 path");
+        for args in [
+            &["create", "s", "-o", trace][..],
+            &["enable-event", "-u", "-a"],
+        ] {
+            let out = self.ustd(args);
+            assert!(out.status.success(), "`ustd {}`: {out:?}", args.join(" "));
+        }
+    }
+
     /// `ustd daemon --rundir <rundir>` inside the namespace, not yet spawned.
     pub fn daemon_command(&self) -> Command {
         let mut c = match self.daemon_nofile {
