@@ -27,7 +27,10 @@
 #          `enable-event -u -a`, `start`, `stop`, `destroy` wall times, the
 #          daemon CPU of `start` per app, and the apps' own CPU during
 #          `start` and to one second after it (their whole share of it,
-#          whichever daemon; `stop` comes after that second).
+#          whichever daemon; `stop` comes after that second). Then N more
+#          apps launched into a started session (`enable-event -u -a`):
+#          their time to main() above the same floor. Each app prints its
+#          CPU time to main() too.
 #   flood  one app, FLOOD_THREADS threads each emitting one event
 #          (bench_flood:blob, a FLOOD_BYTES payload) per iteration for FLOOD_S
 #          seconds into a local session (channel:
@@ -133,6 +136,8 @@ apps_cpu_ns() {
     [[ -n $d ]] || { echo 0; return; }
     for p in $d; do cat "$p"/task/*/schedstat 2>/dev/null; done | awk '{ t += $1 } END { printf "%.0f\n", t }'
 }
+# main_cpu FILE: the apps' mean CPU time from exec to main() (all threads), in ms.
+main_cpu() { awk '/^main / && NF >= 3 {s += $3; n++} END { if (n) printf "%.6g", s / n / 1000; else print "n/a" }' "$1"; }
 minus() { is_num "$1" && is_num "$2" && awk -v a="$1" -v b="$2" 'BEGIN{printf "%.6g", a - b}' || echo n/a; }
 # timed CMD...: runs one lttng command, prints its wall time in ms (FAIL on error).
 timed() {
@@ -145,7 +150,7 @@ data_bytes() { find "$1" -type f ! -name metadata ! -path '*/index/*' -printf '%
 mb_per_s() { awk -v b="$1" -v ms="$2" 'BEGIN{ if (ms > 0) printf "%.6g", b / 1e6 / (ms / 1000); else print "n/a" }'; }
 
 apps_rows=() flood_rows=() floor_rows=()
-declare -A FLOOR_P50 FLOOR_P99
+declare -A FLOOR_P50 FLOOR_P99 FLOOR_CPU
 
 scenario_apps() {
     local name=apps-$D${FLOOR_FOR:+-for-$FLOOR_FOR}-r$REP file rss0 fds0 cpu0 rss1 fds1 cpu1 reached p50 p99 c0 c1 a0 a1
@@ -164,8 +169,8 @@ scenario_apps() {
     reached=$(grep -c '^main ' "$file" || true)
     p50=$(pct "$file" 50) p99=$(pct "$file" 99)
     if [[ $D == none ]]; then
-        FLOOR_P50[$REP-$FLOOR_FOR]=$p50 FLOOR_P99[$REP-$FLOOR_FOR]=$p99
-        floor_rows+=("| $REP | $FLOOR_FOR | $APPS | $reached | $p50 | $p99 | $(pct "$file" 100) | $(load1) |")
+        FLOOR_P50[$REP-$FLOOR_FOR]=$p50 FLOOR_P99[$REP-$FLOOR_FOR]=$p99 FLOOR_CPU[$REP-$FLOOR_FOR]=$(main_cpu "$file")
+        floor_rows+=("| $REP | $FLOOR_FOR | $APPS | $reached | $p50 | $p99 | $(pct "$file" 100) | ${FLOOR_CPU[$REP-$FLOOR_FOR]} | $(load1) |")
         kill -TERM "$LAUNCH_PID"; wait "$LAUNCH_PID" || true
         log "apps none rep $REP: floor p50 $p50 ms, p99 $p99 ms"
         return
@@ -183,6 +188,18 @@ scenario_apps() {
     t_stop=$(timed stop)
     t_destroy=$(timed destroy)
     kill -TERM "$LAUNCH_PID"; wait "$LAUNCH_PID" || true
+    # N apps launched while a session is started: each gets the session
+    # (channel, streams, events, its ENABLE and statedump) before its
+    # constructors return.
+    local live=$OUT/$name.live.mains live50 live99
+    timed create "$name-live" --output="$work/traces/$name-live" >/dev/null
+    timed enable-event -u -a >/dev/null
+    timed start >/dev/null
+    launch "$APPS" "$live" wait
+    wait_mains "$live" "$APPS" 60 || log "apps $D rep $REP: only $(grep -c '^main ' "$live") of $APPS reached main, session started"
+    live50=$(pct "$live" 50) live99=$(pct "$live" 99)
+    timed destroy >/dev/null
+    kill -TERM "$LAUNCH_PID"; wait "$LAUNCH_PID" || true
     "${D}_stop"
     above50=$(minus "$p50" "${FLOOR_P50[$REP-$D]:-n/a}") above99=$(minus "$p99" "${FLOOR_P99[$REP-$D]:-n/a}")
     cpu_start=$(cpu_ms_per_app "$c0" "$c1" "$reached")
@@ -193,7 +210,11 @@ scenario_apps() {
     rec apps "N=$APPS" "time to main p99 (ms)" "$p99"
     rec apps "N=$APPS" "time to main above the floor, p50 (ms)" "$above50"
     rec apps "N=$APPS" "time to main above the floor, p99 (ms)" "$above99"
+    rec apps "N=$APPS" "apps' own CPU to main, per app (ms)" "$(main_cpu "$file")"
+    rec apps "N=$APPS" "apps' own CPU to main above the floor, per app (ms)" "$(minus "$(main_cpu "$file")" "${FLOOR_CPU[$REP-$D]:-n/a}")"
     rec apps "N=$APPS" "apps that reached main" "$reached"
+    rec apps "N=$APPS" "session started: time to main above the floor, p50 (ms)" "$(minus "$live50" "${FLOOR_P50[$REP-$D]:-n/a}")"
+    rec apps "N=$APPS" "session started: time to main above the floor, p99 (ms)" "$(minus "$live99" "${FLOOR_P99[$REP-$D]:-n/a}")"
     rec apps "N=$APPS" "daemon RSS per app (KiB)" "$rss_app"
     rec apps "N=$APPS" "daemon fds per app" "$fds_app"
     rec apps "N=$APPS" "daemon CPU per registration (ms)" "$cpu_app"
@@ -408,8 +429,8 @@ done
 echo
 echo "### No daemon: the floor (every run)"
 echo
-echo "| rep | taken just before | apps | reached main | time to main p50 (ms) | p99 (ms) | max (ms) | load |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| rep | taken just before | apps | reached main | time to main p50 (ms) | p99 (ms) | max (ms) | CPU to main per app (ms) | load |"
+echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${floor_rows[@]}"
 echo
 echo "### $APPS real apps (every run; times in ms)"

@@ -18,7 +18,7 @@ const NOFILE: usize = 2 * APPS + 64 + 100;
 #[test]
 fn start_waits_for_fd_budget_instead_of_failing_apps() {
     let w = World::builder().daemon_nofile(NOFILE).start();
-    let mut bench = w.spawn_fake_apps(APPS, &["--short-lived-connectors"]);
+    let bench = w.spawn_fake_apps(APPS, &["--short-lived-connectors"]);
     w.create_enable_all();
     let out = w.ustd(&["start", "--json"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -38,6 +38,5 @@ fn start_waits_for_fd_budget_instead_of_failing_apps() {
     );
     let out = w.ustd(&["destroy"]);
     assert!(out.status.success(), "destroy: {out:?}");
-    common::signal(bench.id() as i32, libc::SIGTERM);
-    let _ = bench.wait();
+    w.stop_fake_apps(bench);
 }

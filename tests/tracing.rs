@@ -2193,3 +2193,36 @@ fn per_pid_app_killed_before_channel_registration_leaves_a_readable_trace() {
         );
     }
 }
+
+/// 400 event rules, each an EVENT, then an ENABLE, in the app at `start`:
+/// more replies than fit in the socket's buffer if the daemon wrote every
+/// command before reading a reply (lttng-ust blocks writing its replies
+/// and reads no more commands). The commands go out in groups whose
+/// replies fit, so the app starts and traces. Break caught: no bound on a
+/// group (`CMDS_PER_WRITE` = usize::MAX): lttng-ust gives up on its
+/// blocked reply after its socket timeout (about 3 s) and closes the
+/// socket, so the app leaves and records nothing.
+#[test]
+fn hundreds_of_event_rules_start_every_app() {
+    const RULES: usize = 400;
+    let w = World::start();
+    let out = create(&w, "s");
+    let mut names: Vec<String> = (1..RULES)
+        .map(|i| format!("ustd_fixture:absent{i}"))
+        .collect();
+    names.push("ustd_fixture:simple".into());
+    ok(&w, &["enable-event", "-u", &names.join(",")]);
+    let mut app = w.spawn_app(&["-s", "-n", &K.to_string()]);
+    w.wait_registered(app.pid(), GENEROUS);
+    ok(&w, &["start"]);
+    app.signal(libc::SIGUSR1);
+    wait_emitted(&app, 3 * K);
+    assert!(app.wait_exit(GENEROUS).success());
+    stop_destroy(&w, "s", &out);
+    assert_exact(
+        &read_trace(&out),
+        &[Ev::Simple],
+        K,
+        "400 rules, one of them simple",
+    );
+}

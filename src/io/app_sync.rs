@@ -14,9 +14,10 @@
 //! Syncing is idempotent: it compares the configuration with the shadow and
 //! sends only what is missing, so a resync after a race is harmless.
 
+use std::borrow::Cow;
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 
 use crate::command::reply::{TracepointField, TracepointInfo};
@@ -25,10 +26,19 @@ use crate::core::fd_budget::FdPermit;
 use crate::core::session::{ChannelConfig, EventKey, SessionConfig};
 use crate::engine::trace::{SessionTrace, TraceError};
 use crate::io::app_conn::{AppConn, AppRef, ObjRef};
+use crate::io::fdpass::Msg;
 use crate::io::state::Daemon;
-use crate::io::stream::{exchange, exchange_any, send_fds, write_all, AppIoError, Deadline};
-use crate::wire::cmd::{op, ust_err, CmdMsg, ROOT_HANDLE};
+use crate::io::stream::{
+    exchange, exchange_all, exchange_any, first_refusal, read_replies, refusal, send_many,
+    AppIoError, Deadline,
+};
+use crate::wire::cmd::{op, ust_err, CmdMsg, Reply, ROOT_HANDLE};
 use crate::wire::list::{FieldIterEntry, FIELD_ITER_LEN};
+
+/// STREAM commands written before their replies are read, at most: each
+/// carries two fds, in flight (charged to the daemon's user by the kernel)
+/// until the app takes them.
+const STREAMS_PER_WRITE: usize = 16;
 
 /// Engine calls that may wait for a buffer set's creation, at most this
 /// many at a time.
@@ -74,6 +84,15 @@ struct SessionShadow {
     channels: HashMap<u32, ChannelShadow>,
 }
 
+/// An ENABLE or DISABLE of an event (or of the channel, without `event`),
+/// held for the end of a sync.
+struct Toggle<'c> {
+    msg: CmdMsg,
+    chan: u32,
+    event: Option<&'c EventKey>,
+    on: bool,
+}
+
 /// The actor's private copy of what the app has been told.
 #[derive(Default)]
 pub struct AppShadow {
@@ -94,27 +113,28 @@ impl AppLink<'_> {
         Ok(exchange(&self.conn.cmd, self.deadline, msg).await?.ret_val)
     }
 
-    /// `msgs`, then WAIT_QUIESCENT (so what they changed is seen by every
-    /// tracing thread before the caller goes on), written together: one
-    /// round trip for all (see [`read_replies`]).
-    async fn call_then_quiesce(&self, msgs: &[CmdMsg]) -> Result<(), AppIoError> {
-        let quiesce = CmdMsg::simple(ROOT_HANDLE, op::WAIT_QUIESCENT);
-        let all: Vec<&CmdMsg> = msgs.iter().chain([&quiesce]).collect();
-        let bytes: Vec<u8> = all.iter().flat_map(|m| m.bytes).collect();
-        self.deadline.run(write_all(&self.conn.cmd, &bytes)).await?;
-        read_replies(self, &all).await.map(drop)
+    /// Commands written together, their replies unchecked (see
+    /// [`exchange_all`]).
+    async fn batch(&self, cmds: &[(&CmdMsg, &[u8])]) -> Result<Vec<Reply>, AppIoError> {
+        if cmds.is_empty() {
+            return Ok(Vec::new());
+        }
+        exchange_all(&self.conn.cmd, self.deadline, cmds).await
     }
 
-    /// A command whose payload follows the message (FILTER, EXCLUSION):
-    /// lttng-ust reads both, then replies once.
-    async fn call_with_payload(&self, msg: &CmdMsg, payload: &[u8]) -> Result<u32, AppIoError> {
-        self.deadline
-            .run(write_all(&self.conn.cmd, &msg.bytes))
-            .await?;
-        self.deadline
-            .run(write_all(&self.conn.cmd, payload))
-            .await?;
-        read_reply(self, msg).await
+    /// `msgs`, then WAIT_QUIESCENT (so what they changed is seen by every
+    /// tracing thread before the caller goes on), written together: one
+    /// round trip for all. The first refusal is reported once every reply
+    /// is in.
+    async fn call_then_quiesce(&self, msgs: &[CmdMsg]) -> Result<(), AppIoError> {
+        let quiesce = CmdMsg::simple(ROOT_HANDLE, op::WAIT_QUIESCENT);
+        let all: Vec<(&CmdMsg, &[u8])> = msgs
+            .iter()
+            .chain([&quiesce])
+            .map(|m| (m, &[][..]))
+            .collect();
+        let replies = self.batch(&all).await?;
+        first_refusal(&all, &replies).map_or(Ok(()), Err)
     }
 
     fn map_obj(&self, handle: u32, obj: ObjRef) {
@@ -152,6 +172,68 @@ impl AppLink<'_> {
         })
         .await?
         .map_err(SyncError::Trace)
+    }
+
+    /// EVENT for every enabled rule the app lacks, then FILTER and
+    /// EXCLUSION for those made (each step's commands written together;
+    /// the ENABLE, last as in lttng-sessiond, comes with the sync's
+    /// toggles). Returns the events made whole. One with a refused step
+    /// stays disabled in the app and unrecorded (a later sync makes a new
+    /// one); the first refusal lands in `refused`.
+    async fn create_events<'c>(
+        &self,
+        cs: &ChannelShadow,
+        ch: &'c ChannelConfig,
+        refused: &mut Option<AppIoError>,
+    ) -> Result<Vec<(&'c EventKey, u32)>, AppIoError> {
+        let new: Vec<&EventKey> = ch
+            .events
+            .iter()
+            .filter(|r| r.enabled && !cs.events.contains_key(&r.key))
+            .map(|r| &r.key)
+            .collect();
+        let msgs: Vec<CmdMsg> = new
+            .iter()
+            .map(|k| CmdMsg::event(cs.handle, &k.pattern, k.loglevel.kind, k.loglevel.level))
+            .collect();
+        let cmds: Vec<(&CmdMsg, &[u8])> = msgs.iter().map(|m| (m, &[][..])).collect();
+        let replies = self.batch(&cmds).await?;
+        let mut made = Vec::with_capacity(new.len());
+        for ((k, m), r) in new.into_iter().zip(&msgs).zip(&replies) {
+            match refusal(m, r) {
+                Some(e) => {
+                    refused.get_or_insert(e);
+                }
+                None => made.push((k, r.ret_val)),
+            }
+        }
+        let mut follow: Vec<(usize, CmdMsg, Cow<'_, [u8]>)> = Vec::new();
+        for (i, (k, ev)) in made.iter().enumerate() {
+            if let Some(f) = &k.filter {
+                let len = f.bytecode().len() as u32;
+                let msg = CmdMsg::filter(*ev, len, f.reloc_offset(), 0);
+                follow.push((i, msg, Cow::Borrowed(f.bytecode())));
+            }
+            if !k.exclusions.is_empty() {
+                let msg = CmdMsg::exclusion(*ev, k.exclusions.len() as u32);
+                let names = CmdMsg::exclusion_names(&k.exclusions);
+                follow.push((i, msg, Cow::Owned(names)));
+            }
+        }
+        let cmds: Vec<(&CmdMsg, &[u8])> = follow.iter().map(|(_, m, p)| (m, &p[..])).collect();
+        let replies = self.batch(&cmds).await?;
+        let mut whole = vec![true; made.len()];
+        for ((i, m, _), r) in follow.iter().zip(&replies) {
+            if let Some(e) = refusal(m, r) {
+                whole[*i] = false;
+                refused.get_or_insert(e);
+            }
+        }
+        Ok(made
+            .into_iter()
+            .zip(whole)
+            .filter_map(|(m, w)| w.then_some(m))
+            .collect())
     }
 
     /// CHANNEL (blob + wakeup fd), then one STREAM (shm + wakeup fds) per CPU.
@@ -194,58 +276,49 @@ impl AppLink<'_> {
         let objs = objs.map_err(SyncError::Trace)?;
         let s = &self.conn.cmd;
         let msg = CmdMsg::channel(session_handle, objs.blob.len() as u64, false);
-        self.deadline.run(write_all(s, &msg.bytes)).await?;
-        self.deadline.run(write_all(s, &objs.blob)).await?;
-        self.deadline
-            .run(send_fds(s, &[objs.wakeup.as_fd()]))
-            .await?;
+        let wakeup = [objs.wakeup.as_fd()];
+        let out = [
+            Msg::Bytes(&msg.bytes),
+            Msg::Bytes(&objs.blob),
+            Msg::Fds(&wakeup),
+        ];
+        self.deadline.run(send_many(s, &out)).await?;
         let handle = read_reply(self, &msg).await?;
-        for st in &objs.streams {
-            let smsg = CmdMsg::stream(handle, st.shm_len, st.cpu);
-            self.deadline.run(write_all(s, &smsg.bytes)).await?;
-            self.deadline
-                .run(send_fds(s, &[st.shm.as_fd(), st.wakeup.as_fd()]))
-                .await?;
-            read_reply(self, &smsg).await?;
+        // The STREAMs need only the channel's handle: up to
+        // STREAMS_PER_WRITE of them go out before their replies are read.
+        for chunk in objs.streams.chunks(STREAMS_PER_WRITE) {
+            let msgs: Vec<CmdMsg> = chunk
+                .iter()
+                .map(|st| CmdMsg::stream(handle, st.shm_len, st.cpu))
+                .collect();
+            let fds: Vec<[BorrowedFd<'_>; 2]> = chunk
+                .iter()
+                .map(|st| [st.shm.as_fd(), st.wakeup.as_fd()])
+                .collect();
+            let out: Vec<Msg<'_>> = msgs
+                .iter()
+                .zip(&fds)
+                .flat_map(|(m, f)| [Msg::Bytes(&m.bytes), Msg::Fds(f)])
+                .collect();
+            // One syscall for the chunk: the app, woken by its first
+            // command, finds the others there when it has answered it.
+            self.deadline.run(send_many(s, &out)).await?;
+            let cmds: Vec<(&CmdMsg, &[u8])> = msgs.iter().map(|m| (m, &[][..])).collect();
+            let refs: Vec<&CmdMsg> = msgs.iter().collect();
+            let replies = read_replies(s, self.deadline, &refs).await?;
+            if let Some(e) = first_refusal(&cmds, &replies) {
+                return Err(e.into());
+            }
         }
         // Our duplicates of the fds close here; the app keeps its own.
         Ok(handle)
     }
 }
 
+/// The reply to `msg`, already written; a refusal is an error.
 async fn read_reply(link: &AppLink<'_>, msg: &CmdMsg) -> Result<u32, AppIoError> {
-    Ok(read_replies(link, &[msg]).await?[0])
-}
-
-/// The replies to `msgs`, written back to back, in order. lttng-ust reads
-/// one command message at a time and answers it before it reads the
-/// next, so commands that need nothing from an earlier reply can go out
-/// together: one round trip for all. Every reply is read (the socket stays
-/// in step) before the first refusal is reported.
-async fn read_replies(link: &AppLink<'_>, msgs: &[&CmdMsg]) -> Result<Vec<u32>, AppIoError> {
-    use crate::io::stream::{read_exact, read_last};
-    use crate::wire::cmd::{Reply, REPLY_LEN};
-    let s = &link.conn.cmd;
-    let mut vals = Vec::with_capacity(msgs.len());
-    let mut refused = None;
-    for (i, msg) in msgs.iter().enumerate() {
-        let mut buf = [0u8; REPLY_LEN];
-        if i + 1 < msgs.len() {
-            // The next reply may be behind it already.
-            link.deadline.run(read_exact(s, &mut buf)).await?;
-        } else {
-            link.deadline.run(read_last(s, &mut buf)).await?;
-        }
-        let r = Reply::decode_for(&buf, msg)?;
-        if r.ret_code != 0 && refused.is_none() {
-            refused = Some(AppIoError::Refused {
-                cmd: msg.cmd(),
-                code: r.ret_code,
-            });
-        }
-        vals.push(r.ret_val);
-    }
-    refused.map_or(Ok(vals), Err)
+    let reply = read_replies(&link.conn.cmd, link.deadline, &[msg]).await?;
+    refusal(msg, &reply[0]).map_or(Ok(reply[0].ret_val), Err)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -330,6 +403,11 @@ impl AppShadow {
                 })
             }
         };
+        // ENABLE and DISABLE of events and channels wait until the end and
+        // go out together, with the session's own ENABLE or DISABLE if it
+        // changes: lttng-ust applies them in order.
+        let mut toggles: Vec<Toggle<'_>> = Vec::new();
+        let mut refused = None;
         for ch in &cfg.channels {
             if !ss.channels.contains_key(&ch.key) {
                 if ss.started {
@@ -353,8 +431,15 @@ impl AppShadow {
                         gen,
                     },
                 );
-                for &ctx in &ch.contexts {
-                    link.call(&CmdMsg::context(handle, ctx)).await?;
+                let ctxs: Vec<CmdMsg> = ch
+                    .contexts
+                    .iter()
+                    .map(|&c| CmdMsg::context(handle, c))
+                    .collect();
+                let cmds: Vec<(&CmdMsg, &[u8])> = ctxs.iter().map(|m| (m, &[][..])).collect();
+                let replies = link.batch(&cmds).await?;
+                if let Some(e) = first_refusal(&cmds, &replies) {
+                    return Err(e.into());
                 }
                 ss.channels.insert(
                     ch.key,
@@ -366,50 +451,79 @@ impl AppShadow {
                 );
             }
             let cs = ss.channels.get_mut(&ch.key).expect("inserted above");
+            let made = link.create_events(cs, ch, &mut refused).await?;
+            for (key, ev) in made {
+                cs.events.insert(key.clone(), (ev, false));
+            }
             for rule in &ch.events {
-                match cs.events.get_mut(&rule.key) {
-                    None if rule.enabled => {
-                        let k = &rule.key;
-                        let msg =
-                            CmdMsg::event(cs.handle, &k.pattern, k.loglevel.kind, k.loglevel.level);
-                        let ev = link.call(&msg).await?;
-                        // As lttng-sessiond: FILTER, then EXCLUSION, then ENABLE.
-                        if let Some(f) = &k.filter {
-                            let len = f.bytecode().len() as u32;
-                            let msg = CmdMsg::filter(ev, len, f.reloc_offset(), 0);
-                            link.call_with_payload(&msg, f.bytecode()).await?;
-                        }
-                        if !k.exclusions.is_empty() {
-                            let msg = CmdMsg::exclusion(ev, k.exclusions.len() as u32);
-                            let names = CmdMsg::exclusion_names(&k.exclusions);
-                            link.call_with_payload(&msg, &names).await?;
-                        }
-                        link.call(&CmdMsg::simple(ev, op::ENABLE)).await?;
-                        cs.events.insert(rule.key.clone(), (ev, true));
-                    }
-                    Some((ev, on)) if *on != rule.enabled => {
-                        let cmd = if rule.enabled {
-                            op::ENABLE
-                        } else {
-                            op::DISABLE
-                        };
-                        link.call(&CmdMsg::simple(*ev, cmd)).await?;
-                        *on = rule.enabled;
-                    }
+                match cs.events.get(&rule.key) {
+                    Some(&(ev, on)) if on != rule.enabled => toggles.push(Toggle {
+                        msg: CmdMsg::simple(
+                            ev,
+                            if rule.enabled {
+                                op::ENABLE
+                            } else {
+                                op::DISABLE
+                            },
+                        ),
+                        chan: ch.key,
+                        event: Some(&rule.key),
+                        on: rule.enabled,
+                    }),
                     _ => {}
                 }
             }
             if cs.enabled != ch.enabled {
-                let cmd = if ch.enabled { op::ENABLE } else { op::DISABLE };
-                link.call(&CmdMsg::simple(cs.handle, cmd)).await?;
-                cs.enabled = ch.enabled;
+                toggles.push(Toggle {
+                    msg: CmdMsg::simple(
+                        cs.handle,
+                        if ch.enabled { op::ENABLE } else { op::DISABLE },
+                    ),
+                    chan: ch.key,
+                    event: None,
+                    on: ch.enabled,
+                });
             }
         }
-        if cfg.active != ss.started {
-            let cmd = if cfg.active { op::ENABLE } else { op::DISABLE };
-            link.call_then_quiesce(&[CmdMsg::simple(ss.handle, cmd)])
-                .await?;
-            ss.started = cfg.active;
+        // A session is not started in an app that refused part of its
+        // setup (the caller reports the refusal); it is always stopped.
+        let session_cmd = match (cfg.active, ss.started) {
+            (true, false) if refused.is_none() => Some(op::ENABLE),
+            (false, true) => Some(op::DISABLE),
+            _ => None,
+        };
+        let session_msgs: Vec<CmdMsg> = session_cmd
+            .map(|cmd| {
+                let quiesce = CmdMsg::simple(ROOT_HANDLE, op::WAIT_QUIESCENT);
+                vec![CmdMsg::simple(ss.handle, cmd), quiesce]
+            })
+            .unwrap_or_default();
+        let cmds: Vec<(&CmdMsg, &[u8])> = toggles
+            .iter()
+            .map(|t| &t.msg)
+            .chain(&session_msgs)
+            .map(|m| (m, &[][..]))
+            .collect();
+        let replies = link.batch(&cmds).await?;
+        for (t, r) in toggles.iter().zip(&replies) {
+            if let Some(e) = refusal(&t.msg, r) {
+                refused.get_or_insert(e);
+                continue;
+            }
+            let cs = ss.channels.get_mut(&t.chan).expect("toggled above");
+            match t.event {
+                Some(k) => cs.events.get_mut(k).expect("toggled above").1 = t.on,
+                None => cs.enabled = t.on,
+            }
+        }
+        if session_cmd.is_some() {
+            let n = toggles.len();
+            match first_refusal(&cmds[n..], &replies[n..]) {
+                Some(e) => {
+                    refused.get_or_insert(e);
+                }
+                None => ss.started = cfg.active,
+            }
         }
         if let Some(gen) = moved_to {
             tracing::info!(
@@ -419,7 +533,7 @@ impl AppShadow {
                 "app moved onto current buffers"
             );
         }
-        Ok(())
+        refused.map_or(Ok(()), |e| Err(e.into()))
     }
 
     /// SESSION_STATEDUMP on the app's handle of a started session: the

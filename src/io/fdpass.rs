@@ -1,14 +1,15 @@
 //! File-descriptor passing exactly as lttng-ust expects it: each transfer is
-//! its own `sendmsg` of one 0x00 byte carrying an SCM_RIGHTS message with
-//! exactly the expected number of fds (at most 4).
+//! its own message of one 0x00 byte carrying an SCM_RIGHTS message with
+//! exactly the expected number of fds (at most 4). [`send_many`] sends
+//! several such messages, and the commands between them, in one syscall.
 
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
 use rustix::net::{
-    recvmsg, sendmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
-    SendAncillaryMessage, SendFlags,
+    recvmsg, sendmmsg, sendmsg, MMsgHdr, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags,
+    SendAncillaryBuffer, SendAncillaryMessage, SendFlags,
 };
 
 /// The protocol never sends more than this many fds in one message.
@@ -47,6 +48,64 @@ pub fn send_fds(sock: BorrowedFd<'_>, fds: &[BorrowedFd<'_>]) -> io::Result<()> 
 }
 
 /// Receives one fd message carrying exactly `n` fds.
+/// One message of a [`send_many`] batch.
+pub enum Msg<'a> {
+    /// Plain bytes (a command, its payload).
+    Bytes(&'a [u8]),
+    /// Fds, in a 1-byte message of their own (as [`send_fds`]).
+    Fds(&'a [BorrowedFd<'a>]),
+}
+
+/// Sends `msgs` in order with one `sendmmsg`: each is its own message on
+/// the stream, so each fd set stays attached to its own byte, and the
+/// peer is not scheduled between two of them by our syscalls. Returns how
+/// many went out whole, and the bytes sent of the next one, if the socket
+/// took only part of it (the rest is the caller's to send). A partial
+/// message followed by another one would scramble the stream: an error.
+pub fn send_many(sock: BorrowedFd<'_>, msgs: &[Msg<'_>]) -> io::Result<(usize, usize)> {
+    const SPACE: usize = rustix::cmsg_space!(ScmRights(MAX_FDS));
+    let mut spaces = vec![[MaybeUninit::<u8>::uninit(); SPACE]; msgs.len()];
+    let mut ancs = Vec::with_capacity(msgs.len());
+    let mut iovs = Vec::with_capacity(msgs.len());
+    for (m, space) in msgs.iter().zip(spaces.iter_mut()) {
+        let mut anc = SendAncillaryBuffer::new(space);
+        match m {
+            Msg::Bytes(b) => iovs.push([io::IoSlice::new(b)]),
+            Msg::Fds(fds) => {
+                if fds.is_empty()
+                    || fds.len() > MAX_FDS
+                    || !anc.push(SendAncillaryMessage::ScmRights(fds))
+                {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "1 to 4 fds per message",
+                    ));
+                }
+                iovs.push([io::IoSlice::new(&[0u8])]);
+            }
+        }
+        ancs.push(anc);
+    }
+    let mut hdrs: Vec<MMsgHdr<'_>> = iovs
+        .iter()
+        .zip(ancs.iter_mut())
+        .map(|(iov, anc)| MMsgHdr::new(iov, anc))
+        .collect();
+    let n = sendmmsg(sock, &mut hdrs, SendFlags::NOSIGNAL)?;
+    let len = |m: &Msg<'_>| match m {
+        Msg::Bytes(b) => b.len(),
+        Msg::Fds(_) => 1,
+    };
+    match (0..n).find(|&i| hdrs[i].bytes_sent() < len(&msgs[i])) {
+        None => Ok((n, 0)),
+        Some(i) if i + 1 == n => Ok((i, hdrs[i].bytes_sent())),
+        Some(_) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "a message was sent in part before the next one",
+        )),
+    }
+}
+
 pub fn recv_fds(sock: BorrowedFd<'_>, n: usize) -> io::Result<Vec<OwnedFd>> {
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
     let mut anc = RecvAncillaryBuffer::new(&mut space);
@@ -96,6 +155,35 @@ mod tests {
         let mut buf = [0u8; 1];
         rustix::io::read(&r, &mut buf).unwrap();
         assert_eq!(&buf, b"x");
+    }
+
+    /// Commands and fd sets sent together arrive as separate messages:
+    /// each fd set with its own byte, read apart from the bytes around it.
+    #[test]
+    fn send_many_keeps_each_fd_set_on_its_byte() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        let (r2, w2) = rustix::pipe::pipe().unwrap();
+        let fds1 = [r.as_fd(), w.as_fd()];
+        let fds2 = [w2.as_fd()];
+        let msgs = [
+            Msg::Bytes(b"one"),
+            Msg::Fds(&fds1),
+            Msg::Bytes(b"two"),
+            Msg::Fds(&fds2),
+        ];
+        assert_eq!(send_many(a.as_fd(), &msgs).unwrap(), (4, 0));
+        let mut buf = [0u8; 3];
+        rustix::io::read(&b, &mut buf).unwrap();
+        assert_eq!(&buf, b"one");
+        assert_eq!(recv_fds(b.as_fd(), 2).unwrap().len(), 2);
+        rustix::io::read(&b, &mut buf).unwrap();
+        assert_eq!(&buf, b"two");
+        let got = recv_fds(b.as_fd(), 1).unwrap();
+        rustix::io::write(&got[0], b"x").unwrap();
+        let mut x = [0u8; 1];
+        rustix::io::read(&r2, &mut x).unwrap();
+        assert_eq!(&x, b"x");
     }
 
     #[test]

@@ -18,10 +18,10 @@ use crate::io::app_conn::{AppConn, AppJob, AppRef, Half, JobReceiver};
 use crate::io::app_sync::{sync_all, AppLink, AppShadow, SyncError};
 use crate::io::job_queue::JobQueue;
 use crate::io::state::Daemon;
-use crate::io::stream::{exchange, read_last};
+use crate::io::stream::{read_exact, read_last, refusal, write_all, AppIoError, Deadline};
 
 use crate::io::sys;
-use crate::wire::cmd::{op, CmdMsg, ROOT_HANDLE};
+use crate::wire::cmd::{op, CmdMsg, Reply, REPLY_LEN, ROOT_HANDLE};
 use crate::wire::reg::{RegMsg, REG_MSG_LEN};
 
 pub async fn accept_loop(d: Arc<Daemon>, listener: UnixListener) {
@@ -154,19 +154,62 @@ static TRACER_VERSION_MSG: LazyLock<CmdMsg> =
     LazyLock::new(|| CmdMsg::simple(ROOT_HANDLE, op::TRACER_VERSION));
 static REGISTER_DONE_MSG: LazyLock<CmdMsg> =
     LazyLock::new(|| CmdMsg::simple(ROOT_HANDLE, op::REGISTER_DONE));
+static HANDSHAKE_PAIR: LazyLock<Vec<u8>> =
+    LazyLock::new(|| [TRACER_VERSION_MSG.bytes, REGISTER_DONE_MSG.bytes].concat());
 
-/// The handshake of a complete pair: TRACER_VERSION, then REGISTER_DONE,
-/// then publication. The notify socket is served from the start, since the
+/// TRACER_VERSION (with REGISTER_DONE if `alone`): the tracer's version,
+/// or the command whose exchange failed and why.
+async fn handshake(
+    s: &UnixStream,
+    deadline: Deadline,
+    alone: bool,
+) -> Result<(u32, u32, u32), (&'static str, AppIoError)> {
+    const NAMES: [&str; 2] = ["TRACER_VERSION", "REGISTER_DONE"];
+    let (bytes, msgs): (&[u8], &[&CmdMsg]) = match alone {
+        true => (&HANDSHAKE_PAIR, &[&TRACER_VERSION_MSG, &REGISTER_DONE_MSG]),
+        false => (&TRACER_VERSION_MSG.bytes, &[&TRACER_VERSION_MSG]),
+    };
+    let at = |i: usize| move |e: AppIoError| (NAMES[i], e);
+    deadline.run(write_all(s, bytes)).await.map_err(at(0))?;
+    // One reply at a time, one buffer (this future is part of every
+    // pair's handshake): a refusal drops the app, so nothing needs reading
+    // past it.
+    let mut version = (0, 0, 0);
+    let mut buf = [0u8; REPLY_LEN];
+    for (i, m) in msgs.iter().enumerate() {
+        match i + 1 == msgs.len() {
+            true => deadline.run(read_last(s, &mut buf)).await,
+            false => deadline.run(read_exact(s, &mut buf)).await,
+        }
+        .map_err(at(i))?;
+        let reply = Reply::decode_for(&buf, m).map_err(|e| at(i)(e.into()))?;
+        if let Some(e) = refusal(m, &reply) {
+            return Err(at(i)(e));
+        }
+        if i == 0 {
+            version = reply.tracer_version();
+        }
+    }
+    Ok(version)
+}
+
+/// The handshake of a complete pair: TRACER_VERSION, the global update,
+/// REGISTER_DONE, then publication. The notify socket is served from the start, since the
 /// app may send notify requests while a command waits for its reply.
 async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
     // Release the parked counterpart's task now.
     drop((cmd.parked_wake.take(), notify.parked_wake.take()));
+    let admission = Admission::begin(&d.sessions);
     // The version goes into the immutable AppInfo, so ask for it before the
     // shell exists; the notify socket is quiet until the app has a session.
-    let version = match exchange(&cmd.stream, d.deadline, &TRACER_VERSION_MSG).await {
-        Ok(reply) => reply.tracer_version(),
-        Err(e) => {
-            tracing::warn!(pid = cmd.creds.pid, error = %e, "handshake failed at TRACER_VERSION");
+    // With no session to apply first, REGISTER_DONE needs nothing from
+    // that reply and goes out with it: one round trip for the handshake (a
+    // session created meanwhile bumped the generation: the app catches up).
+    let alone = d.sessions.all().is_empty();
+    let version = match handshake(&cmd.stream, d.deadline, alone).await {
+        Ok(v) => v,
+        Err((step, e)) => {
+            tracing::warn!(pid = cmd.creds.pid, error = %e, "handshake failed at {step}");
             return;
         }
     };
@@ -202,11 +245,8 @@ async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
         conn: &lease,
         deadline: d.deadline,
     };
-    let admission = Admission::begin(&d.sessions);
-    // Boxed (see cmd_actor::run): the update's state is only needed now,
-    // and with no session at all there is nothing to apply (a session
-    // created from here on bumps the generation: the app catches up).
-    let update = match d.sessions.all().is_empty() {
+    // Boxed (see cmd_actor::run): the update's state is only needed now.
+    let update = match alone {
         true => Ok(()),
         false => Box::pin(sync_all(&d, &link, &mut shadow)).await,
     };
@@ -220,9 +260,11 @@ async fn complete(d: Arc<Daemon>, mut cmd: Half, mut notify: Half) {
             }
         }
     }
-    if let Err(e) = lease.exchange(d.deadline, &REGISTER_DONE_MSG).await {
-        d.hang_up(&app, &lease, "REGISTER_DONE", &e);
-        return;
+    if !alone {
+        if let Err(e) = lease.exchange(d.deadline, &REGISTER_DONE_MSG).await {
+            d.hang_up(&app, &lease, "REGISTER_DONE", &e);
+            return;
+        }
     }
     let admitted = match admission.publish(&d.sessions, &d.registry, &app) {
         Ok(a) => a,

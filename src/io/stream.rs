@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::net::UnixStream;
 
+use crate::io::fdpass;
 use crate::wire::cmd::{CmdMsg, Reply, REPLY_LEN};
 use crate::wire::WireError;
 
@@ -203,13 +204,74 @@ pub async fn exchange(
     msg: &CmdMsg,
 ) -> Result<Reply, AppIoError> {
     let reply = exchange_any(s, deadline, msg).await?;
-    if reply.ret_code != 0 {
-        return Err(AppIoError::Refused {
-            cmd: msg.cmd(),
-            code: reply.ret_code,
-        });
+    refusal(msg, &reply).map_or(Ok(reply), Err)
+}
+
+/// Commands (each with the payload lttng-ust reads right after it, if
+/// any) written back to back, then their replies, read in order and
+/// unchecked (see [`refusal`]). lttng-ust reads one command at a time and
+/// answers it before it reads the next, so commands that need nothing from
+/// each other's replies cost one round trip together. Every reply is read,
+/// so the socket stays in step whatever the app answered.
+pub async fn exchange_all(
+    s: &UnixStream,
+    deadline: Deadline,
+    cmds: &[(&CmdMsg, &[u8])],
+) -> Result<Vec<Reply>, AppIoError> {
+    let mut replies = Vec::with_capacity(cmds.len());
+    // The app blocks writing replies we do not read yet, and then reads
+    // no more commands: a group's replies must fit in the socket's buffer.
+    for group in cmds.chunks(CMDS_PER_WRITE) {
+        let bytes: Vec<u8> = group
+            .iter()
+            .flat_map(|(m, payload)| m.bytes.iter().chain(payload.iter()))
+            .copied()
+            .collect();
+        deadline.run(write_all(s, &bytes)).await?;
+        let msgs: Vec<&CmdMsg> = group.iter().map(|(m, _)| *m).collect();
+        replies.extend(read_replies(s, deadline, &msgs).await?);
     }
-    Ok(reply)
+    Ok(replies)
+}
+
+/// Commands written before their replies are read, at most: 64 replies
+/// (324 bytes each, about 1 KiB each as the kernel counts a message) fit
+/// well within a Unix socket's default 208 KiB send buffer.
+pub const CMDS_PER_WRITE: usize = 64;
+
+/// The replies to `msgs`, already written, in order and unchecked.
+pub async fn read_replies(
+    s: &UnixStream,
+    deadline: Deadline,
+    msgs: &[&CmdMsg],
+) -> Result<Vec<Reply>, AppIoError> {
+    let mut replies = Vec::with_capacity(msgs.len());
+    for (i, msg) in msgs.iter().enumerate() {
+        let mut buf = [0u8; REPLY_LEN];
+        if i + 1 < msgs.len() {
+            // The next reply may be behind it already.
+            deadline.run(read_exact(s, &mut buf)).await?;
+        } else {
+            deadline.run(read_last(s, &mut buf)).await?;
+        }
+        replies.push(Reply::decode_for(&buf, msg)?);
+    }
+    Ok(replies)
+}
+
+/// The app's refusal of `msg`, if `reply` is one.
+pub fn refusal(msg: &CmdMsg, reply: &Reply) -> Option<AppIoError> {
+    (reply.ret_code != 0).then(|| AppIoError::Refused {
+        cmd: msg.cmd(),
+        code: reply.ret_code,
+    })
+}
+
+/// The first refusal among the replies to `cmds`.
+pub fn first_refusal(cmds: &[(&CmdMsg, &[u8])], replies: &[Reply]) -> Option<AppIoError> {
+    cmds.iter()
+        .zip(replies)
+        .find_map(|((m, _), r)| refusal(m, r))
 }
 
 /// Like [`exchange`] but hands back replies carrying an error code too
@@ -248,6 +310,33 @@ pub async fn send_fds(
             Err(e) => return Err(map_hangup(e)),
         }
     }
+}
+
+/// Sends `msgs` (commands, payloads and fd sets) in order, with as few
+/// syscalls as the socket allows (see [`fdpass::send_many`]).
+pub async fn send_many(s: &UnixStream, msgs: &[fdpass::Msg<'_>]) -> Result<(), AppIoError> {
+    use std::os::fd::AsFd;
+    let mut next = 0;
+    while next < msgs.len() {
+        s.writable().await?;
+        let r = s.try_io(tokio::io::Interest::WRITABLE, || {
+            fdpass::send_many(s.as_fd(), &msgs[next..])
+        });
+        match r {
+            Ok((whole, 0)) => next += whole,
+            Ok((whole, part)) => {
+                // The socket took part of a message: the rest goes next.
+                let fdpass::Msg::Bytes(b) = msgs[next + whole] else {
+                    unreachable!("a 1-byte fd message is sent whole or not at all");
+                };
+                write_all(s, &b[part..]).await?;
+                next += whole + 1;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(map_hangup(e)),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -487,13 +487,23 @@ impl World {
             .args(["--apps", &apps.to_string(), "--serve"])
             .args(flags)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped()) // the report, read by `stop_fake_apps`
             .stderr(Stdio::null());
         let child = c.spawn().expect("spawn ustd-bench");
         wait_until("every fake app to register", GENEROUS, || {
             (self.list().len() == apps).then_some(())
         });
         child
+    }
+
+    /// Stops fake apps from [`Self::spawn_fake_apps`]: their report (JSON).
+    pub fn stop_fake_apps(&self, mut bench: Child) -> serde_json::Value {
+        use std::io::Read;
+        signal(bench.id() as i32, libc::SIGTERM);
+        let mut out = String::new();
+        let _ = bench.stdout.take().expect("piped").read_to_string(&mut out);
+        let _ = bench.wait();
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("ustd-bench report ({e}): {out:?}"))
     }
 
     /// Session `s` (output under the world's dir) with every user-space

@@ -100,6 +100,11 @@ pub struct FakeApp {
     notify_wait: Option<(u32, [u8; CHANNEL_REPLY_LEN], usize)>,
     channel_failed: Option<i32>,
     pub registered_at: Option<Instant>,
+    /// The app just answered a command (or took one needing no answer).
+    answered: bool,
+    /// The command being read was already there right after the previous
+    /// one was answered: the daemon wrote it without waiting for that reply.
+    found_waiting: bool,
 }
 
 impl FakeApp {
@@ -125,6 +130,8 @@ impl FakeApp {
             notify_wait: None,
             channel_failed: None,
             registered_at: None,
+            answered: false,
+            found_waiting: false,
         })
     }
 
@@ -205,7 +212,14 @@ impl FakeApp {
         match &mut self.phase {
             Phase::Stuck => Ok(Step::Blocked(None)),
             Phase::Header { buf, have } => {
-                match fill(&self.cmd_sock, &mut buf[..], have)? {
+                let first = *have == 0;
+                let read = fill(&self.cmd_sock, &mut buf[..], have)?;
+                if first {
+                    let arrived = *have > 0 || matches!(read, Read::Done(()));
+                    self.found_waiting = self.answered && arrived;
+                    self.answered = false;
+                }
+                match read {
                     Read::Blocked => return Ok(Step::Blocked(None)),
                     Read::Closed => return Err(Gone::DaemonClosed),
                     Read::Done(()) => {}
@@ -213,6 +227,9 @@ impl FakeApp {
                 let bytes = std::mem::replace(buf, Box::new([0u8; CMD_MSG_LEN]));
                 let cmd = Command::new(bytes);
                 stats.command(cmd.op());
+                if self.found_waiting {
+                    stats.command_waiting(cmd.op());
+                }
                 if cmd.op() == op::REGISTER_DONE
                     && cmd.handle() == 0
                     && self.registered_at.is_none()
@@ -230,6 +247,7 @@ impl FakeApp {
                 let (payload, fds) = match cmd.framing() {
                     Framing::Silent => {
                         *have = 0;
+                        self.answered = true;
                         return Ok(Step::Progress);
                     }
                     Framing::Refused(why) => return Err(Gone::Protocol(why.into())),
@@ -352,6 +370,7 @@ impl FakeApp {
         if let Some(t) = trailer {
             self.cmd_out.push(&t);
         }
+        self.answered = true;
         self.phase = if then_stuck {
             Phase::Stuck
         } else {

@@ -11,6 +11,7 @@ use crate::command::op_name;
 #[derive(Default)]
 pub struct Stats {
     commands: BTreeMap<&'static str, u64>,
+    commands_waiting: BTreeMap<&'static str, u64>,
     notify_sent: BTreeMap<&'static str, u64>,
     notify_errors: u64,
     pub connect_failures: u64,
@@ -40,6 +41,12 @@ fn notify_name(cmd: u32) -> &'static str {
 impl Stats {
     pub fn command(&mut self, cmd: u32) {
         *self.commands.entry(op_name(cmd)).or_default() += 1;
+    }
+
+    /// A command the app found waiting right after answering the previous
+    /// one: the daemon wrote it before reading that reply.
+    pub fn command_waiting(&mut self, cmd: u32) {
+        *self.commands_waiting.entry(op_name(cmd)).or_default() += 1;
     }
 
     pub fn notify_sent(&mut self, cmd: u32) {
@@ -110,6 +117,7 @@ impl Stats {
                 max: sorted.last().map(|d| ms(*d)),
             },
             commands: self.commands.clone(),
+            commands_waiting: self.commands_waiting.clone(),
             notify_sent: self.notify_sent.clone(),
             notify_errors: self.notify_errors,
             gone: self.gone.clone(),
@@ -144,6 +152,9 @@ pub struct Report {
     /// Per app: its first connect to REGISTER_DONE received.
     pub latency_ms: Latency,
     pub commands: BTreeMap<&'static str, u64>,
+    /// Per command: how many the apps found waiting right after answering
+    /// the one before (written without waiting for its reply).
+    pub commands_waiting: BTreeMap<&'static str, u64>,
     pub notify_sent: BTreeMap<&'static str, u64>,
     pub notify_errors: u64,
     pub gone: BTreeMap<String, u64>,
