@@ -27,7 +27,10 @@
 #          `enable-event -u -a`, `start`, `stop`, `destroy` wall times, the
 #          daemon CPU of `start` per app, and the apps' own CPU during
 #          `start` and to one second after it (their whole share of it,
-#          whichever daemon; `stop` comes after that second). Then N more
+#          whichever daemon; `stop` comes after that second). Then, with
+#          the same apps, `start` of a session of RULES event rules (one
+#          event of the apps, the others absent ones) and its daemon CPU
+#          per app. Then N more
 #          apps launched into a started session (`enable-event -u -a`):
 #          their time to main() above the same floor. Each app prints its
 #          CPU time to main() too.
@@ -55,6 +58,7 @@
 # Environment (all optional):
 #   SCENARIOS="apps flood relay"  DAEMONS="lttng ustd"  REPS=3
 #   APPS=300                apps started at once
+#   RULES=100               event rules of the apps scenario's second session
 #   FLOOD_THREADS=4 FLOOD_S=10 FLOOD_BYTES=1024 (payload per event) SUBBUF=1M NUM_SUBBUF=4
 #   QUICK=1                 APPS=30, FLOOD_S=2, REPS=1 unless set
 #   FLOOD_PROBE=CMD         run during each flood (not its stop), the daemon's
@@ -80,6 +84,8 @@ if [[ "${QUICK:-0}" == 1 ]]; then
     APPS=${APPS:-30} FLOOD_S=${FLOOD_S:-2} REPS=${REPS:-1}
 fi
 APPS=${APPS:-300}
+RULES=${RULES:-100}
+RULE_NAMES="ustd_fixture:simple$(seq -f ',ustd_fixture:absent%g' -s '' 1 $((RULES - 1)))"
 FLOOD_THREADS=${FLOOD_THREADS:-4} FLOOD_S=${FLOOD_S:-10} FLOOD_BYTES=${FLOOD_BYTES:-1024}
 SUBBUF=${SUBBUF:-1M} NUM_SUBBUF=${NUM_SUBBUF:-4}
 REPS=${REPS:-3}
@@ -187,6 +193,16 @@ scenario_apps() {
     a2=$(apps_cpu_ns)
     t_stop=$(timed stop)
     t_destroy=$(timed destroy)
+    # The same apps, a session of RULES event rules (one that matches,
+    # the others naming absent events): every app gets each rule's EVENT
+    # and ENABLE at `start`.
+    local t_rules c2 c3
+    timed create "$name-rules" --output="$work/traces/$name-rules" >/dev/null
+    timed enable-event -u "$RULE_NAMES" >/dev/null
+    c2=$(daemon_cpu_ticks)
+    t_rules=$(timed start)
+    c3=$(daemon_cpu_ticks)
+    timed destroy >/dev/null
     kill -TERM "$LAUNCH_PID"; wait "$LAUNCH_PID" || true
     # N apps launched while a session is started: each gets the session
     # (channel, streams, events, its ENABLE and statedump) before its
@@ -224,6 +240,8 @@ scenario_apps() {
     rec apps "N=$APPS" "daemon CPU for start per app (ms)" "$cpu_start"
     rec apps "N=$APPS" "apps' own CPU during start, per app (ms)" "$(awk -v a="$a0" -v b="$a1" -v n="$reached" 'BEGIN{ if (n > 0) printf "%.6g", (b - a) / 1e6 / n; else print "n/a" }')"
     rec apps "N=$APPS" "apps' own CPU for start to 1 s after it, per app (ms)" "$(awk -v a="$a0" -v b="$a2" -v n="$reached" 'BEGIN{ if (n > 0) printf "%.6g", (b - a) / 1e6 / n; else print "n/a" }')"
+    rec apps "N=$APPS" "start, $RULES event rules (ms)" "$t_rules"
+    rec apps "N=$APPS" "daemon CPU for start, $RULES event rules, per app (ms)" "$(cpu_ms_per_app "$c2" "$c3" "$reached")"
     rec apps "N=$APPS" "stop (ms)" "$t_stop"
     rec apps "N=$APPS" "destroy (ms)" "$t_destroy"
     apps_rows+=("| $D | $REP | $reached/$APPS | $p50 | $p99 | $above50 | $above99 | $rss0 | $rss1 | $rss_app | $fds0 | $fds1 | $fds_app | $cpu_app | $t_create | $t_enable | $t_start | $cpu_start | $t_stop | $t_destroy | $(load1) |")
