@@ -122,3 +122,46 @@ fn independent_commands_are_written_together() {
         "REGISTER_DONE: {waiting} of {APPS}: {report}"
     );
 }
+
+/// An app that refuses an event's FILTER never gets that event enabled
+/// (it would record every occurrence, unfiltered), nor the session
+/// started; its other events are set up, `start` reports it, and its
+/// socket stays in step. Breaks caught: the ENABLE sent for an event
+/// whose FILTER was refused, or the session's ENABLE sent despite the
+/// refusal (2 ENABLEs instead of 1 either way).
+#[test]
+fn refused_filter_leaves_its_event_disabled_and_the_session_stopped() {
+    let w = World::start();
+    let bench = w.spawn_fake_apps(1, &["--refuse-filter"]);
+    let trace = w.dir.join("trace");
+    for args in [
+        &["create", "s", "-o", trace.to_str().unwrap()][..],
+        &["enable-event", "-u", "filtered", "--filter", "x == 1"],
+        &["enable-event", "-u", "plain"],
+    ] {
+        let out = w.ustd(args);
+        assert!(out.status.success(), "`ustd {}`: {out:?}", args.join(" "));
+    }
+    let out = w.ustd(&["start", "--json"]);
+    assert_eq!(
+        failed(&out).len(),
+        1,
+        "start should report the app: {out:?}"
+    );
+    assert!(!out.status.success(), "start exited 0 with a failed app");
+    assert_eq!(w.list().len(), 1, "the refusing app was dropped");
+    let out = w.ustd(&["destroy", "--json"]);
+    assert!(
+        failed(&out).is_empty() && out.status.success(),
+        "destroy: {out:?}"
+    );
+    let report = w.stop_fake_apps(bench);
+    // The refused event is made again by each later sync (here `destroy`'s
+    // stop), and refused again.
+    assert!(counts(&report, "FILTER").0 >= 1, "{report}");
+    assert_eq!(
+        counts(&report, "ENABLE").0,
+        1,
+        "only `plain` is enabled: {report}"
+    );
+}

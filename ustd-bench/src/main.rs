@@ -62,6 +62,10 @@ struct Args {
     /// tracing cannot start would.
     #[arg(long)]
     refuse_session_enable: bool,
+    /// Every app refuses FILTER commands (-EINVAL), as an app that rejects
+    /// a filter's bytecode would.
+    #[arg(long)]
+    refuse_filter: bool,
     /// This many apps stop answering right after REGISTER_DONE (stopped apps).
     #[arg(long, default_value_t = 0)]
     stuck: u32,
@@ -342,6 +346,7 @@ impl Generator {
             };
             let mut tracer = Tracer::new(self.provider.clone(), self.args.hold_fds);
             tracer.refuse_session_enable = self.args.refuse_session_enable;
+            tracer.refuse_filter = self.args.refuse_filter;
             let behaviour = Behaviour {
                 reply_delay: Duration::from_secs_f64(self.args.reply_delay_ms / 1e3),
             };

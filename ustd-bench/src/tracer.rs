@@ -134,6 +134,8 @@ pub struct Tracer {
     held: Vec<OwnedFd>,
     /// `--refuse-session-enable`: a session's ENABLE fails with -EPERM.
     pub refuse_session_enable: bool,
+    /// `--refuse-filter`: every FILTER fails with -EINVAL.
+    pub refuse_filter: bool,
 }
 
 impl Tracer {
@@ -145,6 +147,7 @@ impl Tracer {
             hold_fds,
             held: Vec::new(),
             refuse_session_enable: false,
+            refuse_filter: false,
         }
     }
 
@@ -211,7 +214,7 @@ impl Tracer {
         pending: &mut Pending,
     ) -> i64 {
         let h = cmd.handle();
-        let refuse_enable = self.refuse_session_enable;
+        let (refuse_enable, refuse_filter) = (self.refuse_session_enable, self.refuse_filter);
         let Some(obj) = self.objects.get_mut(&h) else {
             return -i64::from(EINVAL);
         };
@@ -288,6 +291,7 @@ impl Tracer {
                 }
                 0
             }
+            (Object::Enabler { .. }, op::FILTER) if refuse_filter => -i64::from(EINVAL),
             (Object::Enabler { .. }, op::CONTEXT | op::FILTER) => 0,
             (Object::Enabler { exclusions, .. }, op::EXCLUSION) => {
                 exclusions.extend(payload.chunks(EXCLUSION_NAME_LEN).map(cstr));
