@@ -8,55 +8,36 @@ use std::mem::MaybeUninit;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
 use rustix::net::{
-    recvmsg, sendmmsg, sendmsg, MMsgHdr, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags,
+    recvmsg, sendmmsg, MMsgHdr, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags,
     SendAncillaryBuffer, SendAncillaryMessage, SendFlags,
 };
 
 /// The protocol never sends more than this many fds in one message.
 pub const MAX_FDS: usize = 4;
 
-/// Sends `fds` with the one dummy byte. Non-blocking sockets may return
-/// `WouldBlock`; callers retry when writable.
+/// Sends one fd message (`fds` with the one dummy byte). A non-blocking
+/// socket may return `WouldBlock`; callers retry when writable.
 pub fn send_fds(sock: BorrowedFd<'_>, fds: &[BorrowedFd<'_>]) -> io::Result<()> {
-    if fds.is_empty() || fds.len() > MAX_FDS {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "1 to 4 fds per message",
-        ));
-    }
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
-    let mut anc = SendAncillaryBuffer::new(&mut space);
-    if !anc.push(SendAncillaryMessage::ScmRights(fds)) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "ancillary buffer too small",
-        ));
-    }
-    let n = sendmsg(
-        sock,
-        &[io::IoSlice::new(&[0u8])],
-        &mut anc,
-        SendFlags::NOSIGNAL,
-    )?;
-    if n != 1 {
-        return Err(io::Error::new(
+    match send_many(sock, &[Msg::Fds(fds)])? {
+        (1, _) => Ok(()),
+        _ => Err(io::Error::new(
             io::ErrorKind::WriteZero,
             "fd message not sent",
-        ));
+        )),
     }
-    Ok(())
 }
 
-/// Receives one fd message carrying exactly `n` fds.
 /// One message of a [`send_many`] batch.
 pub enum Msg<'a> {
     /// Plain bytes (a command, its payload).
     Bytes(&'a [u8]),
-    /// Fds, in a 1-byte message of their own (as [`send_fds`]).
+    /// Fds (1 to [`MAX_FDS`]), in a 1-byte message of their own (as
+    /// [`send_fds`]).
     Fds(&'a [BorrowedFd<'a>]),
 }
 
-/// Sends `msgs` in order with one `sendmmsg`: each is its own message on
+/// Sends `msgs` in order with one `sendmmsg` (a non-blocking socket may
+/// return `WouldBlock`: callers retry when writable): each is its own message on
 /// the stream, so each fd set stays attached to its own byte, and the
 /// peer is not scheduled between two of them by our syscalls. Returns how
 /// many went out whole, and the bytes sent of the next one, if the socket
@@ -106,6 +87,7 @@ pub fn send_many(sock: BorrowedFd<'_>, msgs: &[Msg<'_>]) -> io::Result<(usize, u
     }
 }
 
+/// Receives one fd message carrying exactly `n` fds.
 pub fn recv_fds(sock: BorrowedFd<'_>, n: usize) -> io::Result<Vec<OwnedFd>> {
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
     let mut anc = RecvAncillaryBuffer::new(&mut space);

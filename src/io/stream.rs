@@ -293,25 +293,6 @@ pub async fn exchange_any(
     Ok(Reply::decode_for(&buf, msg)?)
 }
 
-/// Sends fds in their own 1-byte message (see `fdpass`), waiting for
-/// writability on the non-blocking socket.
-pub async fn send_fds(
-    s: &UnixStream,
-    fds: &[std::os::fd::BorrowedFd<'_>],
-) -> Result<(), AppIoError> {
-    use std::os::fd::AsFd;
-    loop {
-        s.writable().await?;
-        match s.try_io(tokio::io::Interest::WRITABLE, || {
-            crate::io::fdpass::send_fds(s.as_fd(), fds)
-        }) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(map_hangup(e)),
-        }
-    }
-}
-
 /// Sends `msgs` (commands, payloads and fd sets) in order, with as few
 /// syscalls as the socket allows (see [`fdpass::send_many`]).
 pub async fn send_many(s: &UnixStream, msgs: &[fdpass::Msg<'_>]) -> Result<(), AppIoError> {
